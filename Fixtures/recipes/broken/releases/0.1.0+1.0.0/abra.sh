@@ -1,0 +1,1 @@
+# broken has no configs to version.

@@ -1,0 +1,1 @@
+# consumer has no configs to version.

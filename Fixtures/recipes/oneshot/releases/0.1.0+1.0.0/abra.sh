@@ -1,0 +1,1 @@
+# oneshot has no configs to version.

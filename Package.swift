@@ -1,0 +1,120 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "cc-ci",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ccci", targets: ["ccci"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+    ],
+    targets: [
+        .target(name: "CSystemShims"),
+        .target(
+            name: "CCCICore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CCCISystem",
+            dependencies: [
+                "CCCICore", "CSystemShims",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CCCIGit",
+            dependencies: ["CCCICore", "CCCISystem"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CCCISwarm",
+            dependencies: [
+                "CCCICore", "CCCISystem",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CCCIDeploy",
+            dependencies: ["CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CCCIStore",
+            dependencies: ["CCCICore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CCCIRunner",
+            dependencies: [
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIStore", "CCCISystem", "CSystemShims",
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CCCILab",
+            dependencies: ["CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem"],
+            resources: [],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CCCICommands",
+            dependencies: [
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "ccci", dependencies: ["CCCICommands"], swiftSettings: strict),
+        .target(
+            name: "CCCITestSupport",
+            dependencies: ["CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem", "CCCILab"],
+            path: "Tests/Support",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CCCICoreTests",
+            dependencies: ["CCCICore", "CCCITestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CCCIIntegrationTests",
+            dependencies: [
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab",
+                "CCCITestSupport", "ccci",
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)

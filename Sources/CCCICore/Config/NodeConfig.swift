@@ -1,0 +1,196 @@
+import Foundation
+import TOMLKit
+
+/// How this node runs cc-ci: where state lives, the CI domain, the lab or production settings.
+///
+/// Read from `$CCCI_CONFIG`, else `<home>/config.toml` (home: `$CCCI_HOME`, default
+/// `/var/lib/ccci`). Every key is optional; the defaults are the local lab's. Environment
+/// variables override the file (tests use them to sandbox state):
+/// `CCCI_HOME`, `CCCI_CI_DOMAIN`, `CCCI_LOCK_DIR`, `CCCI_LAB_DIR`, `CCCI_PACKS_DIR`,
+/// `CCCI_CATALOGUE_DIR`, `CCCI_NETWORK_MODE`, `CCCI_DOCKER_SOCKET`.
+public struct NodeConfig: Sendable, Hashable {
+    /// Where a run may reach apps for health checks and tests.
+    public enum Ingress: String, Sendable, Hashable, Codable {
+        /// The lab's caddy ingress: `https://<domain>` on 127.0.0.1 with the lab CA.
+        case lab
+        /// Real DNS and certificates (a production node behind traefik).
+        case production
+    }
+
+    /// How images are made available before a deploy (SPEC F-PREPULL).
+    public enum ImagePolicy: String, Sendable, Hashable, Codable {
+        /// Every image must already exist locally (the lab: nothing can be pulled).
+        case local
+        /// Pull every image; a pull error fails fast.
+        case pull
+    }
+
+    public var home: URL
+    public var ciDomain: String
+    public var lockDirectory: URL
+    public var labDirectory: URL
+    /// The CI's own per-recipe test packs (`<packs>/<recipe>/ccci.toml`, `functional/`, …).
+    public var packsDirectory: URL
+    /// Recipes by name: a directory of git repositories (`<catalogue>/<recipe>`).
+    public var catalogueDirectory: URL
+    /// Recipe name → git URL, taking precedence over the catalogue directory.
+    public var catalogueURLs: [String: String]
+    /// `nil`: detect from the kernel (IPVS present → vip).
+    public var networkMode: String?
+    public var ingress: Ingress
+    public var imagePolicy: ImagePolicy
+    /// `docker stack deploy --resolve-image` value.
+    public var resolveImage: String
+    public var dockerSocket: String
+    /// How many runs this node executes at once (SPEC F-CAPACITY).
+    public var capacity: Int
+    /// Hard deadline of one run (SPEC F-LIFETIME).
+    public var runDeadline: Duration
+
+    public var envDirectory: URL { home.appendingPathComponent("apps") }
+    public var runsDirectory: URL { home.appendingPathComponent("runs") }
+    public var storePath: URL { home.appendingPathComponent("ccci.sqlite") }
+    public var resticDirectory: URL { home.appendingPathComponent("restic") }
+    public var workspacesDirectory: URL { home.appendingPathComponent("work") }
+
+    /// The lab ingress' admin socket.
+    public var ingressAdminSocket: URL { labDirectory.appendingPathComponent("ingress/admin/caddy.sock") }
+    /// The lab CA certificate that verifies every lab HTTPS certificate.
+    public var labCACertificate: URL {
+        labDirectory.appendingPathComponent("ingress/data/caddy/pki/authorities/local/root.crt")
+    }
+
+    /// The app naming of this node.
+    public func naming() throws(NamingError) -> AppNaming {
+        try AppNaming(ciDomain: ciDomain)
+    }
+
+    /// Loads the configuration: defaults, then the file, then the environment.
+    public static func load(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) -> NodeConfig {
+        let home = URL(fileURLWithPath: environment["CCCI_HOME"] ?? "/var/lib/ccci")
+        let labDirectory = URL(fileURLWithPath: environment["CCCI_LAB_DIR"] ?? "/var/lib/ccci/lab")
+        var config = NodeConfig(
+            home: home, ciDomain: "ci.ccci.test", lockDirectory: URL(fileURLWithPath: "/run/lock/ccci"),
+            labDirectory: labDirectory, packsDirectory: home.appendingPathComponent("packs"),
+            catalogueDirectory: labDirectory.appendingPathComponent("recipes"), catalogueURLs: [:],
+            networkMode: nil, ingress: .lab, imagePolicy: .local, resolveImage: "never",
+            dockerSocket: "/var/run/docker.sock", capacity: 1, runDeadline: .seconds(3600))
+        let file = URL(fileURLWithPath: environment["CCCI_CONFIG"] ?? home.appendingPathComponent("config.toml").path)
+        if FileManager.default.fileExists(atPath: file.path) {
+            try config.apply(file: file)
+        } else if environment["CCCI_CONFIG"] != nil {
+            throw .missingFile(file.path)
+        }
+        if let value = environment["CCCI_CI_DOMAIN"] { config.ciDomain = value }
+        if let value = environment["CCCI_LOCK_DIR"] { config.lockDirectory = URL(fileURLWithPath: value) }
+        if let value = environment["CCCI_PACKS_DIR"] { config.packsDirectory = URL(fileURLWithPath: value) }
+        if let value = environment["CCCI_CATALOGUE_DIR"] { config.catalogueDirectory = URL(fileURLWithPath: value) }
+        if let value = environment["CCCI_NETWORK_MODE"] { config.networkMode = value }
+        if let value = environment["CCCI_DOCKER_SOCKET"] { config.dockerSocket = value }
+        if let mode = config.networkMode, !["vip", "dnsrr", "auto"].contains(mode) {
+            throw .invalid(file: file.path, key: "network_mode", message: "'\(mode)' is not one of auto, vip, dnsrr")
+        }
+        if config.networkMode == "auto" { config.networkMode = nil }
+        do {
+            _ = try config.naming()
+        } catch {
+            throw .invalid(file: file.path, key: "ci_domain", message: error.description)
+        }
+        return config
+    }
+
+    /// The keys a config file may set.
+    public static let keys = [
+        "home", "ci_domain", "lock_dir", "lab_dir", "packs_dir", "catalogue_dir", "catalogue", "network_mode",
+        "ingress", "image_policy", "resolve_image", "docker_socket", "capacity", "run_deadline",
+    ]
+
+    mutating func apply(file: URL) throws(ConfigError) {
+        let text: String
+        let table: TOMLTable
+        do {
+            text = try String(contentsOf: file, encoding: .utf8)
+            table = try TOMLTable(string: text)
+        } catch {
+            throw .invalid(file: file.path, key: nil, message: "not valid TOML: \(error)")
+        }
+        for key in table.keys {
+            guard Self.keys.contains(key) else {
+                var message = "unknown key `\(key)`"
+                if let suggestion = Suggestion.closest(to: key, in: Self.keys) {
+                    message += " — did you mean `\(suggestion)`?"
+                }
+                throw .invalid(file: file.path, key: key, message: message)
+            }
+        }
+        func string(_ key: String) throws(ConfigError) -> String? {
+            guard let value = table[key] else { return nil }
+            guard let text = value.string else {
+                throw .invalid(file: file.path, key: key, message: "expects a string")
+            }
+            return text
+        }
+        if let value = try string("home") { home = URL(fileURLWithPath: value) }
+        if let value = try string("ci_domain") { ciDomain = value }
+        if let value = try string("lock_dir") { lockDirectory = URL(fileURLWithPath: value) }
+        if let value = try string("lab_dir") { labDirectory = URL(fileURLWithPath: value) }
+        if let value = try string("packs_dir") { packsDirectory = URL(fileURLWithPath: value) }
+        if let value = try string("catalogue_dir") { catalogueDirectory = URL(fileURLWithPath: value) }
+        if let value = try string("network_mode") { networkMode = value }
+        if let value = try string("docker_socket") { dockerSocket = value }
+        if let value = try string("resolve_image") { resolveImage = value }
+        if let value = try string("ingress") {
+            guard let parsed = Ingress(rawValue: value) else {
+                throw .invalid(file: file.path, key: "ingress", message: "'\(value)' is not one of lab, production")
+            }
+            ingress = parsed
+        }
+        if let value = try string("image_policy") {
+            guard let parsed = ImagePolicy(rawValue: value) else {
+                throw .invalid(file: file.path, key: "image_policy", message: "'\(value)' is not one of local, pull")
+            }
+            imagePolicy = parsed
+        }
+        if let value = try string("run_deadline") {
+            guard let parsed = DurationText.parse(value) else {
+                throw .invalid(
+                    file: file.path, key: "run_deadline", message: "'\(value)' is not a duration such as \"60m\"")
+            }
+            runDeadline = parsed
+        }
+        if let value = table["capacity"] {
+            guard let number = value.int, number >= 1 else {
+                throw .invalid(file: file.path, key: "capacity", message: "expects an integer of at least 1")
+            }
+            capacity = number
+        }
+        if let value = table["catalogue"] {
+            guard let catalogue = value.table else {
+                throw .invalid(file: file.path, key: "catalogue", message: "expects a table of recipe = \"git url\"")
+            }
+            for key in catalogue.keys {
+                guard let url = catalogue[key]?.string else {
+                    throw .invalid(file: file.path, key: "catalogue.\(key)", message: "expects a git URL string")
+                }
+                catalogueURLs[key] = url
+            }
+        }
+    }
+}
+
+/// A node configuration that cannot be used.
+public enum ConfigError: Error, Sendable, CustomStringConvertible {
+    case missingFile(String)
+    case invalid(file: String, key: String?, message: String)
+
+    public var description: String {
+        switch self {
+        case .missingFile(let path):
+            return "CCCI_CONFIG names \(path), which does not exist — create it or unset CCCI_CONFIG"
+        case .invalid(let file, let key, let message):
+            return "\(file)\(key.map { ": `\($0)`" } ?? ""): \(message)"
+        }
+    }
+}

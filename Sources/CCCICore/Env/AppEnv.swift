@@ -1,0 +1,149 @@
+import Foundation
+
+/// The environment of one deployed app: abra's `<domain>.env`, built from the recipe's
+/// `.env.sample` (SPEC F-ENV).
+public struct AppEnv: Sendable, Hashable {
+    /// The compose file abra deploys when `COMPOSE_FILE` is not set.
+    public static let defaultComposeFile = "compose.yml"
+
+    /// The env file as it will be written.
+    public private(set) var file: EnvFile
+    public let recipe: String
+    public let domain: String
+    public let stackName: String
+
+    /// Builds an app env the way `abra app new <recipe> --domain <domain>` does: the sample is
+    /// copied, `<recipe>.example.com` placeholders become the domain, `DOMAIN` is set, and
+    /// `TYPE` names the recipe.
+    public init(sample: EnvFile, recipe: String, domain: String) {
+        var file = EnvFile(
+            lines: sample.lines.map { line in
+                guard case .entry(var entry) = line else { return line }
+                entry.value = entry.value.replacingOccurrences(of: "\(recipe).example.com", with: domain)
+                return .entry(entry)
+            })
+        file.set("DOMAIN", domain)
+        if file["TYPE"] == nil && file["RECIPE"] == nil { file.set("TYPE", recipe) }
+        self.init(file: file, recipe: recipe, domain: domain)
+    }
+
+    /// Wraps an existing app env file.
+    public init(file: EnvFile, recipe: String, domain: String) {
+        self.file = file
+        self.recipe = recipe
+        self.domain = domain
+        self.stackName = AppNaming.stackName(forDomain: domain)
+    }
+
+    /// Overrides (meta `extra_env`, `upgrade_extra_env`): each key is set, in key order.
+    public func applying(_ overrides: [String: String]) -> AppEnv {
+        var copy = self
+        for key in overrides.keys.sorted() { copy.file.set(key, overrides[key]!) }
+        return copy
+    }
+
+    /// The key → value map of the env file.
+    public var values: [String: String] { file.values }
+
+    /// What compose interpolation sees: the env file plus `STACK_NAME`, as abra exports them to
+    /// `docker stack deploy`.
+    public var interpolationEnvironment: [String: String] {
+        var environment = values
+        environment["STACK_NAME"] = stackName
+        return environment
+    }
+
+    /// The compose files to deploy, in order (`COMPOSE_FILE` split on `:`).
+    public var composeFiles: [String] {
+        let raw = file["COMPOSE_FILE"] ?? Self.defaultComposeFile
+        let files = raw.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return files.isEmpty ? [Self.defaultComposeFile] : files
+    }
+
+    /// The `SECRET_<NAME>_VERSION` declarations of the env, with their modifiers.
+    public var secretVersions: [SecretVersion] {
+        var seen: [String: SecretVersion] = [:]
+        for entry in file.entries where entry.key.hasPrefix("SECRET_") && entry.key.hasSuffix("_VERSION") {
+            let name = entry.key.dropFirst("SECRET_".count).dropLast("_VERSION".count).lowercased()
+            guard !name.isEmpty else { continue }
+            seen[name] = SecretVersion(
+                name: String(name), envKey: entry.key, version: entry.value, modifiers: entry.modifiers)
+        }
+        return seen.values.sorted { $0.name < $1.name }
+    }
+
+    /// The secrets a deploy needs: every external secret the merged compose files declare, joined
+    /// with its `SECRET_<NAME>_VERSION` line.
+    public func secrets(for project: ComposeProject) throws(AppEnvError) -> [SecretSpec] {
+        let versions = Dictionary(uniqueKeysWithValues: secretVersions.map { ($0.name, $0) })
+        var specs: [SecretSpec] = []
+        for (id, definition) in project.secrets.sorted(by: { $0.key < $1.key }) where definition.external {
+            guard let version = versions[id] else {
+                throw .missingSecretVersion(
+                    recipe: recipe, secret: id, envKey: "SECRET_\(id.uppercased())_VERSION")
+            }
+            var length: Int?
+            if let text = version.modifiers["length"] {
+                guard let value = Int(text), value > 0, value <= 4096 else {
+                    throw .invalidLength(recipe: recipe, envKey: version.envKey, value: text)
+                }
+                length = value
+            }
+            let dockerName = definition.name ?? "\(stackName)_\(id)_\(version.version)"
+            guard dockerName.count <= 64 else {
+                throw .secretNameTooLong(name: dockerName, domain: domain)
+            }
+            specs.append(
+                SecretSpec(
+                    name: id, version: version.version, length: length,
+                    generate: version.modifiers["generate"] != "false", dockerName: dockerName))
+        }
+        return specs
+    }
+}
+
+/// One `SECRET_<NAME>_VERSION=<version> # modifiers` line.
+public struct SecretVersion: Sendable, Hashable {
+    /// The secret id in lower case (`db_password`).
+    public let name: String
+    public let envKey: String
+    public let version: String
+    public let modifiers: [String: String]
+}
+
+/// A secret an app needs, as the native driver creates it. Values are never part of this type.
+public struct SecretSpec: Sendable, Hashable, Codable {
+    /// The secret id in the compose file (`db_password`).
+    public let name: String
+    /// The version from the env (`v1`).
+    public let version: String
+    /// Requested length (`# length=N`); `nil` means cc-ci's default.
+    public let length: Int?
+    /// `false` when the env says `# generate=false` (the operator inserts it by hand).
+    public let generate: Bool
+    /// The docker secret name: `<stack>_<name>_<version>`.
+    public let dockerName: String
+
+    /// The length of a generated value when the env does not ask for one.
+    public static let defaultLength = 32
+}
+
+/// An app env that cannot be turned into a deploy.
+public enum AppEnvError: Error, Sendable, Equatable, CustomStringConvertible {
+    case missingSecretVersion(recipe: String, secret: String, envKey: String)
+    case invalidLength(recipe: String, envKey: String, value: String)
+    case secretNameTooLong(name: String, domain: String)
+
+    public var description: String {
+        switch self {
+        case .missingSecretVersion(let recipe, let secret, let envKey):
+            return "recipe \(recipe): the compose files use external secret '\(secret)' but .env.sample has no "
+                + "\(envKey) line — add `\(envKey)=v1` to .env.sample"
+        case .invalidLength(let recipe, let envKey, let value):
+            return "recipe \(recipe): \(envKey) has `length=\(value)`, which is not a length between 1 and 4096"
+        case .secretNameTooLong(let name, let domain):
+            return "secret name '\(name)' is \(name.count) characters; docker allows 64 — use a shorter "
+                + "domain than \(domain) or a shorter secret name"
+        }
+    }
+}

@@ -1,0 +1,227 @@
+/// Every key a recipe test pack's `ccci.toml` may set (SPEC F-META).
+///
+/// This enum is the registry: the parser accepts exactly these keys, validation checks each one
+/// against ``spec`` (an exhaustive switch, so a new case cannot ship without its type, default
+/// and doc), and `docs/customization.md` is generated from it.
+public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
+    case deployTimeout = "deploy_timeout"
+    case extraEnv = "extra_env"
+    case upgradeExtraEnv = "upgrade_extra_env"
+    case healthPath = "health_path"
+    case healthStatuses = "health_statuses"
+    case healthOK = "health_ok"
+    case readyProbe = "ready_probe"
+    case backupCapable = "backup_capable"
+    case backupVerify = "backup_verify"
+    case naTiers = "na_tiers"
+    case screenshot = "screenshot"
+    case dependencies = "dependencies"
+    case warmCanonical = "warm_canonical"
+    case upgradeBaseVersion = "upgrade_base_version"
+    case composeOverlay = "compose_overlay"
+    case preInstall = "pre_install"
+    case preUpgrade = "pre_upgrade"
+    case preBackup = "pre_backup"
+    case preRestore = "pre_restore"
+
+    /// The key's type, default, documentation and deprecation.
+    public var spec: MetaKeySpec {
+        switch self {
+        case .deployTimeout:
+            return MetaKeySpec(
+                type: .duration, default: .duration(.seconds(600)),
+                doc: "How long a deploy may take to converge (every service N/N, healthchecks healthy) "
+                    + "before the tier fails with the reason. `ccci run --deploy-timeout` overrides it.")
+        case .extraEnv:
+            return MetaKeySpec(
+                type: .stringMap, default: .stringMap([:]),
+                doc: "Env keys set in the app env on every deploy (install and the upgrade base), "
+                    + "e.g. `{ COMPOSE_FILE = \"compose.yml:compose.smtp.yml\" }`.")
+        case .upgradeExtraEnv:
+            return MetaKeySpec(
+                type: .stringMap, default: .stringMap([:]),
+                doc: "Env keys set only when the upgrade app is redeployed at the head "
+                    + "(settings the new version needs that the old one must not get).")
+        case .healthPath:
+            return MetaKeySpec(
+                type: .string, default: .string("/"),
+                doc: "Path requested on the app's domain for the health check.")
+        case .healthStatuses:
+            return MetaKeySpec(
+                type: .intList, default: .ints([200, 301, 302, 303, 307, 308]),
+                doc: "HTTP statuses that count as healthy. The ingress' own 404 never does.")
+        case .healthOK:
+            return MetaKeySpec(
+                type: .intList, default: .ints([]),
+                doc: "Former name of `health_statuses`.", deprecatedBy: .healthStatuses)
+        case .readyProbe:
+            return MetaKeySpec(
+                type: .probe, default: .none,
+                doc: "Extra readiness check after convergence: a table `{ path = \"/api/health\", "
+                    + "status = 200, contains = \"ok\", timeout = \"2m\" }` polled over the ingress, "
+                    + "or the path of an executable hook that exits 0 when the app is ready.")
+        case .backupCapable:
+            return MetaKeySpec(
+                type: .triState, default: .triState(nil),
+                doc: "Whether the recipe can be backed up: `\"auto\"` (a service carries "
+                    + "`backupbot.backup=true`), `true` or `false` (backup and restore are N/A).")
+        case .backupVerify:
+            return MetaKeySpec(
+                type: .hook, default: .none,
+                doc: "Executable run after restore; exit 0 when the app's own data came back.")
+        case .naTiers:
+            return MetaKeySpec(
+                type: .tierList, default: .tiers([]),
+                doc: "Tiers that do not apply to this recipe. They are reported N/A and do not break "
+                    + "the level ladder.")
+        case .screenshot:
+            return MetaKeySpec(
+                type: .screenshot, default: .screenshot(ScreenshotSpec(path: "/", wait: .zero)),
+                doc: "Screenshot of the running app: `{ path = \"/\", wait = \"2s\" }`, or `false`.")
+        case .dependencies:
+            return MetaKeySpec(
+                type: .stringList, default: .strings([]),
+                doc: "Recipes deployed before this one (e.g. an OIDC provider); their domains and "
+                    + "credentials are handed over in the deps file; torn down after, in reverse order.")
+        case .warmCanonical:
+            return MetaKeySpec(
+                type: .bool, default: .bool(false),
+                doc: "Keep a warm known-good deployment of this recipe (weekly sweep, `--quick`).")
+        case .upgradeBaseVersion:
+            return MetaKeySpec(
+                type: .version, default: .none,
+                doc: "Release the upgrade tier starts from instead of the previous release.")
+        case .composeOverlay:
+            return MetaKeySpec(
+                type: .string, default: .string("compose.ccci.yml"),
+                doc: "Compose file in the test pack that is added to `COMPOSE_FILE` on every deploy "
+                    + "when it exists (CI-only settings; the recipe's files stay untouched).")
+        case .preInstall:
+            return MetaKeySpec(type: .hook, default: .none, doc: "Executable run before the install tier's checks.")
+        case .preUpgrade:
+            return MetaKeySpec(type: .hook, default: .none, doc: "Executable run before the upgrade redeploy.")
+        case .preBackup:
+            return MetaKeySpec(type: .hook, default: .none, doc: "Executable run before the backup.")
+        case .preRestore:
+            return MetaKeySpec(type: .hook, default: .none, doc: "Executable run before the restore.")
+        }
+    }
+
+    /// Keys whose values name executables in the pack.
+    public var isHook: Bool {
+        spec.type == .hook || self == .readyProbe
+    }
+}
+
+/// What a registry key accepts.
+public enum MetaType: String, Sendable, Hashable {
+    case duration, string, bool, stringList, intList, stringMap, hook, triState, probe, screenshot, version, tierList
+
+    /// How the type is described in errors and docs.
+    public var expectation: String {
+        switch self {
+        case .duration: return "a duration (\"90s\", \"10m\", \"1h30m\" or a number of seconds)"
+        case .string: return "a string"
+        case .bool: return "a boolean"
+        case .stringList: return "an array of strings"
+        case .intList: return "an array of integers"
+        case .stringMap: return "a table of strings"
+        case .hook: return "the path of an executable in the pack"
+        case .triState: return "\"auto\", true or false"
+        case .probe: return "a table { path, status, contains, timeout } or the path of an executable"
+        case .screenshot: return "a table { path, wait } or false"
+        case .version: return "a recipe version such as \"1.2.0+3.4.5\""
+        case .tierList: return "an array of tier names (\(Tier.allCases.map(\.rawValue).joined(separator: ", ")))"
+        }
+    }
+}
+
+/// The registry entry of one key.
+public struct MetaKeySpec: Sendable {
+    public let type: MetaType
+    public let defaultValue: MetaValue
+    public let doc: String
+    /// The key that replaces this one, for deprecated keys.
+    public let deprecatedBy: MetaKey?
+
+    init(type: MetaType, default defaultValue: MetaValue, doc: String, deprecatedBy: MetaKey? = nil) {
+        self.type = type
+        self.defaultValue = defaultValue
+        self.doc = doc
+        self.deprecatedBy = deprecatedBy
+    }
+}
+
+/// A validated meta value.
+public enum MetaValue: Sendable, Hashable {
+    case none
+    case duration(Duration)
+    case string(String)
+    case bool(Bool)
+    case strings([String])
+    case ints([Int])
+    case stringMap([String: String])
+    /// A hook: the path as written and the absolute path it resolved to.
+    case hook(HookReference)
+    case triState(Bool?)
+    case probe(ReadyProbe)
+    case screenshot(ScreenshotSpec?)
+    case version(RecipeVersion)
+    case tiers([Tier])
+
+    /// The value as JSON, for manifests and hook contexts.
+    public var json: JSONValue {
+        switch self {
+        case .none: return .null
+        case .duration(let duration): return .string(DurationText.format(duration))
+        case .string(let text): return .string(text)
+        case .bool(let flag): return .bool(flag)
+        case .strings(let items): return .array(items.map(JSONValue.string))
+        case .ints(let items): return .array(items.map(JSONValue.int))
+        case .stringMap(let map): return .object(map.mapValues(JSONValue.string))
+        case .hook(let hook): return .string(hook.declared)
+        case .triState(let flag): return flag.map(JSONValue.bool) ?? .string("auto")
+        case .probe(let probe): return probe.json
+        case .screenshot(let spec):
+            guard let spec else { return .bool(false) }
+            return .object(["path": .string(spec.path), "wait": .string(DurationText.format(spec.wait))])
+        case .version(let version): return .string(version.raw)
+        case .tiers(let tiers): return .array(tiers.map { .string($0.rawValue) })
+        }
+    }
+}
+
+/// An executable named by a meta key.
+public struct HookReference: Sendable, Hashable, Codable {
+    /// The path as written in `ccci.toml` (relative to the pack directory).
+    public let declared: String
+    /// The absolute path it resolves to.
+    public let path: String
+}
+
+/// The readiness check of `ready_probe`.
+public enum ReadyProbe: Sendable, Hashable {
+    /// Poll `path` over the ingress until it answers `status` (and contains `contains`).
+    case http(path: String, status: Int, contains: String?, timeout: Duration)
+    /// Run an executable until it exits 0 (or the deploy timeout passes).
+    case hook(HookReference)
+
+    var json: JSONValue {
+        switch self {
+        case .http(let path, let status, let contains, let timeout):
+            var object: [String: JSONValue] = [
+                "path": .string(path), "status": .int(status), "timeout": .string(DurationText.format(timeout)),
+            ]
+            if let contains { object["contains"] = .string(contains) }
+            return .object(object)
+        case .hook(let hook):
+            return .string(hook.declared)
+        }
+    }
+}
+
+/// Where and when to take the screenshot.
+public struct ScreenshotSpec: Sendable, Hashable {
+    public let path: String
+    public let wait: Duration
+}

@@ -1,0 +1,346 @@
+import Foundation
+import TOMLKit
+
+/// Reads `ccci.toml` files into a ``RecipeMeta``, checking every key against the registry.
+///
+/// Packs are applied in order, later ones overriding earlier ones key by key (the recipe repo's
+/// own `tests/ccci.toml` first, then the CI's `tests/<recipe>/ccci.toml`). Every problem in every
+/// file is collected, so one `ccci meta check` lists them all.
+public enum MetaLoader {
+    /// The file name of a pack's customization.
+    public static let fileName = "ccci.toml"
+
+    /// Loads the packs at `directories` (a directory without `ccci.toml` contributes nothing).
+    public static func load(packDirectories directories: [URL]) throws(MetaProblems) -> RecipeMeta {
+        var settings: [MetaKey: RecipeMeta.Setting] = [:]
+        var problems: [MetaProblem] = []
+        var warnings: [String] = []
+        for directory in directories {
+            let file = directory.appendingPathComponent(fileName)
+            guard FileManager.default.fileExists(atPath: file.path) else { continue }
+            let text: String
+            do {
+                text = try String(contentsOf: file, encoding: .utf8)
+            } catch {
+                problems.append(
+                    MetaProblem(file: file.path, line: nil, message: "cannot read: \(error.localizedDescription)"))
+                continue
+            }
+            let parsed = parse(text, file: file.path, packDirectory: directory)
+            problems += parsed.problems
+            warnings += parsed.warnings
+            for setting in parsed.settings { settings[setting.key] = setting }
+        }
+        guard problems.isEmpty else { throw MetaProblems(problems: problems) }
+        return RecipeMeta(settings: settings, warnings: warnings)
+    }
+
+    /// Parses one file's text. Hook paths resolve against `packDirectory`.
+    public static func parse(
+        _ text: String, file: String, packDirectory: URL
+    ) -> (settings: [RecipeMeta.Setting], problems: [MetaProblem], warnings: [String]) {
+        let document: JSONValue
+        do {
+            let table = try TOMLTable(string: text)
+            document = try JSONCoding.decoder.decode(JSONValue.self, from: Data(table.convert(to: .json).utf8))
+        } catch let error as TOMLParseError {
+            return (
+                [],
+                [
+                    MetaProblem(
+                        file: file, line: error.source.begin.line, message: "not valid TOML: \(error.description)")
+                ], []
+            )
+        } catch {
+            return ([], [MetaProblem(file: file, line: nil, message: "not valid TOML: \(error)")], [])
+        }
+        var settings: [RecipeMeta.Setting] = []
+        var problems: [MetaProblem] = []
+        var warnings: [String] = []
+        let context = ValidationContext(file: file, text: text, packDirectory: packDirectory)
+        for (name, raw) in (document.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let line = context.line(of: name)
+            guard let key = MetaKey(rawValue: name) else {
+                var message = "unknown key `\(name)`"
+                if let suggestion = Suggestion.closest(to: name, in: MetaKey.allCases.map(\.rawValue)) {
+                    message += " — did you mean `\(suggestion)`?"
+                } else {
+                    message += " — `ccci meta docs` lists the keys"
+                }
+                problems.append(MetaProblem(file: file, line: line, key: name, message: message))
+                continue
+            }
+            do {
+                let value = try validate(raw, as: key.spec.type, key: name, context: context)
+                if let replacement = key.spec.deprecatedBy {
+                    warnings.append(
+                        "\(file):\(line.map(String.init) ?? "?"): `\(name)` is deprecated — rename it to `\(replacement.rawValue)`"
+                    )
+                    if !settings.contains(where: { $0.key == replacement }) {
+                        settings.append(RecipeMeta.Setting(key: replacement, value: value, source: file))
+                    }
+                } else {
+                    settings.removeAll { $0.key == key }
+                    settings.append(RecipeMeta.Setting(key: key, value: value, source: file))
+                }
+            } catch {
+                problems.append(MetaProblem(file: file, line: line, key: name, message: error.message))
+            }
+        }
+        return (settings, problems, warnings)
+    }
+
+    // MARK: - Validation
+
+    struct ValidationContext {
+        let file: String
+        let text: String
+        let packDirectory: URL
+
+        /// The 1-based line where `key` is assigned or opens a table.
+        func line(of key: String) -> Int? {
+            for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.hasPrefix("[\(key)]") || trimmed.hasPrefix("[\(key).") { return index + 1 }
+                if trimmed.hasPrefix(key) {
+                    let rest = trimmed.dropFirst(key.count).drop { $0 == " " || $0 == "\t" }
+                    if rest.hasPrefix("=") || rest.hasPrefix(".") { return index + 1 }
+                }
+            }
+            return nil
+        }
+    }
+
+    struct Mismatch: Error {
+        let message: String
+    }
+
+    static func validate(
+        _ raw: JSONValue, as type: MetaType, key: String, context: ValidationContext
+    ) throws(Mismatch) -> MetaValue {
+        func mismatch(_ found: JSONValue? = nil, _ detail: String? = nil) -> Mismatch {
+            var message = "`\(key)` expects \(type.expectation), found \(kind(of: found ?? raw))"
+            if let detail { message = "`\(key)`: \(detail)" }
+            return Mismatch(message: message)
+        }
+        switch type {
+        case .duration:
+            switch raw {
+            case .int(let seconds) where seconds >= 0: return .duration(.seconds(seconds))
+            case .double(let seconds) where seconds >= 0: return .duration(.milliseconds(Int64(seconds * 1000)))
+            case .string(let text):
+                guard let duration = DurationText.parse(text) else {
+                    throw mismatch(nil, "'\(text)' is not a duration — write it like \"90s\", \"10m\" or \"1h30m\"")
+                }
+                return .duration(duration)
+            default: throw mismatch()
+            }
+        case .string:
+            guard case .string(let text) = raw else { throw mismatch() }
+            return .string(text)
+        case .bool:
+            guard case .bool(let flag) = raw else { throw mismatch() }
+            return .bool(flag)
+        case .stringList:
+            guard case .array(let items) = raw else { throw mismatch() }
+            var strings: [String] = []
+            for item in items {
+                guard case .string(let text) = item else { throw mismatch(item) }
+                strings.append(text)
+            }
+            return .strings(strings)
+        case .intList:
+            guard case .array(let items) = raw else { throw mismatch() }
+            var ints: [Int] = []
+            for item in items {
+                guard case .int(let number) = item else { throw mismatch(item) }
+                ints.append(number)
+            }
+            return .ints(ints)
+        case .stringMap:
+            guard case .object(let object) = raw else { throw mismatch() }
+            var map: [String: String] = [:]
+            for (name, item) in object {
+                switch item {
+                case .string(let text): map[name] = text
+                case .int, .double, .bool: map[name] = item.display
+                default: throw mismatch(item, "`\(key).\(name)` must be a string, found \(kind(of: item))")
+                }
+            }
+            return .stringMap(map)
+        case .hook:
+            guard case .string(let path) = raw else { throw mismatch() }
+            return .hook(try resolveHook(path, key: key, context: context))
+        case .triState:
+            switch raw {
+            case .bool(let flag): return .triState(flag)
+            case .string("auto"): return .triState(nil)
+            default: throw mismatch()
+            }
+        case .probe:
+            switch raw {
+            case .string(let path):
+                return .probe(.hook(try resolveHook(path, key: key, context: context)))
+            case .object(let object):
+                let allowed = ["path", "status", "contains", "timeout"]
+                for name in object.keys where !allowed.contains(name) {
+                    var detail = "unknown field `\(name)` in `\(key)`"
+                    if let suggestion = Suggestion.closest(to: name, in: allowed) {
+                        detail += " — did you mean `\(suggestion)`?"
+                    }
+                    throw mismatch(nil, detail)
+                }
+                let path = object["path"]?.stringValue ?? "/"
+                var status = 200
+                if let value = object["status"] {
+                    guard case .int(let number) = value else {
+                        throw mismatch(value, "`\(key).status` must be an integer, found \(kind(of: value))")
+                    }
+                    status = number
+                }
+                var timeout = Duration.seconds(120)
+                if let value = object["timeout"] {
+                    guard
+                        case .duration(let parsed) = try validate(
+                            value, as: .duration, key: "\(key).timeout", context: context)
+                    else { throw mismatch(value) }
+                    timeout = parsed
+                }
+                return .probe(
+                    .http(
+                        path: path.hasPrefix("/") ? path : "/" + path, status: status,
+                        contains: object["contains"]?.stringValue, timeout: timeout))
+            default:
+                throw mismatch()
+            }
+        case .screenshot:
+            switch raw {
+            case .bool(false): return .screenshot(nil)
+            case .bool(true): return .screenshot(ScreenshotSpec(path: "/", wait: .zero))
+            case .object(let object):
+                for name in object.keys where !["path", "wait"].contains(name) {
+                    throw mismatch(nil, "unknown field `\(name)` in `\(key)` — it takes `path` and `wait`")
+                }
+                var wait = Duration.zero
+                if let value = object["wait"],
+                    case .duration(let parsed) = try validate(
+                        value, as: .duration, key: "\(key).wait", context: context)
+                {
+                    wait = parsed
+                }
+                return .screenshot(ScreenshotSpec(path: object["path"]?.stringValue ?? "/", wait: wait))
+            default:
+                throw mismatch()
+            }
+        case .version:
+            guard case .string(let text) = raw else { throw mismatch() }
+            guard let version = RecipeVersion(text) else {
+                throw mismatch(nil, "'\(text)' is not a recipe version — use a release tag such as \"1.2.0+3.4.5\"")
+            }
+            return .version(version)
+        case .tierList:
+            guard case .array(let items) = raw else { throw mismatch() }
+            var tiers: [Tier] = []
+            for item in items {
+                guard case .string(let name) = item else { throw mismatch(item) }
+                guard let tier = Tier(rawValue: name) else {
+                    var detail = "'\(name)' is not a tier"
+                    if let suggestion = Suggestion.closest(to: name, in: Tier.allCases.map(\.rawValue)) {
+                        detail += " — did you mean `\(suggestion)`?"
+                    }
+                    throw mismatch(nil, detail)
+                }
+                tiers.append(tier)
+            }
+            return .tiers(tiers)
+        }
+    }
+
+    static func resolveHook(
+        _ declared: String, key: String, context: ValidationContext
+    ) throws(Mismatch) -> HookReference {
+        let url =
+            declared.hasPrefix("/")
+            ? URL(fileURLWithPath: declared)
+            : context.packDirectory.appendingPathComponent(declared)
+        let path = url.standardizedFileURL.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw Mismatch(message: "`\(key)` names hook `\(declared)`, which does not exist (looked for \(path))")
+        }
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw Mismatch(
+                message: "`\(key)` names hook `\(declared)`, which is not executable — run `chmod +x \(path)`")
+        }
+        return HookReference(declared: declared, path: path)
+    }
+
+    static func kind(of value: JSONValue) -> String {
+        switch value {
+        case .null: return "nothing"
+        case .bool: return "a boolean"
+        case .int: return "an integer"
+        case .double: return "a float"
+        case .string(let text): return "a string (\"\(text.prefix(40))\")"
+        case .array: return "an array"
+        case .object: return "a table"
+        }
+    }
+}
+
+/// One problem in a `ccci.toml`.
+public struct MetaProblem: Error, Sendable, Hashable, CustomStringConvertible {
+    public let file: String
+    public let line: Int?
+    public let key: String?
+    public let message: String
+
+    public init(file: String, line: Int?, key: String? = nil, message: String) {
+        self.file = file
+        self.line = line
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String {
+        "\(file)\(line.map { ":\($0)" } ?? ""): \(message)"
+    }
+}
+
+/// Every problem found while loading a recipe's packs.
+public struct MetaProblems: Error, Sendable, CustomStringConvertible {
+    public let problems: [MetaProblem]
+
+    public var description: String {
+        problems.map(\.description).joined(separator: "\n")
+    }
+}
+
+/// "Did you mean …?" suggestions.
+public enum Suggestion {
+    /// The candidate closest to `word` by edit distance, when it is close enough to be a typo.
+    public static func closest(to word: String, in candidates: [String]) -> String? {
+        let scored = candidates.map { ($0, distance(word.lowercased(), $0.lowercased())) }
+        guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
+        let limit = max(2, word.count / 3)
+        return best.1 <= limit ? best.0 : nil
+    }
+
+    /// Levenshtein distance.
+    public static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// JUnit XML rendering of a run's results, for CI engines that display test reports.
+public enum JUnit {
+    /// One `<testsuite>` per tier, one `<testcase>` per check (a tier without checks becomes one
+    /// test case named after the tier).
+    public static func render(_ results: RunResults) -> String {
+        var suites: [String] = []
+        var totals = (tests: 0, failures: 0, skipped: 0)
+        for tier in Tier.allCases {
+            guard let result = results.tiers[tier.rawValue] else { continue }
+            let checks =
+                result.checks.isEmpty
+                ? [
+                    Check(
+                        name: tier.rawValue, status: result.status, durationSeconds: result.durationSeconds,
+                        message: result.reason)
+                ]
+                : result.checks
+            var cases: [String] = []
+            var failures = 0
+            var skipped = 0
+            for check in checks {
+                var body = ""
+                switch check.status {
+                case .fail:
+                    failures += 1
+                    let message = check.message ?? "failed"
+                    body = "<failure message=\"\(escape(String(message.prefix(200))))\">\(escape(message))</failure>"
+                case .skip, .na:
+                    skipped += 1
+                    body = "<skipped message=\"\(escape(check.message ?? check.status.rawValue))\"/>"
+                case .pass:
+                    break
+                }
+                let name = "\(escape(check.name))"
+                let time = String(format: "%.3f", check.durationSeconds)
+                cases.append(
+                    body.isEmpty
+                        ? "    <testcase classname=\"\(escape(results.recipe)).\(tier.rawValue)\" name=\"\(name)\" time=\"\(time)\"/>"
+                        : "    <testcase classname=\"\(escape(results.recipe)).\(tier.rawValue)\" name=\"\(name)\" time=\"\(time)\">\(body)</testcase>"
+                )
+            }
+            totals.tests += checks.count
+            totals.failures += failures
+            totals.skipped += skipped
+            suites.append(
+                "  <testsuite name=\"\(tier.rawValue)\" tests=\"\(checks.count)\" failures=\"\(failures)\" "
+                    + "skipped=\"\(skipped)\" time=\"\(String(format: "%.3f", result.durationSeconds))\">\n"
+                    + cases.joined(separator: "\n") + "\n  </testsuite>")
+        }
+        return """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <testsuites name="ccci \(escape(results.recipe)) \(escape(results.runID))" tests="\(totals.tests)" \
+            failures="\(totals.failures)" skipped="\(totals.skipped)" time="\(String(format: "%.3f", results.durationSeconds))">
+            \(suites.joined(separator: "\n"))
+            </testsuites>
+
+            """
+    }
+
+    /// XML-escapes text for attributes and element content; drops characters XML 1.0 forbids.
+    public static func escape(_ text: String) -> String {
+        var output = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": output += "&amp;"
+            case "<": output += "&lt;"
+            case ">": output += "&gt;"
+            case "\"": output += "&quot;"
+            case "'": output += "&apos;"
+            case "\t", "\n", "\r": output.unicodeScalars.append(scalar)
+            default:
+                if scalar.value >= 0x20 && scalar.value != 0xFFFE && scalar.value != 0xFFFF {
+                    output.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return output
+    }
+}

@@ -1,0 +1,35 @@
+/// A tier of a run: one question cc-ci answers about a recipe.
+public enum Tier: String, Sendable, Codable, CaseIterable, Hashable, Comparable {
+    /// A fresh deploy of the code under test converges and is healthy.
+    case install
+    /// The previous release, upgraded in place to the code under test, converges, is healthy and
+    /// keeps its data.
+    case upgrade
+    /// A backup of the head app produces a non-empty snapshot.
+    case backup
+    /// Restoring that snapshot brings the data back.
+    case restore
+    /// The recipe's own functional tests pass.
+    case custom
+    /// The recipe lints clean.
+    case lint
+    /// A screenshot of the running app is captured.
+    case screenshot
+
+    /// The tiers `ccci run` executes when `--stages` is not given.
+    public static let defaultStages: [Tier] = [.install, .upgrade, .backup, .restore, .custom]
+
+    public static func < (lhs: Tier, rhs: Tier) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// The verdict of one tier.
+public enum TierStatus: String, Sendable, Codable, Hashable, CaseIterable {
+    case pass
+    case fail
+    /// Requested but not run (an earlier failure made it pointless) or not requested.
+    case skip
+    /// Not applicable to this recipe (no backup labels, no earlier release, declared in meta).
+    case na
+}

@@ -1,0 +1,1 @@
+// CCCIDeploy: filled in by the driver, store and run issues.

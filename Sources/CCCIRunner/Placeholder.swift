@@ -1,0 +1,1 @@
+// CCCIRunner: filled in by the driver, store and run issues.

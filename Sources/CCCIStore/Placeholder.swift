@@ -1,0 +1,1 @@
+// CCCIStore: filled in by the driver, store and run issues.

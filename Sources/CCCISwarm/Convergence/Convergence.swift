@@ -1,0 +1,127 @@
+import CCCICore
+import Foundation
+
+/// Whether a stack has converged (SPEC F-CONVERGE), decided from one snapshot of its services,
+/// tasks and containers. Pure: the waiter takes snapshots; tests feed it recorded ones.
+///
+/// A service is converged when each of its desired replicas (slots; nodes for a global service)
+/// is settled and no update is in flight:
+/// - the slot's newest task runs the service's *current* spec and is `running`, with its
+///   container's healthcheck (if any) `healthy` — swarm keeps a task `starting` until then;
+/// - or the newest task is `complete`: a one-shot that did its job counts as converged;
+/// - `updating` / `rollback_started` update states block (a stop-first update can show N/N
+///   replicas of the *old* tasks); `paused` / `rollback_paused` are settled — swarm leaves a
+///   paused update paused forever, and N/N with health is still required;
+/// - `failed`, `rejected`, and every not-yet-running state block, as does a slot with no task.
+public enum Convergence {
+    public static func evaluate(
+        services: [SwarmService], tasks: [SwarmTask], containers: [ContainerSummary]
+    ) -> ConvergenceState {
+        let tasksByService = Dictionary(grouping: tasks, by: \.ServiceID)
+        let containerByTask = Dictionary(
+            containers.compactMap { container in container.Labels?["com.docker.swarm.task.id"].map { ($0, container) }
+            },
+            uniquingKeysWith: { first, _ in first })
+        let states = services.sorted { $0.name < $1.name }.map { service in
+            evaluate(service: service, tasks: tasksByService[service.ID] ?? [], containerByTask: containerByTask)
+        }
+        return ConvergenceState(services: states)
+    }
+
+    static func evaluate(
+        service: SwarmService, tasks: [SwarmTask], containerByTask: [String: ContainerSummary]
+    ) -> ServiceConvergence {
+        var blockers: [String] = []
+        let updateState = service.UpdateStatus?.State
+        if updateState == "updating" || updateState == "rollback_started" {
+            blockers.append("update \(updateState!)")
+        }
+        let groups = Dictionary(grouping: tasks) { task in
+            service.isGlobal ? (task.NodeID ?? "?") : String(task.Slot ?? 0)
+        }
+        var running = 0
+        var completed = 0
+        var states: [String] = []
+        for key in groups.keys.sorted() {
+            let newest = groups[key]!.max { order($0) < order($1) }!
+            let state = newest.Status.State
+            let desired = newest.DesiredState ?? "running"
+            if desired == "shutdown" && (state == "shutdown" || state == "orphaned" || state == "remove") {
+                continue  // a retired slot (scaled down, or a removed node)
+            }
+            states.append(state)
+            if state == "complete" {
+                completed += 1
+                continue
+            }
+            guard service.isCurrent(newest) else {
+                blockers.append("slot \(key): task runs the previous spec (\(state))")
+                continue
+            }
+            if state == "running" {
+                let health = newest.Status.ContainerStatus?.ContainerID.flatMap { _ in
+                    containerByTask[newest.ID]?.health
+                }
+                if health == "starting" || health == "unhealthy" {
+                    blockers.append("slot \(key): container health \(health!)")
+                } else {
+                    running += 1
+                }
+            } else {
+                var blocker = "slot \(key): task \(state)"
+                if let error = newest.Status.Err, !error.isEmpty { blocker += " (\(error))" }
+                blockers.append(blocker)
+            }
+        }
+        let desired = service.desiredReplicas
+        if running + completed < desired && blockers.isEmpty {
+            blockers.append("\(running + completed)/\(desired) replicas settled")
+        }
+        let lastError = tasks.filter { !($0.Status.Err ?? "").isEmpty }.max { order($0) < order($1) }?.Status.Err
+        return ServiceConvergence(
+            name: service.name, desired: desired, running: running, completed: completed, updateState: updateState,
+            taskStates: states, blockers: blockers, lastError: lastError)
+    }
+
+    /// Newer tasks have higher object versions; creation time breaks ties.
+    private static func order(_ task: SwarmTask) -> (UInt64, String) {
+        (task.Version?.Index ?? 0, task.CreatedAt ?? "")
+    }
+}
+
+/// One service's convergence.
+public struct ServiceConvergence: Sendable, Hashable, Codable {
+    public let name: String
+    public let desired: Int
+    public let running: Int
+    /// Slots whose task completed (one-shots).
+    public let completed: Int
+    public let updateState: String?
+    /// The state of each slot's newest task.
+    public let taskStates: [String]
+    /// What keeps the service from being converged (empty when it is).
+    public let blockers: [String]
+    /// The newest task error, if any task reported one.
+    public let lastError: String?
+
+    public var converged: Bool { blockers.isEmpty }
+
+    /// `app 0/1 (starting; last error: …)`.
+    public var summary: String {
+        var text = "\(name) \(running + completed)/\(desired)"
+        if completed > 0 { text += " (\(completed) complete)" }
+        if !blockers.isEmpty { text += " — " + blockers.joined(separator: "; ") }
+        if let lastError, !blockers.isEmpty { text += "; last task error: \(lastError)" }
+        return text
+    }
+}
+
+/// A stack's convergence.
+public struct ConvergenceState: Sendable, Hashable, Codable {
+    public let services: [ServiceConvergence]
+
+    /// Converged when the stack has services and all of them are.
+    public var converged: Bool { !services.isEmpty && services.allSatisfy(\.converged) }
+
+    public var waitingOn: [ServiceConvergence] { services.filter { !$0.converged } }
+}

@@ -1,0 +1,157 @@
+import CCCICore
+import Foundation
+import Logging
+import Synchronization
+
+/// Waits for a stack to converge, driven by the engine's event stream (SPEC F-CONVERGE).
+///
+/// Container and service events wake an evaluation at once; after each event the state is
+/// re-checked on a short backoff (25 ms doubling to 500 ms) because swarm's task state trails the
+/// container event that caused it. There is no fixed sleep: the longest gap between checks is
+/// 500 ms, and every wait is bounded by its timeout. On timeout the error says which services
+/// were not settled, why, their last task error and their last log lines.
+public struct ConvergenceWaiter: Sendable {
+    public let engine: DockerEngine
+    public let logger: Logger
+
+    public init(engine: DockerEngine, logger: Logger) {
+        self.engine = engine
+        self.logger = logger
+    }
+
+    /// One observation of a stack.
+    public func snapshot(stack: String) async throws -> ConvergenceState {
+        let services = try await engine.services(stack: stack)
+        guard !services.isEmpty else { return ConvergenceState(services: []) }
+        async let tasks = engine.tasks(services: services.map(\.ID))
+        async let containers = engine.containers(labels: ["com.docker.stack.namespace=\(stack)"])
+        return Convergence.evaluate(services: services, tasks: try await tasks, containers: try await containers)
+    }
+
+    /// Waits until `stack` converges or `timeout` passes.
+    /// - Parameter progress: called with each new state that is not yet converged (for a spinner).
+    /// - Returns: the converged state and how long it took.
+    @discardableResult
+    public func wait(
+        stack: String, timeout: Duration, progress: (@Sendable (ConvergenceState) -> Void)? = nil
+    ) async throws -> (state: ConvergenceState, elapsed: Duration) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start + timeout
+        let backoff = Backoff()
+        let (wakes, wake) = AsyncStream.makeStream(of: WakeReason.self, bufferingPolicy: .bufferingNewest(1))
+        let engine = self.engine
+        let prefix = stack + "_"
+
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            // Events: any container or service of this stack changing wakes an evaluation.
+            group.addTask {
+                try await engine.streamEvents(filters: ["type": ["container", "service"]]) { event in
+                    let attributes = event.attributes
+                    let relevant =
+                        attributes["com.docker.stack.namespace"] == stack
+                        || (attributes["name"]?.hasPrefix(prefix) ?? false)
+                    guard relevant else { return }
+                    backoff.reset()
+                    wake.yield(.event)
+                }
+            }
+            // Backoff ticks and the deadline.
+            group.addTask {
+                while !Task.isCancelled {
+                    let delay = backoff.next()
+                    let remaining = deadline - clock.now
+                    if remaining <= .zero {
+                        wake.yield(.deadline)
+                        return
+                    }
+                    try await Task.sleep(for: min(delay, remaining))
+                    wake.yield(.tick)
+                }
+            }
+            defer {
+                group.cancelAll()
+                wake.finish()
+            }
+            var last: ConvergenceState?
+            var reason = WakeReason.tick
+            var iterator = wakes.makeAsyncIterator()
+            while true {
+                let state = try await snapshot(stack: stack)
+                if state.converged {
+                    return (state, clock.now - start)
+                }
+                if state != last {
+                    progress?(state)
+                    logger.debug(
+                        "waiting",
+                        metadata: ["swarm.stack": "\(stack)", "waiting_on": "\(state.waitingOn.map(\.summary))"])
+                }
+                last = state
+                if reason == .deadline || clock.now >= deadline {
+                    throw await timeoutError(stack: stack, timeout: timeout, state: state)
+                }
+                guard let next = await iterator.next() else {
+                    throw CancellationError()
+                }
+                reason = next
+                try Task.checkCancellation()
+            }
+        }
+    }
+
+    /// The re-check delay: reset by events, doubled by each tick up to 500 ms.
+    private final class Backoff: Sendable {
+        private let delay = Mutex(Duration.milliseconds(25))
+
+        func reset() {
+            delay.withLock { $0 = .milliseconds(25) }
+        }
+
+        func next() -> Duration {
+            delay.withLock { current in
+                let value = current
+                current = min(current * 2, .milliseconds(500))
+                return value
+            }
+        }
+    }
+
+    private enum WakeReason: Sendable {
+        case event, tick, deadline
+    }
+
+    /// Builds the timeout explanation, with each unsettled service's last log lines.
+    func timeoutError(stack: String, timeout: Duration, state: ConvergenceState) async -> ConvergenceTimeout {
+        var logs: [String: String] = [:]
+        for service in state.waitingOn {
+            if let text = try? await engine.serviceLogs(service.name, tail: 20) { logs[service.name] = text }
+        }
+        return ConvergenceTimeout(stack: stack, timeout: timeout, state: state, logs: logs)
+    }
+}
+
+/// A stack that did not converge in time.
+public struct ConvergenceTimeout: Error, Sendable, CustomStringConvertible {
+    public let stack: String
+    public let timeout: Duration
+    public let state: ConvergenceState
+    /// The last log lines of each unsettled service.
+    public let logs: [String: String]
+
+    public var description: String {
+        var lines = ["stack \(stack) did not converge within \(DurationText.format(timeout)):"]
+        if state.services.isEmpty { lines.append("  no services exist for the stack") }
+        for service in state.waitingOn {
+            lines.append("  service \(service.summary)")
+            lines.append(
+                "    task states: \(service.taskStates.isEmpty ? "none yet" : service.taskStates.joined(separator: ", "))"
+            )
+            if let text = logs[service.name]?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty {
+                lines.append("    last log lines:")
+                for line in text.split(separator: "\n").suffix(10) { lines.append("      \(line)") }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

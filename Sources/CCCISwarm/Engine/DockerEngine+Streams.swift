@@ -1,0 +1,114 @@
+import AsyncHTTPClient
+import CCCICore
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+
+/// Exec, logs and the event stream.
+extension DockerEngine {
+    /// What a command run inside a container printed, and how it exited.
+    public struct ExecResult: Sendable {
+        public let exitCode: Int
+        public let stdout: String
+        public let stderr: String
+
+        public var succeeded: Bool { exitCode == 0 }
+    }
+
+    /// Runs `command` inside a running container and waits for it.
+    public func exec(
+        container: String, command: [String], environment: [String: String] = [:], timeout: TimeAmount = .minutes(10)
+    ) async throws -> ExecResult {
+        struct Create: Encodable {
+            let AttachStdout = true
+            let AttachStderr = true
+            let Cmd: [String]
+            let Env: [String]
+        }
+        struct Start: Encodable {
+            let Detach = false
+            let Tty = false
+        }
+        let env = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let created = try await request(
+            .POST, "/containers/\(container)/exec", json: Create(Cmd: command, Env: env), as: CreatedID.self)
+        let (status, buffer) = try await send(.POST, "/exec/\(created.value)/start", json: Start(), timeout: timeout)
+        try Self.check(status, buffer, method: .POST, path: "/exec/\(created.value)/start")
+        let (stdout, stderr) = Self.demultiplex(buffer)
+        let inspect = try await request(.GET, "/exec/\(created.value)/json", as: ExecInspect.self)
+        return ExecResult(exitCode: inspect.ExitCode ?? -1, stdout: stdout, stderr: stderr)
+    }
+
+    /// The last `tail` lines a service logged (stdout and stderr interleaved by frame).
+    public func serviceLogs(_ service: String, tail: Int = 50) async throws -> String {
+        let (status, buffer) = try await send(
+            .GET, "/services/\(service)/logs",
+            query: ["stdout": "true", "stderr": "true", "tail": String(tail), "timestamps": "true"],
+            timeout: .seconds(30))
+        try Self.check(status, buffer, method: .GET, path: "/services/\(service)/logs")
+        let (stdout, stderr) = Self.demultiplex(buffer)
+        return stdout + stderr
+    }
+
+    /// The last `tail` lines a container logged.
+    public func containerLogs(_ container: String, tail: Int = 50) async throws -> String {
+        let (status, buffer) = try await send(
+            .GET, "/containers/\(container)/logs",
+            query: ["stdout": "true", "stderr": "true", "tail": String(tail), "timestamps": "true"],
+            timeout: .seconds(30))
+        try Self.check(status, buffer, method: .GET, path: "/containers/\(container)/logs")
+        let (stdout, stderr) = Self.demultiplex(buffer)
+        return stdout + stderr
+    }
+
+    /// Splits Docker's multiplexed stream (8-byte frame headers: stream, 0, 0, 0, big-endian
+    /// length) into stdout and stderr. A body without frame headers is returned as stdout.
+    static func demultiplex(_ buffer: ByteBuffer) -> (String, String) {
+        var buffer = buffer
+        var stdout = Data()
+        var stderr = Data()
+        while buffer.readableBytes >= 8 {
+            let header = buffer.getBytes(at: buffer.readerIndex, length: 8)!
+            guard header[0] <= 2, header[1] == 0, header[2] == 0, header[3] == 0 else {
+                stdout.append(contentsOf: buffer.readBytes(length: buffer.readableBytes)!)
+                break
+            }
+            let length = Int(header[4]) << 24 | Int(header[5]) << 16 | Int(header[6]) << 8 | Int(header[7])
+            buffer.moveReaderIndex(forwardBy: 8)
+            guard let payload = buffer.readBytes(length: min(length, buffer.readableBytes)) else { break }
+            if header[0] == 2 { stderr.append(contentsOf: payload) } else { stdout.append(contentsOf: payload) }
+        }
+        if buffer.readableBytes > 0 { stdout.append(contentsOf: buffer.readBytes(length: buffer.readableBytes)!) }
+        return (String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Reads the engine's event stream from now on, filtered by `filters` (e.g.
+    /// `["type": ["container"]]`), calling `onEvent` for each event, until the calling task is
+    /// cancelled (the normal way to stop) or the engine closes the stream.
+    public func streamEvents(
+        filters: [String: [String]] = [:], onEvent: @Sendable (EngineEvent) async -> Void
+    ) async throws {
+        var query: [String: String] = [:]
+        if !filters.isEmpty { query["filters"] = Self.filters(filters) }
+        var request = HTTPClientRequest(url: url("/events", query: query))
+        request.method = .GET
+        request.headers.replaceOrAdd(name: "Host", value: "docker")
+        let response = try await client.execute(request, timeout: .hours(24 * 365))
+        guard response.status == .ok else {
+            throw EngineError.requestFailed(
+                method: "GET", path: "/events", status: Int(response.status.code), message: "")
+        }
+        var pending = Data()
+        let decoder = JSONDecoder()
+        for try await chunk in response.body {
+            pending.append(contentsOf: chunk.readableBytesView)
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = pending[pending.startIndex..<newline]
+                pending = Data(pending[pending.index(after: newline)...])
+                if let event = try? decoder.decode(EngineEvent.self, from: line) {
+                    await onEvent(event)
+                }
+            }
+        }
+    }
+}

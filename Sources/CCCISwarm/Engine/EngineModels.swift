@@ -1,0 +1,257 @@
+import CCCICore
+import Foundation
+
+// The subset of Docker Engine API objects cc-ci reads (API 1.41). Field names follow the API.
+
+/// `GET /version`.
+public struct EngineVersion: Decodable, Sendable {
+    public let Version: String
+    public let ApiVersion: String
+    public let MinAPIVersion: String?
+}
+
+/// `GET /info` (the parts about swarm).
+public struct EngineInfo: Decodable, Sendable {
+    public struct SwarmInfo: Decodable, Sendable {
+        public let NodeID: String?
+        public let LocalNodeState: String?
+        public let ControlAvailable: Bool?
+    }
+    public let ServerVersion: String?
+    public let Swarm: SwarmInfo?
+    public let NCPU: Int?
+}
+
+/// An object version (`Version.Index`), needed to update swarm objects.
+public struct ObjectVersion: Codable, Sendable, Hashable {
+    public let Index: UInt64
+}
+
+/// A swarm service.
+public struct SwarmService: Decodable, Sendable, Hashable {
+    public struct Spec: Decodable, Sendable, Hashable {
+        public struct TaskTemplate: Decodable, Sendable, Hashable {
+            public struct RestartPolicy: Decodable, Sendable, Hashable {
+                public let Condition: String?
+            }
+            /// Kept raw: tasks are compared against it to tell whether they run the current spec.
+            public let ContainerSpec: JSONValue?
+            public let RestartPolicy: RestartPolicy?
+            public let ForceUpdate: UInt64?
+        }
+        public struct Mode: Decodable, Sendable, Hashable {
+            public struct Replicated: Decodable, Sendable, Hashable {
+                public let Replicas: Int?
+            }
+            public let Replicated: Replicated?
+            public let Global: [String: String]?
+        }
+        public struct EndpointSpec: Decodable, Sendable, Hashable {
+            public let Mode: String?
+        }
+        public let Name: String
+        public let Labels: [String: String]?
+        public let TaskTemplate: TaskTemplate?
+        public let Mode: Mode?
+        public let EndpointSpec: EndpointSpec?
+    }
+    public struct UpdateStatus: Decodable, Sendable, Hashable {
+        public let State: String?
+        public let Message: String?
+    }
+    public struct ServiceStatus: Decodable, Sendable, Hashable {
+        public let RunningTasks: Int?
+        public let DesiredTasks: Int?
+    }
+    public let ID: String
+    public let Version: ObjectVersion?
+    public let CreatedAt: String?
+    public let UpdatedAt: String?
+    public let Spec: Spec
+    public let UpdateStatus: UpdateStatus?
+    public let ServiceStatus: ServiceStatus?
+
+    public var name: String { self.Spec.Name }
+    public var labels: [String: String] { self.Spec.Labels ?? [:] }
+
+    /// The stack the service belongs to (`com.docker.stack.namespace`).
+    public var stack: String? { labels["com.docker.stack.namespace"] }
+
+    /// Desired replicas: the replicated count (default 1), or the desired task count of a global
+    /// service as swarm reports it.
+    public var desiredReplicas: Int {
+        if self.Spec.Mode?.Global != nil { return self.ServiceStatus?.DesiredTasks ?? 1 }
+        return self.Spec.Mode?.Replicated?.Replicas ?? 1
+    }
+
+    public var isGlobal: Bool { self.Spec.Mode?.Global != nil }
+
+    /// The image the service runs.
+    public var image: String? { self.Spec.TaskTemplate?.ContainerSpec?["Image"]?.stringValue }
+
+    /// The restart condition (`any`, `on-failure`, `none`).
+    public var restartCondition: String? { self.Spec.TaskTemplate?.RestartPolicy?.Condition }
+
+    /// Whether `task` was created from the service's current task template (a task left from
+    /// before an update, or not yet replaced by one, was not).
+    public func isCurrent(_ task: SwarmTask) -> Bool {
+        guard let template = self.Spec.TaskTemplate, let spec = task.Spec else { return true }
+        return template.ContainerSpec == spec.ContainerSpec && (template.ForceUpdate ?? 0) == (spec.ForceUpdate ?? 0)
+    }
+}
+
+/// A swarm task.
+public struct SwarmTask: Decodable, Sendable, Hashable {
+    public struct Status: Decodable, Sendable, Hashable {
+        public struct ContainerStatus: Decodable, Sendable, Hashable {
+            public let ContainerID: String?
+            public let ExitCode: Int?
+        }
+        public let Timestamp: String?
+        public let State: String
+        public let Message: String?
+        public let Err: String?
+        public let ContainerStatus: ContainerStatus?
+    }
+    /// The parts of the task's spec compared with its service's task template.
+    public struct Spec: Decodable, Sendable, Hashable {
+        public let ContainerSpec: JSONValue?
+        public let ForceUpdate: UInt64?
+    }
+    public let ID: String
+    public let ServiceID: String
+    public let Spec: Spec?
+    public let Slot: Int?
+    public let NodeID: String?
+    public let CreatedAt: String?
+    public let DesiredState: String?
+    public let Status: Status
+    public let Version: ObjectVersion?
+}
+
+/// `GET /containers/json` entries.
+public struct ContainerSummary: Decodable, Sendable, Hashable {
+    public let Id: String
+    public let Names: [String]?
+    public let Image: String?
+    public let Labels: [String: String]?
+    public let State: String?
+    /// `Up 5 seconds (healthy)`, `Up 1 second (health: starting)`, `Exited (0) …`.
+    public let Status: String?
+
+    /// The health the status text shows, `nil` without a healthcheck.
+    public var health: String? {
+        guard let status = Status else { return nil }
+        if status.contains("(healthy)") { return "healthy" }
+        if status.contains("(unhealthy)") { return "unhealthy" }
+        if status.contains("(health: starting)") { return "starting" }
+        return nil
+    }
+}
+
+/// `GET /containers/{id}/json` (parts).
+public struct ContainerInspect: Decodable, Sendable, Hashable {
+    public struct State: Decodable, Sendable, Hashable {
+        public struct Health: Decodable, Sendable, Hashable {
+            public let Status: String?
+        }
+        public let Status: String?
+        public let Running: Bool?
+        public let Health: Health?
+    }
+    public struct Mount: Decodable, Sendable, Hashable {
+        public let `Type`: String?
+        public let Name: String?
+        public let Source: String?
+        public let Destination: String
+    }
+    public let Id: String
+    public let State: State?
+    public let Mounts: [Mount]?
+}
+
+/// A swarm secret or config (metadata only: the engine never returns secret data).
+public struct SwarmObject: Decodable, Sendable, Hashable {
+    public struct Spec: Decodable, Sendable, Hashable {
+        public let Name: String
+        public let Labels: [String: String]?
+    }
+    public let ID: String
+    public let Spec: Spec
+    public let CreatedAt: String?
+
+    public var name: String { self.Spec.Name }
+    public var labels: [String: String] { self.Spec.Labels ?? [:] }
+}
+
+/// A volume.
+public struct DockerVolume: Decodable, Sendable, Hashable {
+    public let Name: String
+    public let Mountpoint: String?
+    public let Labels: [String: String]?
+    public let Driver: String?
+
+    public var labels: [String: String] { Labels ?? [:] }
+}
+
+struct VolumeList: Decodable {
+    let Volumes: [DockerVolume]?
+}
+
+/// A network.
+public struct DockerNetwork: Decodable, Sendable, Hashable {
+    public let Id: String
+    public let Name: String
+    public let Driver: String?
+    public let Scope: String?
+    public let Attachable: Bool?
+    public let Labels: [String: String]?
+
+    public var labels: [String: String] { Labels ?? [:] }
+}
+
+/// An image in `GET /images/json`.
+public struct DockerImage: Decodable, Sendable, Hashable {
+    public let Id: String
+    public let RepoTags: [String]?
+}
+
+/// One event from `GET /events`.
+public struct EngineEvent: Decodable, Sendable, Hashable {
+    public struct Actor: Decodable, Sendable, Hashable {
+        public let ID: String?
+        public let Attributes: [String: String]?
+    }
+    public let `Type`: String?
+    public let Action: String?
+    public let Actor: Actor?
+    public let time: Int64?
+    public let timeNano: Int64?
+
+    /// The event's time.
+    public var date: Date {
+        if let timeNano { return Date(timeIntervalSince1970: Double(timeNano) / 1e9) }
+        return Date(timeIntervalSince1970: Double(time ?? 0))
+    }
+
+    public var attributes: [String: String] { self.Actor?.Attributes ?? [:] }
+}
+
+/// `POST …/create` answers.
+struct CreatedID: Decodable {
+    let Id: String?
+    let ID: String?
+
+    var value: String { Id ?? ID ?? "" }
+}
+
+/// `GET /exec/{id}/json`.
+struct ExecInspect: Decodable {
+    let ExitCode: Int?
+    let Running: Bool?
+}
+
+/// An engine error body.
+struct EngineMessage: Decodable {
+    let message: String
+}

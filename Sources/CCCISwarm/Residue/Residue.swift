@@ -1,0 +1,114 @@
+import CCCICore
+import Foundation
+
+/// What remains of an app on the node (SPEC F-TEARDOWN).
+public struct Residue: Sendable, Hashable, Codable {
+    public var services: [String] = []
+    public var containers: [String] = []
+    public var volumes: [String] = []
+    public var secrets: [String] = []
+    public var configs: [String] = []
+    public var networks: [String] = []
+    /// Files the app owned outside docker (its env file), that still exist.
+    public var files: [String] = []
+
+    public init() {}
+
+    public var isEmpty: Bool {
+        services.isEmpty && containers.isEmpty && volumes.isEmpty && secrets.isEmpty && configs.isEmpty
+            && networks.isEmpty && files.isEmpty
+    }
+
+    /// `volumes: x, y; secrets: z` — or `none`.
+    public var summary: String {
+        var parts: [String] = []
+        for (kind, names) in [
+            ("services", services), ("containers", containers), ("volumes", volumes), ("secrets", secrets),
+            ("configs", configs), ("networks", networks), ("files", files),
+        ] where !names.isEmpty {
+            parts.append("\(kind): \(names.sorted().joined(separator: ", "))")
+        }
+        return parts.isEmpty ? "none" : parts.joined(separator: "; ")
+    }
+}
+
+/// Finding and removing everything a stack owns.
+///
+/// An object belongs to stack `s` when it carries `com.docker.stack.namespace=s` (what
+/// `docker stack deploy` stamps) or cc-ci's `ccci.stack=s`, or when its name starts with `s_` —
+/// the last catches objects made by hand for the app (a stray volume or secret), which teardown
+/// must report, not silently keep.
+public struct StackJanitor: Sendable {
+    public let engine: DockerEngine
+
+    public init(engine: DockerEngine) {
+        self.engine = engine
+    }
+
+    /// Everything of `stack` still on the node; `files` are checked for existence too.
+    public func residue(stack: String, files: [URL] = []) async throws -> Residue {
+        let namespace = ["com.docker.stack.namespace=\(stack)"]
+        let prefix = stack + "_"
+        func mine(_ name: String, _ labels: [String: String]) -> Bool {
+            name.hasPrefix(prefix) || labels["com.docker.stack.namespace"] == stack || labels["ccci.stack"] == stack
+        }
+        var residue = Residue()
+        residue.services = try await engine.services().filter { mine($0.name, $0.labels) }.map(\.name)
+        residue.containers = try await engine.containers(labels: namespace).map { $0.Names?.first ?? $0.Id }
+        residue.volumes = try await engine.volumes().filter { mine($0.Name, $0.labels) }.map(\.Name)
+        residue.secrets = try await engine.secrets().filter { mine($0.name, $0.labels) }.map(\.name)
+        residue.configs = try await engine.configs().filter { mine($0.name, $0.labels) }.map(\.name)
+        residue.networks = try await engine.networks().filter { mine($0.Name, $0.labels) }.map(\.Name)
+        residue.files = files.filter { FileManager.default.fileExists(atPath: $0.path) }.map(\.path)
+        return residue
+    }
+
+    /// Removes every object of `stack`: services first, then their containers (forcibly — the
+    /// app is being deleted), then networks, configs, secrets and volumes, all bounded by
+    /// `timeout`. Idempotent; a half-removed stack is fine. Returns what could not be removed.
+    @discardableResult
+    public func remove(stack: String, timeout: Duration = .seconds(120)) async throws -> Residue {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        var current = try await residue(stack: stack)
+        for service in current.services { try await engine.removeService(service) }
+        // The services are gone, so their containers are disposable: remove them at once rather
+        // than wait out each one's stop grace period (the app's data is being deleted anyway).
+        // Swarm may still be starting a replacement for a moment, hence the loop.
+        var delay = Duration.milliseconds(50)
+        while clock.now < deadline {
+            let containers = try await engine.containers(labels: ["com.docker.stack.namespace=\(stack)"])
+            if containers.isEmpty { break }
+            for container in containers { try? await engine.removeContainer(container.Id) }
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .milliseconds(500))
+        }
+        current = try await residue(stack: stack)
+        // Objects a just-removed container used stay "in use" for a moment: retry each removal.
+        func removeRetrying(_ remove: () async throws -> Void) async throws {
+            var attempt = 0
+            while (try? await remove()) == nil, attempt < 30, clock.now < deadline {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(min(50 * attempt, 500)))
+            }
+        }
+        for network in current.networks { try await removeRetrying { try await engine.removeNetwork(network) } }
+        for config in current.configs { try await removeRetrying { try await engine.removeConfig(config) } }
+        for secret in current.secrets { try await removeRetrying { try await engine.removeSecret(secret) } }
+        for volume in current.volumes { try await removeRetrying { try await engine.removeVolume(volume) } }
+        // Swarm removes an overlay network asynchronously once its last endpoint is gone: give
+        // removals a moment to land, re-issuing them, before reporting what is left.
+        var left = try await residue(stack: stack)
+        var wait = Duration.milliseconds(50)
+        while !left.isEmpty, left.services.isEmpty, left.containers.isEmpty, clock.now < deadline {
+            try await Task.sleep(for: wait)
+            wait = min(wait * 2, .milliseconds(500))
+            for network in left.networks { try? await engine.removeNetwork(network) }
+            for config in left.configs { try? await engine.removeConfig(config) }
+            for secret in left.secrets { try? await engine.removeSecret(secret) }
+            for volume in left.volumes { try? await engine.removeVolume(volume) }
+            left = try await residue(stack: stack)
+        }
+        return left
+    }
+}

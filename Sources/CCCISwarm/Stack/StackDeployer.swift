@@ -1,0 +1,58 @@
+import CCCICore
+import CCCISystem
+import Foundation
+
+/// `docker stack deploy` through the docker CLI (the engine API has no stack endpoint).
+public struct StackDeployer: Sendable {
+    /// How `docker stack deploy` resolves image digests: `never` in the lab (no registry),
+    /// `always` where a registry is reachable.
+    public enum ResolveImage: String, Sendable, Codable {
+        case never, always, changed
+    }
+
+    public let runner: ProcessRunner
+    public let dockerExecutable: String
+    public let resolveImage: ResolveImage
+
+    public init(
+        runner: ProcessRunner = ProcessRunner(), dockerExecutable: String = "docker",
+        resolveImage: ResolveImage = .never
+    ) {
+        self.runner = runner
+        self.dockerExecutable = dockerExecutable
+        self.resolveImage = resolveImage
+    }
+
+    /// Deploys (or updates in place) `stack` from `composeFiles`, interpolated with `environment`
+    /// (the app env plus `STACK_NAME`). Returns without waiting for convergence.
+    public func deploy(
+        stack: String, composeFiles: [URL], environment: [String: String], workingDirectory: URL,
+        logFile: URL? = nil, secrets: [String] = []
+    ) async throws {
+        var arguments = ["stack", "deploy", "--detach=true", "--resolve-image", resolveImage.rawValue]
+        for file in composeFiles { arguments += ["--compose-file", file.path] }
+        arguments.append(stack)
+        var env: [String: String?] = [:]
+        for (key, value) in environment { env[key] = value }
+        let command = Command(
+            dockerExecutable, arguments, environment: env, workingDirectory: workingDirectory,
+            output: logFile.map(Command.OutputMode.logFile) ?? .capture, secrets: secrets)
+        let result = try await runner.run(command)
+        guard result.succeeded else { throw StackError.deployFailed(stack: stack, CommandError(result: result)) }
+    }
+}
+
+/// A stack operation that failed.
+public enum StackError: Error, Sendable, CustomStringConvertible {
+    case deployFailed(stack: String, CommandError)
+    case residue(domain: String, Residue)
+
+    public var description: String {
+        switch self {
+        case .deployFailed(let stack, let error):
+            return "docker stack deploy of \(stack) failed: \(error)"
+        case .residue(let domain, let residue):
+            return "teardown of \(domain) left residue — \(residue.summary)"
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An exclusive `flock(2)` on a lock file.
+///
+/// Invariants:
+/// - the descriptor is opened `O_CLOEXEC`, so no child process ever inherits (and so extends)
+///   the lock; the kernel releases it when the holder exits, however it exits;
+/// - after every acquisition the locked descriptor must still be the inode the path names
+///   (another process may have unlinked the file while we waited on the old inode — a lock on
+///   an unlinked inode protects nothing); otherwise acquisition starts over on the live path.
+public final class FileLock: @unchecked Sendable {
+    public let path: URL
+    private let descriptor: Int32
+    private let released = LockedFlag()
+
+    private init(path: URL, descriptor: Int32) {
+        self.path = path
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        release()
+    }
+
+    /// Takes the lock, waiting while another process holds it. `onWait` is called once, before
+    /// the first wait. Waiting polls the lock (50 ms, growing to 250 ms) so that it stays
+    /// cancellable and never blocks a thread of the cooperative pool.
+    public static func acquire(_ path: URL, onWait: @Sendable () -> Void = {}) async throws -> FileLock {
+        var waited = false
+        var delay = Duration.milliseconds(50)
+        while true {
+            try Task.checkCancellation()
+            if let lock = try tryAcquire(path) { return lock }
+            if !waited {
+                onWait()
+                waited = true
+            }
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .milliseconds(250))
+        }
+    }
+
+    /// Takes the lock if nobody holds it; `nil` when it is held. Creates the file if needed.
+    /// Throws ``FileLockError`` when the lock file cannot be opened (not a file, no permission).
+    public static func tryAcquire(_ path: URL) throws(FileLockError) -> FileLock? {
+        while true {
+            let descriptor = open(path.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else { throw .cannotOpen(path.path, errno: errno) }
+            if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+                let error = errno
+                close(descriptor)
+                if error == EWOULDBLOCK { return nil }
+                throw .cannotLock(path.path, errno: error)
+            }
+            let lock = FileLock(path: path, descriptor: descriptor)
+            if lock.namesPath { return lock }
+            lock.release()  // we won an unlinked inode: try again on the file the path names now
+        }
+    }
+
+    /// Whether the locked descriptor is still the file at ``path``.
+    public var namesPath: Bool {
+        var held = stat()
+        var current = stat()
+        guard fstat(descriptor, &held) == 0, stat(path.path, &current) == 0 else { return false }
+        return held.st_ino == current.st_ino && held.st_dev == current.st_dev
+    }
+
+    /// Sets the lock file's modification time to now (the janitor reads it as the lock's age).
+    public func touch() {
+        futimens(descriptor, nil)
+    }
+
+    /// Removes the lock file while still holding the lock (the janitor's reap).
+    public func unlinkWhileHeld() {
+        if namesPath { unlink(path.path) }
+    }
+
+    /// Releases the lock (closes the descriptor). Idempotent.
+    public func release() {
+        if released.set() { close(descriptor) }
+    }
+}
+
+/// A flag that can be set once, safely from any thread.
+final class LockedFlag: @unchecked Sendable {
+    private var value = false
+    private let lock = NSLock()
+
+    /// Sets the flag; returns `true` only for the call that set it.
+    func set() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if value { return false }
+        value = true
+        return true
+    }
+}
+
+/// A lock file that cannot be used.
+public enum FileLockError: Error, Sendable, CustomStringConvertible {
+    case cannotOpen(String, errno: Int32)
+    case cannotLock(String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let code):
+            return "cannot open lock file \(path): \(String(cString: strerror(code)))"
+        case .cannotLock(let path, let code):
+            return "cannot lock \(path): \(String(cString: strerror(code)))"
+        }
+    }
+}

@@ -1,0 +1,9 @@
+import CCCICommands
+
+@main
+struct Entrypoint {
+    static func main() async {
+        LoggingSetup.bootstrap()
+        await CCCI.main()
+    }
+}

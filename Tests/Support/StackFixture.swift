@@ -1,0 +1,47 @@
+import CCCICore
+import CCCIGit
+import CCCILab
+import CCCISwarm
+import CCCISystem
+import Foundation
+
+/// A fixture recipe deployed the way the lab deploys any stack: `docker stack deploy` of its
+/// compose files plus the lab's dnsrr overlay, with its secrets created first. Used by the lab's
+/// own tests (the native driver has its own).
+public struct StackFixture: Sendable {
+    public let name: String
+    public let domain: String
+    public let resolved: ResolvedAppEnv
+    public let workDirectory: URL
+
+    public var stack: String { resolved.env.stackName }
+
+    /// Materialises fixture `name` (its PR head) in `directory` and resolves it for `domain`.
+    public static func prepare(
+        _ name: String, domain: String, in directory: URL, extraComposeFiles: [URL] = []
+    ) async throws -> StackFixture {
+        let repository = try await FixtureRecipes(root: TestEnvironment.fixturesRoot)
+            .materialize(name, at: directory.appendingPathComponent(name))
+        let resolved = try ResolvedAppEnv.load(
+            recipeRoot: repository.path, recipe: name, domain: domain, extraComposeFiles: extraComposeFiles)
+        return StackFixture(name: name, domain: domain, resolved: resolved, workDirectory: directory)
+    }
+
+    /// Creates the secrets and deploys the stack (without waiting).
+    public func deploy(engine: DockerEngine, mode: NetworkMode = .detect()) async throws {
+        for secret in resolved.secrets {
+            let value = String(
+                (0..<(secret.length ?? 24)).map { _ in "abcdefghijkmnpqrstuvwxyz23456789".randomElement()! })
+            try await engine.createSecret(name: secret.dockerName, value: value, labels: ["ccci.stack": stack])
+        }
+        var files = resolved.composeFileURLs
+        if let overlay = mode.overlay(for: resolved.project) {
+            let file = workDirectory.appendingPathComponent("\(name)-\(NetworkMode.overlayFileName)")
+            try overlay.write(to: file, atomically: true, encoding: .utf8)
+            files.append(file)
+        }
+        try await StackDeployer().deploy(
+            stack: stack, composeFiles: files, environment: resolved.deployEnvironment,
+            workingDirectory: resolved.recipeRoot)
+    }
+}
