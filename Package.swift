@@ -97,6 +97,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "ccci", dependencies: ["CCCICommands"], swiftSettings: strict),
+        .executableTarget(
+            name: "ccci-bench",
+            dependencies: [
+                "CCCICore", "CCCIDeploy", "CCCISwarm", "CCCISystem", "CCCILab", "CCCIGit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/ccci-bench",
+            swiftSettings: strict
+        ),
         .target(
             name: "CCCITestSupport",
             dependencies: ["CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem", "CCCILab"],
@@ -106,6 +116,11 @@ let package = Package(
         .testTarget(
             name: "CCCICoreTests",
             dependencies: ["CCCICore", "CCCITestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CCCIUnitTests",
+            dependencies: ["CCCICore", "CCCISwarm", "CCCIDeploy", "CCCISystem", "CCCITestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

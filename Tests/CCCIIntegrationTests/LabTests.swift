@@ -133,6 +133,60 @@ extension Integration {
             #expect(try await janitor.remove(stack: stack).isEmpty)
         }
 
+        @Test("docker stack deploy merges the dnsrr overlay's host-mode ports over a recipe's published ports")
+        func publishedPortsBecomeHostMode() async throws {
+            try await TestEnvironment.withEngine { engine in
+                let work = try TemporaryDirectory("ccci-lab-ports")
+                let stack = "ports\(TestEnvironment.randomHex(4))_lab_ccci_test"
+                let compose = work.appending("compose.yml")
+                try """
+                version: "3.8"
+                services:
+                  app:
+                    image: ccci-lab/busybox:latest
+                    init: true
+                    command: ["httpd", "-f", "-p", "8080", "-h", "/"]
+                    ports:
+                      - "18089:8080"
+
+                """.write(to: compose, atomically: true, encoding: .utf8)
+                let project = try ComposeProject.load(
+                    recipeRoot: work.url, files: ["compose.yml"], environment: [:], recipe: "ports")
+                let overlay = work.appending(NetworkMode.overlayFileName)
+                try #require(NetworkMode.dnsrr.overlay(for: project)).write(
+                    to: overlay, atomically: true, encoding: .utf8)
+                let janitor = StackJanitor(engine: engine)
+                do {
+                    try await StackDeployer().deploy(
+                        stack: stack, composeFiles: [compose, overlay], environment: [:], workingDirectory: work.url)
+                    try await ConvergenceWaiter(engine: engine, logger: TestEnvironment.logger).wait(
+                        stack: stack, timeout: .seconds(60))
+                    let runner = ProcessRunner()
+                    let ports = try await runner.checked(
+                        Command(
+                            "docker", ["service", "inspect", "--format", "{{json .Spec.EndpointSpec}}", "\(stack)_app"])
+                    ).output
+                    #expect(ports.contains("\"Mode\":\"dnsrr\""), "\(ports)")
+                    #expect(ports.contains("\"PublishMode\":\"host\""), "\(ports)")
+                    #expect(!ports.contains("\"PublishMode\":\"ingress\""), "no routing-mesh port left: \(ports)")
+                    let answer = try await runner.run(
+                        Command(
+                            "curl",
+                            [
+                                "-fsS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}",
+                                "http://127.0.0.1:18089/",
+                            ]))
+                    #expect(
+                        answer.output == "404" || answer.output == "200" || answer.status == 22,
+                        "the host-mode port answers: \(answer.output)")
+                } catch {
+                    _ = try? await janitor.remove(stack: stack)
+                    throw error
+                }
+                #expect(try await janitor.remove(stack: stack).isEmpty)
+            }
+        }
+
         @Test("lab up is idempotent; status is 0 after up and non-zero after down")
         func labLifecycle() async throws {
             let ccci = TestEnvironment.ccciExecutable

@@ -7,7 +7,8 @@ import Foundation
 /// A service is converged when each of its desired replicas (slots; nodes for a global service)
 /// is settled and no update is in flight:
 /// - the slot's newest task runs the service's *current* spec and is `running`, with its
-///   container's healthcheck (if any) `healthy` — swarm keeps a task `starting` until then;
+///   container's healthcheck (if any) `healthy` — swarm keeps a task `starting` until then, and
+///   a `starting` task whose container already reports `healthy` counts as running;
 /// - or the newest task is `complete`: a one-shot that did its job counts as converged;
 /// - `updating` / `rollback_started` update states block (a stop-first update can show N/N
 ///   replicas of the *old* tasks); `paused` / `rollback_paused` are settled — swarm leaves a
@@ -58,10 +59,11 @@ public enum Convergence {
                 blockers.append("slot \(key): task runs the previous spec (\(state))")
                 continue
             }
-            if state == "running" {
-                let health = newest.Status.ContainerStatus?.ContainerID.flatMap { _ in
-                    containerByTask[newest.ID]?.health
-                }
+            let health = containerByTask[newest.ID]?.health
+            // Swarm holds a task in `starting` until its container's healthcheck passes, and
+            // reports `running` a few hundred milliseconds after the container does: a healthy
+            // container is taken at its word.
+            if state == "running" || (state == "starting" && health == "healthy") {
                 if health == "starting" || health == "unhealthy" {
                     blockers.append("slot \(key): container health \(health!)")
                 } else {
@@ -69,6 +71,7 @@ public enum Convergence {
                 }
             } else {
                 var blocker = "slot \(key): task \(state)"
+                if state == "starting", let health { blocker += " (container health \(health))" }
                 if let error = newest.Status.Err, !error.isEmpty { blocker += " (\(error))" }
                 blockers.append(blocker)
             }

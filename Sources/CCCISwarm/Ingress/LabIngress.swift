@@ -41,6 +41,17 @@ public struct LabIngress: Sendable {
         /// `tasks.<service>:<port>`, or `nil` when the router has no port label.
         public let upstream: String?
         public let priority: Int
+
+        public init(
+            host: String, pathPrefix: String?, service: String, router: String, upstream: String?, priority: Int
+        ) {
+            self.host = host
+            self.pathPrefix = pathPrefix
+            self.service = service
+            self.router = router
+            self.upstream = upstream
+            self.priority = priority
+        }
     }
 
     /// The routes the swarm's services ask for, most specific first.

@@ -32,12 +32,12 @@ public struct Residue: Sendable, Hashable, Codable {
     }
 }
 
-/// Finding and removing everything a stack owns.
+/// Finding and removing what a stack owns, and reporting everything else left in its name.
 ///
-/// An object belongs to stack `s` when it carries `com.docker.stack.namespace=s` (what
-/// `docker stack deploy` stamps) or cc-ci's `ccci.stack=s`, or when its name starts with `s_` —
-/// the last catches objects made by hand for the app (a stray volume or secret), which teardown
-/// must report, not silently keep.
+/// A stack *owns* an object that carries `com.docker.stack.namespace=s` (what `docker stack
+/// deploy` stamps) or cc-ci's `ccci.stack=s`; ``remove(stack:timeout:)`` removes exactly those.
+/// ``residue(stack:files:)`` also reports objects merely *named* `s_…` (a volume or secret made by
+/// hand for the app): teardown never deletes what it did not create, but it names it.
 public struct StackJanitor: Sendable {
     public let engine: DockerEngine
 
@@ -45,12 +45,23 @@ public struct StackJanitor: Sendable {
         self.engine = engine
     }
 
-    /// Everything of `stack` still on the node; `files` are checked for existence too.
+    /// Everything of `stack` still on the node — owned or merely named after it; `files` are
+    /// checked for existence too.
     public func residue(stack: String, files: [URL] = []) async throws -> Residue {
+        try await find(stack: stack, files: files, byName: true)
+    }
+
+    /// The objects `stack` owns (by label).
+    func owned(stack: String) async throws -> Residue {
+        try await find(stack: stack, files: [], byName: false)
+    }
+
+    private func find(stack: String, files: [URL], byName: Bool) async throws -> Residue {
         let namespace = ["com.docker.stack.namespace=\(stack)"]
         let prefix = stack + "_"
         func mine(_ name: String, _ labels: [String: String]) -> Bool {
-            name.hasPrefix(prefix) || labels["com.docker.stack.namespace"] == stack || labels["ccci.stack"] == stack
+            (byName && name.hasPrefix(prefix)) || labels["com.docker.stack.namespace"] == stack
+                || labels["ccci.stack"] == stack
         }
         var residue = Residue()
         residue.services = try await engine.services().filter { mine($0.name, $0.labels) }.map(\.name)
@@ -63,6 +74,20 @@ public struct StackJanitor: Sendable {
         return residue
     }
 
+    /// Removes the services of `stack` and waits (bounded) for their containers to go; volumes,
+    /// secrets, configs and networks stay (abra's `app undeploy`).
+    public func removeServices(stack: String, timeout: Duration = .seconds(120)) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        for service in try await owned(stack: stack).services { try await engine.removeService(service) }
+        var delay = Duration.milliseconds(50)
+        while clock.now < deadline {
+            if try await engine.containers(labels: ["com.docker.stack.namespace=\(stack)"]).isEmpty { return }
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .milliseconds(500))
+        }
+    }
+
     /// Removes every object of `stack`: services first, then their containers (forcibly — the
     /// app is being deleted), then networks, configs, secrets and volumes, all bounded by
     /// `timeout`. Idempotent; a half-removed stack is fine. Returns what could not be removed.
@@ -70,7 +95,7 @@ public struct StackJanitor: Sendable {
     public func remove(stack: String, timeout: Duration = .seconds(120)) async throws -> Residue {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
-        var current = try await residue(stack: stack)
+        var current = try await owned(stack: stack)
         for service in current.services { try await engine.removeService(service) }
         // The services are gone, so their containers are disposable: remove them at once rather
         // than wait out each one's stop grace period (the app's data is being deleted anyway).
@@ -83,7 +108,7 @@ public struct StackJanitor: Sendable {
             try await Task.sleep(for: delay)
             delay = min(delay * 2, .milliseconds(500))
         }
-        current = try await residue(stack: stack)
+        current = try await owned(stack: stack)
         // Objects a just-removed container used stay "in use" for a moment: retry each removal.
         func removeRetrying(_ remove: () async throws -> Void) async throws {
             var attempt = 0
@@ -98,7 +123,7 @@ public struct StackJanitor: Sendable {
         for volume in current.volumes { try await removeRetrying { try await engine.removeVolume(volume) } }
         // Swarm removes an overlay network asynchronously once its last endpoint is gone: give
         // removals a moment to land, re-issuing them, before reporting what is left.
-        var left = try await residue(stack: stack)
+        var left = try await owned(stack: stack)
         var wait = Duration.milliseconds(50)
         while !left.isEmpty, left.services.isEmpty, left.containers.isEmpty, clock.now < deadline {
             try await Task.sleep(for: wait)
@@ -107,8 +132,8 @@ public struct StackJanitor: Sendable {
             for config in left.configs { try? await engine.removeConfig(config) }
             for secret in left.secrets { try? await engine.removeSecret(secret) }
             for volume in left.volumes { try? await engine.removeVolume(volume) }
-            left = try await residue(stack: stack)
+            left = try await owned(stack: stack)
         }
-        return left
+        return try await residue(stack: stack)
     }
 }

@@ -1,0 +1,176 @@
+import CCCICore
+import CCCISwarm
+import CCCISystem
+import Foundation
+
+/// Backups and restores with backup-bot-two's label semantics, stored with restic (SPEC F-BACKUP).
+///
+/// For every service labelled `backupbot.backup=true`: its `backupbot.backup.pre-hook` runs inside
+/// its running container, then the volumes (or their `.path` parts) are snapshotted from the
+/// host with restic into a repository of the app's own, then the post-hook runs. One snapshot
+/// covers all services; its id is returned. A failed hook, a failed restic run or a snapshot
+/// holding no files is an error — never a silent pass.
+///
+/// A restore runs `backupbot.restore.pre-hook`, replaces the content of every backed-up path with
+/// the snapshot's (later changes are removed, not merged), and runs `backupbot.restore.post-hook`.
+public struct BackupEngine: Sendable {
+    public let driver: NativeDriver
+    public let app: App
+
+    public init(driver: NativeDriver, app: App) {
+        self.driver = driver
+        self.app = app
+    }
+
+    /// The app's restic repository.
+    public static func repository(config: NodeConfig, domain: String) -> URL {
+        config.resticDirectory.appendingPathComponent(domain)
+    }
+
+    /// The app's restic password file (mode 0600; the password never leaves it).
+    public static func passwordFile(config: NodeConfig, domain: String) -> URL {
+        config.resticDirectory.appendingPathComponent("\(domain).password")
+    }
+
+    var repository: URL { Self.repository(config: driver.config, domain: app.domain) }
+    var passwordFile: URL { Self.passwordFile(config: driver.config, domain: app.domain) }
+
+    /// The backup plan of the app as deployed now.
+    public func plan() throws -> (BackupPlan?, ComposeProject) {
+        let env = try EnvFile.parse(try String(contentsOf: app.envFile, encoding: .utf8), source: app.envFile.path)
+        let resolved = try ResolvedAppEnv.load(
+            recipeRoot: app.spec.checkout, recipe: app.recipe, domain: app.domain,
+            extraComposeFiles: app.spec.packComposeFiles, existingEnv: env)
+        return (resolved.backup, resolved.project)
+    }
+
+    /// The host paths a plan covers, by service.
+    func hostPaths(_ plan: BackupPlan, project: ComposeProject) async throws -> [String] {
+        var paths: [String] = []
+        for service in plan.services {
+            for volume in service.volumes {
+                let name = project.dockerVolumeName(volume.name, stack: app.stack)
+                guard let mountpoint = try await driver.engine.volume(name)?.Mountpoint else {
+                    throw DriverError.missingVolume(name)
+                }
+                if volume.paths.isEmpty {
+                    paths.append(mountpoint)
+                } else {
+                    paths += volume.paths.map { "\(mountpoint)/\($0)" }
+                }
+            }
+        }
+        return paths
+    }
+
+    public func backup() async throws -> BackupSnapshot {
+        let (planned, project) = try plan()
+        guard let plan = planned else { throw DriverError.notBackupCapable(recipe: app.recipe) }
+        for service in plan.services {
+            if let hook = service.backupPreHook { try await runHook(hook, service: service.service) }
+        }
+        let paths = try await hostPaths(plan, project: project)
+        var snapshot: BackupSnapshot?
+        var failure: (any Error)?
+        do {
+            try await ensureRepository()
+            snapshot = try await resticBackup(paths: paths)
+        } catch {
+            failure = error
+        }
+        // Post-hooks run even when the snapshot failed: they undo what the pre-hooks set up.
+        for service in plan.services {
+            if let hook = service.backupPostHook { try await runHook(hook, service: service.service) }
+        }
+        if let failure { throw failure }
+        return snapshot!
+    }
+
+    public func restore(_ snapshot: BackupSnapshot) async throws {
+        let (planned, _) = try plan()
+        guard let plan = planned else { throw DriverError.notBackupCapable(recipe: app.recipe) }
+        for service in plan.services {
+            if let hook = service.restorePreHook { try await runHook(hook, service: service.service) }
+        }
+        let fileManager = FileManager.default
+        for path in snapshot.paths {
+            var isDirectory: ObjCBool = false
+            guard fileManager.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+            if isDirectory.boolValue {
+                for child in try fileManager.contentsOfDirectory(atPath: path) {
+                    try fileManager.removeItem(atPath: "\(path)/\(child)")
+                }
+            } else {
+                try fileManager.removeItem(atPath: path)
+            }
+        }
+        var arguments = ["restore", snapshot.id, "--target", "/", "--no-cache"]
+        for path in snapshot.paths { arguments += ["--include", path] }
+        _ = try await restic(arguments)
+        for service in plan.services {
+            if let hook = service.restorePostHook { try await runHook(hook, service: service.service) }
+        }
+    }
+
+    /// Runs a backupbot hook inside the service's running container, as `/bin/sh -c <hook>`.
+    func runHook(_ hook: String, service: String) async throws {
+        let result = try await driver.exec(app, service: service, command: ["/bin/sh", "-c", hook])
+        guard result.succeeded else {
+            throw DriverError.hookFailed(
+                service: service, hook: hook, exitCode: result.exitCode,
+                output: (result.stderr + result.stdout).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
+
+    func ensureRepository() async throws {
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(at: driver.config.resticDirectory, withIntermediateDirectories: true)
+        if !fileManager.fileExists(atPath: passwordFile.path) {
+            try AtomicFile.write(SecretGenerator.value(length: 40), to: passwordFile, permissions: 0o600)
+        }
+        if !fileManager.fileExists(atPath: repository.appendingPathComponent("config").path) {
+            _ = try await restic(["init"])
+        }
+    }
+
+    func resticBackup(paths: [String]) async throws -> BackupSnapshot {
+        let output = try await restic(
+            ["backup", "--json", "--no-cache", "--host", "ccci", "--tag", "ccci", "--tag", app.domain] + paths)
+        var summary: [String: JSONValue]?
+        for line in output.split(separator: "\n") {
+            guard let object = try? JSONCoding.decoder.decode([String: JSONValue].self, from: Data(line.utf8)) else {
+                continue
+            }
+            if object["message_type"]?.stringValue == "summary" { summary = object }
+        }
+        guard let summary, let id = summary["snapshot_id"]?.stringValue else {
+            throw DriverError.resticFailed("backup printed no summary")
+        }
+        func int(_ key: String) -> Int64 {
+            switch summary[key] {
+            case .int(let value): return Int64(value)
+            case .double(let value): return Int64(value)
+            default: return 0
+            }
+        }
+        let files = int("total_files_processed")
+        guard files > 0 else { throw DriverError.emptySnapshot(domain: app.domain, paths: paths) }
+        return BackupSnapshot(id: id, paths: paths, files: Int(files), bytes: int("total_bytes_processed"))
+    }
+
+    /// Runs restic against the app's repository; throws with its stderr on failure.
+    func restic(_ arguments: [String]) async throws -> String {
+        let result = try await driver.runner.run(
+            Command(
+                "restic", arguments,
+                environment: [
+                    "RESTIC_REPOSITORY": repository.path, "RESTIC_PASSWORD_FILE": passwordFile.path,
+                    "RESTIC_PASSWORD": nil, "RESTIC_CACHE_DIR": nil,
+                ]))
+        guard result.succeeded else {
+            throw DriverError.resticFailed(
+                "`restic \(arguments.prefix(2).joined(separator: " "))` failed: \(result.tail())")
+        }
+        return result.output
+    }
+}

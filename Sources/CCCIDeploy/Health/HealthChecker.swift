@@ -1,0 +1,79 @@
+import CCCICore
+import CCCISwarm
+import Foundation
+
+/// Health over the ingress by domain (SPEC F-HEALTH): an HTTPS request for the app's domain, with
+/// the certificate verified, answering one of the accepted statuses. The lab ingress' own answers
+/// (no route, no port label) and a missing or wrong certificate are failures.
+public struct HealthChecker: Sendable {
+    public let probe: HTTPSProbe
+
+    public init(probe: HTTPSProbe) {
+        self.probe = probe
+    }
+
+    /// One observation.
+    public struct Result: Sendable, Hashable {
+        public let healthy: Bool
+        public let status: Int?
+        /// Why it is not healthy (or what answered).
+        public let detail: String
+    }
+
+    /// Requests `path` once with `client`.
+    public func check(client: HTTPSProbe.Client, domain: String, path: String, accepted: [Int]) async -> Result {
+        do {
+            let response = try await client.get(domain: domain, path: path, timeout: .seconds(10))
+            if response.isIngressOwnAnswer {
+                return Result(
+                    healthy: false, status: response.status,
+                    detail:
+                        "the ingress answered \(response.status) itself (\(response.header(LabIngress.noRouteHeader) ?? "no route")): "
+                        + response.body.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            if accepted.contains(response.status) {
+                return Result(healthy: true, status: response.status, detail: "\(response.status)")
+            }
+            let body = response.body.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)
+            return Result(
+                healthy: false, status: response.status,
+                detail:
+                    "answered \(response.status), accepted \(accepted.map(String.init).joined(separator: ", "))\(body.isEmpty ? "" : ": \(body)")"
+            )
+        } catch {
+            return Result(healthy: false, status: nil, detail: "request failed: \(error)")
+        }
+    }
+
+    /// Polls until the app answers healthily or `timeout` passes (checks every 100 ms growing to
+    /// 500 ms; never a fixed long sleep).
+    @discardableResult
+    public func waitHealthy(domain: String, path: String, accepted: [Int], timeout: Duration) async throws -> Result {
+        try await probe.withClient(domains: [domain]) { client in
+            let clock = ContinuousClock()
+            let deadline = clock.now + timeout
+            var delay = Duration.milliseconds(100)
+            while true {
+                let result = await check(client: client, domain: domain, path: path, accepted: accepted)
+                if result.healthy { return result }
+                guard clock.now + delay < deadline else {
+                    throw HealthError(domain: domain, path: path, timeout: timeout, last: result)
+                }
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .milliseconds(500))
+            }
+        }
+    }
+}
+
+/// An app that did not answer healthily in time.
+public struct HealthError: Error, Sendable, CustomStringConvertible {
+    public let domain: String
+    public let path: String
+    public let timeout: Duration
+    public let last: HealthChecker.Result
+
+    public var description: String {
+        "https://\(domain)\(path) was not healthy within \(DurationText.format(timeout)): \(last.detail)"
+    }
+}

@@ -1,0 +1,280 @@
+import CCCICore
+import CCCIGit
+import CCCISwarm
+import CCCISystem
+import Foundation
+import Logging
+
+/// The abra-compatible driver that talks to the swarm directly (SPEC F-DRIVER).
+///
+/// Like abra it keeps one env file per app domain (`<env dir>/<domain>.env`, built from the
+/// recipe's `.env.sample`), names secrets `<stack>_<name>_<version>` honouring `# length=N`,
+/// exports `abra.sh`'s variables and `STACK_NAME` to `docker stack deploy` of every
+/// `COMPOSE_FILE` file, and stamps `coop-cloud.<stack>.version` on pinned deploys and
+/// `coop-cloud.<stack>.chaos-version` on chaos deploys. On a node without IPVS it adds the lab's
+/// dnsrr overlay. Every object it creates carries `ccci.*` labels naming the app and run.
+public struct NativeDriver: AppDriver {
+    public let name = "native"
+    public let config: NodeConfig
+    public let engine: DockerEngine
+    public let runner: ProcessRunner
+    public let git: Git
+    public let networkMode: NetworkMode
+    /// The lab ingress to resync after deploys and removals (`nil` on production nodes).
+    public let ingress: LabIngress?
+    public let logger: Logger
+
+    public init(
+        config: NodeConfig, engine: DockerEngine, runner: ProcessRunner = ProcessRunner(), logger: Logger
+    ) {
+        self.config = config
+        self.engine = engine
+        self.runner = runner
+        self.git = Git(runner: runner)
+        self.networkMode = config.networkMode.flatMap(NetworkMode.init(rawValue:)) ?? NetworkMode.detect()
+        self.ingress =
+            config.ingress == .lab
+            ? LabIngress(
+                engine: engine, adminSocket: config.ingressAdminSocket,
+                lockFile: config.labDirectory.appendingPathComponent("ingress/sync.lock"))
+            : nil
+        self.logger = logger
+    }
+
+    /// The env file of a domain.
+    public func envFile(for domain: String) -> URL {
+        config.envDirectory.appendingPathComponent("\(domain).env")
+    }
+
+    /// The labels every object of an app carries.
+    public static func ownershipLabels(domain: String, stack: String, runID: String) -> [String: String] {
+        ["ccci.managed": "true", "ccci.app": domain, "ccci.stack": stack, "ccci.run": runID]
+    }
+
+    // MARK: - new
+
+    public func newApp(_ spec: AppSpec) async throws -> App {
+        let envFile = envFile(for: spec.domain)
+        guard !FileManager.default.fileExists(atPath: envFile.path) else {
+            throw DriverError.envFileExists(envFile.path)
+        }
+        let resolved = try ResolvedAppEnv.load(
+            recipeRoot: spec.checkout, recipe: spec.recipe, domain: spec.domain, overrides: spec.extraEnv,
+            extraComposeFiles: spec.packComposeFiles)
+        try AtomicFile.write(resolved.env.file.rendered(), to: envFile, permissions: 0o640)
+        let stack = resolved.env.stackName
+        var values: [String: String] = [:]
+        for secret in resolved.secrets where secret.generate {
+            let value = SecretGenerator.value(length: secret.length ?? SecretSpec.defaultLength)
+            try await engine.createSecret(
+                name: secret.dockerName, value: value,
+                labels: Self.ownershipLabels(domain: spec.domain, stack: stack, runID: spec.runID))
+            values[secret.name] = value
+        }
+        logger.info("app created", metadata: ["app.domain": "\(spec.domain)", "secrets": "\(values.keys.sorted())"])
+        return App(spec: spec, stack: stack, envFile: envFile, secretValues: values)
+    }
+
+    // MARK: - deploy
+
+    public func deploy(_ app: App, mode: DeployMode) async throws -> DeployRecord {
+        try await deploy(app, mode: mode, envOverrides: [:])
+    }
+
+    /// Deploys with extra env keys written into the app env first (meta `upgrade_extra_env`).
+    public func deploy(_ app: App, mode: DeployMode, envOverrides: [String: String]) async throws -> DeployRecord {
+        let spec = app.spec
+        var envText = try String(contentsOf: app.envFile, encoding: .utf8)
+        var env = try EnvFile.parse(envText, source: app.envFile.path)
+        // An operator upgrading reads the release notes and adds the keys the new version needs;
+        // cc-ci takes them from the new `.env.sample`.
+        var added: [String] = []
+        let samplePath = spec.checkout.appendingPathComponent(".env.sample")
+        if let sampleText = try? String(contentsOf: samplePath, encoding: .utf8) {
+            let sample = AppEnv(
+                sample: try EnvFile.parse(sampleText, source: samplePath.path), recipe: spec.recipe, domain: spec.domain
+            )
+            for entry in sample.file.entries where env[entry.key] == nil {
+                env.set(entry.key, entry.value)
+                added.append(entry.key)
+            }
+        }
+        for key in envOverrides.keys.sorted() { env.set(key, envOverrides[key]!) }
+        if !added.isEmpty || !envOverrides.isEmpty {
+            envText = env.rendered()
+            try AtomicFile.write(envText, to: app.envFile, permissions: 0o640)
+        }
+        let resolved = try ResolvedAppEnv.load(
+            recipeRoot: spec.checkout, recipe: spec.recipe, domain: spec.domain,
+            extraComposeFiles: spec.packComposeFiles, existingEnv: env)
+        let created = try await ensureSecrets(resolved.secrets, app: app)
+        try await prepareImages(resolved.project.images)
+
+        let label: String
+        let value: String
+        switch mode {
+        case .pinned(let version):
+            label = "coop-cloud.\(app.stack).version"
+            value = version.raw
+        case .chaos:
+            label = "coop-cloud.\(app.stack).chaos-version"
+            let commit = try await git.commit(of: "HEAD", in: spec.checkout)
+            value = String(commit.prefix(8)) + (try await git.isDirty(spec.checkout) ? "+U" : "")
+        }
+        let directory = spec.workDirectory.appendingPathComponent(spec.domain)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var generated: [URL] = []
+        let labelsFile = directory.appendingPathComponent("compose.ccci-labels.yml")
+        try AtomicFile.write(
+            Self.labelOverlay(
+                services: resolved.project.serviceNames,
+                labels: [label: value].merging(
+                    Self.ownershipLabels(domain: spec.domain, stack: app.stack, runID: spec.runID)
+                ) { a, _ in a }),
+            to: labelsFile)
+        generated.append(labelsFile)
+        if let overlay = networkMode.overlay(for: resolved.project) {
+            let file = directory.appendingPathComponent(NetworkMode.overlayFileName)
+            try AtomicFile.write(overlay, to: file)
+            generated.append(file)
+        }
+        let files = resolved.composeFileURLs + generated
+        try await StackDeployer(
+            runner: runner, resolveImage: StackDeployer.ResolveImage(rawValue: config.resolveImage) ?? .never
+        )
+        .deploy(
+            stack: app.stack, composeFiles: files, environment: resolved.deployEnvironment,
+            workingDirectory: spec.checkout, logFile: directory.appendingPathComponent("deploy.log"))
+        if let ingress { try await ingress.sync() }
+        logger.info(
+            "deployed",
+            metadata: ["app.domain": "\(spec.domain)", "deploy.label": "\(label)=\(value)", "env.added": "\(added)"])
+        return DeployRecord(
+            label: label, value: value, composeFiles: files.map(\.path), generatedFiles: generated.map(\.path),
+            addedEnvKeys: added, createdSecrets: created)
+    }
+
+    /// A compose overlay setting `labels` on every service's `deploy.labels`.
+    public static func labelOverlay(services: [String], labels: [String: String]) -> String {
+        var lines = [
+            "# Generated by cc-ci: deploy labels (version stamp, ownership).", "version: \"3.8\"", "services:",
+        ]
+        for service in services {
+            lines += ["  \(service):", "    deploy:", "      labels:"]
+            for key in labels.keys.sorted() {
+                lines.append("        \(key): \"\(labels[key]!.replacingOccurrences(of: "\"", with: "\\\""))\"")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Creates the secrets a deploy needs that do not exist yet (a newer version may add some).
+    func ensureSecrets(_ secrets: [SecretSpec], app: App) async throws -> [String] {
+        guard !secrets.isEmpty else { return [] }
+        let existing = Set(try await engine.secrets(names: secrets.map(\.dockerName)).map(\.name))
+        var created: [String] = []
+        for secret in secrets where secret.generate && !existing.contains(secret.dockerName) {
+            let value = SecretGenerator.value(length: secret.length ?? SecretSpec.defaultLength)
+            try await engine.createSecret(
+                name: secret.dockerName, value: value,
+                labels: Self.ownershipLabels(domain: app.domain, stack: app.stack, runID: app.spec.runID))
+            created.append(secret.dockerName)
+        }
+        return created
+    }
+
+    /// Pulls every image (production) or checks that each exists locally (lab) — SPEC F-PREPULL.
+    public func prepareImages(_ images: [String]) async throws {
+        switch config.imagePolicy {
+        case .local:
+            var missing: [String] = []
+            for image in images where !(try await engine.imageExists(image)) { missing.append(image) }
+            guard missing.isEmpty else { throw DriverError.missingImages(missing, policy: "local") }
+        case .pull:
+            for image in images {
+                do {
+                    try await engine.pullImage(image)
+                } catch {
+                    throw DriverError.pullFailed(image: image, reason: "\(error)")
+                }
+            }
+        }
+    }
+
+    // MARK: - converge, exec
+
+    public func waitConverged(
+        _ app: App, timeout: Duration, progress: (@Sendable (ConvergenceState) -> Void)?
+    ) async throws -> ConvergenceState {
+        try await ConvergenceWaiter(engine: engine, logger: logger).wait(
+            stack: app.stack, timeout: timeout, progress: progress
+        ).state
+    }
+
+    /// The running container of `<stack>_<service>`.
+    public func runningContainer(_ app: App, service: String) async throws -> ContainerSummary {
+        let containers = try await engine.containers(
+            labels: ["com.docker.swarm.service.name=\(app.stack)_\(service)"], all: false)
+        guard let container = containers.first(where: { $0.State == "running" }) else {
+            throw DriverError.noRunningContainer(service: service, stack: app.stack)
+        }
+        return container
+    }
+
+    public func exec(_ app: App, service: String, command: [String]) async throws -> DockerEngine.ExecResult {
+        let container = try await runningContainer(app, service: service)
+        return try await engine.exec(container: container.Id, command: command)
+    }
+
+    // MARK: - backup, restore
+
+    /// The backup engine for an app.
+    public func backupEngine(for app: App) -> BackupEngine {
+        BackupEngine(driver: self, app: app)
+    }
+
+    public func backup(_ app: App) async throws -> BackupSnapshot {
+        try await backupEngine(for: app).backup()
+    }
+
+    public func restore(_ app: App, snapshot: BackupSnapshot) async throws {
+        try await backupEngine(for: app).restore(snapshot)
+    }
+
+    // MARK: - undeploy, remove, residue
+
+    public func undeploy(_ app: App) async throws {
+        try await StackJanitor(engine: engine).removeServices(stack: app.stack)
+        if let ingress { try await ingress.sync() }
+    }
+
+    public func remove(_ app: App) async throws -> Residue {
+        try await remove(domain: app.domain)
+    }
+
+    /// Removes everything of the app at `domain` (also when cc-ci has no ``App`` for it — the
+    /// janitor reaps apps of dead runs this way).
+    public func remove(domain: String) async throws -> Residue {
+        let stack = AppNaming.stackName(forDomain: domain)
+        _ = try await StackJanitor(engine: engine).remove(stack: stack)
+        try? FileManager.default.removeItem(at: envFile(for: domain))
+        try? FileManager.default.removeItem(at: BackupEngine.repository(config: config, domain: domain))
+        try? FileManager.default.removeItem(at: BackupEngine.passwordFile(config: config, domain: domain))
+        if let ingress { _ = try? await ingress.sync() }
+        return try await residue(domain: domain)
+    }
+
+    public func residue(_ app: App) async throws -> Residue {
+        try await residue(domain: app.domain)
+    }
+
+    /// Everything of the app at `domain` still on the node.
+    public func residue(domain: String) async throws -> Residue {
+        try await StackJanitor(engine: engine).residue(
+            stack: AppNaming.stackName(forDomain: domain),
+            files: [
+                envFile(for: domain), BackupEngine.repository(config: config, domain: domain),
+                BackupEngine.passwordFile(config: config, domain: domain),
+            ])
+    }
+}

@@ -1,1 +1,0 @@
-// CCCIDeploy: filled in by the driver, store and run issues.

@@ -1,0 +1,302 @@
+import CCCICore
+import CCCIDeploy
+import CCCIGit
+import CCCISwarm
+import CCCISystem
+import CCCITestSupport
+import Foundation
+import Testing
+
+extension Integration {
+    @Suite struct NativeDriver {
+        /// Runs `body` with a harness and removes the apps it lists afterwards, whatever happens.
+        func withHarness(_ body: (DriverHarness, inout [App]) async throws -> Void) async throws {
+            try await TestEnvironment.withEngine { engine in
+                let harness = try DriverHarness(engine: engine)
+                var apps: [App] = []
+                do {
+                    try await body(harness, &apps)
+                } catch {
+                    for app in apps { _ = try? await harness.driver.remove(app) }
+                    throw error
+                }
+                for app in apps {
+                    let left = try await harness.driver.remove(app)
+                    #expect(left.isEmpty, "\(app.domain) left \(left.summary)")
+                }
+            }
+        }
+
+        @Test(
+            "web: pinned deploy of the previous release, then a chaos redeploy of the head; labels, secrets, health, zero residue"
+        )
+        func pinnedThenChaos() async throws {
+            try await withHarness { harness, apps in
+                let repository = try await harness.checkout("web")
+                let driver = harness.driver
+                let base = try #require(RecipeVersion("1.2.0+1.36.1"))
+                try await harness.git.checkout(base.raw, in: repository.path, force: true)
+                let app = try await driver.newApp(harness.spec(repository))
+                apps.append(app)
+                // Secrets exist under abra's names, with the length the env asks for.
+                let secret = try #require(
+                    try await harness.engine.secrets(names: ["\(app.stack)_admin_password_v1"]).first)
+                #expect(secret.labels["ccci.app"] == app.domain)
+                #expect(app.secretValues["admin_password"]?.count == 24)
+
+                let pinned = try await driver.deploy(app, mode: .pinned(base))
+                #expect(pinned.label == "coop-cloud.\(app.stack).version")
+                _ = try await driver.waitConverged(app, timeout: .seconds(90), progress: nil)
+                var labels = try await harness.serviceLabels(app)
+                #expect(labels["coop-cloud.\(app.stack).version"] == "1.2.0+1.36.1")
+                #expect(labels["coop-cloud.\(app.stack).chaos-version"] == nil)
+                #expect(labels["ccci.app"] == app.domain)
+                let health = HealthChecker(probe: harness.probe)
+                try await health.waitHealthy(domain: app.domain, path: "/", accepted: [200], timeout: .seconds(30))
+
+                // Upgrade in place to the head (chaos): the label names the head commit.
+                try await harness.git.checkout(try #require(repository.head), in: repository.path, force: true)
+                let chaos = try await driver.deploy(app, mode: .chaos)
+                _ = try await driver.waitConverged(app, timeout: .seconds(90), progress: nil)
+                labels = try await harness.serviceLabels(app)
+                let head = try #require(repository.head)
+                #expect(chaos.value == String(head.prefix(8)))
+                #expect(labels["coop-cloud.\(app.stack).chaos-version"] == String(head.prefix(8)))
+                #expect(
+                    labels["coop-cloud.\(app.stack).version"] == "1.3.0+1.36.1", "the recipe's own label at the head")
+                let answer = try await health.waitHealthy(
+                    domain: app.domain, path: "/", accepted: [200], timeout: .seconds(30))
+                #expect(answer.status == 200)
+            }
+        }
+
+        @Test("a chaos deploy of a tree with uncommitted changes is stamped +U")
+        func dirtyChaosIsMarked() async throws {
+            try await withHarness { harness, apps in
+                let repository = try await harness.checkout("oneshot")
+                let compose = repository.path.appendingPathComponent("compose.yml")
+                try (try String(contentsOf: compose, encoding: .utf8) + "\n# local edit\n").write(
+                    to: compose, atomically: true, encoding: .utf8)
+                let app = try await harness.driver.newApp(harness.spec(repository))
+                apps.append(app)
+                let record = try await harness.driver.deploy(app, mode: .chaos)
+                #expect(record.value == String(try #require(repository.head).prefix(8)) + "+U")
+            }
+        }
+
+        @Test("oneshot converges once its restart_policy: none service has completed")
+        func oneShotConverges() async throws {
+            try await withHarness { harness, apps in
+                let repository = try await harness.checkout("oneshot")
+                let app = try await harness.driver.newApp(harness.spec(repository))
+                apps.append(app)
+                _ = try await harness.driver.deploy(app, mode: .chaos)
+                let state = try await harness.driver.waitConverged(app, timeout: .seconds(90), progress: nil)
+                let setup = try #require(state.services.first { $0.name == "\(app.stack)_setup" })
+                #expect(setup.completed == 1)
+                #expect(setup.taskStates == ["complete"])
+                #expect(state.converged)
+            }
+        }
+
+        @Test("broken times out within its deploy timeout, naming the service and its task state")
+        func brokenTimesOut() async throws {
+            try await withHarness { harness, apps in
+                let repository = try await harness.checkout("broken")
+                let app = try await harness.driver.newApp(harness.spec(repository))
+                apps.append(app)
+                _ = try await harness.driver.deploy(app, mode: .chaos)
+                let clock = ContinuousClock()
+                let start = clock.now
+                let error = try #require(
+                    await #expect(throws: ConvergenceTimeout.self) {
+                        try await harness.driver.waitConverged(app, timeout: .seconds(12), progress: nil)
+                    })
+                let elapsed = clock.now - start
+                #expect(elapsed >= .seconds(12) && elapsed < .seconds(20), "bounded by the timeout (took \(elapsed))")
+                let text = error.description
+                #expect(text.contains("\(app.stack)_app"))
+                #expect(text.contains("starting") || text.contains("health"), "names the task state: \(text)")
+            }
+        }
+
+        @Test("a service whose update is paused, back at N/N on the current spec, counts as settled")
+        func pausedUpdateIsSettled() async throws {
+            try await TestEnvironment.withEngine { engine in
+                let work = try TemporaryDirectory("ccci-paused")
+                let stack = "paused\(TestEnvironment.randomHex(4))_drv_ccci_test"
+                let compose = work.appending("compose.yml")
+                // Each spec version fails its very first start, then runs: an update's first new
+                // task fails inside the monitor window, so swarm pauses the update — and then
+                // restarts the task, which runs.
+                try """
+                version: "3.8"
+                services:
+                  app:
+                    image: ccci-lab/busybox:latest
+                    init: true
+                    command: ["sh", "-c", "if [ -f /state/started-$$SPEC ]; then exec httpd -f -p 8080 -h /; else touch /state/started-$$SPEC; exit 1; fi"]
+                    environment:
+                      - SPEC=${SPEC}
+                    volumes:
+                      - state:/state
+                    deploy:
+                      endpoint_mode: dnsrr
+                      restart_policy:
+                        condition: any
+                        delay: 1s
+                      update_config:
+                        failure_action: pause
+                        monitor: 10s
+                volumes:
+                  state:
+
+                """.write(to: compose, atomically: true, encoding: .utf8)
+                let deployer = StackDeployer()
+                let waiter = ConvergenceWaiter(engine: engine, logger: TestEnvironment.logger)
+                let janitor = StackJanitor(engine: engine)
+                do {
+                    try await deployer.deploy(
+                        stack: stack, composeFiles: [compose], environment: ["SPEC": "one"], workingDirectory: work.url)
+                    try await waiter.wait(stack: stack, timeout: .seconds(60))
+                    try await deployer.deploy(
+                        stack: stack, composeFiles: [compose], environment: ["SPEC": "two"], workingDirectory: work.url)
+                    // Wait (bounded) for swarm to pause the update.
+                    let clock = ContinuousClock()
+                    let deadline = clock.now + .seconds(60)
+                    var updateState: String?
+                    while clock.now < deadline {
+                        updateState = try await engine.service("\(stack)_app").UpdateStatus?.State
+                        if updateState == "paused" { break }
+                        try await Task.sleep(for: .milliseconds(250))
+                    }
+                    #expect(updateState == "paused", "swarm did not pause the update (state \(updateState ?? "none"))")
+                    let state = try await waiter.wait(stack: stack, timeout: .seconds(60)).state
+                    let service = try #require(state.services.first)
+                    #expect(service.updateState == "paused")
+                    #expect(service.running == 1)
+                } catch {
+                    _ = try? await janitor.remove(stack: stack)
+                    throw error
+                }
+                #expect(try await janitor.remove(stack: stack).isEmpty)
+            }
+        }
+
+        @Test("appdb: marker written, backed up (snapshot id), mutated, restored: the marker is back")
+        func appdbBackupRestore() async throws {
+            try await withHarness { harness, apps in
+                let repository = try await harness.checkout("appdb")
+                let driver = harness.driver
+                let app = try await driver.newApp(harness.spec(repository))
+                apps.append(app)
+                _ = try await driver.deploy(app, mode: .chaos)
+                _ = try await driver.waitConverged(app, timeout: .seconds(90), progress: nil)
+                try await HealthChecker(probe: harness.probe)
+                    .waitHealthy(domain: app.domain, path: "/cgi-bin/health", accepted: [200], timeout: .seconds(30))
+                try await harness.probe.withClient(domains: [app.domain]) { client in
+                    #expect(
+                        try await client.get(domain: app.domain, path: "/cgi-bin/kv?key=marker&value=before").body
+                            .contains("stored"))
+                    let snapshot = try await driver.backup(app)
+                    #expect(snapshot.id.count >= 8)
+                    #expect(snapshot.files >= 1)
+                    #expect(
+                        snapshot.paths.allSatisfy { $0.hasSuffix("/backup") },
+                        "only the volume's backup path: \(snapshot.paths)")
+                    #expect(
+                        try await client.get(domain: app.domain, path: "/cgi-bin/kv?key=marker&value=after").body
+                            .contains("stored"))
+                    #expect(
+                        try await client.get(domain: app.domain, path: "/cgi-bin/kv?key=later&value=x").body.contains(
+                            "stored"))
+                    try await driver.restore(app, snapshot: snapshot)
+                    #expect(
+                        try await client.get(domain: app.domain, path: "/cgi-bin/kv?key=marker").body.contains("before")
+                    )
+                    let later = try await client.get(domain: app.domain, path: "/cgi-bin/kv?key=later")
+                    #expect(later.status == 404, "a key written after the backup is gone after the restore")
+                }
+            }
+        }
+
+        @Test("a recipe without backupbot labels is not backup capable; a failing backup hook is an error")
+        func backupNotCapableAndHookFailure() async throws {
+            try await withHarness { harness, apps in
+                let oneshot = try await harness.checkout("oneshot")
+                let plain = try await harness.driver.newApp(harness.spec(oneshot))
+                apps.append(plain)
+                #expect(try harness.driver.backupEngine(for: plain).plan().0 == nil)
+                await #expect(throws: DriverError.self) { try await harness.driver.backup(plain) }
+
+                let appdb = try await harness.checkout("appdb")
+                let failing = harness.home.appending("compose.failing-hook.yml")
+                try """
+                version: "3.8"
+                services:
+                  db:
+                    deploy:
+                      labels:
+                        backupbot.backup.pre-hook: "echo dump refused >&2; exit 3"
+
+                """.write(to: failing, atomically: true, encoding: .utf8)
+                let app = try await harness.driver.newApp(harness.spec(appdb, packComposeFiles: [failing]))
+                apps.append(app)
+                _ = try await harness.driver.deploy(app, mode: .chaos)
+                _ = try await harness.driver.waitConverged(app, timeout: .seconds(90), progress: nil)
+                do {
+                    _ = try await harness.driver.backup(app)
+                    Issue.record("a backup whose pre-hook fails must fail")
+                } catch let error as DriverError {
+                    guard case .hookFailed(let service, _, let code, let output) = error else {
+                        Issue.record("unexpected error \(error)")
+                        return
+                    }
+                    #expect(service == "db")
+                    #expect(code == 3)
+                    #expect(output.contains("dump refused"))
+                }
+            }
+        }
+
+        @Test("teardown reports a volume and a secret created outside the stack by name, and leaves them")
+        func teardownReportsStrays() async throws {
+            try await TestEnvironment.withEngine { engine in
+                let harness = try DriverHarness(engine: engine)
+                let repository = try await harness.checkout("web")
+                let app = try await harness.driver.newApp(harness.spec(repository))
+                _ = try await harness.driver.deploy(app, mode: .chaos)
+                let strayVolume = "\(app.stack)_stray"
+                let straySecret = "\(app.stack)_stray_v1"
+                try await engine.createVolume(name: strayVolume, labels: [:])
+                try await engine.createSecret(name: straySecret, value: "x", labels: [:])
+                let left = try await harness.driver.remove(app)
+                #expect(left.volumes == [strayVolume])
+                #expect(left.secrets == [straySecret])
+                #expect(left.services.isEmpty && left.networks.isEmpty && left.configs.isEmpty && left.files.isEmpty)
+                try await engine.removeVolume(strayVolume)
+                try await engine.removeSecret(straySecret)
+                #expect(try await harness.driver.residue(app).isEmpty)
+            }
+        }
+
+        @Test("a missing image fails the deploy fast, naming the image")
+        func missingImageFailsFast() async throws {
+            try await withHarness { harness, apps in
+                let repository = try await harness.checkout("web")
+                let override = harness.home.appending("compose.missing-image.yml")
+                try "version: \"3.8\"\nservices:\n  app:\n    image: ccci-lab/does-not-exist:1.0\n"
+                    .write(to: override, atomically: true, encoding: .utf8)
+                let app = try await harness.driver.newApp(harness.spec(repository, packComposeFiles: [override]))
+                apps.append(app)
+                do {
+                    _ = try await harness.driver.deploy(app, mode: .chaos)
+                    Issue.record("deploy with a missing image must fail")
+                } catch let error as DriverError {
+                    #expect(error.description.contains("ccci-lab/does-not-exist:1.0"))
+                }
+                #expect(try await harness.engine.services(stack: app.stack).isEmpty, "nothing was deployed")
+            }
+        }
+    }
+}
