@@ -14,7 +14,10 @@ public struct CCCI: AsyncParsableCommand {
             leave nothing behind?
             """,
         version: CCCIVersion.current,
-        subcommands: [LabCommand.self, RecipeCommand.self, MetaCommand.self]
+        subcommands: [
+            RunCommand.self, ResultsCommand.self, JanitorCommand.self, TeardownCommand.self, RecipeCommand.self,
+            MetaCommand.self, LabCommand.self,
+        ]
     )
 
     public init() {}

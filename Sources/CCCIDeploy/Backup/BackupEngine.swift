@@ -92,24 +92,62 @@ public struct BackupEngine: Sendable {
         for service in plan.services {
             if let hook = service.restorePreHook { try await runHook(hook, service: service.service) }
         }
-        let fileManager = FileManager.default
-        for path in snapshot.paths {
-            var isDirectory: ObjCBool = false
-            guard fileManager.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
-            if isDirectory.boolValue {
-                for child in try fileManager.contentsOfDirectory(atPath: path) {
-                    try fileManager.removeItem(atPath: "\(path)/\(child)")
-                }
-            } else {
-                try fileManager.removeItem(atPath: path)
-            }
-        }
+        // Make each backed-up path hold exactly the snapshot: files not in it are removed, and so
+        // are directories it does not have — but directories it has are kept (not re-created), so
+        // a running app holding one open (its working directory) keeps a valid handle.
+        let directories = try removeFiles(under: snapshot.paths)
         var arguments = ["restore", snapshot.id, "--target", "/", "--no-cache"]
         for path in snapshot.paths { arguments += ["--include", path] }
         _ = try await restic(arguments)
+        let snapshotDirectories = try await self.directories(in: snapshot)
+        for directory in directories.sorted(by: { $0.count > $1.count }) where !snapshotDirectories.contains(directory)
+        {
+            try? FileManager.default.removeItem(atPath: directory)
+        }
         for service in plan.services {
             if let hook = service.restorePostHook { try await runHook(hook, service: service.service) }
         }
+    }
+
+    /// Removes every file (not directory) under `paths`; returns the directories found.
+    func removeFiles(under paths: [String]) throws -> [String] {
+        let fileManager = FileManager.default
+        var directories: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard fileManager.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+            guard isDirectory.boolValue else {
+                try fileManager.removeItem(atPath: path)
+                continue
+            }
+            let root = URL(fileURLWithPath: path)
+            guard
+                let enumerator = fileManager.enumerator(
+                    at: root, includingPropertiesForKeys: [.isDirectoryKey, .isSymbolicLinkKey], options: [])
+            else { continue }
+            for case let url as URL in enumerator {
+                let values = try url.resourceValues(forKeys: [.isDirectoryKey, .isSymbolicLinkKey])
+                if values.isDirectory == true && values.isSymbolicLink != true {
+                    directories.append(url.standardizedFileURL.path)
+                } else {
+                    try fileManager.removeItem(at: url)
+                }
+            }
+        }
+        return directories
+    }
+
+    /// The directories a snapshot holds.
+    func directories(in snapshot: BackupSnapshot) async throws -> Set<String> {
+        let output = try await restic(["ls", "--json", "--no-cache", snapshot.id])
+        var result = Set<String>()
+        for line in output.split(separator: "\n") {
+            guard let node = try? JSONCoding.decoder.decode([String: JSONValue].self, from: Data(line.utf8)),
+                node["type"]?.stringValue == "dir", let path = node["path"]?.stringValue
+            else { continue }
+            result.insert(path)
+        }
+        return result
     }
 
     /// Runs a backupbot hook inside the service's running container, as `/bin/sh -c <hook>`.

@@ -140,8 +140,11 @@ public struct ConvergenceTimeout: Error, Sendable, CustomStringConvertible {
     public let logs: [String: String]
 
     public var description: String {
-        var lines = ["stack \(stack) did not converge within \(DurationText.format(timeout)):"]
-        if state.services.isEmpty { lines.append("  no services exist for the stack") }
+        let headline =
+            state.services.isEmpty
+            ? "no services exist for the stack"
+            : state.waitingOn.map(\.summary).joined(separator: "; ")
+        var lines = ["stack \(stack) did not converge within \(DurationText.format(timeout)): \(headline)"]
         for service in state.waitingOn {
             lines.append("  service \(service.summary)")
             lines.append(

@@ -1,0 +1,132 @@
+import ArgumentParser
+import CCCICore
+import CCCIRunner
+import CCCIStore
+import CCCISwarm
+import CCCISystem
+import CSystemShims
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ccci run`: the whole lifecycle of one recipe on this node.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Test a recipe: install, upgrade, backup, restore, functional tests — then tear down.",
+        discussion: """
+            <recipe> is a path or git URL of a recipe repository (its HEAD, or --ref, is the code under \
+            test) or a name from the node's catalogue (the lab's fixtures: web, appdb, broken, oneshot, \
+            provider, consumer). Exit status: 0 every requested tier passed, 1 a tier failed or teardown \
+            left residue, 2 usage or configuration error, 142 the run hit its hard deadline, 143 SIGTERM.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "A recipe path, git URL or catalogue name.")
+    var recipe: String
+
+    @Option(help: "The commit under test (default: the repository's HEAD).")
+    var ref: String?
+
+    @Option(help: "The pull request number the ref belongs to.")
+    var pr: Int = 0
+
+    @Option(help: "Comma-separated stages (install,upgrade,backup,restore,custom).")
+    var stages: String = Tier.defaultStages.map(\.rawValue).joined(separator: ",")
+
+    @Flag(help: "Print only the results document (JSON).")
+    var json = false
+
+    @Flag(help: "When a tier fails, leave the apps up for inspection (and print how to remove them).")
+    var keepOnFailure = false
+
+    @Option(help: "How long a deploy may take to converge (overrides the recipe's deploy_timeout), e.g. 5m.")
+    var deployTimeout: String?
+
+    @Option(help: "The run's hard deadline (default: the node's run_deadline, 60m).")
+    var deadline: String?
+
+    @Flag(help: "Run the upgrade path after the head path instead of alongside it.")
+    var serial = false
+
+    func validate() throws {
+        if case .failure(let error) = RunOptions.parseStages(stages) { throw ValidationError("--stages: \(error)") }
+        if let deployTimeout, DurationText.parse(deployTimeout) == nil {
+            throw ValidationError("--deploy-timeout: '\(deployTimeout)' is not a duration such as 90s, 10m or 1h")
+        }
+        if let deadline, DurationText.parse(deadline) == nil {
+            throw ValidationError("--deadline: '\(deadline)' is not a duration such as 30m")
+        }
+        if pr < 0 { throw ValidationError("--pr must be a pull request number") }
+    }
+
+    func run() async throws {
+        // Lifetime guards first, before any lock or deploy (SPEC F-LIFETIME).
+        try LifetimeGuards.armParentDeath()
+        let config = try global.loadConfig()
+        let logger = global.makeLogger()
+        let options = RunOptions(
+            recipe: recipe, ref: ref, pr: pr, stages: (try? RunOptions.parseStages(stages).get()) ?? Tier.defaultStages,
+            keepOnFailure: keepOnFailure, deployTimeout: deployTimeout.flatMap(DurationText.parse), serial: serial,
+            json: json)
+        let reporter = Reporter(enabled: !json)
+        let lifetime = RunLifetime(deadline: deadline.flatMap(DurationText.parse) ?? config.runDeadline) { signal in
+            printError("ccci: signal \(signal) received during teardown — ignored, teardown continues")
+        }
+        let engine: DockerEngine
+        do {
+            engine = try await DockerEngine.connect(socketPath: config.dockerSocket, logger: logger)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
+        let store: SQLiteStore?
+        do {
+            store = try SQLiteStore(path: config.storePath)
+        } catch {
+            printError(
+                "warning: the results store \(config.storePath.path) cannot be opened (\(error)); the run is not recorded there"
+            )
+            store = nil
+        }
+        let coordinator = RunCoordinator(
+            options: options, config: config, engine: engine, logger: logger, reporter: reporter, store: store,
+            lifetime: lifetime)
+        let report = await LiveStatus.run(reporter: reporter) { await coordinator.run() }
+        await engine.shutdown()
+        if let setupError = report.setupError {
+            printError("error: \(setupError)")
+        }
+        if json, let results = report.results {
+            print(String(decoding: try results.encoded(), as: UTF8.self))
+        }
+        throw ExitCode(report.outcome.exitCode)
+    }
+}
+
+/// Redraws the terminal's live status line while `body` runs.
+enum LiveStatus {
+    static func run<T: Sendable>(reporter: Reporter, _ body: @escaping @Sendable () async -> T) async -> T {
+        await withTaskGroup(of: T?.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(120))
+                    await reporter.tick()
+                }
+                return nil
+            }
+            group.addTask { await body() }
+            var result: T?
+            while let next = await group.next() {
+                if let value = next {
+                    result = value
+                    group.cancelAll()
+                }
+            }
+            return result!
+        }
+    }
+}

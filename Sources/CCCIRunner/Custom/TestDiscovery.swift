@@ -1,0 +1,72 @@
+import CCCICore
+import Foundation
+
+/// A recipe's functional tests (SPEC F-CUSTOM), found in its test packs: the recipe repository's
+/// `tests/` and the CI's `<packs>/<recipe>/`. Only `functional/` and `playwright/` are searched,
+/// and not recursively (helpers in subdirectories are not tests). A test is an executable file,
+/// or a pytest file (`test_*.py`, `*_test.py`).
+public struct CustomTest: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Codable {
+        case executable
+        case pytest
+    }
+
+    public let path: URL
+    public let kind: Kind
+    /// `recipe` (shipped in the recipe) or `ci` (the CI's own pack).
+    public let pack: String
+    /// Dependencies the test needs ready (`# ccci-requires: provider` in its first lines).
+    public let requires: [String]
+
+    /// `recipe/functional/homepage.sh`.
+    public var displayName: String {
+        "\(pack)/\(path.deletingLastPathComponent().lastPathComponent)/\(path.lastPathComponent)"
+    }
+}
+
+/// Finding custom tests.
+public enum TestDiscovery {
+    public static let directories = ["functional", "playwright"]
+
+    /// The tests of the packs, in a stable order: recipe pack first, then the CI's.
+    public static func discover(packs: [(name: String, directory: URL)]) -> [CustomTest] {
+        var tests: [CustomTest] = []
+        let fileManager = FileManager.default
+        for pack in packs {
+            for subdirectory in directories {
+                let directory = pack.directory.appendingPathComponent(subdirectory)
+                guard let entries = try? fileManager.contentsOfDirectory(atPath: directory.path) else { continue }
+                for entry in entries.sorted() where !entry.hasPrefix(".") {
+                    let path = directory.appendingPathComponent(entry)
+                    var isDirectory: ObjCBool = false
+                    guard fileManager.fileExists(atPath: path.path, isDirectory: &isDirectory), !isDirectory.boolValue
+                    else {
+                        continue
+                    }
+                    let kind: CustomTest.Kind
+                    if entry.hasSuffix(".py") && (entry.hasPrefix("test_") || entry.hasSuffix("_test.py")) {
+                        kind = .pytest
+                    } else if fileManager.isExecutableFile(atPath: path.path) {
+                        kind = .executable
+                    } else {
+                        continue
+                    }
+                    tests.append(CustomTest(path: path, kind: kind, pack: pack.name, requires: requirements(of: path)))
+                }
+            }
+        }
+        return tests
+    }
+
+    /// `ccci-requires:` names in the first 30 lines of a test.
+    static func requirements(of file: URL) -> [String] {
+        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
+        var names: [String] = []
+        for line in text.split(separator: "\n").prefix(30) {
+            guard let range = line.range(of: "ccci-requires:") else { continue }
+            names += line[range.upperBound...].split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" })
+                .map(String.init).filter { !$0.isEmpty }
+        }
+        return names
+    }
+}

@@ -1,1 +1,0 @@
-// CCCIRunner: filled in by the driver, store and run issues.

@@ -1,0 +1,50 @@
+import CCCICore
+import CCCISystem
+import Foundation
+
+/// The per-app-domain lock (SPEC F-LOCK).
+///
+/// Invariant: a run holds the exclusive `flock` of every app domain it will create *before* the
+/// app exists, until the process exits. The kernel releases it when the process dies, however it
+/// dies, so "held" means "a live run owns this app" — the janitor's only liveness oracle. The
+/// descriptor is close-on-exec (children never carry the lock), and after every acquisition the
+/// locked descriptor must still be the file the path names (the janitor unlinks reaped lock
+/// files), else acquisition starts over. A second run of the same domain waits, and says so.
+public enum AppLocks {
+    /// The lock file of `domain`.
+    public static func path(for domain: String, in directory: URL) -> URL {
+        directory.appendingPathComponent("ccci-app-\(domain).lock")
+    }
+
+    /// The domain a lock file belongs to, if it is an app lock file.
+    public static func domain(ofLockFile name: String) -> String? {
+        guard name.hasPrefix("ccci-app-"), name.hasSuffix(".lock") else { return nil }
+        return String(name.dropFirst("ccci-app-".count).dropLast(".lock".count))
+    }
+
+    /// Takes the lock of `domain` for the rest of this process' life. `onWait` is called once if
+    /// another run holds it.
+    @discardableResult
+    public static func acquire(domain: String, in directory: URL, onWait: @Sendable () -> Void) async throws -> FileLock
+    {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let lock = try await FileLock.acquire(path(for: domain, in: directory), onWait: onWait)
+        lock.touch()  // the lock file's mtime is the lock's age for the janitor
+        HeldLocks.shared.keep(lock)
+        return lock
+    }
+}
+
+/// The locks this process holds. Never emptied: a lock is released by process exit only, so a
+/// dropped reference can never release one early.
+public final class HeldLocks: Sendable {
+    public static let shared = HeldLocks()
+    private let locks = Locked<[FileLock]>([])
+
+    func keep(_ lock: FileLock) {
+        locks.withLock { $0.append(lock) }
+    }
+
+    /// The lock files held.
+    public var paths: [URL] { locks.value.map(\.path) }
+}

@@ -1,0 +1,47 @@
+import CSystemShims
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The parent-death guard (SPEC F-LIFETIME).
+///
+/// Invariant: a run never outlives the process that started it (a CI step, the server's worker).
+/// `PR_SET_PDEATHSIG` makes the kernel send SIGTERM when the parent dies, which starts the
+/// teardown funnel. The signal only fires for a death *after* it is armed, so the parent is
+/// checked again afterwards: a run whose parent is already gone refuses to start rather than run
+/// with nothing managing its lifetime.
+public enum LifetimeGuards {
+    /// Set to 1 to run under init (a parent pid of 1) on purpose, e.g. as a systemd service.
+    public static let allowInitParentVariable = "CCCI_ALLOW_INIT_PARENT"
+
+    /// Arms the parent-death signal and checks the parent is still there.
+    public static func armParentDeath(
+        originalParent: pid_t = getppid(), environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(LifetimeError) {
+        guard ccci_set_parent_death_signal(SIGTERM) == 0 else {
+            throw .prctlFailed(String(cString: strerror(errno)))
+        }
+        let parent = getppid()
+        if parent != originalParent || (parent == 1 && environment[allowInitParentVariable] != "1") {
+            throw .orphaned(parent: parent)
+        }
+    }
+}
+
+/// A run that must not start.
+public enum LifetimeError: Error, Sendable, CustomStringConvertible {
+    case prctlFailed(String)
+    case orphaned(parent: pid_t)
+
+    public var description: String {
+        switch self {
+        case .prctlFailed(let reason):
+            return "cannot arm the parent-death signal (prctl PR_SET_PDEATHSIG): \(reason)"
+        case .orphaned(let parent):
+            return "the process that started this run is already gone (parent is now pid \(parent)); refusing to run "
+                + "orphaned — set \(LifetimeGuards.allowInitParentVariable)=1 to run under init on purpose"
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import CCCICore
+import CCCISystem
+import Foundation
+
+/// Records one tier's checks: each check is timed, logged, reported on the terminal and kept for
+/// the results (and JUnit). The first failing check fails the tier and its message is the tier's
+/// reason.
+public final class TierRecorder: Sendable {
+    public let tier: Tier
+    public let role: AppRole
+    let journal: RunJournal
+    let reporter: Reporter
+    private let clock = ContinuousClock()
+    private let start: ContinuousClock.Instant
+    private let state = Locked(State())
+
+    struct State {
+        var checks: [Check] = []
+        var failure: String?
+        var outcome: (TierStatus, String)?
+    }
+
+    init(tier: Tier, role: AppRole, journal: RunJournal, reporter: Reporter) {
+        self.tier = tier
+        self.role = role
+        self.journal = journal
+        self.reporter = reporter
+        start = clock.now
+    }
+
+    /// The tier's log file.
+    public var log: URL { journal.tierLog(tier.rawValue) }
+
+    /// Runs one check. `waitLabel` shows a live wait while it runs. A thrown error fails the check
+    /// (and the tier) and is rethrown as a ``CheckFailure`` carrying the message.
+    @discardableResult
+    public func check<T: Sendable>(
+        _ name: String, waitLabel: String? = nil, _ body: () async throws -> T
+    ) async throws -> T {
+        let checkStart = clock.now
+        await journal.line("\(name): started", tier: tier.rawValue)
+        var token: Int?
+        if let waitLabel { token = await reporter.beginWait("\(role.rawValue) \(waitLabel)") }
+        do {
+            let value = try await body()
+            if let token { await reporter.endWait(token) }
+            let elapsed = clock.now - checkStart
+            record(Check(name: name, status: .pass, durationSeconds: elapsed.seconds))
+            await journal.line("\(name): passed in \(DurationText.format(elapsed))", tier: tier.rawValue)
+            await reporter.step(role: role.rawValue, tier: tier.rawValue, name: name, result: .passed, elapsed: elapsed)
+            return value
+        } catch {
+            if let token { await reporter.endWait(token) }
+            let elapsed = clock.now - checkStart
+            let message = error is CancellationError ? "cancelled" : String(describing: error)
+            record(Check(name: name, status: .fail, durationSeconds: elapsed.seconds, message: message))
+            state.withLock { if $0.failure == nil { $0.failure = "\(name): \(message)" } }
+            await journal.line("\(name): FAILED after \(DurationText.format(elapsed)): \(message)", tier: tier.rawValue)
+            await reporter.step(
+                role: role.rawValue, tier: tier.rawValue, name: name, result: .failed(message), elapsed: elapsed)
+            if error is CancellationError { throw error }
+            throw CheckFailure(check: name, message: message)
+        }
+    }
+
+    /// Records a check that did not run.
+    public func skip(_ name: String, reason: String) async {
+        record(Check(name: name, status: .skip, durationSeconds: 0, message: reason))
+        await journal.line("\(name): skipped — \(reason)", tier: tier.rawValue)
+        await reporter.step(
+            role: role.rawValue, tier: tier.rawValue, name: name, result: .skipped(reason), elapsed: nil)
+    }
+
+    /// Records an externally decided check (a functional test case).
+    public func record(_ check: Check) {
+        state.withLock { $0.checks.append(check) }
+        if check.status == .fail {
+            state.withLock { if $0.failure == nil { $0.failure = "\(check.name): \(check.message ?? "failed")" } }
+        }
+    }
+
+    /// Reports a detail line without a verdict.
+    public func note(_ text: String) async {
+        await journal.line(text, tier: tier.rawValue)
+        await reporter.step(role: role.rawValue, tier: tier.rawValue, name: "", result: .info(text), elapsed: nil)
+    }
+
+    /// Decides the tier's verdict regardless of its checks (N/A, skipped).
+    public func conclude(_ status: TierStatus, reason: String) {
+        state.withLock { $0.outcome = (status, reason) }
+    }
+
+    /// The tier's result: the concluded verdict, else fail on any failed check, else pass.
+    public func result() -> TierResult {
+        let current = state.value
+        let elapsed = (clock.now - start).seconds
+        let log = journal.tierLogPath(tier.rawValue)
+        if let failure = current.failure {
+            return TierResult(
+                status: .fail, durationSeconds: elapsed, checks: current.checks, reason: failure, log: log)
+        }
+        if let (status, reason) = current.outcome {
+            return TierResult(
+                status: status, durationSeconds: elapsed, checks: current.checks, reason: reason, log: log)
+        }
+        return TierResult(status: .pass, durationSeconds: elapsed, checks: current.checks, log: log)
+    }
+
+    /// Whether a check failed.
+    public var failed: Bool { state.value.failure != nil }
+}
+
+/// A failed check (the tier's first failure stops the tier).
+public struct CheckFailure: Error, Sendable, CustomStringConvertible {
+    public let check: String
+    public let message: String
+
+    public var description: String { "\(check): \(message)" }
+}

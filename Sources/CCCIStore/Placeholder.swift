@@ -1,1 +1,0 @@
-// CCCIStore: filled in by the driver, store and run issues.
