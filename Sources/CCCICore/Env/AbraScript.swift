@@ -6,7 +6,7 @@ public enum AbraScript {
     /// The exported variables, in file order (later exports win).
     public static func exports(in text: String) -> [String: String] {
         var result: [String: String] = [:]
-        for rawLine in text.split(separator: "\n") {
+        for rawLine in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             guard line.hasPrefix("export ") else { continue }
             let assignment = line.dropFirst("export ".count).trimmingCharacters(in: .whitespaces)

@@ -85,13 +85,18 @@ public struct EnvFile: Sendable, Hashable {
     }
 
     static func quoted(_ value: String) -> String {
-        let needsQuotes = value.isEmpty ? false : value.contains { " #\"'$\\`\t".contains($0) }
+        let multiline = value.contains { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+        let needsQuotes = value.isEmpty ? false : (multiline || value.contains { " #\"'$\\`\t".contains($0) })
         guard needsQuotes else { return value }
-        // Single quotes keep `$` literal, so a rendered value re-reads as the same value.
-        if !value.contains("'") { return "'\(value)'" }
+        // Single quotes keep `$` literal, so a rendered value re-reads as the same value; a value
+        // with line breaks needs double quotes and `\n` escapes to stay on one line.
+        if !value.contains("'") && !multiline { return "'\(value)'" }
         let escaped = value.replacingOccurrences(of: "\\", with: "\\\\")
             .replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "$", with: "\\$")
+            .replacingOccurrences(of: "\r\n", with: "\\n")
+            .replacingOccurrences(of: "\n", with: "\\n")
+            .replacingOccurrences(of: "\r", with: "\\n")
         return "\"\(escaped)\""
     }
 
@@ -99,7 +104,8 @@ public struct EnvFile: Sendable, Hashable {
     public static func parse(_ text: String, source: String) throws(EnvError) -> EnvFile {
         var lines: [Line] = []
         var known: [String: String] = [:]
-        var rawLines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character in Swift: split on both line endings.
+        var rawLines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         if rawLines.last?.isEmpty == true { rawLines.removeLast() }  // the file's final newline
         for (index, rawLine) in rawLines.enumerated() {
             let number = index + 1

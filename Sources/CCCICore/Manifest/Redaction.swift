@@ -58,20 +58,23 @@ public enum Redaction {
     static func wordSegments(_ name: String) -> [String] {
         var segments: [String] = []
         var current = ""
-        var previousWasLower = false
-        for character in name {
+        let characters = Array(name)
+        for (index, character) in characters.enumerated() {
             if character == "_" || character == "-" || character == "." || character == " " {
                 if !current.isEmpty { segments.append(current.uppercased()) }
                 current = ""
-                previousWasLower = false
                 continue
             }
-            if character.isUppercase, previousWasLower, !current.isEmpty {
-                segments.append(current.uppercased())
-                current = ""
+            if character.isUppercase, let previous = current.last {
+                let next = index + 1 < characters.count ? characters[index + 1] : nil
+                // A hump (`apiKey` → api|Key), or the end of an acronym before a word
+                // (`APIKey` → API|Key, `SSHKey` → SSH|Key).
+                if previous.isLowercase || previous.isNumber || (previous.isUppercase && next?.isLowercase == true) {
+                    segments.append(current.uppercased())
+                    current = ""
+                }
             }
             current.append(character)
-            previousWasLower = character.isLowercase || character.isNumber
         }
         if !current.isEmpty { segments.append(current.uppercased()) }
         return segments

@@ -97,13 +97,21 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
                 doc: "Compose file in the test pack that is added to `COMPOSE_FILE` on every deploy "
                     + "when it exists (CI-only settings; the recipe's files stay untouched).")
         case .preInstall:
-            return MetaKeySpec(type: .hook, default: .none, doc: "Executable run before the install tier's checks.")
+            return MetaKeySpec(
+                type: .hook, default: .none,
+                doc: "Executable run once the fresh head app has converged, before its health check.")
         case .preUpgrade:
-            return MetaKeySpec(type: .hook, default: .none, doc: "Executable run before the upgrade redeploy.")
+            return MetaKeySpec(
+                type: .hook, default: .none,
+                doc:
+                    "Executable run on the upgrade app (the base release, marker written) before the head is redeployed."
+            )
         case .preBackup:
-            return MetaKeySpec(type: .hook, default: .none, doc: "Executable run before the backup.")
+            return MetaKeySpec(type: .hook, default: .none, doc: "Executable run on the head app before the backup.")
         case .preRestore:
-            return MetaKeySpec(type: .hook, default: .none, doc: "Executable run before the restore.")
+            return MetaKeySpec(
+                type: .hook, default: .none, doc: "Executable run on the head app after the backup, before the restore."
+            )
         }
     }
 

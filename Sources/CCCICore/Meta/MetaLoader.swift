@@ -99,7 +99,8 @@ public enum MetaLoader {
 
         /// The 1-based line where `key` is assigned or opens a table.
         func line(of key: String) -> Int? {
-            for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            for (index, line) in lines.enumerated() {
                 let trimmed = line.trimmingCharacters(in: .whitespaces)
                 if trimmed.hasPrefix("[\(key)]") || trimmed.hasPrefix("[\(key).") { return index + 1 }
                 if trimmed.hasPrefix(key) {
@@ -190,7 +191,8 @@ public enum MetaLoader {
                     }
                     throw mismatch(nil, detail)
                 }
-                let path = object["path"]?.stringValue ?? "/"
+                let path = try stringField(object, "path", key: key) ?? "/"
+                let contains = try stringField(object, "contains", key: key)
                 var status = 200
                 if let value = object["status"] {
                     guard case .int(let number) = value else {
@@ -209,7 +211,7 @@ public enum MetaLoader {
                 return .probe(
                     .http(
                         path: path.hasPrefix("/") ? path : "/" + path, status: status,
-                        contains: object["contains"]?.stringValue, timeout: timeout))
+                        contains: contains, timeout: timeout))
             default:
                 throw mismatch()
             }
@@ -228,7 +230,7 @@ public enum MetaLoader {
                 {
                     wait = parsed
                 }
-                return .screenshot(ScreenshotSpec(path: object["path"]?.stringValue ?? "/", wait: wait))
+                return .screenshot(ScreenshotSpec(path: try stringField(object, "path", key: key) ?? "/", wait: wait))
             default:
                 throw mismatch()
             }
@@ -254,6 +256,15 @@ public enum MetaLoader {
             }
             return .tiers(tiers)
         }
+    }
+
+    /// A table field that must be a string when present.
+    static func stringField(_ object: [String: JSONValue], _ field: String, key: String) throws(Mismatch) -> String? {
+        guard let value = object[field] else { return nil }
+        guard case .string(let text) = value else {
+            throw Mismatch(message: "`\(key).\(field)` must be a string, found \(kind(of: value))")
+        }
+        return text
     }
 
     static func resolveHook(

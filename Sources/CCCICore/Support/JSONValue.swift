@@ -88,7 +88,7 @@ public enum JSONCoding {
     public static var prettyEncoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .custom(encodeDate)
         return encoder
     }
 
@@ -96,15 +96,36 @@ public enum JSONCoding {
     public static var compactEncoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .custom(encodeDate)
         return encoder
     }
 
-    /// Decoder matching the encoders above.
+    /// Decoder matching the encoders above (dates with or without fractional seconds).
     public static var decoder: JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            if let date = fractional().date(from: text) ?? whole().date(from: text) { return date }
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 date: \(text)"))
+        }
         return decoder
+    }
+
+    /// RFC 3339 with milliseconds: `2026-11-23T10:04:07.123Z`.
+    static func encodeDate(_ date: Date, _ encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(fractional().string(from: date))
+    }
+
+    static func fractional() -> ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }
+
+    static func whole() -> ISO8601DateFormatter {
+        ISO8601DateFormatter()
     }
 }
 

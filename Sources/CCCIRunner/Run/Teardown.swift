@@ -9,50 +9,41 @@ extension RunCoordinator {
     /// Removes the run's apps — the head and upgrade apps, then the dependencies in reverse
     /// order — and verifies nothing is left. Returns whether teardown was clean.
     func teardown(_ prepared: PreparedRun, state: RunState) async -> Bool {
-        let journal = prepared.journal
-        var clean = true
+        let clean = Locked(true)
         let apps = await state.apps
-        let results = await withTaskGroup(of: (String, Result<Residue, any Error>).self) { group in
+        await withTaskGroup(of: Void.self) { group in
             for (role, app) in apps {
                 group.addTask {
-                    do {
-                        return ("\(role.rawValue) app \(app.domain)", .success(try await self.driver.remove(app)))
-                    } catch {
-                        return ("\(role.rawValue) app \(app.domain)", .failure(error))
-                    }
+                    let ok = await self.remove(
+                        app, name: "\(role.rawValue) app \(app.domain)", journal: prepared.journal)
+                    if !ok { clean.withLock { $0 = false } }
                 }
             }
-            var collected: [(String, Result<Residue, any Error>)] = []
-            for await result in group { collected.append(result) }
-            return collected
         }
-        var outcomes = results
         for dep in await state.deps.reversed() {
-            do {
-                outcomes.append(
-                    ("dependency \(dep.name) \(dep.app.domain)", .success(try await driver.remove(dep.app))))
-            } catch {
-                outcomes.append(("dependency \(dep.name) \(dep.app.domain)", .failure(error)))
-            }
+            let ok = await remove(dep.app, name: "dependency \(dep.name) \(dep.app.domain)", journal: prepared.journal)
+            if !ok { clean.withLock { $0 = false } }
         }
-        for (name, outcome) in outcomes.sorted(by: { $0.0 < $1.0 }) {
-            switch outcome {
-            case .success(let residue) where residue.isEmpty:
+        return clean.value
+    }
+
+    /// Removes one app, verifies no residue, and logs the outcome as it happens.
+    func remove(_ app: App, name: String, journal: RunJournal) async -> Bool {
+        do {
+            let residue = try await driver.remove(app)
+            if residue.isEmpty {
                 await journal.line("teardown: \(name) removed, no residue")
                 await reporter.step(role: "teardown", tier: "", name: name, result: .passed, elapsed: nil)
-            case .success(let residue):
-                clean = false
-                await journal.line("teardown: \(name) LEFT RESIDUE — \(residue.summary)")
-                await reporter.step(
-                    role: "teardown", tier: "", name: name, result: .failed("residue: \(residue.summary)"), elapsed: nil
-                )
-            case .failure(let error):
-                clean = false
-                await journal.line("teardown: \(name) failed: \(error)")
-                await reporter.step(role: "teardown", tier: "", name: name, result: .failed("\(error)"), elapsed: nil)
+                return true
             }
+            await journal.line("teardown: \(name) LEFT RESIDUE — \(residue.summary)")
+            await reporter.step(
+                role: "teardown", tier: "", name: name, result: .failed("residue: \(residue.summary)"), elapsed: nil)
+        } catch {
+            await journal.line("teardown: \(name) failed: \(error)")
+            await reporter.step(role: "teardown", tier: "", name: name, result: .failed("\(error)"), elapsed: nil)
         }
-        return clean
+        return false
     }
 
     /// Service logs, task states and errors of every app, written to `services/` in the run

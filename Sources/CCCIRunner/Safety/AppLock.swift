@@ -28,7 +28,10 @@ public enum AppLocks {
     public static func acquire(domain: String, in directory: URL, onWait: @Sendable () -> Void) async throws -> FileLock
     {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let lock = try await FileLock.acquire(path(for: domain, in: directory), onWait: onWait)
+        let path = path(for: domain, in: directory)
+        // flock conflicts between two descriptors of one process too: never wait on ourselves.
+        if let held = HeldLocks.shared.lock(at: path), held.namesPath { return held }
+        let lock = try await FileLock.acquire(path, onWait: onWait)
         lock.touch()  // the lock file's mtime is the lock's age for the janitor
         HeldLocks.shared.keep(lock)
         return lock
@@ -47,4 +50,9 @@ public final class HeldLocks: Sendable {
 
     /// The lock files held.
     public var paths: [URL] { locks.value.map(\.path) }
+
+    /// The held lock of `path`, if this process holds it.
+    func lock(at path: URL) -> FileLock? {
+        locks.value.last { $0.path.standardizedFileURL.path == path.standardizedFileURL.path }
+    }
 }

@@ -1,0 +1,154 @@
+import CCCICore
+import CCCISwarm
+import CCCISystem
+import CCCITestSupport
+import Foundation
+import Testing
+
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+extension Integration {
+    /// `ccci run` end to end on the real lab (SPEC F-RUN and its tiers).
+    @Suite struct Run {
+        @Test("web, all five stages: exit 0, level 4, schema-valid results, junit.xml, zero residue, in `ccci results`")
+        func webFullRun() async throws {
+            let harness = try RunHarness()
+            try await harness.add("web")
+            let result = try await harness.ccci(["run", "web"])
+            #expect(result.status == 0, "ccci run web failed:\n\(result.output)\n\(result.errorOutput)")
+            // The human report: a table with every tier and the level.
+            for tier in ["install", "upgrade", "backup", "restore", "custom"] {
+                #expect(
+                    result.output.contains("  \(tier.padding(toLength: 10, withPad: " ", startingAt: 0)) pass"),
+                    "\(tier) row")
+            }
+            #expect(result.output.contains("level 4 (ladder/1)"))
+            let line = try #require(result.output.split(separator: "\n").first { $0.contains("artifacts: ") })
+            let runDirectory = URL(fileURLWithPath: String(line.split(separator: " ")[1].dropLast()))
+            let resultsFile = runDirectory.appendingPathComponent("results.json")
+            let errors = try await SchemaValidation.errors(ofFile: resultsFile)
+            #expect(errors.isEmpty, "\(errors)")
+            let results = try JSONCoding.decoder.decode(RunResults.self, from: Data(contentsOf: resultsFile))
+            #expect(results.level == 4)
+            #expect(results.outcome == "pass" && results.exitCode == 0)
+            #expect(results.deployCount == 2)
+            #expect(results.baseVersion == "1.2.0+1.36.1")
+            #expect(results.headVersion == "1.3.0+1.36.1")
+            #expect(
+                results.tiers["custom"]?.checks.contains { $0.name.contains("homepage.sh") && $0.status == .pass }
+                    == true)
+            #expect(
+                results.tiers["custom"]?.checks.contains { $0.name.contains("test_site.py") && $0.status == .pass }
+                    == true)
+            let junit = try Data(contentsOf: runDirectory.appendingPathComponent("junit.xml"))
+            #expect(XMLParser(data: junit).parse(), "junit.xml is well-formed")
+            #expect(String(decoding: junit, as: UTF8.self).contains("<testsuite name=\"install\""))
+            for log in ["run.log", "tiers/install.log", "tiers/upgrade.log", "tiers/backup.log", "tiers/restore.log"] {
+                #expect(FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent(log).path), "\(log)")
+            }
+            try await TestEnvironment.withEngine { engine in
+                for domain in [results.appDomain, results.upgradeAppDomain!] {
+                    let left = try await harness.residue(domain, engine: engine)
+                    #expect(left.isEmpty, "\(domain) left \(left.summary)")
+                }
+            }
+            let history = try await harness.ccci(["results", "--json", "--recipe", "web"])
+            let runs = try JSONCoding.decoder.decode([JSONValue].self, from: Data(history.output.utf8))
+            #expect(runs.first?["run_id"]?.stringValue == results.runID)
+            #expect(runs.first?["level"] == 4)
+        }
+
+        @Test("broken: exit 1, install fails with the convergence explanation, service logs kept, zero residue")
+        func brokenRun() async throws {
+            let harness = try RunHarness()
+            try await harness.add("broken")
+            let result = try await harness.ccci(["run", "broken", "--json"])
+            #expect(result.status == 1)
+            let results = try harness.results(result)
+            #expect(results.outcome == "fail")
+            let install = try #require(results.tiers["install"])
+            #expect(install.status == .fail)
+            #expect(install.reason?.contains("did not converge within 20s") == true, "\(install.reason ?? "")")
+            #expect(install.reason?.contains("_app") == true, "names the service")
+            #expect(results.tiers["backup"]?.status == .skip)
+            #expect(!results.artifacts.serviceLogs.isEmpty)
+            for log in results.artifacts.serviceLogs {
+                let text = try String(contentsOfFile: "\(results.artifacts.runDirectory)/\(log)", encoding: .utf8)
+                #expect(text.contains("## docker service ps"))
+            }
+            let schemaErrors = try await SchemaValidation.errors(of: try results.encoded())
+            #expect(schemaErrors.isEmpty, "\(schemaErrors)")
+            try await TestEnvironment.withEngine { engine in
+                let left = try await harness.residue(results.appDomain, engine: engine)
+                #expect(left.isEmpty, "\(left.summary)")
+            }
+        }
+
+        @Test("consumer: provider deployed first and torn down after; its test uses the handed-over credentials")
+        func consumerWithProvider() async throws {
+            let harness = try RunHarness()
+            try await harness.add("consumer")
+            try await harness.add("provider")
+            let result = try await harness.ccci(["run", "consumer", "--json"])
+            #expect(result.status == 0, "\(result.errorOutput)")
+            let results = try harness.results(result)
+            let custom = try #require(results.tiers["custom"])
+            #expect(custom.status == .pass, "\(custom.reason ?? "")")
+            #expect(custom.checks.contains { $0.name.contains("token with handed-over secret") && $0.status == .pass })
+            #expect(results.level == 4, "consumer declares backup/restore n/a, so the ladder continues")
+            let log = try String(contentsOfFile: "\(results.artifacts.runDirectory)/run.log", encoding: .utf8)
+            let lines = log.split(separator: "\n").map(String.init)
+            let providerReady = try #require(lines.firstIndex { $0.contains("dependency provider ready") })
+            let headCreated = try #require(lines.firstIndex { $0.contains("[install] create app: started") })
+            let headRemoved = try #require(lines.firstIndex { $0.contains("teardown: head app") })
+            let providerRemoved = try #require(lines.firstIndex { $0.contains("teardown: dependency provider") })
+            #expect(providerReady < headCreated, "the provider is ready before the consumer is created")
+            #expect(headRemoved < providerRemoved, "the provider is torn down after the consumer")
+            try await TestEnvironment.withEngine { engine in
+                let naming = try AppNaming(ciDomain: harness.ciDomain)
+                let providerDomain = naming.runAppDomain(
+                    recipe: "provider", pr: 0, ref: "\(results.headCommit)|dep:consumer")
+                let providerLeft = try await harness.residue(providerDomain, engine: engine)
+                let consumerLeft = try await harness.residue(results.appDomain, engine: engine)
+                #expect(
+                    providerLeft.isEmpty && consumerLeft.isEmpty, "\(providerLeft.summary) / \(consumerLeft.summary)")
+            }
+        }
+
+        @Test("consumer with its provider unavailable: the test that needs it is skipped and counted, not passed")
+        func consumerProviderUnavailable() async throws {
+            // A catalogue whose "provider" never becomes healthy, with a short deploy timeout.
+            let packs = try TemporaryDirectory("ccci-packs")
+            try FileManager.default.createDirectory(at: packs.appending("provider"), withIntermediateDirectories: true)
+            try "deploy_timeout = \"5s\"\n".write(
+                to: packs.appending("provider/ccci.toml"), atomically: true, encoding: .utf8)
+            try FileManager.default.copyItem(
+                at: TestEnvironment.packsRoot.appendingPathComponent("consumer"), to: packs.appending("consumer"))
+            let harness = try RunHarness(packs: packs.url)
+            try await harness.add("consumer")
+            try await harness.add("broken", as: "provider")
+            let result = try await harness.ccci(["run", "consumer", "--json", "--stages", "install,custom"])
+            let results = try harness.results(result)
+            let custom = try #require(results.tiers["custom"])
+            #expect(custom.status == .skip)
+            #expect(custom.reason?.contains("1 test skipped, none executed") == true, "\(custom.reason ?? "")")
+            #expect(custom.reason?.contains("dependency provider is not ready") == true)
+            #expect(custom.checks.filter { $0.status == .skip }.count == 1)
+            #expect(custom.checks.allSatisfy { $0.status != .pass }, "nothing that needs the provider may pass")
+            let skipReport = try FileManager.default.contentsOfDirectory(
+                atPath: "\(results.artifacts.runDirectory)/state"
+            )
+            .first { $0.hasPrefix("depskip-") }
+            let report = try JSONCoding.decoder.decode(
+                JSONValue.self,
+                from: Data(
+                    contentsOf: URL(
+                        fileURLWithPath: "\(results.artifacts.runDirectory)/state/\(try #require(skipReport))")))
+            #expect(report["count"] == 1)
+            #expect(results.level < 4)
+            #expect(result.status == 0, "a skipped test is not a failure")
+        }
+    }
+}
