@@ -96,7 +96,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "ccci", dependencies: ["CCCICommands"], swiftSettings: strict),
+        .executableTarget(name: "ccci", dependencies: ["CCCICommands", "CCCIRunner"], swiftSettings: strict),
         .executableTarget(
             name: "ccci-bench",
             dependencies: [
@@ -105,6 +105,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/ccci-bench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "ccci-safety-helper",
+            dependencies: ["CCCIRunner", "CCCISystem", "CCCICore"],
+            path: "Tests/SafetyHelper",
             swiftSettings: strict
         ),
         .target(
@@ -127,7 +133,7 @@ let package = Package(
             name: "CCCIIntegrationTests",
             dependencies: [
                 "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab",
-                "CCCITestSupport", "ccci",
+                "CCCITestSupport", "ccci", "ccci-safety-helper",
             ],
             swiftSettings: strict
         ),

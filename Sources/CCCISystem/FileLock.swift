@@ -29,14 +29,14 @@ public final class FileLock: @unchecked Sendable {
     /// Takes the lock, waiting while another process holds it. `onWait` is called once, before
     /// the first wait. Waiting polls the lock (50 ms, growing to 250 ms) so that it stays
     /// cancellable and never blocks a thread of the cooperative pool.
-    public static func acquire(_ path: URL, onWait: @Sendable () -> Void = {}) async throws -> FileLock {
+    public static func acquire(_ path: URL, onWait: @Sendable () async -> Void = {}) async throws -> FileLock {
         var waited = false
         var delay = Duration.milliseconds(50)
         while true {
             try Task.checkCancellation()
             if let lock = try tryAcquire(path) { return lock }
             if !waited {
-                onWait()
+                await onWait()
                 waited = true
             }
             try await Task.sleep(for: delay)

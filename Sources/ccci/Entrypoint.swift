@@ -1,8 +1,10 @@
 import CCCICommands
+import CCCIRunner
 
 @main
 struct Entrypoint {
     static func main() async {
+        LifetimeGuards.recordParentAtLaunch()
         LoggingSetup.bootstrap()
         await CCCI.main()
     }

@@ -7,7 +7,7 @@ import Foundation
 import Testing
 
 extension Integration {
-    @Suite struct Lab {
+    @Suite struct LabSetup {
         let config: NodeConfig
         let home: TemporaryDirectory
 

@@ -8,7 +8,7 @@ import Foundation
 import Testing
 
 extension Integration {
-    @Suite struct NativeDriver {
+    @Suite struct Driver {
         /// Runs `body` with a harness and removes the apps it lists afterwards, whatever happens.
         func withHarness(_ body: (DriverHarness, inout [App]) async throws -> Void) async throws {
             try await TestEnvironment.withEngine { engine in

@@ -11,8 +11,7 @@ extension RunCoordinator {
     func deployDependencies(_ prepared: PreparedRun, state: RunState) async {
         for name in prepared.meta.dependencies {
             if Task.isCancelled { return }
-            let domain = prepared.naming.runAppDomain(
-                recipe: name, pr: options.pr, ref: "\(prepared.head.commit)|dep:\(prepared.recipe)")
+            let domain = prepared.dependencyDomains[name]!
             var info = DependencyInfo(
                 recipe: name, domain: domain, baseURL: "https://\(domain)", ready: false, credentials: [:],
                 resolve: prepared.probe.curlResolve(for: domain))
@@ -35,7 +34,6 @@ extension RunCoordinator {
                 let meta = try MetaLoader.load(packDirectories: [
                     tree.appendingPathComponent("tests"), config.packsDirectory.appendingPathComponent(name),
                 ])
-                try await lock(domain, journal: prepared.journal)
                 if FileManager.default.fileExists(atPath: driver.envFile(for: domain).path) {
                     _ = try await driver.remove(domain: domain)
                 }

@@ -117,6 +117,7 @@ public final class RunCoordinator: Sendable {
         await withTaskGroup(of: RunLifetime.StopReason?.self) { group in
             group.addTask {
                 await self.janitorAtStart(prepared)
+                guard await self.lockAll(prepared, state: state) else { return nil }
                 await self.deployDependencies(prepared, state: state)
                 if self.options.serial {
                     await self.headPath(prepared, state: state)
@@ -156,6 +157,8 @@ public final class RunCoordinator: Sendable {
         let manifest: Manifest
         let headDomain: String
         let upgradeDomain: String
+        /// Dependency recipe → the domain its app gets in this run.
+        let dependencyDomains: [String: String]
         let stateFiles: RunStateFiles
         let opState: OpState
         let deployGuard: DeployGuard
@@ -255,7 +258,12 @@ public final class RunCoordinator: Sendable {
         let prepared = PreparedRun(
             journal: journal, naming: naming, head: head, recipe: source.name, headTree: headTree,
             upgradeTree: upgradeTree, packs: packs, meta: meta, tests: tests, manifest: manifest,
-            headDomain: headDomain, upgradeDomain: upgradeDomain, stateFiles: stateFiles,
+            headDomain: headDomain, upgradeDomain: upgradeDomain,
+            dependencyDomains: Dictionary(
+                meta.dependencies.map { name in
+                    (name, naming.runAppDomain(recipe: name, pr: options.pr, ref: "\(commit)|dep:\(source.name)"))
+                }, uniquingKeysWith: { first, _ in first }),
+            stateFiles: stateFiles,
             opState: try OpState(file: stateFiles.opState), deployGuard: try DeployGuard(file: stateFiles.deployCount),
             probe: probe, deployTimeout: options.deployTimeout ?? meta.deployTimeout,
             packComposeFiles: packComposeFiles, overlays: overlays, upgradeBase: upgradeBase,
@@ -306,11 +314,39 @@ public final class RunCoordinator: Sendable {
         func record(_ key: String, _ record: DeployRecord) { deployRecords[key] = record }
     }
 
+    /// Takes the locks of every app the run will create, before any exists, in one fixed (sorted)
+    /// order — so two runs of the same recipe, PR and ref can never each hold one lock the other
+    /// waits for. Returns `false` (with the tiers failed) when a lock cannot be taken.
+    func lockAll(_ prepared: PreparedRun, state: RunState) async -> Bool {
+        var domains = [prepared.headDomain] + prepared.dependencyDomains.values
+        if options.stages.contains(.upgrade) && prepared.upgradeBase != nil { domains.append(prepared.upgradeDomain) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            for domain in Set(domains).sorted() { try await lock(domain, journal: prepared.journal) }
+            await reporter.step(role: "run", tier: "", name: "app locks", result: .passed, elapsed: clock.now - start)
+            return true
+        } catch {
+            let reason =
+                error is CancellationError
+                ? "stopped while waiting for an app lock" : "cannot take an app lock: \(error)"
+            await prepared.journal.line(reason)
+            for tier in options.stages {
+                await state.setTier(
+                    tier,
+                    TierResult(status: error is CancellationError ? .skip : .fail, durationSeconds: 0, reason: reason))
+            }
+            return false
+        }
+    }
+
     /// Takes the lock of `domain` (before the app exists), telling the user when it must wait.
     func lock(_ domain: String, journal: RunJournal) async throws {
         let reporter = self.reporter
         try await AppLocks.acquire(domain: domain, in: config.lockDirectory) {
-            Task { await reporter.print(["waiting for another run of \(domain) to finish (its app lock is held)"]) }
+            let line = "waiting for another run of \(domain) to finish (its app lock is held)"
+            await reporter.print([line])
+            await journal.line(line)
         }
         await journal.line("app lock held: \(domain)")
     }

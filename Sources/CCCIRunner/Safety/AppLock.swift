@@ -25,8 +25,9 @@ public enum AppLocks {
     /// Takes the lock of `domain` for the rest of this process' life. `onWait` is called once if
     /// another run holds it.
     @discardableResult
-    public static func acquire(domain: String, in directory: URL, onWait: @Sendable () -> Void) async throws -> FileLock
-    {
+    public static func acquire(
+        domain: String, in directory: URL, onWait: @Sendable () async -> Void
+    ) async throws -> FileLock {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = path(for: domain, in: directory)
         // flock conflicts between two descriptors of one process too: never wait on ourselves.

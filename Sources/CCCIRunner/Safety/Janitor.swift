@@ -139,6 +139,13 @@ public struct Janitor: Sendable {
             )
             return
         }
+        // Under the probe lock, look again: a janitor racing this one may have reaped it already
+        // (we then hold a fresh lock file on an app that is gone — nothing to reap twice).
+        if let existing = try? await driver.residue(domain: domain), existing.isEmpty {
+            if !dryRun { lock.unlinkWhileHeld() }
+            report.lines.append("janitor: \(domain) is already gone")
+            return
+        }
         if dryRun {
             report.reaped.append(domain)
             report.lines.append("janitor: would reap \(domain) (no live run holds its lock)")

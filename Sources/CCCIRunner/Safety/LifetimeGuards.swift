@@ -13,12 +13,21 @@ import Glibc
 /// checked again afterwards: a run whose parent is already gone refuses to start rather than run
 /// with nothing managing its lifetime.
 public enum LifetimeGuards {
+    /// This process' parent when it started (read first thing in `main`, before anything that
+    /// could take time, so a parent that died before the guard was armed is still noticed).
+    nonisolated(unsafe) public private(set) static var parentAtLaunch: pid_t = getppid()
+
+    /// Records the parent; call first thing in `main`.
+    public static func recordParentAtLaunch() {
+        parentAtLaunch = getppid()
+    }
+
     /// Set to 1 to run under init (a parent pid of 1) on purpose, e.g. as a systemd service.
     public static let allowInitParentVariable = "CCCI_ALLOW_INIT_PARENT"
 
     /// Arms the parent-death signal and checks the parent is still there.
     public static func armParentDeath(
-        originalParent: pid_t = getppid(), environment: [String: String] = ProcessInfo.processInfo.environment
+        originalParent: pid_t = parentAtLaunch, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(LifetimeError) {
         guard ccci_set_parent_death_signal(SIGTERM) == 0 else {
             throw .prctlFailed(String(cString: strerror(errno)))

@@ -13,7 +13,6 @@ extension RunCoordinator {
         let install = TierRecorder(tier: .install, role: .head, journal: journal, reporter: reporter)
         var app: App?
         do {
-            try await install.check("lock") { try await lock(prepared.headDomain, journal: journal) }
             let created = try await install.check("create app") {
                 try await createApp(
                     role: .head, domain: prepared.headDomain, tree: prepared.headTree, prepared: prepared, state: state)

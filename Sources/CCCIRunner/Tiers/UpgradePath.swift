@@ -20,7 +20,6 @@ extension RunCoordinator {
         }
         do {
             try await prepared.opState.record("upgrade", "base_version", .string(base.version.raw))
-            try await upgrade.check("lock") { try await lock(prepared.upgradeDomain, journal: journal) }
             try await upgrade.check("checkout \(base.version.raw)") {
                 try await RecipeCheckout(git: git, source: prepared.head.source)
                     .clone(to: prepared.upgradeTree, commit: base.tag.commit)

@@ -1,0 +1,159 @@
+import CCCICore
+import CCCISwarm
+import CCCISystem
+import CCCITestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Integration {
+    /// Runs under stress: stopped mid-way, against the deadline, two at once (SPEC F-LOCK,
+    /// F-LIFETIME, F-CAPACITY) — the real `ccci` binary on the real lab.
+    @Suite struct RunsUnderStress {
+        /// Starts `ccci` in the background (it is killed by pid if the test ends first).
+        func start(_ harness: RunHarness, _ arguments: [String], output: URL) throws -> Process {
+            let process = Process()
+            process.executableURL = TestEnvironment.ccciExecutable
+            process.arguments = arguments
+            var environment = ProcessInfo.processInfo.environment
+            for (key, value) in harness.environment {
+                if let value { environment[key] = value } else { environment[key] = nil }
+            }
+            process.environment = environment
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: output)
+            process.standardError = process.standardOutput
+            try process.run()
+            return process
+        }
+
+        /// The run.log of the only run under the harness' home, once it contains `text`.
+        func waitForLog(_ harness: RunHarness, containing text: String, timeout: Duration = .seconds(60)) async -> Bool
+        {
+            let clock = ContinuousClock()
+            let deadline = clock.now + timeout
+            while clock.now < deadline {
+                let runs = harness.home.appending("runs")
+                for run in (try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? [] {
+                    if let log = try? String(
+                        contentsOf: runs.appendingPathComponent("\(run)/run.log"), encoding: .utf8),
+                        log.contains(text)
+                    {
+                        return true
+                    }
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+
+        func onlyResults(_ harness: RunHarness) throws -> RunResults {
+            let runs = harness.home.appending("runs")
+            let run = try #require(try FileManager.default.contentsOfDirectory(atPath: runs.path).first)
+            return try JSONCoding.decoder.decode(
+                RunResults.self, from: Data(contentsOf: runs.appendingPathComponent("\(run)/results.json")))
+        }
+
+        func expectNoResidue(_ harness: RunHarness, _ domains: [String]) async throws {
+            try await TestEnvironment.withEngine { engine in
+                for domain in domains {
+                    let left = try await harness.residue(domain, engine: engine)
+                    #expect(left.isEmpty, "\(domain) left \(left.summary)")
+                }
+            }
+        }
+
+        @Test("SIGTERM in the middle of a run: teardown, exit 143, zero residue, results say cancelled")
+        func sigtermMidRun() async throws {
+            let harness = try RunHarness()
+            try await harness.add("web")
+            let output = harness.home.appending("out.txt")
+            let process = try start(harness, ["run", "web"], output: output)
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            #expect(await waitForLog(harness, containing: "[install] converge: started"))
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 143)
+            let text = try String(contentsOf: output, encoding: .utf8)
+            #expect(text.contains("stopping: SIGTERM — tearing down"))
+            let results = try onlyResults(harness)
+            #expect(results.outcome == "cancelled" && results.exitCode == 143)
+            try await expectNoResidue(harness, [results.appDomain, results.upgradeAppDomain!])
+        }
+
+        @Test("the hard deadline cuts a run short: teardown, exit 142, zero residue")
+        func deadlineMidRun() async throws {
+            let harness = try RunHarness()
+            try await harness.add("broken")
+            let result = try await harness.ccci(["run", "broken", "--deadline", "6s", "--json"])
+            #expect(result.status == 142)
+            let results = try harness.results(result)
+            #expect(results.outcome == "deadline")
+            #expect(results.durationSeconds < 20)
+            try await expectNoResidue(harness, [results.appDomain, results.upgradeAppDomain!])
+        }
+
+        @Test("two runs of different recipes at once both pass with zero residue")
+        func twoRecipesAtOnce() async throws {
+            let harness = try RunHarness()
+            try await harness.add("web")
+            try await harness.add("appdb")
+            async let web = harness.ccci(["run", "web", "--json"])
+            async let appdb = harness.ccci(["run", "appdb", "--json"])
+            let (a, b) = try await (web, appdb)
+            #expect(a.status == 0, "\(a.errorOutput)")
+            #expect(b.status == 0, "\(b.errorOutput)")
+            let webResults = try harness.results(a)
+            let appdbResults = try harness.results(b)
+            #expect(webResults.level == 4)
+            #expect(appdbResults.level == 3)
+            try await expectNoResidue(
+                harness,
+                [
+                    webResults.appDomain, webResults.upgradeAppDomain!, appdbResults.appDomain,
+                    appdbResults.upgradeAppDomain!,
+                ])
+        }
+
+        @Test("two runs of the same domain serialise: the second says it waits, then runs; both pass")
+        func sameDomainSerialises() async throws {
+            let harness = try RunHarness()
+            try await harness.add("web")
+            let firstOutput = harness.home.appending("first.txt")
+            let first = try start(harness, ["run", "web", "--stages", "install,upgrade"], output: firstOutput)
+            defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+            #expect(await waitForLog(harness, containing: "app lock held"))
+            let second = try await harness.ccci(["run", "web", "--stages", "install,upgrade"])
+            first.waitUntilExit()
+            #expect(first.terminationStatus == 0)
+            #expect(second.status == 0, "\(second.output)")
+            #expect(
+                second.output.contains("waiting for another run of web-"),
+                "the second run says it waits:\n\(second.output)")
+        }
+
+        @Test("two runs of the same recipe for different pull requests run side by side in separate trees")
+        func sameRecipeDifferentPRs() async throws {
+            let harness = try RunHarness()
+            let web = try await harness.add("web")
+            let head = try #require(web.head)
+            async let one = harness.ccci([
+                "run", "web", "--ref", head, "--pr", "1", "--stages", "install,upgrade", "--json",
+            ])
+            async let two = harness.ccci([
+                "run", "web", "--ref", head, "--pr", "2", "--stages", "install,upgrade", "--json",
+            ])
+            let (a, b) = try await (one, two)
+            #expect(a.status == 0 && b.status == 0, "\(a.errorOutput)\n\(b.errorOutput)")
+            let first = try harness.results(a)
+            let second = try harness.results(b)
+            #expect(first.appDomain != second.appDomain, "different PRs, different apps")
+            #expect(first.runID != second.runID)
+            #expect(!(a.output.contains("waiting for another run")) && !(b.output.contains("waiting for another run")))
+            try await expectNoResidue(harness, [first.appDomain, second.appDomain])
+        }
+    }
+}
