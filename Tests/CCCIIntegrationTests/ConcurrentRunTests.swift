@@ -14,7 +14,9 @@ extension Integration {
     /// F-LIFETIME, F-CAPACITY) — the real `ccci` binary on the real lab.
     @Suite struct RunsUnderStress {
         /// Starts `ccci` in the background (it is killed by pid if the test ends first).
-        func start(_ harness: RunHarness, _ arguments: [String], output: URL) throws -> Process {
+        func start(
+            _ harness: RunHarness, _ arguments: [String], output: URL, extra: [String: String] = [:]
+        ) throws -> Process {
             let process = Process()
             process.executableURL = TestEnvironment.ccciExecutable
             process.arguments = arguments
@@ -22,6 +24,7 @@ extension Integration {
             for (key, value) in harness.environment {
                 if let value { environment[key] = value } else { environment[key] = nil }
             }
+            for (key, value) in extra { environment[key] = value }
             process.environment = environment
             _ = FileManager.default.createFile(atPath: output.path, contents: nil)
             process.standardOutput = try FileHandle(forWritingTo: output)
@@ -133,6 +136,85 @@ extension Integration {
             #expect(
                 second.output.contains("waiting for another run of web-"),
                 "the second run says it waits:\n\(second.output)")
+        }
+
+        @Test("with capacity 1 a second run waits for the node's free run slot, saying so, then runs")
+        func capacityOne() async throws {
+            let harness = try RunHarness()
+            try await harness.add("web")
+            try await harness.add("oneshot")
+            let firstOutput = harness.home.appending("first.txt")
+            let first = try start(
+                harness, ["run", "web", "--stages", "install"], output: firstOutput, extra: ["CCCI_CAPACITY": "1"])
+            defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+            #expect(await waitForLog(harness, containing: "run slot 1/1 taken"))
+            let second = try await harness.ccci(
+                ["run", "oneshot", "--stages", "install"], extra: ["CCCI_CAPACITY": "1"])
+            first.waitUntilExit()
+            #expect(first.terminationStatus == 0)
+            #expect(second.status == 0, "\(second.output)")
+            #expect(second.output.contains("waiting for a free run slot (this node runs 1 at once"))
+        }
+
+        @Test("cancelling a run ends the processes it started, grandchildren included")
+        func cancelEndsChildren() async throws {
+            // A functional test that starts a background grandchild and then runs for minutes.
+            let packs = try TemporaryDirectory("ccci-slow-pack")
+            let functional = packs.appending("web/functional")
+            try FileManager.default.createDirectory(at: functional, withIntermediateDirectories: true)
+            let pids = packs.appending("pids")
+            try """
+            #!/bin/sh
+            sleep 300 &
+            echo "$$ $!" > \(pids.path)
+            wait
+            """.write(to: functional.appendingPathComponent("slow.sh"), atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes(
+                [.posixPermissions: 0o755], ofItemAtPath: functional.appendingPathComponent("slow.sh").path)
+            let harness = try RunHarness(packs: packs.url)
+            try await harness.add("web")
+            let output = harness.home.appending("out.txt")
+            let process = try start(harness, ["run", "web", "--stages", "install,custom"], output: output)
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(90)
+            while !FileManager.default.fileExists(atPath: pids.path), clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let started = try String(contentsOf: pids, encoding: .utf8).split(separator: " ").compactMap {
+                pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            #expect(started.count == 2)
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 143)
+            for pid in started {
+                #expect(
+                    await HelperProcesses.waitGone(pid, timeout: .seconds(10)),
+                    "process \(pid) outlived the cancelled run")
+            }
+            for pid in started where HelperProcesses.alive(pid) { kill(pid, SIGKILL) }
+        }
+
+        @Test("--keep-on-failure leaves a failed run's apps up, says how to remove them, and the janitor leaves them")
+        func keepOnFailure() async throws {
+            let harness = try RunHarness()
+            try await harness.add("broken")
+            let result = try await harness.ccci(["run", "broken", "--stages", "install", "--keep-on-failure"])
+            #expect(result.status == 1)
+            #expect(result.output.contains("kept for inspection (--keep-on-failure)"))
+            let line = try #require(
+                result.output.split(separator: "\n").first { $0.contains("remove with: ccci teardown") })
+            let domain = try #require(line.split(separator: " ").last.map(String.init))
+            try await TestEnvironment.withEngine { engine in
+                let kept = try await harness.residue(domain, engine: engine)
+                #expect(!kept.services.isEmpty, "the app is still up")
+            }
+            let janitor = try await harness.ccci(["janitor"])
+            #expect(janitor.output.contains("\(domain) is kept (--keep-on-failure)"))
+            let teardown = try await harness.ccci(["teardown", domain])
+            #expect(teardown.status == 0)
+            #expect(teardown.output.contains("\(domain): removed, no residue"))
         }
 
         @Test("two runs of the same recipe for different pull requests run side by side in separate trees")

@@ -88,7 +88,25 @@ extension Integration {
 
         @Test("consumer: provider deployed first and torn down after; its test uses the handed-over credentials")
         func consumerWithProvider() async throws {
-            let harness = try RunHarness()
+            // The CI packs, plus a test that prints the handed-over secret (as a careless test might).
+            let packs = try TemporaryDirectory("ccci-packs")
+            for entry in try FileManager.default.contentsOfDirectory(atPath: TestEnvironment.packsRoot.path) {
+                try FileManager.default.copyItem(
+                    at: TestEnvironment.packsRoot.appendingPathComponent(entry), to: packs.appending(entry))
+            }
+            let leak = packs.appending("consumer/functional/leak.sh")
+            try FileManager.default.createDirectory(
+                at: leak.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try """
+            #!/bin/sh
+            # ccci-requires: provider
+            secret=$(python3 -c 'import json,os; print(json.load(open(os.environ["CCCI_DEPS_FILE"]))["provider"]["credentials"]["client_secret"])')
+            echo "1..1"
+            echo "# the secret is $secret"
+            echo "ok 1 - printed the secret"
+            """.write(to: leak, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: leak.path)
+            let harness = try RunHarness(packs: packs.url)
             try await harness.add("consumer")
             try await harness.add("provider")
             let result = try await harness.ccci(["run", "consumer", "--json"])
@@ -106,6 +124,20 @@ extension Integration {
             let providerRemoved = try #require(lines.firstIndex { $0.contains("teardown: dependency provider") })
             #expect(providerReady < headCreated, "the provider is ready before the consumer is created")
             #expect(headRemoved < providerRemoved, "the provider is torn down after the consumer")
+            // Secrets never stay in the run directory: the deps file and the test's log are masked.
+            let state = "\(results.artifacts.runDirectory)/state"
+            let depsFile = try #require(
+                try FileManager.default.contentsOfDirectory(atPath: state).first { $0.hasPrefix("deps-") })
+            let deps = try JSONCoding.decoder.decode(
+                JSONValue.self, from: Data(contentsOf: URL(fileURLWithPath: "\(state)/\(depsFile)")))
+            #expect(deps["provider"]?["credentials"]?["client_secret"] == .string(Redaction.mask))
+            let leakLog = try #require(
+                try FileManager.default.contentsOfDirectory(atPath: "\(results.artifacts.runDirectory)/tiers").first {
+                    $0.contains("leak.sh")
+                })
+            let printed = try String(
+                contentsOfFile: "\(results.artifacts.runDirectory)/tiers/\(leakLog)", encoding: .utf8)
+            #expect(printed.contains("# the secret is \(Redaction.mask)"), "\(printed)")
             try await TestEnvironment.withEngine { engine in
                 let naming = try AppNaming(ciDomain: harness.ciDomain)
                 let providerDomain = naming.runAppDomain(

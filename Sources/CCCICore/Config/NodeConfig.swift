@@ -7,7 +7,7 @@ import TOMLKit
 /// `/var/lib/ccci`). Every key is optional; the defaults are the local lab's. Environment
 /// variables override the file (tests use them to sandbox state):
 /// `CCCI_HOME`, `CCCI_CI_DOMAIN`, `CCCI_LOCK_DIR`, `CCCI_LAB_DIR`, `CCCI_PACKS_DIR`,
-/// `CCCI_CATALOGUE_DIR`, `CCCI_NETWORK_MODE`, `CCCI_DOCKER_SOCKET`.
+/// `CCCI_CATALOGUE_DIR`, `CCCI_NETWORK_MODE`, `CCCI_DOCKER_SOCKET`, `CCCI_CAPACITY`.
 public struct NodeConfig: Sendable, Hashable {
     /// Where a run may reach apps for health checks and tests.
     public enum Ingress: String, Sendable, Hashable, Codable {
@@ -89,6 +89,13 @@ public struct NodeConfig: Sendable, Hashable {
         if let value = environment["CCCI_CATALOGUE_DIR"] { config.catalogueDirectory = URL(fileURLWithPath: value) }
         if let value = environment["CCCI_NETWORK_MODE"] { config.networkMode = value }
         if let value = environment["CCCI_DOCKER_SOCKET"] { config.dockerSocket = value }
+        if let value = environment["CCCI_CAPACITY"] {
+            guard let number = Int(value), number >= 1 else {
+                throw .invalid(
+                    file: "CCCI_CAPACITY", key: "capacity", message: "'\(value)' is not a number of runs (at least 1)")
+            }
+            config.capacity = number
+        }
         if let mode = config.networkMode, !["vip", "dnsrr", "auto"].contains(mode) {
             throw .invalid(file: file.path, key: "network_mode", message: "'\(mode)' is not one of auto, vip, dnsrr")
         }

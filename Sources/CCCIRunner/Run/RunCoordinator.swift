@@ -116,6 +116,7 @@ public final class RunCoordinator: Sendable {
     func runWork(_ prepared: PreparedRun, state: RunState) async -> RunLifetime.StopReason? {
         await withTaskGroup(of: RunLifetime.StopReason?.self) { group in
             group.addTask {
+                guard await self.takeSlot(prepared, state: state) else { return nil }
                 await self.janitorAtStart(prepared)
                 guard await self.lockAll(prepared, state: state) else { return nil }
                 await self.deployDependencies(prepared, state: state)
@@ -314,6 +315,29 @@ public final class RunCoordinator: Sendable {
         func record(_ key: String, _ record: DeployRecord) { deployRecords[key] = record }
     }
 
+    /// Takes one of the node's run slots (the capacity knob); waits, visibly, while all are held.
+    func takeSlot(_ prepared: PreparedRun, state: RunState) async -> Bool {
+        let reporter = self.reporter
+        let capacity = config.capacity
+        do {
+            let slot = try await RunSlots.acquire(capacity: capacity, in: config.lockDirectory) {
+                let line = "waiting for a free run slot (this node runs \(capacity) at once: `capacity` in its config)"
+                await reporter.print([line])
+                await prepared.journal.line(line)
+            }
+            await prepared.journal.line("run slot \(slot + 1)/\(capacity) taken")
+            return true
+        } catch {
+            let reason =
+                error is CancellationError ? "stopped while waiting for a run slot" : "cannot take a run slot: \(error)"
+            await prepared.journal.line(reason)
+            for tier in options.stages {
+                await state.setTier(tier, TierResult(status: .skip, durationSeconds: 0, reason: reason))
+            }
+            return false
+        }
+    }
+
     /// Takes the locks of every app the run will create, before any exists, in one fixed (sorted)
     /// order — so two runs of the same recipe, PR and ref can never each hold one lock the other
     /// waits for. Returns `false` (with the tiers failed) when a lock cannot be taken.
@@ -497,6 +521,7 @@ public final class RunCoordinator: Sendable {
             residueClean = await teardown(prepared, state: state)
         }
         if !residueClean { await state.flag("residue") }
+        await scrubSecrets(prepared, state: state)
 
         var outcome: RunOutcome
         if let stop {
@@ -543,6 +568,36 @@ public final class RunCoordinator: Sendable {
         await reporter.summary(results, runDirectory: runDirectory)
         cleanWorkspace()
         return results
+    }
+
+    /// Keeps secret values out of the run directory, which outlives the run: the deps file keeps
+    /// its credentials' names with masked values, and any generated secret value that a hook or
+    /// test printed into a log is masked there too.
+    func scrubSecrets(_ prepared: PreparedRun, state: RunState) async {
+        var values = await state.apps.values.flatMap { Array($0.secretValues.values) }
+        values += await state.deps.flatMap { Array($0.app.secretValues.values) }
+        var infos = await state.depsInfo
+        for (name, info) in infos {
+            var masked = info
+            masked.credentials = info.credentials.mapValues { _ in Redaction.mask }
+            infos[name] = masked
+        }
+        try? AtomicFile.write(
+            try JSONCoding.prettyEncoder.encode(infos), to: prepared.stateFiles.deps, permissions: 0o600)
+        let secrets = values.filter { $0.count >= 8 }
+        guard !secrets.isEmpty,
+            let files = FileManager.default.enumerator(
+                at: runDirectory, includingPropertiesForKeys: [.isRegularFileKey])
+        else { return }
+        for case let file as URL in files where ["log", "json", "xml", "txt"].contains(file.pathExtension) {
+            guard var text = try? String(contentsOf: file, encoding: .utf8) else { continue }
+            var changed = false
+            for secret in secrets where text.contains(secret) {
+                text = text.replacingOccurrences(of: secret, with: Redaction.mask)
+                changed = true
+            }
+            if changed { try? AtomicFile.write(text, to: file) }
+        }
     }
 
     /// Removes the run's workspace (its recipe clones); the run directory stays.

@@ -45,7 +45,7 @@ public final class HeldLocks: Sendable {
     public static let shared = HeldLocks()
     private let locks = Locked<[FileLock]>([])
 
-    func keep(_ lock: FileLock) {
+    public func keep(_ lock: FileLock) {
         locks.withLock { $0.append(lock) }
     }
 
