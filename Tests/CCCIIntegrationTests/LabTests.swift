@@ -113,8 +113,7 @@ extension Integration {
             """.write(to: override, atomically: true, encoding: .utf8)
             let fixture = try await StackFixture.prepare(
                 "web", domain: domain, in: work.url, extraComposeFiles: [override])
-            let janitor = StackJanitor(engine: engine)
-            do {
+            let left = try await TestEnvironment.withStack(stack, engine: engine) {
                 try await fixture.deploy(engine: engine)
                 try await ConvergenceWaiter(engine: engine, logger: TestEnvironment.logger).wait(
                     stack: stack, timeout: .seconds(90))
@@ -126,11 +125,8 @@ extension Integration {
                 let response = try await probe.get(domain: domain, path: "/")
                 #expect(response.status == 502, "the app must not be reachable through a wrong port label")
                 #expect(!response.body.contains("web fixture"))
-            } catch {
-                _ = try? await janitor.remove(stack: stack)
-                throw error
             }
-            #expect(try await janitor.remove(stack: stack).isEmpty)
+            #expect(left.isEmpty, "\(left.summary)")
         }
 
         @Test("docker stack deploy merges the dnsrr overlay's host-mode ports over a recipe's published ports")
@@ -155,8 +151,7 @@ extension Integration {
                 let overlay = work.appending(NetworkMode.overlayFileName)
                 try #require(NetworkMode.dnsrr.overlay(for: project)).write(
                     to: overlay, atomically: true, encoding: .utf8)
-                let janitor = StackJanitor(engine: engine)
-                do {
+                let left = try await TestEnvironment.withStack(stack, engine: engine) {
                     try await StackDeployer().deploy(
                         stack: stack, composeFiles: [compose, overlay], environment: [:], workingDirectory: work.url)
                     try await ConvergenceWaiter(engine: engine, logger: TestEnvironment.logger).wait(
@@ -179,11 +174,8 @@ extension Integration {
                     #expect(
                         answer.output == "404" || answer.output == "200" || answer.status == 22,
                         "the host-mode port answers: \(answer.output)")
-                } catch {
-                    _ = try? await janitor.remove(stack: stack)
-                    throw error
                 }
-                #expect(try await janitor.remove(stack: stack).isEmpty)
+                #expect(left.isEmpty, "\(left.summary)")
             }
         }
 

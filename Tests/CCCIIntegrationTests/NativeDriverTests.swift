@@ -154,8 +154,7 @@ extension Integration {
                 """.write(to: compose, atomically: true, encoding: .utf8)
                 let deployer = StackDeployer()
                 let waiter = ConvergenceWaiter(engine: engine, logger: TestEnvironment.logger)
-                let janitor = StackJanitor(engine: engine)
-                do {
+                let left = try await TestEnvironment.withStack(stack, engine: engine) {
                     try await deployer.deploy(
                         stack: stack, composeFiles: [compose], environment: ["SPEC": "one"], workingDirectory: work.url)
                     try await waiter.wait(stack: stack, timeout: .seconds(60))
@@ -175,11 +174,8 @@ extension Integration {
                     let service = try #require(state.services.first)
                     #expect(service.updateState == "paused")
                     #expect(service.running == 1)
-                } catch {
-                    _ = try? await janitor.remove(stack: stack)
-                    throw error
                 }
-                #expect(try await janitor.remove(stack: stack).isEmpty)
+                #expect(left.isEmpty, "\(left.summary)")
             }
         }
 

@@ -73,15 +73,22 @@ public enum TestEnvironment {
 
     /// Runs `body` with a connected engine, shut down afterwards.
     public static func withEngine<T>(_ body: (DockerEngine) async throws -> T) async throws -> T {
-        let engine = try await engine()
+        try await engine().using(body)
+    }
+
+    /// Runs `body` with a stack named `stack`, removing the stack afterwards — on failure too —
+    /// and expecting nothing of it left.
+    public static func withStack(
+        _ stack: String, engine: DockerEngine, _ body: () async throws -> Void
+    ) async throws -> Residue {
+        let janitor = StackJanitor(engine: engine)
         do {
-            let result = try await body(engine)
-            await engine.shutdown()
-            return result
+            try await body()
         } catch {
-            await engine.shutdown()
+            _ = try? await janitor.remove(stack: stack)
             throw error
         }
+        return try await janitor.remove(stack: stack)
     }
 
     /// A random lowercase hex string.

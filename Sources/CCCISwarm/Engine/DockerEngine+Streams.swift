@@ -39,31 +39,28 @@ extension DockerEngine {
         return ExecResult(exitCode: inspect.ExitCode ?? -1, stdout: stdout, stderr: stderr)
     }
 
-    /// The last `tail` lines a service logged (stdout and stderr interleaved by frame).
+    /// The last `tail` lines a service logged, stdout and stderr in the order they were written.
     public func serviceLogs(_ service: String, tail: Int = 50) async throws -> String {
-        let (status, buffer) = try await send(
-            .GET, "/services/\(service)/logs",
-            query: ["stdout": "true", "stderr": "true", "tail": String(tail), "timestamps": "true"],
-            timeout: .seconds(30))
-        try Self.check(status, buffer, method: .GET, path: "/services/\(service)/logs")
-        let (stdout, stderr) = Self.demultiplex(buffer)
-        return stdout + stderr
+        try await logs("/services/\(service)/logs", tail: tail)
     }
 
-    /// The last `tail` lines a container logged.
+    /// The last `tail` lines a container logged, stdout and stderr in the order they were written.
     public func containerLogs(_ container: String, tail: Int = 50) async throws -> String {
+        try await logs("/containers/\(container)/logs", tail: tail)
+    }
+
+    private func logs(_ path: String, tail: Int) async throws -> String {
         let (status, buffer) = try await send(
-            .GET, "/containers/\(container)/logs",
-            query: ["stdout": "true", "stderr": "true", "tail": String(tail), "timestamps": "true"],
+            .GET, path, query: ["stdout": "true", "stderr": "true", "tail": String(tail), "timestamps": "true"],
             timeout: .seconds(30))
-        try Self.check(status, buffer, method: .GET, path: "/containers/\(container)/logs")
-        let (stdout, stderr) = Self.demultiplex(buffer)
-        return stdout + stderr
+        try Self.check(status, buffer, method: .GET, path: path)
+        return Self.demultiplex(buffer, keepingOrder: true).0
     }
 
     /// Splits Docker's multiplexed stream (8-byte frame headers: stream, 0, 0, 0, big-endian
     /// length) into stdout and stderr. A body without frame headers is returned as stdout.
-    static func demultiplex(_ buffer: ByteBuffer) -> (String, String) {
+    /// With `keepingOrder`, both streams go to the first string in the order of their frames.
+    static func demultiplex(_ buffer: ByteBuffer, keepingOrder: Bool = false) -> (String, String) {
         var buffer = buffer
         var stdout = Data()
         var stderr = Data()
@@ -76,7 +73,11 @@ extension DockerEngine {
             let length = Int(header[4]) << 24 | Int(header[5]) << 16 | Int(header[6]) << 8 | Int(header[7])
             buffer.moveReaderIndex(forwardBy: 8)
             guard let payload = buffer.readBytes(length: min(length, buffer.readableBytes)) else { break }
-            if header[0] == 2 { stderr.append(contentsOf: payload) } else { stdout.append(contentsOf: payload) }
+            if header[0] == 2 && !keepingOrder {
+                stderr.append(contentsOf: payload)
+            } else {
+                stdout.append(contentsOf: payload)
+            }
         }
         if buffer.readableBytes > 0 { stdout.append(contentsOf: buffer.readBytes(length: buffer.readableBytes)!) }
         return (String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))

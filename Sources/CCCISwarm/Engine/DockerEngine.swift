@@ -73,13 +73,17 @@ public final class DockerEngine: Sendable {
     public static func with<T>(
         socketPath: String = defaultSocket, logger: Logger, _ body: (DockerEngine) async throws -> T
     ) async throws -> T {
-        let engine = try await connect(socketPath: socketPath, logger: logger)
+        try await connect(socketPath: socketPath, logger: logger).using(body)
+    }
+
+    /// Runs `body` with this engine, then shuts it down (also when `body` throws).
+    public func using<T>(_ body: (DockerEngine) async throws -> T) async throws -> T {
         do {
-            let result = try await body(engine)
-            await engine.shutdown()
+            let result = try await body(self)
+            await shutdown()
             return result
         } catch {
-            await engine.shutdown()
+            await shutdown()
             throw error
         }
     }
