@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 
 printf '%-4s %-8s %-9s %-6s %s\n' run signal "killed at" exit "what the run was doing"
-sigkills=0; sigterms=0; finished=0
+sigkills=0; sigterms=0; finished=0; unfunnelled=0
 declare -A exits=()
 for i in $(seq 1 "$runs"); do
   if (( i % 2 )); then signal=KILL; else signal=TERM; fi
@@ -41,6 +41,8 @@ for i in $(seq 1 "$runs"); do
   fi
   code=0; wait "$pid" 2>/dev/null || code=$?
   exits[$code]=$(( ${exits[$code]:-0} + 1 ))
+  # A SIGTERM'd run must go through its teardown funnel and print its summary.
+  if [ "$shown" = TERM ] && ! grep -qE -- "— exit |stopped during setup" "$work/run-$i.log"; then unfunnelled=$((unfunnelled + 1)); fi
   printf '%-4s %-8s %-9s %-6s %s\n' "$i" "$shown" "${delay}s" "$code" "${doing:-starting}"
 done
 
@@ -73,6 +75,7 @@ printf '%-34s %s\n' "killed with SIGKILL" "$sigkills"
 printf '%-34s %s\n' "killed with SIGTERM" "$sigterms"
 printf '%-34s %s\n' "finished before their kill" "$finished"
 printf '%-34s %s\n' "exit codes" "$(for c in "${!exits[@]}"; do printf '%s×%s ' "${exits[$c]}" "$c"; done)"
+printf '%-34s %s  (target 0)\n' "SIGTERM runs without teardown" "$unfunnelled"
 printf '%-34s %s  (target 0)\n' "leftover services" "$left_services"
 printf '%-34s %s  (target 0)\n' "leftover volumes" "$left_volumes"
 printf '%-34s %s  (target 0)\n' "leftover secrets" "$left_secrets"
@@ -80,5 +83,5 @@ printf '%-34s %s  (target 0)\n' "leftover networks" "$left_networks"
 printf '%-34s %s  (target 0)\n' "leftover env files" "$left_env"
 printf '%-34s %s  (target 0)\n' "leftover lock files" "$left_locks"
 printf '%-34s %s  (target 0)\n' "live runs reaped" "$sentinel_reaped"
-total=$((left_services + left_volumes + left_secrets + left_networks + left_env + left_locks + sentinel_reaped))
+total=$((left_services + left_volumes + left_secrets + left_networks + left_env + left_locks + sentinel_reaped + unfunnelled))
 [ "$total" -eq 0 ] && echo "PASS" || { echo "FAIL"; exit 1; }

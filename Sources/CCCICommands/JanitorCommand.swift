@@ -3,6 +3,7 @@ import CCCICore
 import CCCIDeploy
 import CCCIRunner
 import CCCISwarm
+import CCCISystem
 import Foundation
 
 /// `ccci janitor`: reap the apps of dead runs now.
@@ -45,7 +46,8 @@ struct JanitorCommand: AsyncParsableCommand {
 struct TeardownCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "teardown",
-        abstract: "Remove apps by domain — stack, volumes, secrets, env file, backups — and verify.")
+        abstract: "Remove apps by domain — stack, volumes, secrets, env file, backups — and verify. Never a live run's."
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -55,12 +57,20 @@ struct TeardownCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try global.loadConfig()
         let logger = global.makeLogger()
+        try FileManager.default.createDirectory(at: config.lockDirectory, withIntermediateDirectories: true)
         let clean = try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
             let driver = NativeDriver(config: config, engine: engine, logger: logger)
             var clean = true
             for domain in domains {
+                // Like the janitor: only an app whose lock nobody holds may be removed.
+                guard let lock = try FileLock.tryAcquire(AppLocks.path(for: domain, in: config.lockDirectory)) else {
+                    print("\(domain): a live run holds its lock — not removed (wait for it, or stop that run)")
+                    clean = false
+                    continue
+                }
                 let left = try await driver.remove(domain: domain)
-                try? FileManager.default.removeItem(at: Janitor.keepMark(config: config, domain: domain))
+                lock.unlinkWhileHeld()
+                lock.release()
                 print(left.isEmpty ? "\(domain): removed, no residue" : "\(domain): left \(left.summary)")
                 clean = clean && left.isEmpty
             }

@@ -20,7 +20,8 @@ struct RunCommand: AsyncParsableCommand {
             <recipe> is a path or git URL of a recipe repository (its HEAD, or --ref, is the code under \
             test) or a name from the node's catalogue (the lab's fixtures: web, appdb, broken, oneshot, \
             provider, consumer). Exit status: 0 every requested tier passed, 1 a tier failed or teardown \
-            left residue, 2 usage or configuration error, 142 the run hit its hard deadline, 143 SIGTERM.
+            left residue, 2 usage or configuration error, 142 the run hit its hard deadline, 143 SIGTERM, \
+            130 SIGINT, 129 SIGHUP — a stopped run tears down before it exits.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -65,14 +66,20 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Lifetime guards first, before any lock or deploy (SPEC F-LIFETIME).
-        try LifetimeGuards.armParentDeath()
+        do {
+            try LifetimeGuards.requireArmed()
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
         let config = try global.loadConfig()
         let logger = global.makeLogger()
         let options = RunOptions(
             recipe: recipe, ref: ref, pr: pr, stages: (try? RunOptions.parseStages(stages).get()) ?? Tier.defaultStages,
             keepOnFailure: keepOnFailure, deployTimeout: deployTimeout.flatMap(DurationText.parse), serial: serial,
             json: json)
-        let reporter = Reporter(enabled: !json)
+        let secrets = SecretRegistry()
+        let reporter = Reporter(enabled: !json, redactor: secrets)
         let lifetime = RunLifetime(deadline: deadline.flatMap(DurationText.parse) ?? config.runDeadline) { signal in
             printError("ccci: signal \(signal) received during teardown — ignored, teardown continues")
         }
@@ -94,7 +101,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let coordinator = RunCoordinator(
             options: options, config: config, engine: engine, logger: logger, reporter: reporter, store: store,
-            lifetime: lifetime)
+            lifetime: lifetime, secrets: secrets)
         let report = await LiveStatus.run(reporter: reporter) { await coordinator.run() }
         await engine.shutdown()
         if let setupError = report.setupError {

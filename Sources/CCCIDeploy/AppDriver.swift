@@ -139,6 +139,7 @@ public enum DriverError: Error, Sendable, CustomStringConvertible {
     case resticFailed(String)
     case missingVolume(String)
     case envFileExists(String)
+    case unsafeBackupPath(volume: String, path: String)
 
     public var description: String {
         switch self {
@@ -162,6 +163,10 @@ public enum DriverError: Error, Sendable, CustomStringConvertible {
             return "restic: \(message)"
         case .missingVolume(let name):
             return "volume \(name) does not exist"
+        case .unsafeBackupPath(let volume, let path):
+            return
+                "backup path '\(path)'\(volume.isEmpty ? "" : " of volume \(volume)") leaves the volume (`..`, an absolute "
+                + "path or a symlink) — backupbot paths must name a directory inside the volume"
         case .envFileExists(let path):
             return
                 "an app env file already exists at \(path) — another app has this domain (remove it, or let the janitor reap it)"

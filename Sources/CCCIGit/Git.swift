@@ -66,8 +66,12 @@ public struct Git: GitClient {
     }
 
     public func commit(of revision: String, in repository: URL) async throws -> String {
-        let output = try await run(["rev-parse", "--verify", "--quiet", "\(revision)^{commit}"], in: repository)
-        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+        do {
+            let output = try await run(["rev-parse", "--verify", "--quiet", "\(revision)^{commit}"], in: repository)
+            return output.trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch GitError.commandFailed {
+            throw GitError.unknownRevision(revision, repository: repository.path)
+        }
     }
 
     public func tags(in repository: URL) async throws -> [RecipeTag] {

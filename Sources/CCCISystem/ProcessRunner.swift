@@ -33,35 +33,22 @@ public struct ProcessRunner: Sendable {
         options.teardownSequence = [
             .gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: terminationGrace)
         ]
-        let executable: Executable =
-            command.executable.contains("/")
-            ? .path(FilePath(command.executable)) : .name(command.executable)
-        let environment = Environment.custom(Self.environmentBlock(for: command))
-        let workingDirectory = command.workingDirectory.map { FilePath($0.path) }
+        let configuration = Configuration(
+            executable: command.executable.contains("/")
+                ? .path(FilePath(command.executable)) : .name(command.executable),
+            arguments: Arguments(command.arguments), environment: .custom(Self.environmentBlock(for: command)),
+            workingDirectory: command.workingDirectory.map { FilePath($0.path) }, platformOptions: options)
         let clock = ContinuousClock()
         let start = clock.now
         do {
             switch command.output {
             case .capture:
-                let result: ExecutionResult<Void, StringOutput<UTF8>, StringOutput<UTF8>>
-                if let input = command.input {
-                    result = try await Subprocess.run(
-                        executable, arguments: Arguments(command.arguments), environment: environment,
-                        workingDirectory: workingDirectory, platformOptions: options, input: .data(input),
-                        output: .string(limit: Self.captureLimit), error: .string(limit: Self.captureLimit)
-                    ) { execution in Self.track(execution.processIdentifier.value) }
-                } else {
-                    result = try await Subprocess.run(
-                        executable, arguments: Arguments(command.arguments), environment: environment,
-                        workingDirectory: workingDirectory, platformOptions: options, input: .none,
-                        output: .string(limit: Self.captureLimit), error: .string(limit: Self.captureLimit)
-                    ) { execution in Self.track(execution.processIdentifier.value) }
-                }
-                ChildProcessGroups.shared.remove(result.processIdentifier.value)
-                let (status, signaled) = Self.status(result.terminationStatus)
+                let limit = StringOutput<UTF8>.string(limit: Self.captureLimit)
+                let (status, output, error) = try await Self.execute(
+                    configuration, input: command.input, output: limit, error: limit)
                 return CommandResult(
-                    command: command, status: status, signaled: signaled, output: result.standardOutput,
-                    errorOutput: result.standardError, duration: clock.now - start)
+                    command: command, status: status.0, signaled: status.1, output: output, errorOutput: error,
+                    duration: clock.now - start)
             case .logFile(let url):
                 try FileManager.default.createDirectory(
                     at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -70,41 +57,45 @@ public struct ProcessRunner: Sendable {
                     permissions: [.ownerReadWrite, .groupRead])
                 defer { try? descriptor.close() }
                 let offset = (try? descriptor.seek(offset: 0, from: .end)) ?? 0
-                let result: ExecutionResult<Void, FileDescriptorOutput, FileDescriptorOutput>
-                let output = FileDescriptorOutput.fileDescriptor(descriptor, closeAfterSpawningProcess: false)
-                if let input = command.input {
-                    result = try await Subprocess.run(
-                        executable, arguments: Arguments(command.arguments), environment: environment,
-                        workingDirectory: workingDirectory, platformOptions: options, input: .data(input),
-                        output: output, error: output
-                    ) { execution in Self.track(execution.processIdentifier.value) }
-                } else {
-                    result = try await Subprocess.run(
-                        executable, arguments: Arguments(command.arguments), environment: environment,
-                        workingDirectory: workingDirectory, platformOptions: options, input: .none,
-                        output: output, error: output
-                    ) { execution in Self.track(execution.processIdentifier.value) }
-                }
-                ChildProcessGroups.shared.remove(result.processIdentifier.value)
-                let (status, signaled) = Self.status(result.terminationStatus)
-                let written = Self.read(url, from: offset)
+                let sink = FileDescriptorOutput.fileDescriptor(descriptor, closeAfterSpawningProcess: false)
+                let (status, _, _) = try await Self.execute(
+                    configuration, input: command.input, output: sink, error: sink)
                 return CommandResult(
-                    command: command, status: status, signaled: signaled, output: written, errorOutput: "",
-                    duration: clock.now - start)
+                    command: command, status: status.0, signaled: status.1, output: Self.read(url, from: offset),
+                    errorOutput: "", duration: clock.now - start)
             }
         } catch let error as SubprocessError {
             throw LaunchError(argv: command.displayArgv, reason: String(describing: error))
         }
     }
 
+    /// Runs a configured subprocess, its process group listed in ``ChildProcessGroups`` from
+    /// spawn until it was reaped — also when the run throws.
+    private static func execute<Output: OutputProtocol, ErrorOutput: ErrorOutputProtocol>(
+        _ configuration: Configuration, input: Data?, output: Output, error: ErrorOutput
+    ) async throws -> ((Int32, Bool), Output.OutputType, ErrorOutput.OutputType) {
+        let spawned = Locked<pid_t?>(nil)
+        defer { if let pid = spawned.value { ChildProcessGroups.shared.remove(pid) } }
+        let track: (pid_t) -> Void = { pid in
+            spawned.withLock { $0 = pid }
+            ChildProcessGroups.shared.insert(pid)
+        }
+        if let input {
+            let result = try await Subprocess.run(configuration, input: .data(input), output: output, error: error) {
+                execution in track(execution.processIdentifier.value)
+            }
+            return (status(result.terminationStatus), result.standardOutput, result.standardError)
+        }
+        let result = try await Subprocess.run(configuration, input: .none, output: output, error: error) { execution in
+            track(execution.processIdentifier.value)
+        }
+        return (status(result.terminationStatus), result.standardOutput, result.standardError)
+    }
+
     /// Runs `command` and throws ``CommandError`` unless it succeeded.
     @discardableResult
     public func checked(_ command: Command) async throws -> CommandResult {
         try await run(command).check()
-    }
-
-    private static func track(_ pid: pid_t) {
-        ChildProcessGroups.shared.insert(pid)
     }
 
     private static func status(_ status: TerminationStatus) -> (Int32, Bool) {

@@ -11,7 +11,3 @@ int ccci_get_parent_death_signal(void) {
     if (prctl(PR_GET_PDEATHSIG, (unsigned long)&sig, 0, 0, 0) != 0) return -1;
     return sig;
 }
-
-int ccci_set_child_subreaper(int on) {
-    return prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)(on ? 1 : 0), 0, 0, 0);
-}

@@ -302,7 +302,10 @@ extension Integration {
             let wrapped = try #require(await HelperProcesses.waitForMarker(marker, "WRAPPED"))
             let child = pid_t(wrapped.split(separator: " ")[1])!
             helpers.track(child)
-            #expect(await HelperProcesses.waitForMarker(marker, "READY") != nil)
+            let ready = await HelperProcesses.waitForMarker(marker, "READY")
+            #expect(
+                ready?.hasSuffix("pdeathsig=15") == true,
+                "the guard armed SIGTERM as the parent-death signal: \(ready ?? "")")
             kill(wrapper.processIdentifier, SIGKILL)  // the parent dies without a word to its child
             let teardown = await HelperProcesses.waitForMarker(marker, "TEARDOWN")
             #expect(teardown?.contains("SIGTERM") == true, "\(teardown ?? "no teardown")")

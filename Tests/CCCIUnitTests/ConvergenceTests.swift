@@ -10,14 +10,15 @@ import Testing
 
     static func service(
         id: String = "svc1", name: String = "st_app", replicas: Int = 1, global: Bool = false,
-        update: String? = nil, spec: String = spec1
+        update: String? = nil, spec: String = spec1, restart: String? = nil
     ) throws -> SwarmService {
+        let restartPolicy = restart.map { #", "RestartPolicy": {"Condition": "\#($0)"}"# } ?? ""
         let mode = global ? #"{"Global": {}}"# : #"{"Replicated": {"Replicas": \#(replicas)}}"#
         let updateStatus = update.map { #", "UpdateStatus": {"State": "\#($0)"}"# } ?? ""
         let json = #"""
             {"ID": "\#(id)", "Version": {"Index": 10},
              "Spec": {"Name": "\#(name)", "Labels": {"com.docker.stack.namespace": "st"},
-                      "TaskTemplate": {"ContainerSpec": \#(spec), "ForceUpdate": 0}, "Mode": \#(mode)}
+                      "TaskTemplate": {"ContainerSpec": \#(spec), "ForceUpdate": 0\#(restartPolicy)}, "Mode": \#(mode)}
              \#(updateStatus)}
             """#
         return try JSONDecoder().decode(SwarmService.self, from: Data(json.utf8))
@@ -102,12 +103,12 @@ import Testing
     @Test("a deficit made only of completed one-shot tasks is converged; a failed one-shot blocks")
     func oneShots() throws {
         let complete = Convergence.evaluate(
-            services: [try Self.service()],
+            services: [try Self.service(restart: "none")],
             tasks: [try Self.task(id: "t1", index: 11, state: "complete", desired: "shutdown")], containers: [])
         #expect(complete.converged)
         #expect(complete.services[0].completed == 1)
         let failed = Convergence.evaluate(
-            services: [try Self.service()],
+            services: [try Self.service(restart: "none")],
             tasks: [
                 try Self.task(
                     id: "t1", index: 11, state: "failed", desired: "shutdown", error: "task: non-zero exit (1)")
@@ -116,6 +117,25 @@ import Testing
         #expect(!failed.converged)
         #expect(failed.services[0].lastError == "task: non-zero exit (1)")
         #expect(failed.services[0].summary.contains("non-zero exit"))
+    }
+
+    @Test("a completed task counts only on the current spec and when swarm will not restart it")
+    func completedTasksNeedTheRightSpecAndPolicy() throws {
+        // The base release's finished one-shot, just after the head was deployed over it.
+        let previousSpec = Convergence.evaluate(
+            services: [try Self.service(spec: Self.spec2, restart: "none")],
+            tasks: [try Self.task(id: "t1", index: 11, state: "complete", desired: "shutdown", spec: Self.spec1)],
+            containers: [])
+        #expect(!previousSpec.converged)
+        // A service that exits 0 under the default restart policy is restarted, not done.
+        let restartAny = Convergence.evaluate(
+            services: [try Self.service()],
+            tasks: [try Self.task(id: "t1", index: 11, state: "complete", desired: "shutdown")], containers: [])
+        #expect(!restartAny.converged)
+        let onFailure = Convergence.evaluate(
+            services: [try Self.service(restart: "on-failure")],
+            tasks: [try Self.task(id: "t1", index: 11, state: "complete", desired: "shutdown")], containers: [])
+        #expect(onFailure.converged)
     }
 
     @Test("failed, rejected and not-yet-running tasks block; the newest task of a slot decides")

@@ -22,8 +22,9 @@ import Glibc
 @main
 struct SafetyHelper {
     static func main() async {
-        LifetimeGuards.recordParentAtLaunch()
         let arguments = Array(CommandLine.arguments.dropFirst())
+        // As `ccci run` does: arm on the main thread, before any await.
+        if arguments.first == "guarded" { LifetimeGuards.armAtLaunch() } else { LifetimeGuards.recordParentAtLaunch() }
         guard let command = arguments.first else { fail("no command") }
         switch command {
         case "hold", "hold-with-child":
@@ -45,8 +46,9 @@ struct SafetyHelper {
         case "guarded":
             let (directory, domain, out) = (URL(fileURLWithPath: arguments[1]), arguments[2], arguments[3])
             let deadline = Duration.seconds(Int64(arguments[4]) ?? 3600)
+            let armed: Int32
             do {
-                try LifetimeGuards.armParentDeath()
+                armed = try LifetimeGuards.requireArmed()
             } catch {
                 mark(out, "REFUSED \(error)")
                 exit(2)
@@ -58,7 +60,7 @@ struct SafetyHelper {
             } catch {
                 fail("acquire: \(error)")
             }
-            mark(out, "READY \(getpid())")
+            mark(out, "READY \(getpid()) pdeathsig=\(armed)")
             guard let reason = try? await lifetime.waitForStop(startedAt: start) else { fail("no stop") }
             lifetime.beginTeardown()
             mark(out, "TEARDOWN \(reason.description)")

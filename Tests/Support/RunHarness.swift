@@ -34,6 +34,8 @@ public struct RunHarness: Sendable {
             "CCCI_HOME": home.url.path, "CCCI_CONFIG": nil, "CCCI_CI_DOMAIN": ciDomain,
             "CCCI_LOCK_DIR": home.appending("locks").path, "CCCI_CATALOGUE_DIR": catalogue.path,
             "CCCI_PACKS_DIR": packs.path, "NO_COLOR": "1",
+            // Room for the concurrent runs the tests make (the node default is 2).
+            "CCCI_CAPACITY": "4",
         ]
     }
 

@@ -76,7 +76,7 @@ public struct NodeConfig: Sendable, Hashable {
             labDirectory: labDirectory, packsDirectory: home.appendingPathComponent("packs"),
             catalogueDirectory: labDirectory.appendingPathComponent("recipes"), catalogueURLs: [:],
             networkMode: nil, ingress: .lab, imagePolicy: .local, resolveImage: "never",
-            dockerSocket: "/var/run/docker.sock", capacity: 1, runDeadline: .seconds(3600))
+            dockerSocket: "/var/run/docker.sock", capacity: 2, runDeadline: .seconds(3600))
         let file = URL(fileURLWithPath: environment["CCCI_CONFIG"] ?? home.appendingPathComponent("config.toml").path)
         if FileManager.default.fileExists(atPath: file.path) {
             try config.apply(file: file)

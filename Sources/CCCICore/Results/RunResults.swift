@@ -26,7 +26,8 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var startedAt: Date
     public var finishedAt: Date
     public var durationSeconds: Double
-    /// `pass`, `fail`, `error` (config/usage), `cancelled` (SIGTERM) or `deadline`.
+    /// `pass`, `fail`, `error` (config/usage), `cancelled` (SIGTERM), `interrupted` (SIGINT),
+    /// `hangup` (SIGHUP) or `deadline`.
     public var outcome: String
     public var exitCode: Int32
     public var tiers: [String: TierResult]

@@ -44,43 +44,100 @@ public struct BackupEngine: Sendable {
         return (resolved.backup, resolved.project)
     }
 
-    /// The host paths a plan covers, by service.
+    /// The host directory (or file) of `path` inside volume `volume` of this app, resolved and
+    /// checked to stay inside the volume: a label path with `..`, or one that is (or passes
+    /// through) a symlink out of the volume, is refused — restore deletes what is there, as root.
+    public func hostPath(volume: String, path: String?, project: ComposeProject) async throws -> URL {
+        let name = project.dockerVolumeName(volume, stack: app.stack)
+        guard let mountpoint = try await driver.engine.volume(name)?.Mountpoint else {
+            throw DriverError.missingVolume(name)
+        }
+        let root = URL(fileURLWithPath: mountpoint).resolvingSymlinksInPath()
+        guard let path, !path.isEmpty else { return root }
+        let components = path.split(separator: "/").map(String.init)
+        guard !components.contains(".."), !path.hasPrefix("/") else {
+            throw DriverError.unsafeBackupPath(volume: volume, path: path)
+        }
+        let candidate = components.reduce(root) { $0.appendingPathComponent($1) }
+        let resolved = candidate.resolvingSymlinksInPath()
+        guard resolved.path == candidate.path || !FileManager.default.fileExists(atPath: candidate.path) else {
+            throw DriverError.unsafeBackupPath(volume: volume, path: path)
+        }
+        guard resolved.path.hasPrefix(root.path + "/") || resolved.path == root.path else {
+            throw DriverError.unsafeBackupPath(volume: volume, path: path)
+        }
+        return candidate
+    }
+
+    /// The host paths a plan covers.
     func hostPaths(_ plan: BackupPlan, project: ComposeProject) async throws -> [String] {
         var paths: [String] = []
         for service in plan.services {
             for volume in service.volumes {
-                let name = project.dockerVolumeName(volume.name, stack: app.stack)
-                guard let mountpoint = try await driver.engine.volume(name)?.Mountpoint else {
-                    throw DriverError.missingVolume(name)
-                }
                 if volume.paths.isEmpty {
-                    paths.append(mountpoint)
+                    paths.append(try await hostPath(volume: volume.name, path: nil, project: project).path)
                 } else {
-                    paths += volume.paths.map { "\(mountpoint)/\($0)" }
+                    for path in volume.paths {
+                        paths.append(try await hostPath(volume: volume.name, path: path, project: project).path)
+                    }
                 }
             }
         }
         return paths
     }
 
+    /// Where a data marker goes: the first backed-up path of the first backed-up volume.
+    public func markerDirectory() async throws -> URL? {
+        let (planned, project) = try plan()
+        if let plan = planned {
+            for service in plan.services {
+                if let volume = service.volumes.first {
+                    return try await hostPath(volume: volume.name, path: volume.paths.first, project: project)
+                }
+            }
+            return nil
+        }
+        // Not backed up: the first named volume of the first service that mounts one.
+        for name in project.serviceNames {
+            if let mount = project.services[name]!.namedVolumes.first {
+                return try await hostPath(volume: mount.source!, path: nil, project: project)
+            }
+        }
+        return nil
+    }
+
     public func backup() async throws -> BackupSnapshot {
         let (planned, project) = try plan()
         guard let plan = planned else { throw DriverError.notBackupCapable(recipe: app.recipe) }
-        for service in plan.services {
-            if let hook = service.backupPreHook { try await runHook(hook, service: service.service) }
-        }
         let paths = try await hostPaths(plan, project: project)
-        var snapshot: BackupSnapshot?
+        // Every service whose pre-hook ran gets its post-hook, whatever fails after: the post-hook
+        // undoes what the pre-hook set up. The first failure is the one reported.
+        var prepared: [BackupPlan.Service] = []
         var failure: (any Error)?
-        do {
-            try await ensureRepository()
-            snapshot = try await resticBackup(paths: paths)
-        } catch {
-            failure = error
-        }
-        // Post-hooks run even when the snapshot failed: they undo what the pre-hooks set up.
         for service in plan.services {
-            if let hook = service.backupPostHook { try await runHook(hook, service: service.service) }
+            do {
+                if let hook = service.backupPreHook { try await runHook(hook, service: service.service) }
+                prepared.append(service)
+            } catch {
+                failure = error
+                break
+            }
+        }
+        var snapshot: BackupSnapshot?
+        if failure == nil {
+            do {
+                try await ensureRepository()
+                snapshot = try await resticBackup(paths: paths)
+            } catch {
+                failure = error
+            }
+        }
+        for service in prepared {
+            do {
+                if let hook = service.backupPostHook { try await runHook(hook, service: service.service) }
+            } catch {
+                if failure == nil { failure = error }
+            }
         }
         if let failure { throw failure }
         return snapshot!
@@ -114,6 +171,9 @@ public struct BackupEngine: Sendable {
         let fileManager = FileManager.default
         var directories: [String] = []
         for path in paths {
+            if (try? fileManager.destinationOfSymbolicLink(atPath: path)) != nil {
+                throw DriverError.unsafeBackupPath(volume: "", path: path)
+            }
             var isDirectory: ObjCBool = false
             guard fileManager.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
             guard isDirectory.boolValue else {
@@ -164,7 +224,9 @@ public struct BackupEngine: Sendable {
         let fileManager = FileManager.default
         try fileManager.createDirectory(at: driver.config.resticDirectory, withIntermediateDirectories: true)
         if !fileManager.fileExists(atPath: passwordFile.path) {
-            try AtomicFile.write(SecretGenerator.value(length: 40), to: passwordFile, permissions: 0o600)
+            let password = SecretGenerator.value(length: 40)
+            driver.secrets.register(password)
+            try AtomicFile.write(password, to: passwordFile, permissions: 0o600)
         }
         if !fileManager.fileExists(atPath: repository.appendingPathComponent("config").path) {
             _ = try await restic(["init"])

@@ -23,10 +23,14 @@ public struct NativeDriver: AppDriver {
     /// The lab ingress to resync after deploys and removals (`nil` on production nodes).
     public let ingress: LabIngress?
     public let logger: Logger
+    /// Every secret value this driver generates is registered here (for redaction).
+    public let secrets: SecretRegistry
 
     public init(
-        config: NodeConfig, engine: DockerEngine, runner: ProcessRunner = ProcessRunner(), logger: Logger
+        config: NodeConfig, engine: DockerEngine, runner: ProcessRunner = ProcessRunner(), logger: Logger,
+        secrets: SecretRegistry = SecretRegistry()
     ) {
+        self.secrets = secrets
         self.config = config
         self.engine = engine
         self.runner = runner
@@ -44,6 +48,12 @@ public struct NativeDriver: AppDriver {
     /// The env file of a domain.
     public func envFile(for domain: String) -> URL {
         config.envDirectory.appendingPathComponent("\(domain).env")
+    }
+
+    /// The mark `--keep-on-failure` leaves for a kept app (the janitor leaves it until it expires);
+    /// removing the app removes its mark.
+    public func keepMark(for domain: String) -> URL {
+        config.envDirectory.appendingPathComponent("\(domain).kept")
     }
 
     /// The labels every object of an app carries.
@@ -66,6 +76,7 @@ public struct NativeDriver: AppDriver {
         var values: [String: String] = [:]
         for secret in resolved.secrets where secret.generate {
             let value = SecretGenerator.value(length: secret.length ?? SecretSpec.defaultLength)
+            secrets.register(value)
             try await engine.createSecret(
                 name: secret.dockerName, value: value,
                 labels: Self.ownershipLabels(domain: spec.domain, stack: stack, runID: spec.runID))
@@ -175,6 +186,7 @@ public struct NativeDriver: AppDriver {
         var created: [String] = []
         for secret in secrets where secret.generate && !existing.contains(secret.dockerName) {
             let value = SecretGenerator.value(length: secret.length ?? SecretSpec.defaultLength)
+            self.secrets.register(value)
             try await engine.createSecret(
                 name: secret.dockerName, value: value,
                 labels: Self.ownershipLabels(domain: app.domain, stack: app.stack, runID: app.spec.runID))
@@ -258,6 +270,7 @@ public struct NativeDriver: AppDriver {
         let stack = AppNaming.stackName(forDomain: domain)
         _ = try await StackJanitor(engine: engine).remove(stack: stack)
         try? FileManager.default.removeItem(at: envFile(for: domain))
+        try? FileManager.default.removeItem(at: keepMark(for: domain))
         try? FileManager.default.removeItem(at: BackupEngine.repository(config: config, domain: domain))
         try? FileManager.default.removeItem(at: BackupEngine.passwordFile(config: config, domain: domain))
         if let ingress { _ = try? await ingress.sync() }

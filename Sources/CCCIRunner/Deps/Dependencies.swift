@@ -40,7 +40,7 @@ extension RunCoordinator {
                 let app = try await driver.newApp(
                     AppSpec(
                         recipe: name, domain: domain, checkout: tree, extraEnv: meta.extraEnv,
-                        workDirectory: workspace.appendingPathComponent("generated"), runID: runID))
+                        workDirectory: deployDirectory, runID: runID))
                 await state.addDep(name, app)
                 _ = try await driver.deploy(app, mode: mode)
                 _ = try await driver.waitConverged(app, timeout: meta.deployTimeout, progress: nil)

@@ -1,4 +1,5 @@
 import CCCICore
+import CCCISystem
 import Foundation
 
 #if canImport(Glibc)
@@ -18,6 +19,7 @@ public actor Reporter {
     }
 
     private let enabled: Bool
+    private let redactor: SecretRegistry
     private let tty: Bool
     private let colour: Bool
     private let clock = ContinuousClock()
@@ -28,8 +30,12 @@ public actor Reporter {
     private var statusShown = false
 
     /// A reporter writing to stdout; `enabled: false` prints nothing (`--json`).
-    public init(enabled: Bool, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        enabled: Bool, redactor: SecretRegistry = SecretRegistry(),
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.enabled = enabled
+        self.redactor = redactor
         tty = isatty(STDOUT_FILENO) == 1
         colour = tty && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
         start = ContinuousClock().now
@@ -186,6 +192,7 @@ public actor Reporter {
     }
 
     private func write(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        // The throwing API: a closed stdout (`ccci run | head`) is an error to ignore, not a crash.
+        try? FileHandle.standardOutput.write(contentsOf: Data(redactor.redact(text).utf8))
     }
 }

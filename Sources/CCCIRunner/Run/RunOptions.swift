@@ -71,8 +71,12 @@ public enum RunOutcome: String, Sendable, Codable {
     case fail
     /// Bad usage or configuration: nothing was deployed.
     case error
-    /// SIGTERM (or SIGINT): torn down and stopped.
+    /// SIGTERM: torn down and stopped.
     case cancelled
+    /// SIGINT (Ctrl-C): torn down and stopped.
+    case interrupted
+    /// SIGHUP (the terminal closed): torn down and stopped.
+    case hangup
     /// The hard deadline passed: torn down and stopped.
     case deadline
 
@@ -82,6 +86,8 @@ public enum RunOutcome: String, Sendable, Codable {
         case .fail: return 1
         case .error: return 2
         case .cancelled: return 143
+        case .interrupted: return 130
+        case .hangup: return 129
         case .deadline: return 142
         }
     }

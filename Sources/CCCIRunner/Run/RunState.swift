@@ -1,4 +1,5 @@
 import CCCICore
+import CCCIDeploy
 import Foundation
 
 /// The run-scoped state files (SPEC F-OPSTATE): op state, deps, deploy count and skip report.
@@ -88,5 +89,37 @@ public struct DeployGuardError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         "deploy guard: the \(role.rawValue) app \(domain) would be deployed fresh a \(count == 2 ? "second" : "\(count)th") time "
             + "in one run — each app is deployed fresh exactly once"
+    }
+}
+
+extension RunCoordinator {
+    /// An app domain a run locked, and so may have created: teardown removes every one of them,
+    /// whether or not the app got as far as existing.
+    struct LockedDomain: Sendable, Hashable {
+        let domain: String
+        /// `head app`, `upgrade app` or `dependency <recipe>`.
+        let label: String
+        let isDependency: Bool
+    }
+
+    /// What a run did so far: its apps, verdicts and records, for the later steps and teardown.
+    actor RunState {
+        var locked: [LockedDomain] = []
+        var apps: [AppRole: App] = [:]
+        var deps: [(name: String, app: App)] = []
+        var depsInfo: [String: DependencyInfo] = [:]
+        var tiers: [Tier: TierResult] = [:]
+        var customExecuted = 0
+        var deployRecords: [String: DeployRecord] = [:]
+        var flags: Set<String> = []
+
+        func setApp(_ role: AppRole, _ app: App) { apps[role] = app }
+        func addDep(_ name: String, _ app: App) { deps.append((name, app)) }
+        func setDepInfo(_ name: String, _ info: DependencyInfo) { depsInfo[name] = info }
+        func setTier(_ tier: Tier, _ result: TierResult) { tiers[tier] = result }
+        func addCustomExecuted(_ count: Int) { customExecuted += count }
+        func flag(_ name: String) { flags.insert(name) }
+        func addLocked(_ domain: LockedDomain) { if !locked.contains(domain) { locked.append(domain) } }
+        func record(_ key: String, _ record: DeployRecord) { deployRecords[key] = record }
     }
 }

@@ -6,31 +6,45 @@ import Foundation
 
 /// The teardown funnel and the evidence collected before it (SPEC F-TEARDOWN, F-LOGS).
 extension RunCoordinator {
-    /// Removes the run's apps — the head and upgrade apps, then the dependencies in reverse
-    /// order — and verifies nothing is left. Returns whether teardown was clean.
+    /// Removes every app the run locked — so also one whose creation was cut short — the head and
+    /// upgrade apps together, then the dependencies in reverse order, and verifies that nothing is
+    /// left of any. Returns whether teardown was clean.
     func teardown(_ prepared: PreparedRun, state: RunState) async -> Bool {
         let clean = Locked(true)
-        let apps = await state.apps
+        var locked = await state.locked
+        // An app that exists without its lock recorded (a caller that skipped `lockAll`) is
+        // still the run's to remove.
+        for (role, app) in await state.apps where !locked.contains(where: { $0.domain == app.domain }) {
+            locked.append(LockedDomain(domain: app.domain, label: "\(role.rawValue) app", isDependency: false))
+        }
+        for dep in await state.deps where !locked.contains(where: { $0.domain == dep.app.domain }) {
+            locked.append(LockedDomain(domain: dep.app.domain, label: "dependency \(dep.name)", isDependency: true))
+        }
+        let order = await state.deps.map(\.name)
         await withTaskGroup(of: Void.self) { group in
-            for (role, app) in apps {
+            for app in locked where !app.isDependency {
                 group.addTask {
-                    let ok = await self.remove(
-                        app, name: "\(role.rawValue) app \(app.domain)", journal: prepared.journal)
-                    if !ok { clean.withLock { $0 = false } }
+                    if !(await self.remove(app, journal: prepared.journal)) { clean.withLock { $0 = false } }
                 }
             }
         }
-        for dep in await state.deps.reversed() {
-            let ok = await remove(dep.app, name: "dependency \(dep.name) \(dep.app.domain)", journal: prepared.journal)
-            if !ok { clean.withLock { $0 = false } }
+        let dependencies = locked.filter(\.isDependency).sorted { a, b in
+            // Reverse order of deployment; never-deployed ones last.
+            let i = order.firstIndex { "dependency \($0)" == a.label } ?? -1
+            let j = order.firstIndex { "dependency \($0)" == b.label } ?? -1
+            return i > j
+        }
+        for dependency in dependencies {
+            if !(await remove(dependency, journal: prepared.journal)) { clean.withLock { $0 = false } }
         }
         return clean.value
     }
 
     /// Removes one app, verifies no residue, and logs the outcome as it happens.
-    func remove(_ app: App, name: String, journal: RunJournal) async -> Bool {
+    func remove(_ locked: LockedDomain, journal: RunJournal) async -> Bool {
+        let name = "\(locked.label) \(locked.domain)"
         do {
-            let residue = try await driver.remove(app)
+            let residue = try await driver.remove(domain: locked.domain)
             if residue.isEmpty {
                 await journal.line("teardown: \(name) removed, no residue")
                 await reporter.step(role: "teardown", tier: "", name: name, result: .passed, elapsed: nil)
@@ -81,62 +95,4 @@ extension RunCoordinator {
         }
         await prepared.journal.line("diagnostics of \(targets.count) app(s) written to \(directory.path)")
     }
-}
-
-/// The ready probe of SPEC F-META: a declarative HTTP check, or a hook, polled until it passes.
-enum ReadyProbe {
-    /// Polls `path` until it answers `status` (and contains `contains`).
-    static func waitHTTP(
-        probe: HTTPSProbe, domain: String, path: String, status: Int, contains: String?, timeout: Duration
-    ) async throws {
-        try await probe.withClient(domains: [domain]) { client in
-            let clock = ContinuousClock()
-            let deadline = clock.now + timeout
-            var delay = Duration.milliseconds(100)
-            var last = "no answer"
-            while true {
-                if let response = try? await client.get(domain: domain, path: path, timeout: .seconds(10)) {
-                    if response.status == status && (contains.map { response.body.contains($0) } ?? true) { return }
-                    last =
-                        "answered \(response.status)"
-                        + (contains.map { response.body.contains($0) ? "" : " without '\($0)'" } ?? "")
-                }
-                guard clock.now + delay < deadline else {
-                    throw ReadyProbeError(
-                        message: "https://\(domain)\(path) not ready within \(DurationText.format(timeout)): \(last)")
-                }
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .milliseconds(500))
-            }
-        }
-    }
-
-    /// Runs `hook` until it exits 0.
-    static func waitHook(
-        hook: HookReference, runner: HookRunner, context: HookContext, log: URL, timeout: Duration
-    ) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        var delay = Duration.milliseconds(250)
-        while true {
-            let outcome = try await runner.run(
-                URL(fileURLWithPath: hook.path), context: context,
-                directory: URL(fileURLWithPath: hook.path).deletingLastPathComponent(), log: log,
-                timeout: max(.seconds(1), deadline - clock.now))
-            if outcome.succeeded { return }
-            guard clock.now + delay < deadline else {
-                throw ReadyProbeError(
-                    message:
-                        "ready hook \(hook.declared) did not exit 0 within \(DurationText.format(timeout)) (last exit \(outcome.exitCode))"
-                )
-            }
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(1))
-        }
-    }
-}
-
-struct ReadyProbeError: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
 }

@@ -40,11 +40,6 @@ public struct Janitor: Sendable {
         public var lines: [String] = []
     }
 
-    /// The keep mark of a domain (`--keep-on-failure`).
-    public static func keepMark(config: NodeConfig, domain: String) -> URL {
-        config.envDirectory.appendingPathComponent("\(domain).kept")
-    }
-
     /// Run-app domains on this node: env files and stacks.
     public func candidates() async throws -> [String] {
         var domains = Set<String>()
@@ -128,7 +123,7 @@ public struct Janitor: Sendable {
             return
         }
         defer { lock.release() }
-        let keep = Self.keepMark(config: config, domain: domain)
+        let keep = driver.keepMark(for: domain)
         if let text = try? String(contentsOf: keep, encoding: .utf8),
             let until = ISO8601DateFormatter().date(from: text.trimmingCharacters(in: .whitespacesAndNewlines)),
             until > Date()
@@ -153,7 +148,6 @@ public struct Janitor: Sendable {
         }
         do {
             let left = try await driver.remove(domain: domain)
-            try? FileManager.default.removeItem(at: keep)
             lock.unlinkWhileHeld()
             report.reaped.append(domain)
             report.lines.append(
@@ -179,7 +173,7 @@ extension RunCoordinator {
     func markKept(_ domains: [String]) async {
         let until = ISO8601DateFormatter().string(from: Date().addingTimeInterval(24 * 3600))
         for domain in domains {
-            try? AtomicFile.write(until + "\n", to: Janitor.keepMark(config: config, domain: domain))
+            try? AtomicFile.write(until + "\n", to: driver.keepMark(for: domain))
         }
     }
 }

@@ -6,7 +6,9 @@ import Foundation
 import Glibc
 #endif
 
-/// How a run is stopped from outside (SPEC F-LIFETIME): SIGTERM or SIGINT, or its hard deadline.
+/// How a run is stopped from outside (SPEC F-LIFETIME): SIGTERM, SIGINT or SIGHUP (a closed
+/// terminal), or its hard deadline. SIGPIPE is ignored: a closed stdout fails writes, it does not
+/// kill the run before its teardown.
 ///
 /// Invariant: a stop request only ever *cancels the run's work*; the teardown funnel runs after
 /// it, un-cancelled, and a signal arriving during teardown is logged and ignored so it cannot
@@ -20,6 +22,8 @@ public final class RunLifetime: @unchecked Sendable {
 
         public var outcome: RunOutcome {
             switch self {
+            case .signal(SIGINT): return .interrupted
+            case .signal(SIGHUP): return .hangup
             case .signal: return .cancelled
             case .deadline: return .deadline
             }
@@ -27,7 +31,9 @@ public final class RunLifetime: @unchecked Sendable {
 
         public var description: String {
             switch self {
-            case .signal(let number): return number == SIGINT ? "SIGINT" : "SIGTERM"
+            case .signal(SIGINT): return "SIGINT"
+            case .signal(SIGHUP): return "SIGHUP"
+            case .signal: return "SIGTERM"
             case .deadline(let limit): return "the \(DurationText.format(limit)) hard deadline"
             }
         }
@@ -49,7 +55,8 @@ public final class RunLifetime: @unchecked Sendable {
         var sources: [any DispatchSourceSignal] = []
         let continuation = self.continuation
         let state = self.state
-        for number in [SIGTERM, SIGINT] {
+        signal(SIGPIPE, SIG_IGN)
+        for number in [SIGTERM, SIGINT, SIGHUP] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {

@@ -57,9 +57,8 @@ extension RunCoordinator {
         let backup = TierRecorder(tier: .backup, role: .head, journal: journal, reporter: reporter)
         let engine = driver.backupEngine(for: app)
         let plan: BackupPlan?
-        let project: ComposeProject
         do {
-            (plan, project) = try engine.plan()
+            (plan, _) = try engine.plan()
         } catch {
             await state.setTier(
                 .backup, TierResult(status: .fail, durationSeconds: 0, reason: "cannot read the backup plan: \(error)"))
@@ -67,7 +66,7 @@ extension RunCoordinator {
             return
         }
         let capable = prepared.meta.backupCapable ?? (plan != nil)
-        guard capable, let plan else {
+        guard capable, plan != nil else {
             let reason =
                 prepared.meta.backupCapable == false
                 ? "backup_capable = false in the recipe's customization"
@@ -95,7 +94,8 @@ extension RunCoordinator {
                     recorder: backup)
             }
             markerFile = try await backup.check("write marker") {
-                try marker.write(into: try await markerDirectory(for: app, plan: plan, project: project))
+                guard let directory = try await engine.markerDirectory() else { throw MarkerError.noVolume(app.domain) }
+                return try marker.write(into: directory)
             }
             let taken = try await backup.check("backup", waitLabel: "backup") { try await driver.backup(app) }
             snapshot = taken
@@ -138,18 +138,6 @@ extension RunCoordinator {
             await journal.line("restore stopped: \(error)", tier: "restore")
         }
         await state.setTier(.restore, restore.result())
-    }
-
-    /// Where the data marker goes: the first backed-up path of the first backed-up volume.
-    func markerDirectory(for app: App, plan: BackupPlan, project: ComposeProject) async throws -> URL {
-        for service in plan.services {
-            for volume in service.volumes {
-                let name = project.dockerVolumeName(volume.name, stack: app.stack)
-                guard let mountpoint = try await engine.volume(name)?.Mountpoint else { continue }
-                return URL(fileURLWithPath: mountpoint).appendingPathComponent(volume.paths.first ?? "")
-            }
-        }
-        throw MarkerError.noVolume(app.domain)
     }
 
     // MARK: - Custom tests

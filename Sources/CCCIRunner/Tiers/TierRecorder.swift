@@ -52,7 +52,7 @@ public final class TierRecorder: Sendable {
         } catch {
             if let token { await reporter.endWait(token) }
             let elapsed = clock.now - checkStart
-            let message = error is CancellationError ? "cancelled" : String(describing: error)
+            let message = error is CancellationError ? "cancelled" : journal.redactor.redact(String(describing: error))
             record(Check(name: name, status: .fail, durationSeconds: elapsed.seconds, message: message))
             state.withLock { if $0.failure == nil { $0.failure = "\(name): \(message)" } }
             await journal.line("\(name): FAILED after \(DurationText.format(elapsed)): \(message)", tier: tier.rawValue)
@@ -71,8 +71,11 @@ public final class TierRecorder: Sendable {
             role: role.rawValue, tier: tier.rawValue, name: name, result: .skipped(reason), elapsed: nil)
     }
 
-    /// Records an externally decided check (a functional test case).
+    /// Records an externally decided check (a functional test case). Its message is cleaned of
+    /// the run's secret values.
     public func record(_ check: Check) {
+        var check = check
+        check.message = check.message.map(journal.redactor.redact)
         state.withLock { $0.checks.append(check) }
         if check.status == .fail {
             state.withLock { if $0.failure == nil { $0.failure = "\(check.name): \(check.message ?? "failed")" } }
@@ -87,6 +90,7 @@ public final class TierRecorder: Sendable {
 
     /// Decides the tier's verdict regardless of its checks (N/A, skipped).
     public func conclude(_ status: TierStatus, reason: String) {
+        let reason = journal.redactor.redact(reason)
         state.withLock { $0.outcome = (status, reason) }
     }
 

@@ -21,8 +21,12 @@ extension RunCoordinator {
         do {
             try await prepared.opState.record("upgrade", "base_version", .string(base.version.raw))
             try await upgrade.check("checkout \(base.version.raw)") {
-                try await RecipeCheckout(git: git, source: prepared.head.source)
-                    .clone(to: prepared.upgradeTree, commit: base.tag.commit)
+                // From the head tree, which has every object — a pull request's head included,
+                // which a fresh clone of the remote would not.
+                let local = RecipeSource(
+                    name: prepared.recipe, location: prepared.headTree.path, localPath: prepared.headTree)
+                try await RecipeCheckout(git: git, source: local).clone(
+                    to: prepared.upgradeTree, commit: base.tag.commit)
             }
             let app = try await upgrade.check("create app") {
                 try await createApp(
@@ -34,14 +38,10 @@ extension RunCoordinator {
             }
             await state.record("upgrade-base", baseRecord)
             try await converge(app, prepared: prepared, recorder: upgrade, name: "converge base")
-            try await upgrade.check("base health", waitLabel: "base health") {
-                try await HealthChecker(probe: prepared.probe).waitHealthy(
-                    domain: app.domain, path: prepared.meta.healthPath, accepted: prepared.meta.healthStatuses,
-                    timeout: min(prepared.deployTimeout, .seconds(120)))
-            }
+            try await health(app, prepared: prepared, recorder: upgrade, name: "base health")
             let marker = DataMarker(runID: runID, role: "upgrade")
             var markerFile: URL?
-            if let directory = try await upgradeMarkerDirectory(app) {
+            if let directory = try await driver.backupEngine(for: app).markerDirectory() {
                 markerFile = try await upgrade.check("write marker") { try marker.write(into: directory) }
             } else {
                 await upgrade.skip("write marker", reason: "the recipe keeps no data in named volumes")
@@ -72,23 +72,5 @@ extension RunCoordinator {
             await journal.line("upgrade stopped: \(error)", tier: "upgrade")
         }
         await state.setTier(.upgrade, upgrade.result())
-    }
-
-    /// A volume of the upgrade app to hold the marker: a backed-up path when the recipe has a
-    /// backup plan, else the first named volume of the first service that mounts one.
-    func upgradeMarkerDirectory(_ app: App) async throws -> URL? {
-        let (plan, project) = try driver.backupEngine(for: app).plan()
-        if let plan {
-            return try await markerDirectory(for: app, plan: plan, project: project)
-        }
-        for name in project.serviceNames {
-            for mount in project.services[name]!.namedVolumes {
-                let volume = project.dockerVolumeName(mount.source!, stack: app.stack)
-                if let mountpoint = try await engine.volume(volume)?.Mountpoint {
-                    return URL(fileURLWithPath: mountpoint)
-                }
-            }
-        }
-        return nil
     }
 }

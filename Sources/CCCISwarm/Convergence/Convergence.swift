@@ -9,7 +9,8 @@ import Foundation
 /// - the slot's newest task runs the service's *current* spec and is `running`, with its
 ///   container's healthcheck (if any) `healthy` — swarm keeps a task `starting` until then, and
 ///   a `starting` task whose container already reports `healthy` counts as running;
-/// - or the newest task is `complete`: a one-shot that did its job counts as converged;
+/// - or the newest task, on the current spec, is `complete` and the restart policy will not
+///   restart it (`none`, `on-failure`): a one-shot that did its job counts as converged;
 /// - `updating` / `rollback_started` update states block (a stop-first update can show N/N
 ///   replicas of the *old* tasks); `paused` / `rollback_paused` are settled — swarm leaves a
 ///   paused update paused forever, and N/N with health is still required;
@@ -51,12 +52,18 @@ public enum Convergence {
                 continue  // a retired slot (scaled down, or a removed node)
             }
             states.append(state)
-            if state == "complete" {
-                completed += 1
-                continue
-            }
             guard service.isCurrent(newest) else {
                 blockers.append("slot \(key): task runs the previous spec (\(state))")
+                continue
+            }
+            if state == "complete" {
+                // A one-shot that did its job. With the default restart policy (`any`) swarm
+                // replaces a task that exits 0, so a completed task there is not settled.
+                if service.restartCondition == "none" || service.restartCondition == "on-failure" {
+                    completed += 1
+                } else {
+                    blockers.append("slot \(key): task complete, about to be restarted (restart policy any)")
+                }
                 continue
             }
             let health = containerByTask[newest.ID]?.health

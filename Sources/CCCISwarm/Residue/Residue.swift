@@ -88,51 +88,38 @@ public struct StackJanitor: Sendable {
         }
     }
 
-    /// Removes every object of `stack`: services first, then their containers (forcibly — the
-    /// app is being deleted), then networks, configs, secrets and volumes, all bounded by
-    /// `timeout`. Idempotent; a half-removed stack is fine. Returns what could not be removed.
+    /// Removes every object of `stack` — services, then their containers (forcibly: the app is
+    /// being deleted), networks, configs, secrets and volumes — and returns what is left of it
+    /// (strays named after it included). Idempotent; a half-removed stack is fine.
+    ///
+    /// Swarm finishes in the background: an agent may still be creating a container for a task
+    /// of a service just removed, a volume stays "in use" until its container is gone, an
+    /// overlay network is deleted once its last endpoint is. So the removal is repeated, on a
+    /// short backoff bounded by `timeout`, until the stack owns nothing and the removed
+    /// services' tasks are gone (after which no container of theirs can appear).
     @discardableResult
     public func remove(stack: String, timeout: Duration = .seconds(120)) async throws -> Residue {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
-        var current = try await owned(stack: stack)
-        for service in current.services { try await engine.removeService(service) }
-        // The services are gone, so their containers are disposable: remove them at once rather
-        // than wait out each one's stop grace period (the app's data is being deleted anyway).
-        // Swarm may still be starting a replacement for a moment, hence the loop.
+        let services = try await engine.services(stack: stack)
+        let serviceIDs = Set(services.map(\.ID))
+        for service in services { try await engine.removeService(service.ID) }
         var delay = Duration.milliseconds(50)
-        while clock.now < deadline {
-            let containers = try await engine.containers(labels: ["com.docker.stack.namespace=\(stack)"])
-            if containers.isEmpty { break }
-            for container in containers { try? await engine.removeContainer(container.Id) }
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .milliseconds(500))
-        }
-        current = try await owned(stack: stack)
-        // Objects a just-removed container used stay "in use" for a moment: retry each removal.
-        func removeRetrying(_ remove: () async throws -> Void) async throws {
-            var attempt = 0
-            while (try? await remove()) == nil, attempt < 30, clock.now < deadline {
-                attempt += 1
-                try await Task.sleep(for: .milliseconds(min(50 * attempt, 500)))
+        while true {
+            let left = try await owned(stack: stack)
+            let tasks = serviceIDs.isEmpty ? [] : try await engine.tasks().filter { serviceIDs.contains($0.ServiceID) }
+            if (left.isEmpty && tasks.isEmpty) || clock.now >= deadline { break }
+            for service in left.services { try? await engine.removeService(service) }
+            for container in try await engine.containers(labels: ["com.docker.stack.namespace=\(stack)"]) {
+                try? await engine.removeContainer(container.Id)
             }
-        }
-        for network in current.networks { try await removeRetrying { try await engine.removeNetwork(network) } }
-        for config in current.configs { try await removeRetrying { try await engine.removeConfig(config) } }
-        for secret in current.secrets { try await removeRetrying { try await engine.removeSecret(secret) } }
-        for volume in current.volumes { try await removeRetrying { try await engine.removeVolume(volume) } }
-        // Swarm removes an overlay network asynchronously once its last endpoint is gone: give
-        // removals a moment to land, re-issuing them, before reporting what is left.
-        var left = try await owned(stack: stack)
-        var wait = Duration.milliseconds(50)
-        while !left.isEmpty, left.services.isEmpty, left.containers.isEmpty, clock.now < deadline {
-            try await Task.sleep(for: wait)
-            wait = min(wait * 2, .milliseconds(500))
             for network in left.networks { try? await engine.removeNetwork(network) }
             for config in left.configs { try? await engine.removeConfig(config) }
             for secret in left.secrets { try? await engine.removeSecret(secret) }
             for volume in left.volumes { try? await engine.removeVolume(volume) }
-            left = try await owned(stack: stack)
+            if try await owned(stack: stack).isEmpty && tasks.isEmpty { break }
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .milliseconds(500))
         }
         return try await residue(stack: stack)
     }

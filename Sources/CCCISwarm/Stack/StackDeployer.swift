@@ -27,7 +27,7 @@ public struct StackDeployer: Sendable {
     /// (the app env plus `STACK_NAME`). Returns without waiting for convergence.
     public func deploy(
         stack: String, composeFiles: [URL], environment: [String: String], workingDirectory: URL,
-        logFile: URL? = nil, secrets: [String] = []
+        logFile: URL? = nil
     ) async throws {
         var arguments = ["stack", "deploy", "--detach=true", "--resolve-image", resolveImage.rawValue]
         for file in composeFiles { arguments += ["--compose-file", file.path] }
@@ -36,7 +36,7 @@ public struct StackDeployer: Sendable {
         for (key, value) in environment { env[key] = value }
         let command = Command(
             dockerExecutable, arguments, environment: env, workingDirectory: workingDirectory,
-            output: logFile.map(Command.OutputMode.logFile) ?? .capture, secrets: secrets)
+            output: logFile.map(Command.OutputMode.logFile) ?? .capture)
         let result = try await runner.run(command)
         guard result.succeeded else { throw StackError.deployFailed(stack: stack, CommandError(result: result)) }
     }
@@ -45,14 +45,11 @@ public struct StackDeployer: Sendable {
 /// A stack operation that failed.
 public enum StackError: Error, Sendable, CustomStringConvertible {
     case deployFailed(stack: String, CommandError)
-    case residue(domain: String, Residue)
 
     public var description: String {
         switch self {
         case .deployFailed(let stack, let error):
             return "docker stack deploy of \(stack) failed: \(error)"
-        case .residue(let domain, let residue):
-            return "teardown of \(domain) left residue — \(residue.summary)"
         }
     }
 }

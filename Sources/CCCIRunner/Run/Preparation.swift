@@ -1,0 +1,161 @@
+import CCCICore
+import CCCIDeploy
+import CCCIGit
+import CCCIStore
+import CCCISwarm
+import CCCISystem
+import Foundation
+
+/// Preparation: everything read before anything is deployed.
+extension RunCoordinator {
+    // MARK: - Preparation
+
+    /// Everything read before anything is deployed.
+    struct PreparedRun: Sendable {
+        let journal: RunJournal
+        let naming: AppNaming
+        let head: RecipeHead
+        let recipe: String
+        /// The head app's tree (at the head) and the upgrade app's tree.
+        let headTree: URL
+        let upgradeTree: URL
+        let packs: [(name: String, directory: URL)]
+        let meta: RecipeMeta
+        let tests: [CustomTest]
+        let manifest: Manifest
+        let headDomain: String
+        let upgradeDomain: String
+        /// Dependency recipe → the domain its app gets in this run.
+        let dependencyDomains: [String: String]
+        let stateFiles: RunStateFiles
+        let opState: OpState
+        let deployGuard: DeployGuard
+        let probe: HTTPSProbe
+        let deployTimeout: Duration
+        let packComposeFiles: [URL]
+        let overlays: [String]
+        let upgradeBase: ReleaseSet.Release?
+        let upgradeBaseReason: String?
+    }
+
+    func prepare(journal: RunJournal) async throws -> PreparedRun {
+        let naming: AppNaming
+        do {
+            naming = try config.naming()
+        } catch {
+            throw RunSetupError.recipe(error.description)
+        }
+        let source = try RecipeSource.resolve(options.recipe, config: config)
+        await journal.line("run \(runID): recipe \(source.name) from \(source.location)")
+        let checkout = RecipeCheckout(git: git, source: source)
+        let headTree = workspace.appendingPathComponent("head/\(source.name)")
+        let upgradeTree = workspace.appendingPathComponent("upgrade/\(source.name)")
+        do {
+            try await checkout.clone(to: headTree, commit: nil)
+        } catch {
+            throw RunSetupError.recipe("cannot clone recipe \(source.name) from \(source.location): \(error)")
+        }
+        let commit = try await checkout.headCommit(ref: options.ref, pr: options.pr, in: headTree)
+        try await git.checkout(commit, in: headTree, force: true)
+        if let local = source.localPath, options.ref == nil, (try? await git.isDirty(local)) == true {
+            await journal.line(
+                "note: \(local.path) has uncommitted changes; the run tests its HEAD commit \(commit.prefix(8))")
+        }
+        let head = try await checkout.readHead(commit: commit, clone: headTree, naming: naming)
+
+        // Customization: the recipe's own pack, then the CI's pack (which overrides it key by key).
+        let packs: [(name: String, directory: URL)] = [
+            ("recipe", headTree.appendingPathComponent("tests")),
+            ("ci", config.packsDirectory.appendingPathComponent(source.name)),
+        ]
+        let meta: RecipeMeta
+        do {
+            meta = try MetaLoader.load(packDirectories: packs.map(\.directory))
+        } catch {
+            throw RunSetupError.meta(error)
+        }
+        let tests = TestDiscovery.discover(packs: packs)
+        let packComposeFiles = packs.map { $0.directory.appendingPathComponent(meta.composeOverlay) }
+            .filter { FileManager.default.fileExists(atPath: $0.path) }
+        var overlays = packComposeFiles.map { "\($0.path) (pack)" }
+        if driver.networkMode == .dnsrr {
+            overlays.append(
+                "\(NetworkMode.overlayFileName) (generated: no IPVS on this node — endpoint_mode dnsrr, host-mode ports)"
+            )
+        }
+        let manifest = Manifest(
+            meta: meta, overlays: overlays, customTests: tests.map(\.displayName), envOverrides: meta.extraEnv)
+
+        let headDomain = naming.runAppDomain(recipe: source.name, pr: options.pr, ref: commit, role: .head)
+        let upgradeDomain = naming.runAppDomain(recipe: source.name, pr: options.pr, ref: commit, role: .upgrade)
+        // Make sure the recipe can be deployed at all before anything is created.
+        do {
+            _ = try ResolvedAppEnv.load(
+                recipeRoot: headTree, recipe: source.name, domain: headDomain, overrides: meta.extraEnv,
+                extraComposeFiles: packComposeFiles)
+        } catch {
+            throw RunSetupError.recipe("recipe \(source.name) at \(commit.prefix(8)) cannot be deployed: \(error)")
+        }
+
+        var upgradeBase: ReleaseSet.Release?
+        var upgradeBaseReason: String?
+        if let pinned = meta.upgradeBaseVersion {
+            guard let release = head.releases.release(pinned) else {
+                throw RunSetupError.recipe(
+                    "upgrade_base_version \(pinned.raw) is not a release of \(source.name) (releases: "
+                        + "\(head.releases.releases.map(\.version.raw).joined(separator: ", ")))")
+            }
+            upgradeBase = release
+        } else {
+            upgradeBase = head.releases.upgradeBase(forHead: head.version)
+            if upgradeBase == nil {
+                upgradeBaseReason =
+                    head.releases.releases.isEmpty
+                    ? "the recipe has no release (annotated version tag) to upgrade from"
+                    : "no release is older than the head \(head.version?.raw ?? "")"
+            }
+        }
+
+        let stateDirectory = runDirectory.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
+        let stateFiles = RunStateFiles(directory: stateDirectory, runID: runID)
+        let probe: HTTPSProbe =
+            config.ingress == .lab
+            ? HTTPSProbe(target: .lab(address: "127.0.0.1", caCertificate: config.labCACertificate))
+            : HTTPSProbe(target: .production)
+        let prepared = PreparedRun(
+            journal: journal, naming: naming, head: head, recipe: source.name, headTree: headTree,
+            upgradeTree: upgradeTree, packs: packs, meta: meta, tests: tests, manifest: manifest,
+            headDomain: headDomain, upgradeDomain: upgradeDomain,
+            dependencyDomains: Dictionary(
+                meta.dependencies.map { name in
+                    (name, naming.runAppDomain(recipe: name, pr: options.pr, ref: "\(commit)|dep:\(source.name)"))
+                }, uniquingKeysWith: { first, _ in first }),
+            stateFiles: stateFiles,
+            opState: try OpState(file: stateFiles.opState), deployGuard: try DeployGuard(file: stateFiles.deployCount),
+            probe: probe, deployTimeout: options.deployTimeout ?? meta.deployTimeout,
+            packComposeFiles: packComposeFiles, overlays: overlays, upgradeBase: upgradeBase,
+            upgradeBaseReason: upgradeBaseReason)
+        try AtomicFile.write("{}\n", to: stateFiles.deps, permissions: 0o600)
+        await printHeader(prepared)
+        return prepared
+    }
+
+    func printHeader(_ prepared: PreparedRun) async {
+        let head = prepared.head
+        var lines = [
+            "cc-ci run \(runID)",
+            "  recipe   \(prepared.recipe)  \(head.source.location) @ \(head.commit.prefix(12))\(options.pr > 0 ? " (PR #\(options.pr))" : "")",
+            "  head     \(head.version?.raw ?? "unversioned")\(head.isRelease ? " (release)" : " (untagged)")"
+                + "   upgrade base \(prepared.upgradeBase?.version.raw ?? "none")",
+            "  apps     \(prepared.headDomain) (head)"
+                + (options.stages.contains(.upgrade) ? ", \(prepared.upgradeDomain) (upgrade)" : ""),
+            "  stages   \(options.stages.map(\.rawValue).joined(separator: ", "))   driver \(driver.name)   deploy timeout \(DurationText.format(prepared.deployTimeout))",
+            "  run dir  \(runDirectory.path)",
+        ]
+        lines += prepared.manifest.renderLines().map { "  " + $0 }
+        lines.append("")
+        await reporter.print(lines)
+        for line in lines { await prepared.journal.line(line) }
+    }
+}
