@@ -60,6 +60,39 @@ extension Integration {
             #expect(runs.first?["level"] == 4)
         }
 
+        @Test("a recipe given as a git URL runs like a catalogue name; --ref picks the commit under test")
+        func recipeByURLAndRef() async throws {
+            let harness = try RunHarness()
+            let web = try await harness.add("web")
+            let release = try #require(web.releases["1.1.0+1.35.0"])
+            let result = try await harness.ccci([
+                "run", "file://\(web.path.path)", "--ref", release, "--stages", "install,upgrade", "--json",
+            ])
+            #expect(result.status == 0, "\(result.errorOutput)")
+            let results = try harness.results(result)
+            #expect(results.recipe == "web")
+            #expect(results.headCommit == release)
+            #expect(results.headVersion == "1.1.0+1.35.0")
+            #expect(results.baseVersion == "1.0.0+1.35.0", "the head is a release: the upgrade starts one step back")
+        }
+
+        @Test("usage errors exit 2 and deploy nothing: an unknown recipe, an unknown ref, a bad stage")
+        func usageErrors() async throws {
+            let harness = try RunHarness()
+            try await harness.add("web")
+            let unknown = try await harness.ccci(["run", "no-such-recipe"])
+            #expect(unknown.status == 2)
+            #expect(unknown.errorOutput.contains("no recipe 'no-such-recipe'"))
+            let ref = try await harness.ccci(["run", "web", "--ref", "0123456789abcdef0123456789abcdef01234567"])
+            #expect(ref.status == 2)
+            #expect(ref.errorOutput.contains("is not a commit of recipe web"))
+            let stage = try await harness.ccci(["run", "web", "--stages", "install,upgrde"])
+            #expect(stage.status != 0)
+            #expect(stage.errorOutput.contains("did you mean `upgrade`?"))
+            let config = try harness.config()
+            #expect(!FileManager.default.fileExists(atPath: config.envDirectory.path), "no app was created")
+        }
+
         @Test("broken: exit 1, install fails with the convergence explanation, service logs kept, zero residue")
         func brokenRun() async throws {
             let harness = try RunHarness()

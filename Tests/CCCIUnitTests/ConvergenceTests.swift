@@ -26,13 +26,13 @@ import Testing
 
     static func task(
         id: String, service: String = "svc1", slot: Int? = 1, node: String = "n1", index: UInt64, state: String,
-        desired: String = "running", error: String? = nil, spec: String = spec1
+        desired: String = "running", error: String? = nil, spec: String = spec1, created: String? = nil
     ) throws -> SwarmTask {
         let err = error.map { #", "Err": "\#($0)""# } ?? ""
         let slotJSON = slot.map { #""Slot": \#($0),"# } ?? ""
         let json = #"""
             {"ID": "\#(id)", "ServiceID": "\#(service)", \#(slotJSON) "NodeID": "\#(node)",
-             "Version": {"Index": \#(index)}, "CreatedAt": "2026-01-01T00:00:0\#(index % 10)Z",
+             "Version": {"Index": \#(index)}, "CreatedAt": "2026-01-01T00:00:\#(created ?? String(format: "%02d", index))Z",
              "DesiredState": "\#(desired)", "Spec": {"ContainerSpec": \#(spec), "ForceUpdate": 0},
              "Status": {"State": "\#(state)", "ContainerStatus": {"ContainerID": "c-\#(id)"}\#(err)}}
             """#
@@ -154,6 +154,25 @@ import Testing
                 try Self.task(id: "t2", index: 14, state: "running"),
             ], containers: [])
         #expect(recovered.converged)
+    }
+
+    @Test("a start-first update: the new task, not the old one shut down after it, is the slot's current task")
+    func startFirstUpdate() throws {
+        // Shutting the old task down bumped its object version above the new task's.
+        let old = try Self.task(
+            id: "old", index: 20, state: "shutdown", desired: "shutdown", spec: Self.spec1, created: "10")
+        let new = try Self.task(id: "new", index: 15, state: "running", spec: Self.spec2, created: "12")
+        let state = Convergence.evaluate(
+            services: [try Self.service(update: "completed", spec: Self.spec2)], tasks: [old, new], containers: [])
+        #expect(state.converged, "\(state.services.map(\.summary))")
+    }
+
+    @Test("creation times sort as times although Go trims trailing zeros of the nanoseconds")
+    func timestampOrder() {
+        let earlier = Convergence.sortableTimestamp("2026-11-23T11:40:52.5Z")
+        let later = Convergence.sortableTimestamp("2026-11-23T11:40:52.55Z")
+        #expect(earlier < later)
+        #expect(Convergence.sortableTimestamp("2026-11-23T11:40:52Z") < earlier)
     }
 
     @Test("slots retired by a scale-down are ignored; missing replicas block")

@@ -93,9 +93,24 @@ public enum Convergence {
             taskStates: states, blockers: blockers, lastError: lastError)
     }
 
-    /// Newer tasks have higher object versions; creation time breaks ties.
-    private static func order(_ task: SwarmTask) -> (UInt64, String) {
-        (task.Version?.Index ?? 0, task.CreatedAt ?? "")
+    /// The most recently *created* task of a slot is its current one. (Not the highest object
+    /// version: shutting an old task down bumps its version above its replacement's — a
+    /// start-first update would then look like a retired slot.)
+    static func order(_ task: SwarmTask) -> (String, UInt64) {
+        (sortableTimestamp(task.CreatedAt ?? ""), task.Version?.Index ?? 0)
+    }
+
+    /// An RFC 3339 timestamp whose text sorts like its time: Go trims trailing zeros of the
+    /// nanoseconds (`…:52.5Z`, `…:52.55Z`), so the fraction is padded to nine digits.
+    public static func sortableTimestamp(_ text: String) -> String {
+        guard let dot = text.firstIndex(of: ".") else {
+            return text.hasSuffix("Z") ? String(text.dropLast()) + ".000000000Z" : text
+        }
+        let whole = text[..<dot]
+        let rest = text[text.index(after: dot)...]
+        let digits = rest.prefix { $0.isNumber }
+        let zone = rest.dropFirst(digits.count)
+        return "\(whole).\(digits.padding(toLength: 9, withPad: "0", startingAt: 0))\(zone)"
     }
 }
 
