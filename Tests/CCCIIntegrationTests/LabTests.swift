@@ -134,28 +134,27 @@ extension Integration {
             try await TestEnvironment.withEngine { engine in
                 let work = try TemporaryDirectory("ccci-lab-ports")
                 let stack = "ports\(TestEnvironment.randomHex(4))_lab_ccci_test"
-                let compose = work.appending("compose.yml")
-                try """
-                version: "3.8"
-                services:
-                  app:
-                    image: ccci-lab/busybox:latest
-                    init: true
-                    command: ["httpd", "-f", "-p", "8080", "-h", "/"]
-                    ports:
-                      - "18089:8080"
+                let inline = try InlineStack(
+                    stack,
+                    compose: """
+                        version: "3.8"
+                        services:
+                          app:
+                            image: ccci-lab/busybox:latest
+                            init: true
+                            command: ["httpd", "-f", "-p", "8080", "-h", "/"]
+                            ports:
+                              - "18089:8080"
 
-                """.write(to: compose, atomically: true, encoding: .utf8)
+                        """, in: work.url)
                 let project = try ComposeProject.load(
                     recipeRoot: work.url, files: ["compose.yml"], environment: [:], recipe: "ports")
                 let overlay = work.appending(NetworkMode.overlayFileName)
                 try #require(NetworkMode.dnsrr.overlay(for: project)).write(
                     to: overlay, atomically: true, encoding: .utf8)
                 let left = try await TestEnvironment.withStack(stack, engine: engine) {
-                    try await StackDeployer().deploy(
-                        stack: stack, composeFiles: [compose, overlay], environment: [:], workingDirectory: work.url)
-                    try await ConvergenceWaiter(engine: engine, logger: TestEnvironment.logger).wait(
-                        stack: stack, timeout: .seconds(60))
+                    try await inline.deploy(extraComposeFiles: [overlay])
+                    try await inline.waitConverged(engine: engine)
                     let runner = ProcessRunner()
                     let ports = try await runner.checked(
                         Command(

@@ -125,41 +125,38 @@ extension Integration {
             try await TestEnvironment.withEngine { engine in
                 let work = try TemporaryDirectory("ccci-paused")
                 let stack = "paused\(TestEnvironment.randomHex(4))_drv_ccci_test"
-                let compose = work.appending("compose.yml")
                 // Each spec version fails its very first start, then runs: an update's first new
                 // task fails inside the monitor window, so swarm pauses the update — and then
                 // restarts the task, which runs.
-                try """
-                version: "3.8"
-                services:
-                  app:
-                    image: ccci-lab/busybox:latest
-                    init: true
-                    command: ["sh", "-c", "if [ -f /state/started-$$SPEC ]; then exec httpd -f -p 8080 -h /; else touch /state/started-$$SPEC; exit 1; fi"]
-                    environment:
-                      - SPEC=${SPEC}
-                    volumes:
-                      - state:/state
-                    deploy:
-                      endpoint_mode: dnsrr
-                      restart_policy:
-                        condition: any
-                        delay: 1s
-                      update_config:
-                        failure_action: pause
-                        monitor: 10s
-                volumes:
-                  state:
+                let inline = try InlineStack(
+                    stack,
+                    compose: """
+                        version: "3.8"
+                        services:
+                          app:
+                            image: ccci-lab/busybox:latest
+                            init: true
+                            command: ["sh", "-c", "if [ -f /state/started-$$SPEC ]; then exec httpd -f -p 8080 -h /; else touch /state/started-$$SPEC; exit 1; fi"]
+                            environment:
+                              - SPEC=${SPEC}
+                            volumes:
+                              - state:/state
+                            deploy:
+                              endpoint_mode: dnsrr
+                              restart_policy:
+                                condition: any
+                                delay: 1s
+                              update_config:
+                                failure_action: pause
+                                monitor: 10s
+                        volumes:
+                          state:
 
-                """.write(to: compose, atomically: true, encoding: .utf8)
-                let deployer = StackDeployer()
-                let waiter = ConvergenceWaiter(engine: engine, logger: TestEnvironment.logger)
+                        """, in: work.url)
                 let left = try await TestEnvironment.withStack(stack, engine: engine) {
-                    try await deployer.deploy(
-                        stack: stack, composeFiles: [compose], environment: ["SPEC": "one"], workingDirectory: work.url)
-                    try await waiter.wait(stack: stack, timeout: .seconds(60))
-                    try await deployer.deploy(
-                        stack: stack, composeFiles: [compose], environment: ["SPEC": "two"], workingDirectory: work.url)
+                    try await inline.deploy(environment: ["SPEC": "one"])
+                    try await inline.waitConverged(engine: engine)
+                    try await inline.deploy(environment: ["SPEC": "two"])
                     // Wait (bounded) for swarm to pause the update.
                     let clock = ContinuousClock()
                     let deadline = clock.now + .seconds(60)
@@ -170,7 +167,7 @@ extension Integration {
                         try await Task.sleep(for: .milliseconds(250))
                     }
                     #expect(updateState == "paused", "swarm did not pause the update (state \(updateState ?? "none"))")
-                    let state = try await waiter.wait(stack: stack, timeout: .seconds(60)).state
+                    let state = try await inline.waitConverged(engine: engine)
                     let service = try #require(state.services.first)
                     #expect(service.updateState == "paused")
                     #expect(service.running == 1)

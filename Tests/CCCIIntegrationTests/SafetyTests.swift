@@ -167,23 +167,22 @@ extension Integration {
                 let domain = self.domain
                 let stack = AppNaming.stackName(forDomain: domain)
                 let work = try TemporaryDirectory("ccci-reap")
-                let compose = work.appending("compose.yml")
-                try """
-                version: "3.8"
-                services:
-                  app:
-                    image: ccci-lab/busybox:latest
-                    init: true
-                    command: ["sleep", "3600"]
-                    deploy:
-                      endpoint_mode: dnsrr
-                volumes: {}
+                let inline = try InlineStack(
+                    stack,
+                    compose: """
+                        version: "3.8"
+                        services:
+                          app:
+                            image: ccci-lab/busybox:latest
+                            init: true
+                            command: ["sleep", "3600"]
+                            deploy:
+                              endpoint_mode: dnsrr
+                        volumes: {}
 
-                """.write(to: compose, atomically: true, encoding: .utf8)
-                try await StackDeployer().deploy(
-                    stack: stack, composeFiles: [compose], environment: [:], workingDirectory: work.url)
-                try await ConvergenceWaiter(engine: engine, logger: TestEnvironment.logger).wait(
-                    stack: stack, timeout: .seconds(60))
+                        """, in: work.url)
+                try await inline.deploy()
+                try await inline.waitConverged(engine: engine)
                 _ = try makeEnvFile(domain)
                 let janitor = try janitor(engine)
                 async let sweep = janitor.sweep()

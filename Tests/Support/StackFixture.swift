@@ -45,3 +45,33 @@ public struct StackFixture: Sendable {
             workingDirectory: resolved.recipeRoot)
     }
 }
+
+/// A stack a test writes itself: compose text in a temporary directory, deployed with
+/// `docker stack deploy` exactly as given (plus any extra files) and waited for.
+public struct InlineStack: Sendable {
+    public let name: String
+    public let directory: URL
+    public let compose: URL
+
+    /// Writes `compose` to `compose.yml` in `directory`.
+    public init(_ name: String, compose text: String, in directory: URL) throws {
+        self.name = name
+        self.directory = directory
+        compose = directory.appendingPathComponent("compose.yml")
+        try text.write(to: compose, atomically: true, encoding: .utf8)
+    }
+
+    /// Deploys (or updates) the stack without waiting.
+    public func deploy(extraComposeFiles: [URL] = [], environment: [String: String] = [:]) async throws {
+        try await StackDeployer().deploy(
+            stack: name, composeFiles: [compose] + extraComposeFiles, environment: environment,
+            workingDirectory: directory)
+    }
+
+    /// Waits until the stack has converged.
+    @discardableResult
+    public func waitConverged(engine: DockerEngine, timeout: Duration = .seconds(60)) async throws -> ConvergenceState {
+        try await ConvergenceWaiter(engine: engine, logger: TestEnvironment.logger).wait(stack: name, timeout: timeout)
+            .state
+    }
+}
