@@ -16,7 +16,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
@@ -31,7 +30,6 @@ let package = Package(
             name: "CCCICore",
             dependencies: [
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
@@ -108,6 +106,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "ccci-fuzz",
+            dependencies: ["CCCICore"],
+            path: "Fuzz/ccci-fuzz",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "ccci-safety-helper",
             dependencies: ["CCCIRunner", "CCCISystem", "CCCICore"],
             path: "Tests/SafetyHelper",
@@ -126,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CCCIUnitTests",
-            dependencies: ["CCCICore", "CCCISwarm", "CCCIDeploy", "CCCISystem", "CCCITestSupport"],
+            dependencies: ["CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCISystem", "CCCITestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

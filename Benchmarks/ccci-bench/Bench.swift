@@ -49,8 +49,8 @@ struct ConvergenceLatency: AsyncParsableCommand {
             let driver = NativeDriver(config: config, engine: engine, logger: logger)
             print("run  deploy→converged  last healthy→returned")
             for index in 1...runs {
-                let domain =
-                    "\(AppNaming.recipePrefix(fixture))\(String(format: "%04x", Int.random(in: 0..<0xffff))).bench.ccci.test"
+                let domain = try AppNaming(ciDomain: "bench.ccci.test").runAppDomain(
+                    recipe: fixture, pr: 0, ref: UUID().uuidString)
                 let spec = AppSpec(
                     recipe: fixture, domain: domain, checkout: repository.path,
                     workDirectory: home.appendingPathComponent("work"), runID: "bench")

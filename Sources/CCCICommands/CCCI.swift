@@ -21,6 +21,46 @@ public struct CCCI: AsyncParsableCommand {
     )
 
     public init() {}
+
+    /// Parses the command line, runs the command and exits with the project's exit codes: 0 done,
+    /// 1 a failure, 2 bad usage or configuration (the README's contract — swift-argument-parser's
+    /// own 64 for usage errors becomes 2). A ``CommandFailure`` prints one `error:` line, with no
+    /// usage banner: the command line was fine, what it named was not.
+    public static func runAsMain(_ arguments: [String]? = nil) async -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            exit(withError: nil)
+        } catch let failure as CommandFailure {
+            printError("error: \(failure.message)")
+            Foundation.exit(failure.exitCode)
+        } catch {
+            let code = exitCode(for: error)
+            guard code == .validationFailure else { exit(withError: error) }
+            let message = fullMessage(for: error)
+            if !message.isEmpty { printError(message) }
+            Foundation.exit(2)
+        }
+    }
+}
+
+/// A command that could not do what it was asked, for a reason it can name (a run that does not
+/// exist, a store that cannot be opened, an argument that is not an app domain). Printed as one
+/// `error:` line — never with the usage banner, which would suggest the command line was wrong.
+public struct CommandFailure: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public let exitCode: Int32
+
+    public init(_ message: String, exitCode: Int32 = 1) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+
+    public var description: String { message }
 }
 
 /// Options every command shares.
@@ -40,12 +80,12 @@ public struct GlobalOptions: ParsableArguments {
         return logger
     }
 
-    /// The node configuration, or a `ValidationError` naming the problem.
+    /// The node configuration, or a configuration error (exit 2) naming the file and key.
     public func loadConfig() throws -> NodeConfig {
         do {
             return try NodeConfig.load()
         } catch {
-            throw ValidationError(error.description)
+            throw CommandFailure(error.description, exitCode: 2)
         }
     }
 }

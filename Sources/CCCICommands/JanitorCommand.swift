@@ -2,6 +2,7 @@ import ArgumentParser
 import CCCICore
 import CCCIDeploy
 import CCCIRunner
+import CCCIStore
 import CCCISwarm
 import CCCISystem
 import Foundation
@@ -24,9 +25,12 @@ struct JanitorCommand: AsyncParsableCommand {
         let config = try global.loadConfig()
         let logger = global.makeLogger()
         let naming = try config.naming()
+        // Dead runs are recorded in the store as interrupted; without a usable store the janitor still reaps.
+        let store = try? SQLiteStore(path: config.storePath)
         let report = try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
             await Janitor(
-                config: config, naming: naming, driver: NativeDriver(config: config, engine: engine, logger: logger)
+                config: config, naming: naming, driver: NativeDriver(config: config, engine: engine, logger: logger),
+                store: store
             )
             .sweep(dryRun: dryRun)
         }
@@ -36,46 +40,9 @@ struct JanitorCommand: AsyncParsableCommand {
             report.lines.forEach { print($0) }
             print(
                 "janitor: \(report.reaped.count) \(dryRun ? "to reap" : "reaped"), \(report.live.count) live, "
+                    + "\(report.interrupted.count) dead run\(report.interrupted.count == 1 ? "" : "s") recorded, "
                     + "\(report.flagged.count) flagged, \(report.kept.count) kept, \(report.skipped.count) skipped")
         }
         if !report.flagged.isEmpty { throw ExitCode(3) }
-    }
-}
-
-/// `ccci teardown <domain>…`: remove apps by domain (e.g. ones kept with --keep-on-failure).
-struct TeardownCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "teardown",
-        abstract: "Remove apps by domain — stack, volumes, secrets, env file, backups — and verify. Never a live run's."
-    )
-
-    @OptionGroup var global: GlobalOptions
-
-    @Argument(help: "App domains.")
-    var domains: [String]
-
-    func run() async throws {
-        let config = try global.loadConfig()
-        let logger = global.makeLogger()
-        try FileManager.default.createDirectory(at: config.lockDirectory, withIntermediateDirectories: true)
-        let clean = try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
-            let driver = NativeDriver(config: config, engine: engine, logger: logger)
-            var clean = true
-            for domain in domains {
-                // Like the janitor: only an app whose lock nobody holds may be removed.
-                guard let lock = try FileLock.tryAcquire(AppLocks.path(for: domain, in: config.lockDirectory)) else {
-                    print("\(domain): a live run holds its lock — not removed (wait for it, or stop that run)")
-                    clean = false
-                    continue
-                }
-                let left = try await driver.remove(domain: domain)
-                lock.unlinkWhileHeld()
-                lock.release()
-                print(left.isEmpty ? "\(domain): removed, no residue" : "\(domain): left \(left.summary)")
-                clean = clean && left.isEmpty
-            }
-            return clean
-        }
-        if !clean { throw ExitCode.failure }
     }
 }

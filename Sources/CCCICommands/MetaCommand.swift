@@ -1,5 +1,6 @@
 import ArgumentParser
 import CCCICore
+import CCCIRunner
 import Foundation
 
 /// `ccci meta …`: recipe test pack customization.
@@ -10,24 +11,76 @@ struct MetaCommand: AsyncParsableCommand {
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate the ccci.toml of one or more packs; exit 2 listing every problem.")
+            abstract: "Validate the ccci.toml of one or more packs; exit 2 listing every problem.",
+            discussion: """
+                Each argument is a pack directory (or its ccci.toml). Dependencies are checked against this \
+                node's catalogue.
+                """)
 
         @Argument(help: "Pack directories (later packs override earlier ones, as in a run).")
         var packs: [String]
 
         func run() async throws {
-            let meta: RecipeMeta
+            var directories: [URL] = []
+            var problems: [String] = []
+            for pack in packs {
+                let url = URL(fileURLWithPath: pack).standardizedFileURL
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+                    problems.append(
+                        "\(pack): no such directory — pass a test pack directory (the one holding ccci.toml)")
+                    continue
+                }
+                if isDirectory.boolValue {
+                    if !FileManager.default.fileExists(atPath: url.appendingPathComponent(MetaLoader.fileName).path) {
+                        print("note: \(pack) has no \(MetaLoader.fileName) — the defaults apply")
+                    }
+                    directories.append(url)
+                } else if url.lastPathComponent == MetaLoader.fileName {
+                    directories.append(url.deletingLastPathComponent())
+                } else {
+                    problems.append(
+                        "\(pack) is a file, not a test pack — pass the directory that holds \(MetaLoader.fileName)")
+                }
+            }
+            var meta: RecipeMeta?
             do {
-                meta = try MetaLoader.load(packDirectories: packs.map { URL(fileURLWithPath: $0) })
+                meta = try MetaLoader.load(packDirectories: directories)
             } catch {
-                for problem in error.problems { printError("error: \(problem)") }
-                printError("\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s") found")
+                problems += error.problems.map(\.description)
+            }
+            if let meta, !meta.dependencies.isEmpty {
+                problems += dependencyProblems(meta.dependencies)
+            }
+            guard problems.isEmpty, let meta else {
+                for problem in problems { printError("error: \(problem)") }
+                printError("\(problems.count) problem\(problems.count == 1 ? "" : "s") found")
                 throw ExitCode(2)
             }
             for warning in meta.warnings { print("warning: \(warning)") }
             let manifest = Manifest(meta: meta, overlays: [], customTests: [], envOverrides: [:])
             manifest.renderLines().forEach { print($0) }
             print("ok: \(packs.joined(separator: ", "))")
+        }
+
+        /// Dependencies that are not recipes of this node's catalogue.
+        func dependencyProblems(_ dependencies: [String]) -> [String] {
+            guard let config = try? NodeConfig.load() else {
+                print("warning: the node configuration cannot be read, so `dependencies` were not checked")
+                return []
+            }
+            let known = Catalogue(config: config).names
+            guard !known.isEmpty else {
+                print(
+                    "warning: this node has no catalogue (\(config.catalogueDirectory.path)), so `dependencies` were not checked"
+                )
+                return []
+            }
+            return dependencies.filter { !known.contains($0) }.map { name in
+                "`dependencies` lists '\(name)', which is not a recipe of this node's catalogue"
+                    + (Suggestion.closest(to: name, in: known).map { " — did you mean `\($0)`?" }
+                        ?? " (known: \(known.joined(separator: ", ")))")
+            }
         }
     }
 

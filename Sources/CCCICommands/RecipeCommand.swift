@@ -27,7 +27,7 @@ struct RecipeCommand: AsyncParsableCommand {
             do {
                 set = try await Git().releases(in: url)
             } catch {
-                throw ValidationError("cannot read tags of \(repository): \(error)")
+                throw CommandFailure("cannot read the tags of \(repository): \(error)", exitCode: 2)
             }
             if json {
                 let document: JSONValue = [
@@ -83,7 +83,7 @@ struct RecipeCommand: AsyncParsableCommand {
             do {
                 resolved = try ResolvedAppEnv.load(recipeRoot: root, recipe: name, domain: domain)
             } catch {
-                throw ValidationError("\(error)")
+                throw CommandFailure("\(error)", exitCode: 2)
             }
             if json {
                 print(String(decoding: try JSONCoding.prettyEncoder.encode(resolved.summary), as: UTF8.self))

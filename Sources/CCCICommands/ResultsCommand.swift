@@ -24,10 +24,20 @@ struct ResultsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try global.loadConfig()
-        let store = try SQLiteStore(path: config.storePath)
+        let store: SQLiteStore
+        do {
+            store = try SQLiteStore(readingFrom: config.storePath)
+        } catch {
+            if error.reason == nil && run == nil {
+                print("no runs recorded yet (\(config.storePath.path) does not exist)")
+                return
+            }
+            throw CommandFailure(error.description)
+        }
         if let run = self.run {
             guard let results = try await store.results(runID: run) else {
-                throw ValidationError("no run \(run) in \(config.storePath.path)")
+                throw CommandFailure(
+                    "no run \(run) in \(config.storePath.path) — `ccci results` lists the recorded runs")
             }
             print(String(decoding: try results.encoded(), as: UTF8.self))
             return
@@ -47,16 +57,19 @@ struct ResultsCommand: AsyncParsableCommand {
         func pad(_ text: String, _ width: Int) -> String {
             text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
         }
+        let outcomeWidth = max(9, runs.map(\.outcome.count).max() ?? 0)
+        let tierWidth = max(9, Tier.defaultStages.map(\.rawValue.count).max() ?? 0)
         print(
-            "\(pad("started (UTC)", 17)) \(pad("recipe", 12)) \(pad("head", 10)) \(pad("outcome", 9)) level  install upgrade backup restore custom  run"
-        )
+            "\(pad("started (UTC)", 17)) \(pad("recipe", 12)) \(pad("head", 10)) \(pad("outcome", outcomeWidth)) level  "
+                + Tier.defaultStages.map { pad($0.rawValue, tierWidth) }.joined(separator: " ") + "  run")
         for run in runs {
             let tiers = Tier.defaultStages.map { tier in
-                pad(run.tiers[tier.rawValue]?.rawValue ?? "-", tier.rawValue.count)
+                pad(run.tiers[tier.rawValue]?.rawValue ?? "-", tierWidth)
             }
             print(
-                "\(pad(formatter.string(from: run.startedAt), 17)) \(pad(run.recipe, 12)) \(pad(String(run.headCommit.prefix(8)), 10)) \(pad(run.outcome, 9)) L\(run.level)     \(tiers.joined(separator: " "))  \(run.runID)"
-            )
+                "\(pad(formatter.string(from: run.startedAt), 17)) \(pad(run.recipe, 12)) "
+                    + "\(pad(String(run.headCommit.prefix(8)), 10)) \(pad(run.outcome, outcomeWidth)) "
+                    + "\(pad("L\(run.level)", 5))  \(tiers.joined(separator: " "))  \(run.runID)")
         }
     }
 }

@@ -55,11 +55,15 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         if case .failure(let error) = RunOptions.parseStages(stages) { throw ValidationError("--stages: \(error)") }
-        if let deployTimeout, DurationText.parse(deployTimeout) == nil {
-            throw ValidationError("--deploy-timeout: '\(deployTimeout)' is not a duration such as 90s, 10m or 1h")
+        do {
+            if let deployTimeout { _ = try DurationText.check(deployTimeout, allowZero: false) }
+        } catch {
+            throw ValidationError("--deploy-timeout: \(error)")
         }
-        if let deadline, DurationText.parse(deadline) == nil {
-            throw ValidationError("--deadline: '\(deadline)' is not a duration such as 30m")
+        do {
+            if let deadline { _ = try DurationText.check(deadline, allowZero: false) }
+        } catch {
+            throw ValidationError("--deadline: \(error)")
         }
         if pr < 0 { throw ValidationError("--pr must be a pull request number") }
     }
@@ -105,7 +109,7 @@ struct RunCommand: AsyncParsableCommand {
         let report = await LiveStatus.run(reporter: reporter) { await coordinator.run() }
         await engine.shutdown()
         if let setupError = report.setupError {
-            printError("error: \(setupError)")
+            printError("error: \(secrets.redact(setupError))")
         }
         if json, let results = report.results {
             print(String(decoding: try results.encoded(), as: UTF8.self))

@@ -45,7 +45,7 @@ public protocol AppDriver: Sendable {
 /// What an app is made of before it exists.
 public struct AppSpec: Sendable, Hashable {
     public var recipe: String
-    public var domain: String
+    public var domain: AppDomain
     /// The recipe working tree this app deploys from (the run's own clone).
     public var checkout: URL
     /// Compose files from the test pack added to every deploy (`compose.ccci.yml`).
@@ -58,7 +58,8 @@ public struct AppSpec: Sendable, Hashable {
     public var runID: String
 
     public init(
-        recipe: String, domain: String, checkout: URL, packComposeFiles: [URL] = [], extraEnv: [String: String] = [:],
+        recipe: String, domain: AppDomain, checkout: URL, packComposeFiles: [URL] = [],
+        extraEnv: [String: String] = [:],
         workDirectory: URL, runID: String
     ) {
         self.recipe = recipe
@@ -87,7 +88,7 @@ public struct App: Sendable, CustomStringConvertible {
         self.secretValues = secretValues
     }
 
-    public var domain: String { spec.domain }
+    public var domain: AppDomain { spec.domain }
     public var recipe: String { spec.recipe }
 
     public var description: String {

@@ -23,9 +23,18 @@ public protocol GitClient: Sendable {
 /// ``GitClient`` backed by the `git` executable.
 public struct Git: GitClient {
     public let runner: ProcessRunner
+    /// Credentials for HTTP(S) remotes, passed to every command as an `http.extraHeader` (never
+    /// written into a remote URL or shown).
+    public let credentials: GitCredentials?
 
-    public init(runner: ProcessRunner = ProcessRunner()) {
+    public init(runner: ProcessRunner = ProcessRunner(), credentials: GitCredentials? = nil) {
         self.runner = runner
+        self.credentials = credentials
+    }
+
+    /// This client with `credentials` for its remotes.
+    public func authenticated(_ credentials: GitCredentials?) -> Git {
+        Git(runner: runner, credentials: credentials ?? self.credentials)
     }
 
     /// Runs `git <arguments>` in `repository` and returns stdout; throws on a non-zero exit.
@@ -38,8 +47,10 @@ public struct Git: GitClient {
         ]
         for (key, value) in environment { env[key] = value }
         var argv = ["-c", "advice.detachedHead=false", "-c", "safe.directory=*"]
+        if let credentials { argv += ["-c", "http.extraHeader=\(credentials.header)"] }
         if let repository { argv += ["-C", repository.path] }
-        let result = try await runner.run(Command("git", argv + arguments, environment: env))
+        let result = try await runner.run(
+            Command("git", argv + arguments, environment: env, secrets: credentials?.secrets ?? []))
         guard result.succeeded else {
             throw GitError.commandFailed(CommandError(result: result))
         }

@@ -233,7 +233,7 @@ public struct Lab: Sendable {
             report("ingress watcher: stopped (pid \(pid))")
         }
         try? FileManager.default.removeItem(at: watcherPIDFile)
-        let residue = try await StackJanitor(engine: engine).remove(stack: Self.stack)
+        let residue = try await StackJanitor(engine: engine, ownership: .stackNamespace).remove(stack: Self.stack)
         report("ingress: removed\(residue.isEmpty ? "" : " (left: \(residue.summary))")")
         for spec in LabImages.all {
             _ = try await runner.run(Command("docker", ["image", "rm", "--force", spec.reference]))

@@ -7,13 +7,46 @@ import GRDB
 public final class SQLiteStore: ResultStore {
     private let writer: any DatabaseWriter
 
-    /// Opens (creating and migrating) the database at `path`.
-    public init(path: URL) throws {
-        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+    /// Opens (creating and migrating) the database at `path`. Errors name the file and say what
+    /// to do, never SQLite's bare codes.
+    public init(path: URL) throws(StoreError) {
+        do {
+            try FileManager.default.createDirectory(
+                at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            writer = try DatabasePool(path: path.path, configuration: configuration)
+            try Self.migrator.migrate(writer)
+        } catch {
+            throw StoreError(path: path.path, operation: "open", underlying: error)
+        }
+    }
+
+    /// Opens the database at `path` for reading only (`ccci results`): it works on a store this
+    /// user cannot write, and never creates or migrates one.
+    public init(readingFrom path: URL) throws(StoreError) {
+        guard FileManager.default.fileExists(atPath: path.path) else {
+            throw StoreError(path: path.path, operation: "open", underlying: nil)
+        }
         var configuration = Configuration()
+        configuration.readonly = true
         configuration.busyMode = .timeout(10)
-        writer = try DatabasePool(path: path.path, configuration: configuration)
-        try Self.migrator.migrate(writer)
+        func open(_ name: String) throws -> DatabaseQueue {
+            let queue = try DatabaseQueue(path: name, configuration: configuration)
+            _ = try queue.read { db in try db.tableExists("run") }
+            return queue
+        }
+        do {
+            writer = try open(path.path)
+        } catch {
+            // A WAL database whose -shm/-wal files are gone and cannot be created (a read-only
+            // directory) opens only as immutable: readable, with no locking.
+            do {
+                writer = try open("file:\(path.path)?immutable=1")
+            } catch {
+                throw StoreError(path: path.path, operation: "read", underlying: error)
+            }
+        }
     }
 
     /// An in-memory store (for tests of logic above the store).
@@ -58,6 +91,19 @@ public final class SQLiteStore: ResultStore {
     }
 
     public func record(_ results: RunResults) async throws {
+        do {
+            try await insert(results)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(path: path, operation: "write to", underlying: error)
+        }
+    }
+
+    /// Where the database lives (for messages).
+    var path: String { (writer as? DatabasePool)?.path ?? (writer as? DatabaseQueue)?.path ?? "the results store" }
+
+    private func insert(_ results: RunResults) async throws {
         let json = String(decoding: try results.encoded(), as: UTF8.self)
         try await writer.write { db in
             try RunRecord(results: results, json: json).save(db)
@@ -72,7 +118,16 @@ public final class SQLiteStore: ResultStore {
     }
 
     public func runs(recipe: String?, limit: Int) async throws -> [RunSummary] {
+        do {
+            return try await summaries(recipe: recipe, limit: limit)
+        } catch {
+            throw StoreError(path: path, operation: "read", underlying: error)
+        }
+    }
+
+    private func summaries(recipe: String?, limit: Int) async throws -> [RunSummary] {
         try await writer.read { db in
+            guard try db.tableExists("run") else { return [] }
             var request = RunRecord.order(RunRecord.Columns.startedAt.desc).limit(limit)
             if let recipe { request = request.filter(RunRecord.Columns.recipe == recipe) }
             let runs = try request.fetchAll(db)
@@ -93,9 +148,24 @@ public final class SQLiteStore: ResultStore {
     }
 
     public func results(runID: String) async throws -> RunResults? {
-        let json = try await writer.read { db in try RunRecord.fetchOne(db, key: runID)?.resultsJSON }
+        let json: String?
+        do {
+            json = try await writer.read { db in
+                guard try db.tableExists("run") else { return nil }
+                return try RunRecord.fetchOne(db, key: runID)?.resultsJSON
+            }
+        } catch {
+            throw StoreError(path: path, operation: "read", underlying: error)
+        }
         guard let json else { return nil }
-        return try JSONCoding.decoder.decode(RunResults.self, from: Data(json.utf8))
+        do {
+            return try JSONCoding.decoder.decode(RunResults.self, from: Data(json.utf8))
+        } catch {
+            throw StoreError(
+                path: path, operation: "read run \(runID) from", underlying: nil,
+                reason: "its results document cannot be read (\(JSONCoding.explain(error))) — it was written by "
+                    + "another cc-ci version; the run's own results.json is in its run directory")
+        }
     }
 }
 
@@ -163,4 +233,49 @@ struct TierRecord: Codable, FetchableRecord, PersistableRecord {
     var status: String
     var durationSeconds: Double
     var reason: String?
+}
+
+/// The store could not be used: says which file, what cc-ci was doing, and the likely fix.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public let path: String
+    public let operation: String
+    /// SQLite's own account, when there is one.
+    public let reason: String?
+    let code: ResultCode?
+
+    init(path: String, operation: String, underlying: (any Error)?, reason explanation: String? = nil) {
+        self.path = path
+        self.operation = operation
+        if let explanation {
+            code = nil
+            reason = explanation
+        } else if let database = underlying as? DatabaseError {
+            code = database.resultCode.primaryResultCode
+            reason = database.message ?? "\(database.resultCode)"
+        } else {
+            code = nil
+            reason = underlying.map { "\($0)" }
+        }
+    }
+
+    public var description: String {
+        guard let reason else {
+            return
+                "no results store at \(path) yet — no run has been recorded on this node (or CCCI_HOME points elsewhere)"
+        }
+        var text = "cannot \(operation) the results store \(path): \(reason)"
+        switch code {
+        case .SQLITE_CANTOPEN?, .SQLITE_PERM?, .SQLITE_READONLY?, .SQLITE_AUTH?:
+            text += " — check that this user may read (and, for runs, write) the file and its directory"
+        case .SQLITE_NOTADB?, .SQLITE_CORRUPT?:
+            text += " — the file is not a cc-ci store (move it aside; a new one is created on the next run)"
+        case .SQLITE_BUSY?, .SQLITE_LOCKED?:
+            text += " — another process holds it; try again"
+        case .SQLITE_FULL?:
+            text += " — the disk is full"
+        default:
+            break
+        }
+        return text
+    }
 }

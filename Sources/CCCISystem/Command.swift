@@ -70,9 +70,12 @@ public struct CommandResult: Sendable, Hashable {
     /// Captured stderr (empty with a log file).
     public let errorOutput: String
     public let duration: Duration
+    /// Bytes of a log-file command's output cut from its log (``LogLimits``); 0 when it fit.
+    public let outputCut: Int64
 
     public init(
-        command: Command, status: Int32, signaled: Bool, output: String, errorOutput: String, duration: Duration
+        command: Command, status: Int32, signaled: Bool, output: String, errorOutput: String, duration: Duration,
+        outputCut: Int64 = 0
     ) {
         self.command = command
         self.status = status
@@ -80,6 +83,7 @@ public struct CommandResult: Sendable, Hashable {
         self.output = output
         self.errorOutput = errorOutput
         self.duration = duration
+        self.outputCut = outputCut
     }
 
     public var succeeded: Bool { status == 0 && !signaled }
@@ -114,10 +118,30 @@ public struct CommandError: Error, Sendable, CustomStringConvertible {
         self.tail = result.tail()
     }
 
+    /// `git clone`, `docker stack`: the program and its subcommand, options skipped.
+    static func program(_ argv: String) -> String {
+        let words = argv.split(separator: " ").map(String.init)
+        guard let first = words.first else { return argv }
+        var index = 1
+        while index < words.count, words[index].hasPrefix("-") {
+            // `-c key=value`, `-C path`: an option with a separate value.
+            index += ["-c", "-C"].contains(words[index]) ? 2 : 1
+        }
+        return index < words.count ? "\(first) \(words[index])" : first
+    }
+
+    /// The reason first — the program's own last words — then the command, so a long argv never
+    /// hides why it failed.
     public var description: String {
         let how = signaled ? "was killed by signal \(status - 128)" : "exited \(status)"
-        let detail = tail.isEmpty ? "" : ":\n" + tail.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
-        return "`\(argv)` \(how)\(detail)"
+        let program = Self.program(argv)
+        let lines = tail.split(separator: "\n").map(String.init)
+        guard let last = lines.last else { return "`\(program)` \(how) with no output — command: \(argv)" }
+        var text = "`\(program)` \(how): \(last)"
+        if lines.count > 1 {
+            text += "\n" + lines.dropLast().map { "    " + $0 }.joined(separator: "\n")
+        }
+        return text + "\n    command: \(argv)"
     }
 }
 

@@ -12,6 +12,6 @@ struct Entrypoint {
             LifetimeGuards.recordParentAtLaunch()
         }
         LoggingSetup.bootstrap()
-        await CCCI.main()
+        await CCCI.runAsMain()
     }
 }

@@ -12,35 +12,35 @@ import Testing
     @Test("a run app's domain is <recipe[:4]>-<sha1(recipe|pr|ref)[:6]>.<ci-domain>")
     func knownDigests() {
         // sha1("web|0|abc") = 29bfd85ab042…
-        #expect(naming.runAppDomain(recipe: "web", pr: 0, ref: "abc") == "web-29bfd8.ci.ccci.test")
+        #expect(naming.runAppDomain(recipe: "web", pr: 0, ref: "abc").name == "web-29bfd8.ci.ccci.test")
         // sha1("custom-php|12|main") = 5f31025e646b…
-        #expect(naming.runAppDomain(recipe: "custom-php", pr: 12, ref: "main") == "cust-5f3102.ci.ccci.test")
+        #expect(naming.runAppDomain(recipe: "custom-php", pr: 12, ref: "main").name == "cust-5f3102.ci.ccci.test")
         // sha1("custom-php|13|main") = 6f5fb72d55ce…
-        #expect(naming.runAppDomain(recipe: "custom-php", pr: 13, ref: "main") == "cust-6f5fb7.ci.ccci.test")
+        #expect(naming.runAppDomain(recipe: "custom-php", pr: 13, ref: "main").name == "cust-6f5fb7.ci.ccci.test")
     }
 
     @Test("the upgrade app of a run hashes recipe|pr|ref|upgrade, so head and upgrade domains differ")
     func rolesDiffer() {
         // sha1("web|0|abc|upgrade") = 6a07cf7681c4…
-        #expect(naming.runAppDomain(recipe: "web", pr: 0, ref: "abc", role: .upgrade) == "web-6a07cf.ci.ccci.test")
+        #expect(naming.runAppDomain(recipe: "web", pr: 0, ref: "abc", role: .upgrade).name == "web-6a07cf.ci.ccci.test")
         // sha1("custom-php|12|main|upgrade") = c3c69a76c872…
         #expect(
-            naming.runAppDomain(recipe: "custom-php", pr: 12, ref: "main", role: .upgrade)
+            naming.runAppDomain(recipe: "custom-php", pr: 12, ref: "main", role: .upgrade).name
                 == "cust-c3c69a.ci.ccci.test")
         #expect(
-            naming.runAppDomain(recipe: "web", pr: 0, ref: "abc", role: .head)
-                != naming.runAppDomain(recipe: "web", pr: 0, ref: "abc", role: .upgrade))
+            naming.runAppDomain(recipe: "web", pr: 0, ref: "abc", role: .head).name
+                != naming.runAppDomain(recipe: "web", pr: 0, ref: "abc", role: .upgrade).name)
     }
 
     @Test("the same recipe, PR and ref always give the same domain")
     func deterministic() throws {
         let other = try AppNaming(ciDomain: "ci.ccci.test")
         #expect(
-            naming.runAppDomain(recipe: "hedgedoc", pr: 7, ref: "feature/x")
-                == other.runAppDomain(recipe: "hedgedoc", pr: 7, ref: "feature/x"))
+            naming.runAppDomain(recipe: "hedgedoc", pr: 7, ref: "feature/x").name
+                == other.runAppDomain(recipe: "hedgedoc", pr: 7, ref: "feature/x").name)
         #expect(
-            naming.runAppDomain(recipe: "hedgedoc", pr: 7, ref: "feature/x")
-                != naming.runAppDomain(recipe: "hedgedoc", pr: 7, ref: "feature/y"))
+            naming.runAppDomain(recipe: "hedgedoc", pr: 7, ref: "feature/x").name
+                != naming.runAppDomain(recipe: "hedgedoc", pr: 7, ref: "feature/y").name)
     }
 
     @Test("the recipe prefix is its first four lowercase letters and digits")
@@ -49,7 +49,7 @@ import Testing
         #expect(AppNaming.recipePrefix("a-b-c") == "abc")
         #expect(AppNaming.recipePrefix("N8N") == "n8n")
         #expect(AppNaming.recipePrefix("---") == "app")
-        #expect(naming.runAppDomain(recipe: "a-b-c", pr: 1, ref: "x").hasPrefix("abc-"))
+        #expect(naming.runAppDomain(recipe: "a-b-c", pr: 1, ref: "x").name.hasPrefix("abc-"))
     }
 
     @Test(
@@ -57,7 +57,7 @@ import Testing
         arguments: ["web", "custom-php", "a-b-c", "facade", "beaded", "cafe", "N8N", "x"])
     func runAppsMatch(recipe: String) {
         for role in AppRole.allCases {
-            let domain = naming.runAppDomain(recipe: recipe, pr: 3, ref: "main", role: role)
+            let domain = naming.runAppDomain(recipe: recipe, pr: 3, ref: "main", role: role).name
             #expect(naming.isRunApp(domain), "\(domain)")
         }
     }
@@ -66,7 +66,7 @@ import Testing
         "warm canonical domains never look like run apps, whatever the recipe name",
         arguments: ["facade", "beaded", "cafe", "a-b-c", "abc", "ab-cafe12", "dead-beefca", "a", "web"])
     func warmAppsDoNotMatch(recipe: String) {
-        let warm = naming.warmAppDomain(recipe: recipe)
+        let warm = naming.warmAppDomain(recipe: recipe).name
         #expect(warm == "\(AppNaming.dnsLabel(recipe)).warm.ci.ccci.test")
         #expect(!naming.isRunApp(warm), "\(warm)")
     }
@@ -106,9 +106,9 @@ import Testing
 
     @Test("a run app's stack maps back to its domain; other stacks do not")
     func domainFromStack() {
-        let domain = naming.runAppDomain(recipe: "custom-php", pr: 12, ref: "main")
-        #expect(naming.runAppDomain(fromStack: AppNaming.stackName(forDomain: domain)) == domain)
-        #expect(naming.runAppDomain(fromStack: "cust-5f3102_ci_ccci_test") == "cust-5f3102.ci.ccci.test")
+        let domain = naming.runAppDomain(recipe: "custom-php", pr: 12, ref: "main").name
+        #expect(naming.runAppDomain(fromStack: AppNaming.stackName(forDomain: domain))?.name == domain)
+        #expect(naming.runAppDomain(fromStack: "cust-5f3102_ci_ccci_test")?.name == "cust-5f3102.ci.ccci.test")
         #expect(naming.runAppDomain(fromStack: "facade_warm_ci_ccci_test") == nil)
         #expect(naming.runAppDomain(fromStack: "cust-5f3102_other_test") == nil)
         #expect(naming.runAppDomain(fromStack: "traefik") == nil)
@@ -121,10 +121,10 @@ import Testing
         let ciDomain = String(repeating: "c", count: 19) + "." + String(repeating: "d", count: 8) + ".test"
         #expect(ciDomain.count == 33)
         let naming = try AppNaming(ciDomain: ciDomain)
-        let domain = naming.runAppDomain(recipe: "custom-php", pr: 1, ref: "main")
+        let domain = naming.runAppDomain(recipe: "custom-php", pr: 1, ref: "main").name
         let stack = AppNaming.stackName(forDomain: domain)
         #expect(stack == domain.replacingOccurrences(of: ".", with: "_"))
-        #expect(naming.runAppDomain(fromStack: stack) == domain)
+        #expect(naming.runAppDomain(fromStack: stack)?.name == domain)
         #expect(naming.isRunApp(domain))
     }
 
@@ -150,7 +150,7 @@ import Testing
     func lowercasesCIDomain() throws {
         let naming = try AppNaming(ciDomain: "CI.Example.ORG")
         #expect(naming.ciDomain == "ci.example.org")
-        #expect(naming.runAppDomain(recipe: "web", pr: 0, ref: "abc") == "web-29bfd8.ci.example.org")
+        #expect(naming.runAppDomain(recipe: "web", pr: 0, ref: "abc").name == "web-29bfd8.ci.example.org")
     }
 
     @Test("recipe names become DNS labels for warm domains")

@@ -13,44 +13,15 @@ extension Integration {
     /// Runs under stress: stopped mid-way, against the deadline, two at once (SPEC F-LOCK,
     /// F-LIFETIME, F-CAPACITY) — the real `ccci` binary on the real lab.
     @Suite struct RunsUnderStress {
-        /// Starts `ccci` in the background (it is killed by pid if the test ends first).
         func start(
             _ harness: RunHarness, _ arguments: [String], output: URL, extra: [String: String] = [:]
         ) throws -> Process {
-            let process = Process()
-            process.executableURL = TestEnvironment.ccciExecutable
-            process.arguments = arguments
-            var environment = ProcessInfo.processInfo.environment
-            for (key, value) in harness.environment {
-                if let value { environment[key] = value } else { environment[key] = nil }
-            }
-            for (key, value) in extra { environment[key] = value }
-            process.environment = environment
-            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-            process.standardOutput = try FileHandle(forWritingTo: output)
-            process.standardError = process.standardOutput
-            try process.run()
-            return process
+            try harness.start(arguments, output: output, extra: extra)
         }
 
-        /// The run.log of the only run under the harness' home, once it contains `text`.
         func waitForLog(_ harness: RunHarness, containing text: String, timeout: Duration = .seconds(60)) async -> Bool
         {
-            let clock = ContinuousClock()
-            let deadline = clock.now + timeout
-            while clock.now < deadline {
-                let runs = harness.home.appending("runs")
-                for run in (try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? [] {
-                    if let log = try? String(
-                        contentsOf: runs.appendingPathComponent("\(run)/run.log"), encoding: .utf8),
-                        log.contains(text)
-                    {
-                        return true
-                    }
-                }
-                try? await Task.sleep(for: .milliseconds(100))
-            }
-            return false
+            await harness.waitForLog(containing: text, timeout: timeout)
         }
 
         func onlyResults(_ harness: RunHarness) throws -> RunResults {

@@ -35,7 +35,7 @@ extension Integration {
                 #expect(results.outcome == "fail")
                 #expect(results.exitCode == 1)
                 #expect(results.deployCount == 2, "the guard counted both attempts")
-                let left = try await harness.residue(prepared.headDomain, engine: engine)
+                let left = try await harness.residue(prepared.headDomain.name, engine: engine)
                 #expect(left.isEmpty, "\(left.summary)")
             }
         }
@@ -46,9 +46,12 @@ extension Integration {
             let directory = try TemporaryDirectory("ccci-guard")
             let guardFile = directory.appending("deploys.json")
             let deployGuard = try DeployGuard(file: guardFile)
-            try await deployGuard.recordFreshDeploy(.head, domain: "a")
-            try await deployGuard.recordFreshDeploy(.upgrade, domain: "b")
-            await #expect(throws: DeployGuardError.self) { try await deployGuard.recordFreshDeploy(.head, domain: "a") }
+            let naming = try AppNaming(ciDomain: "guard.ccci.test")
+            let a = naming.runAppDomain(recipe: "web", pr: 0, ref: "a")
+            let b = naming.runAppDomain(recipe: "web", pr: 0, ref: "a", role: .upgrade)
+            try await deployGuard.recordFreshDeploy(.head, domain: a)
+            try await deployGuard.recordFreshDeploy(.upgrade, domain: b)
+            await #expect(throws: DeployGuardError.self) { try await deployGuard.recordFreshDeploy(.head, domain: a) }
             let recorded = try JSONCoding.decoder.decode([String: Int].self, from: Data(contentsOf: guardFile))
             #expect(recorded == ["head": 2, "upgrade": 1])
         }

@@ -34,7 +34,7 @@ extension Integration {
                 fixtures[name] = try await StackFixture.prepare(
                     name, domain: "\(name).lab\(tag).ccci.test", in: work.url)
             }
-            let janitor = StackJanitor(engine: engine)
+            let janitor = StackJanitor(engine: engine, ownership: .stackNamespace)
             do {
                 for name in names { try await fixtures[name]!.deploy(engine: engine) }
                 let waiter = ConvergenceWaiter(engine: engine, logger: TestEnvironment.logger)

@@ -41,7 +41,7 @@ extension Integration {
                 // Secrets exist under abra's names, with the length the env asks for.
                 let secret = try #require(
                     try await harness.engine.secrets(names: ["\(app.stack)_admin_password_v1"]).first)
-                #expect(secret.labels["ccci.app"] == app.domain)
+                #expect(secret.labels["ccci.app"] == app.domain.name)
                 #expect(app.secretValues["admin_password"]?.count == 24)
 
                 let pinned = try await driver.deploy(app, mode: .pinned(base))
@@ -50,9 +50,9 @@ extension Integration {
                 var labels = try await harness.serviceLabels(app)
                 #expect(labels["coop-cloud.\(app.stack).version"] == "1.2.0+1.36.1")
                 #expect(labels["coop-cloud.\(app.stack).chaos-version"] == nil)
-                #expect(labels["ccci.app"] == app.domain)
+                #expect(labels["ccci.app"] == app.domain.name)
                 let health = HealthChecker(probe: harness.probe)
-                try await health.waitHealthy(domain: app.domain, path: "/", accepted: [200], timeout: .seconds(30))
+                try await health.waitHealthy(domain: app.domain.name, path: "/", accepted: [200], timeout: .seconds(30))
 
                 // Upgrade in place to the head (chaos): the label names the head commit.
                 try await harness.git.checkout(try #require(repository.head), in: repository.path, force: true)
@@ -65,7 +65,7 @@ extension Integration {
                 #expect(
                     labels["coop-cloud.\(app.stack).version"] == "1.3.0+1.36.1", "the recipe's own label at the head")
                 let answer = try await health.waitHealthy(
-                    domain: app.domain, path: "/", accepted: [200], timeout: .seconds(30))
+                    domain: app.domain.name, path: "/", accepted: [200], timeout: .seconds(30))
                 #expect(answer.status == 200)
             }
         }
@@ -186,10 +186,11 @@ extension Integration {
                 _ = try await driver.deploy(app, mode: .chaos)
                 _ = try await driver.waitConverged(app, timeout: .seconds(90), progress: nil)
                 try await HealthChecker(probe: harness.probe)
-                    .waitHealthy(domain: app.domain, path: "/cgi-bin/health", accepted: [200], timeout: .seconds(30))
-                try await harness.probe.withClient(domains: [app.domain]) { client in
+                    .waitHealthy(
+                        domain: app.domain.name, path: "/cgi-bin/health", accepted: [200], timeout: .seconds(30))
+                try await harness.probe.withClient(domains: [app.domain.name]) { client in
                     #expect(
-                        try await client.get(domain: app.domain, path: "/cgi-bin/kv?key=marker&value=before").body
+                        try await client.get(domain: app.domain.name, path: "/cgi-bin/kv?key=marker&value=before").body
                             .contains("stored"))
                     let snapshot = try await driver.backup(app)
                     #expect(snapshot.id.count >= 8)
@@ -198,16 +199,18 @@ extension Integration {
                         snapshot.paths.allSatisfy { $0.hasSuffix("/backup") },
                         "only the volume's backup path: \(snapshot.paths)")
                     #expect(
-                        try await client.get(domain: app.domain, path: "/cgi-bin/kv?key=marker&value=after").body
+                        try await client.get(domain: app.domain.name, path: "/cgi-bin/kv?key=marker&value=after").body
                             .contains("stored"))
                     #expect(
-                        try await client.get(domain: app.domain, path: "/cgi-bin/kv?key=later&value=x").body.contains(
-                            "stored"))
+                        try await client.get(domain: app.domain.name, path: "/cgi-bin/kv?key=later&value=x").body
+                            .contains(
+                                "stored"))
                     try await driver.restore(app, snapshot: snapshot)
                     #expect(
-                        try await client.get(domain: app.domain, path: "/cgi-bin/kv?key=marker").body.contains("before")
+                        try await client.get(domain: app.domain.name, path: "/cgi-bin/kv?key=marker").body.contains(
+                            "before")
                     )
-                    let later = try await client.get(domain: app.domain, path: "/cgi-bin/kv?key=later")
+                    let later = try await client.get(domain: app.domain.name, path: "/cgi-bin/kv?key=later")
                     #expect(later.status == 404, "a key written after the backup is gone after the restore")
                 }
             }

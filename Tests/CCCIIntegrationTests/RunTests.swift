@@ -175,7 +175,7 @@ extension Integration {
                 let naming = try AppNaming(ciDomain: harness.ciDomain)
                 let providerDomain = naming.runAppDomain(
                     recipe: "provider", pr: 0, ref: "\(results.headCommit)|dep:consumer")
-                let providerLeft = try await harness.residue(providerDomain, engine: engine)
+                let providerLeft = try await harness.residue(providerDomain.name, engine: engine)
                 let consumerLeft = try await harness.residue(results.appDomain, engine: engine)
                 #expect(
                     providerLeft.isEmpty && consumerLeft.isEmpty, "\(providerLeft.summary) / \(consumerLeft.summary)")

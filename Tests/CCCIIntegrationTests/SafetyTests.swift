@@ -29,6 +29,11 @@ extension Integration {
 
         var domain: String { "web-\(TestEnvironment.randomHex(6)).\(ciDomain)" }
 
+        /// `text` as the app domain a run would lock.
+        func appDomain(_ text: String) -> AppDomain {
+            try! AppNaming(ciDomain: ciDomain).appDomain(text)
+        }
+
         func config() throws -> NodeConfig {
             try TestEnvironment.labConfig(
                 home: home.url, extra: ["CCCI_LOCK_DIR": lockDirectory.path, "CCCI_CI_DOMAIN": ciDomain])
@@ -43,7 +48,7 @@ extension Integration {
 
         /// `held`, `free` or `absent`, probed with a real non-blocking flock.
         func lockState(_ domain: String) -> String {
-            let path = AppLocks.path(for: domain, in: lockDirectory)
+            let path = AppLocks.path(for: appDomain(domain), in: lockDirectory)
             guard FileManager.default.fileExists(atPath: path.path) else { return "absent" }
             guard let lock = try? FileLock.tryAcquire(path) else { return "held" }
             lock.release()
@@ -90,7 +95,7 @@ extension Integration {
         @Test("a non-blocking probe fails on a held lock and succeeds on a free one")
         func probeSemantics() async throws {
             let domain = self.domain
-            let path = AppLocks.path(for: domain, in: lockDirectory)
+            let path = AppLocks.path(for: appDomain(domain), in: lockDirectory)
             let (holder, marker) = try await hold(domain)
             #expect(await HelperProcesses.waitForMarker(marker, "ACQUIRED") != nil)
             #expect(try FileLock.tryAcquire(path) == nil)
@@ -176,8 +181,10 @@ extension Integration {
                             image: ccci-lab/busybox:latest
                             init: true
                             command: ["sleep", "3600"]
+                            labels: { ccci.managed: "true", ccci.stack: "\(stack)" }
                             deploy:
                               endpoint_mode: dnsrr
+                              labels: { ccci.managed: "true", ccci.stack: "\(stack)", ccci.app: "\(domain)" }
                         volumes: {}
 
                         """, in: work.url)
@@ -235,7 +242,7 @@ extension Integration {
             let envFile = try makeEnvFile(domain)
             let (_, marker) = try await hold(domain)
             #expect(await HelperProcesses.waitForMarker(marker, "ACQUIRED") != nil)
-            let path = AppLocks.path(for: domain, in: lockDirectory)
+            let path = AppLocks.path(for: appDomain(domain), in: lockDirectory)
             let threeHoursAgo = Date().addingTimeInterval(-3 * 3600)
             try FileManager.default.setAttributes([.modificationDate: threeHoursAgo], ofItemAtPath: path.path)
             try await TestEnvironment.withEngine { engine in
@@ -267,7 +274,7 @@ extension Integration {
             let domain = self.domain
             let envFile = try makeEnvFile(domain)
             try FileManager.default.createDirectory(
-                at: AppLocks.path(for: domain, in: lockDirectory), withIntermediateDirectories: true)
+                at: AppLocks.path(for: appDomain(domain), in: lockDirectory), withIntermediateDirectories: true)
             try await TestEnvironment.withEngine { engine in
                 let report = try await janitor(engine).sweep()
                 #expect(report.skipped == [domain])

@@ -19,6 +19,15 @@ import Glibc
 ///     wrapper <lockdir> <domain> <out>              start `guarded … 3600` as a child, mark WRAPPED <pid>
 ///     spawn-orphan <out>                            start orphan-probe and exit at once
 ///     orphan-probe <out> <parent>                   once re-parented, arm the guards: REFUSED or GUARDS_OK
+/// The app domain a test passed (`<app>.<its CI domain>`), checked as a run would check it.
+func appDomain(_ text: String) -> AppDomain {
+    let ciDomain = text.split(separator: ".", maxSplits: 1).last.map(String.init) ?? text
+    guard let domain = try? AppNaming(ciDomain: ciDomain).appDomain(text) else {
+        SafetyHelper.fail("not an app domain: \(text)")
+    }
+    return domain
+}
+
 @main
 struct SafetyHelper {
     static func main() async {
@@ -28,7 +37,7 @@ struct SafetyHelper {
         guard let command = arguments.first else { fail("no command") }
         switch command {
         case "hold", "hold-with-child":
-            let (directory, domain, out) = (URL(fileURLWithPath: arguments[1]), arguments[2], arguments[3])
+            let (directory, domain, out) = (URL(fileURLWithPath: arguments[1]), appDomain(arguments[2]), arguments[3])
             do {
                 try await AppLocks.acquire(domain: domain, in: directory) { mark(out, "WAITING") }
             } catch {
@@ -44,7 +53,7 @@ struct SafetyHelper {
             }
             sleepForever()
         case "guarded":
-            let (directory, domain, out) = (URL(fileURLWithPath: arguments[1]), arguments[2], arguments[3])
+            let (directory, domain, out) = (URL(fileURLWithPath: arguments[1]), appDomain(arguments[2]), arguments[3])
             let deadline = Duration.seconds(Int64(arguments[4]) ?? 3600)
             let armed: Int32
             do {

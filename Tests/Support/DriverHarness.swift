@@ -27,9 +27,12 @@ public struct DriverHarness: Sendable {
             .materialize(name, at: home.appending("recipes/\(directoryName ?? name)"))
     }
 
+    /// The CI domain of driver tests' apps: not the lab's, so no run's janitor ever sees them.
+    public static let ciDomain = "drv.ccci.test"
+
     /// A domain no other test uses.
-    public func domain(_ name: String) -> String {
-        "\(AppNaming.recipePrefix(name))\(TestEnvironment.randomHex(4)).drv.ccci.test"
+    public func domain(_ name: String) -> AppDomain {
+        try! AppNaming(ciDomain: Self.ciDomain).runAppDomain(recipe: name, pr: 0, ref: UUID().uuidString)
     }
 
     /// The spec of an app of `repository` at a fresh domain.

@@ -66,7 +66,56 @@ public struct RunHarness: Sendable {
 
     /// What is left on the node of the app at `domain`.
     public func residue(_ domain: String, engine: DockerEngine) async throws -> Residue {
-        try await NativeDriver(config: try config(), engine: engine, logger: TestEnvironment.logger).residue(
-            domain: domain)
+        let config = try config()
+        return try await NativeDriver(config: config, engine: engine, logger: TestEnvironment.logger).residue(
+            domain: try config.naming().appDomain(domain))
+    }
+
+    /// Starts `ccci <arguments>` in the background, its output in `output` (the caller kills it by
+    /// pid if the test ends first).
+    public func start(_ arguments: [String], output: URL, extra: [String: String] = [:]) throws -> Process {
+        let process = Process()
+        process.executableURL = TestEnvironment.ccciExecutable
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in self.environment {
+            if let value { environment[key] = value } else { environment[key] = nil }
+        }
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = process.standardOutput
+        try process.run()
+        return process
+    }
+
+    /// Waits until the run.log of a run under this harness' home contains `text`.
+    public func waitForLog(containing text: String, timeout: Duration = .seconds(60)) async -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            let runs = home.appending("runs")
+            for run in (try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? [] {
+                if let log = try? String(contentsOf: runs.appendingPathComponent("\(run)/run.log"), encoding: .utf8),
+                    log.contains(text)
+                {
+                    return true
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    /// The results documents of every finished run under this harness' home.
+    public func allResults() throws -> [RunResults] {
+        let runs = home.appending("runs")
+        return try FileManager.default.contentsOfDirectory(atPath: runs.path).sorted().compactMap { run in
+            guard let data = try? Data(contentsOf: runs.appendingPathComponent("\(run)/results.json")) else {
+                return nil
+            }
+            return try JSONCoding.decoder.decode(RunResults.self, from: data)
+        }
     }
 }

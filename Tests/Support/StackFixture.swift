@@ -32,7 +32,9 @@ public struct StackFixture: Sendable {
         for secret in resolved.secrets {
             let value = String(
                 (0..<(secret.length ?? 24)).map { _ in "abcdefghijkmnpqrstuvwxyz23456789".randomElement()! })
-            try await engine.createSecret(name: secret.dockerName, value: value, labels: ["ccci.stack": stack])
+            // Marked as the stack's own, as `docker stack deploy` marks what it creates.
+            try await engine.createSecret(
+                name: secret.dockerName, value: value, labels: ["com.docker.stack.namespace": stack])
         }
         var files = resolved.composeFileURLs
         if let overlay = mode.overlay(for: resolved.project) {

@@ -21,14 +21,8 @@ public enum TestEnvironment {
     /// `Fixtures/packs`.
     public static var packsRoot: URL { repositoryRoot.appendingPathComponent("Fixtures/packs") }
 
-    /// `../shared/fixtures/real-recipes` next to the checkout.
-    public static var realRecipesRoot: URL {
-        let candidates = [
-            repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures/real-recipes"),
-            URL(fileURLWithPath: "/work/shared/fixtures/real-recipes"),
-        ]
-        return candidates.first { FileManager.default.fileExists(atPath: $0.path) } ?? candidates[0]
-    }
+    /// `Fixtures/real-recipes`: real recipes' files (see its SOURCE.md).
+    public static var realRecipesRoot: URL { repositoryRoot.appendingPathComponent("Fixtures/real-recipes") }
 
     /// The `ccci` executable built next to the test bundle.
     public static var ccciExecutable: URL {
@@ -81,7 +75,7 @@ public enum TestEnvironment {
     public static func withStack(
         _ stack: String, engine: DockerEngine, _ body: () async throws -> Void
     ) async throws -> Residue {
-        let janitor = StackJanitor(engine: engine)
+        let janitor = StackJanitor(engine: engine, ownership: .stackNamespace)
         do {
             try await body()
         } catch {

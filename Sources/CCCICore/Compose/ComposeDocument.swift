@@ -3,22 +3,31 @@ import Yams
 
 /// Loading and merging raw compose documents.
 ///
-/// A document is read with Yams into a ``JSONValue`` tree, every string is interpolated (values,
-/// not keys, as compose does), and list-form `labels`/`environment` are normalised to mappings so
-/// that files merge the way `docker stack deploy -c a.yml -c b.yml` merges them.
+/// A document is read with Yams' node API into a ``JSONValue`` tree — scalars keep the text the
+/// recipe wrote (a quoted `"1.0"` stays a string; `yes` and `2024-01-01` are not turned into a
+/// boolean or a date), merge keys (`<<: *anchor`) are applied, and nesting and alias expansion
+/// are bounded so that no input can exhaust the stack or memory. Every string is interpolated
+/// (values, not keys, as compose does), and list-form `labels`/`environment` are normalised to
+/// mappings so that files merge the way `docker stack deploy -c a.yml -c b.yml` merges them.
 public enum ComposeDocument {
+    /// How deep mappings and sequences may nest.
+    public static let maximumDepth = 64
+    /// How many nodes a document may expand to (aliases included).
+    public static let maximumNodes = 200_000
+
     /// Parses and interpolates one compose file's text. `name` is used in errors.
     public static func load(
         yaml text: String, name: String, environment: [String: String]
     ) throws(ComposeError) -> JSONValue {
-        let parsed: Any?
+        let root: Node?
         do {
-            parsed = try Yams.load(yaml: text)
+            root = try Yams.compose(yaml: text)
         } catch {
             throw .invalidYAML(file: name, reason: String(describing: error))
         }
-        guard let parsed else { return .object([:]) }
-        let raw = try convert(parsed, file: name, path: "")
+        guard let root else { return .object([:]) }
+        var budget = maximumNodes
+        let raw = try convert(root, file: name, path: "", depth: 0, budget: &budget)
         guard case .object = raw else { throw .notAMapping(file: name, key: "(top level)") }
         let interpolated = try interpolate(raw, environment: environment, location: name)
         return normalise(interpolated)
@@ -31,31 +40,83 @@ public enum ComposeDocument {
 
     // MARK: - Conversion
 
-    private static func convert(_ value: Any, file: String, path: String) throws(ComposeError) -> JSONValue {
-        switch value {
-        case let value as Bool: return .bool(value)
-        case let value as Int: return .int(value)
-        case let value as Double: return .double(value)
-        case let value as String: return .string(value)
-        case let value as Date: return .string(ISO8601DateFormatter().string(from: value))
-        case let value as [Any]:
+    private static func convert(
+        _ node: Node, file: String, path: String, depth: Int, budget: inout Int
+    ) throws(ComposeError) -> JSONValue {
+        budget -= 1
+        guard budget >= 0 else {
+            throw .invalidYAML(
+                file: file, reason: "the document expands to more than \(maximumNodes) values (aliases?)")
+        }
+        guard depth <= maximumDepth else {
+            throw .invalidYAML(file: file, reason: "values nest more than \(maximumDepth) deep at \(path)")
+        }
+        switch node {
+        case .scalar(let scalar):
+            return value(of: scalar)
+        case .alias:
+            throw .invalidYAML(file: file, reason: "an unresolved alias at \(path.isEmpty ? "the top level" : path)")
+        case .sequence(let sequence):
             var items: [JSONValue] = []
-            for (index, item) in value.enumerated() {
-                items.append(try convert(item, file: file, path: "\(path)[\(index)]"))
+            for (index, item) in sequence.enumerated() {
+                items.append(
+                    try convert(item, file: file, path: "\(path)[\(index)]", depth: depth + 1, budget: &budget))
             }
             return .array(items)
-        case let value as [AnyHashable: Any]:
+        case .mapping(let mapping):
             var object: [String: JSONValue] = [:]
-            for (key, item) in value {
-                let name = String(describing: key.base)
-                object[name] = try convert(item, file: file, path: path.isEmpty ? name : "\(path).\(name)")
+            var merged: [[String: JSONValue]] = []
+            for (keyNode, valueNode) in mapping {
+                guard case .scalar(let keyScalar) = keyNode else {
+                    throw .invalidYAML(
+                        file: file, reason: "a key at \(path.isEmpty ? "the top level" : path) is not text")
+                }
+                let key = keyScalar.string
+                let childPath = path.isEmpty ? key : "\(path).\(key)"
+                if key == "<<" && keyScalar.style == .plain {
+                    // A merge key: the mapping (or mappings) it names fill in keys this one lacks.
+                    let value = try convert(valueNode, file: file, path: childPath, depth: depth + 1, budget: &budget)
+                    switch value {
+                    case .object(let source): merged.append(source)
+                    case .array(let sources):
+                        for case .object(let source) in sources { merged.append(source) }
+                    default:
+                        throw .invalidYAML(file: file, reason: "the merge key at \(childPath) names no mapping")
+                    }
+                    continue
+                }
+                guard object[key] == nil else {
+                    throw .invalidYAML(file: file, reason: "key `\(childPath)` is defined twice")
+                }
+                object[key] = try convert(valueNode, file: file, path: childPath, depth: depth + 1, budget: &budget)
+            }
+            for source in merged {
+                for (key, value) in source where object[key] == nil { object[key] = value }
             }
             return .object(object)
-        case is NSNull: return .null
-        default:
-            if let data = value as? Data { return .string(data.base64EncodedString()) }
-            return .string(String(describing: value))
         }
+    }
+
+    /// A scalar as compose reads it: quoted scalars are strings; plain ones are null, booleans,
+    /// integers and floats in YAML 1.2's core spellings, and otherwise the text as written.
+    static func value(of scalar: Node.Scalar) -> JSONValue {
+        let text = scalar.string
+        guard scalar.style == .plain else { return .string(text) }
+        switch text {
+        case "", "~", "null", "Null", "NULL": return .null
+        case "true", "True", "TRUE": return .bool(true)
+        case "false", "False", "FALSE": return .bool(false)
+        default: break
+        }
+        if let number = Int(text) { return .int(number) }
+        if text.hasPrefix("0x"), let number = Int(text.dropFirst(2), radix: 16) { return .int(number) }
+        if text.hasPrefix("0o"), let number = Int(text.dropFirst(2), radix: 8) { return .int(number) }
+        if text.first.map({ $0.isNumber || $0 == "-" || $0 == "+" || $0 == "." }) == true,
+            text.allSatisfy({ $0.isNumber || "+-.eE".contains($0) }), let number = Double(text), number.isFinite
+        {
+            return .double(number)
+        }
+        return .string(text)
     }
 
     private static func interpolate(

@@ -7,6 +7,9 @@ public enum ComposeError: Error, Sendable, Equatable, CustomStringConvertible {
     case requiredVariable(location: String, name: String, message: String)
     case missingFile(file: String, recipe: String)
     case noServices(files: [String])
+    /// A path in the recipe (a compose file, a config or secret `file:`) that leaves it.
+    case unsafePath(ContainmentError)
+    case tooLarge(file: String)
 
     public var description: String {
         switch self {
@@ -27,6 +30,10 @@ public enum ComposeError: Error, Sendable, Equatable, CustomStringConvertible {
                 "recipe \(recipe): COMPOSE_FILE names \(file), which does not exist in the recipe — fix COMPOSE_FILE in .env.sample or add the file"
         case .noServices(let files):
             return "compose files \(files.joined(separator: ", ")) declare no services"
+        case .unsafePath(let error):
+            return error.description
+        case .tooLarge(let file):
+            return "compose file \(file) is larger than 1 MiB — a compose file is a few kilobytes"
         }
     }
 }

@@ -19,10 +19,17 @@ public struct ComposeProject: Sendable, Hashable {
     ) throws(ComposeError) -> ComposeProject {
         var merged = JSONValue.object([:])
         for file in files {
-            let url = recipeRoot.appendingPathComponent(file)
+            let url: URL
+            do {
+                url = try ContainedPath.resolve(file, in: recipeRoot, what: "COMPOSE_FILE entry")
+            } catch {
+                throw .unsafePath(error)
+            }
             guard FileManager.default.fileExists(atPath: url.path) else {
                 throw .missingFile(file: file, recipe: recipe)
             }
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+            guard size <= 1 << 20 else { throw .tooLarge(file: file) }
             let text: String
             do {
                 text = try String(contentsOf: url, encoding: .utf8)
@@ -32,7 +39,24 @@ public struct ComposeProject: Sendable, Hashable {
             let document = try ComposeDocument.load(yaml: text, name: file, environment: environment)
             merged = ComposeDocument.merge(merged, document)
         }
-        return try ComposeProject(document: merged, files: files)
+        let project = try ComposeProject(document: merged, files: files)
+        try project.checkFileReferences(in: recipeRoot)
+        return project
+    }
+
+    /// Every config and secret created from a file (`file:`) must name a file inside the recipe:
+    /// `docker stack deploy` would otherwise upload any file of the host it can read.
+    public func checkFileReferences(in recipeRoot: URL) throws(ComposeError) {
+        for (kind, objects) in [("config", configs), ("secret", secrets)] {
+            for (name, definition) in objects.sorted(by: { $0.key < $1.key }) {
+                guard let file = definition.file, !definition.external else { continue }
+                do {
+                    _ = try ContainedPath.resolve(file, in: recipeRoot, what: "the `file` of \(kind) `\(name)`")
+                } catch {
+                    throw .unsafePath(error)
+                }
+            }
+        }
     }
 
     /// Builds the model from an already merged document.

@@ -1,5 +1,4 @@
 import Foundation
-import TOMLKit
 
 /// How this node runs cc-ci: where state lives, the CI domain, the lab or production settings.
 ///
@@ -115,15 +114,16 @@ public struct NodeConfig: Sendable, Hashable {
     ]
 
     mutating func apply(file: URL) throws(ConfigError) {
-        let text: String
-        let table: TOMLTable
+        let table: [String: JSONValue]
         do {
-            text = try String(contentsOf: file, encoding: .utf8)
-            table = try TOMLTable(string: text)
+            let text = try String(contentsOf: file, encoding: .utf8)
+            table = try TOML.parse(text).value.objectValue ?? [:]
+        } catch let error as TOMLError {
+            throw .invalid(file: file.path, key: nil, message: "not valid TOML: \(error.description)")
         } catch {
-            throw .invalid(file: file.path, key: nil, message: "not valid TOML: \(error)")
+            throw .invalid(file: file.path, key: nil, message: "cannot read it: \(error.localizedDescription)")
         }
-        for key in table.keys {
+        for key in table.keys.sorted() {
             guard Self.keys.contains(key) else {
                 var message = "unknown key `\(key)`"
                 if let suggestion = Suggestion.closest(to: key, in: Self.keys) {
@@ -134,7 +134,7 @@ public struct NodeConfig: Sendable, Hashable {
         }
         func string(_ key: String) throws(ConfigError) -> String? {
             guard let value = table[key] else { return nil }
-            guard let text = value.string else {
+            guard case .string(let text) = value else {
                 throw .invalid(file: file.path, key: key, message: "expects a string")
             }
             return text
@@ -161,24 +161,24 @@ public struct NodeConfig: Sendable, Hashable {
             imagePolicy = parsed
         }
         if let value = try string("run_deadline") {
-            guard let parsed = DurationText.parse(value) else {
-                throw .invalid(
-                    file: file.path, key: "run_deadline", message: "'\(value)' is not a duration such as \"60m\"")
+            do {
+                runDeadline = try DurationText.check(value, allowZero: false)
+            } catch {
+                throw .invalid(file: file.path, key: "run_deadline", message: error.description)
             }
-            runDeadline = parsed
         }
         if let value = table["capacity"] {
-            guard let number = value.int, number >= 1 else {
-                throw .invalid(file: file.path, key: "capacity", message: "expects an integer of at least 1")
+            guard case .int(let number) = value, (1...64).contains(number) else {
+                throw .invalid(file: file.path, key: "capacity", message: "expects an integer from 1 to 64")
             }
             capacity = number
         }
         if let value = table["catalogue"] {
-            guard let catalogue = value.table else {
+            guard case .object(let catalogue) = value else {
                 throw .invalid(file: file.path, key: "catalogue", message: "expects a table of recipe = \"git url\"")
             }
-            for key in catalogue.keys {
-                guard let url = catalogue[key]?.string else {
+            for key in catalogue.keys.sorted() {
+                guard case .string(let url)? = catalogue[key] else {
                     throw .invalid(file: file.path, key: "catalogue.\(key)", message: "expects a git URL string")
                 }
                 catalogueURLs[key] = url

@@ -35,6 +35,28 @@ public struct AppEnv: Sendable, Hashable {
         self.stackName = AppNaming.stackName(forDomain: domain)
     }
 
+    /// Keys abra and cc-ci set for an app; a recipe's customization may not override them.
+    public static let reservedKeys: Set<String> = ["DOMAIN", "STACK_NAME", "TYPE", "RECIPE"]
+
+    /// Why `key = value` cannot be an env override (`nil` when it can): the key must be a
+    /// variable name that cc-ci does not own, and the value a single line.
+    public static func problem(withOverride key: String, value: String) -> String? {
+        let valid =
+            key.first.map { $0 == "_" || ($0.isASCII && $0.isLetter) } == true
+            && key.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+        guard valid, key.count <= 128 else {
+            return "'\(key.prefix(40))' is not a variable name (letters, digits and '_', not starting with a digit)"
+        }
+        guard !reservedKeys.contains(key) else {
+            return "\(key) is set by cc-ci for every app (\(reservedKeys.sorted().joined(separator: ", ")) are) and "
+                + "cannot be overridden"
+        }
+        guard !value.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\0" }) else {
+            return "the value spans several lines; an env file holds one line per key"
+        }
+        return nil
+    }
+
     /// Overrides (meta `extra_env`, `upgrade_extra_env`): each key is set, in key order.
     public func applying(_ overrides: [String: String]) -> AppEnv {
         var copy = self

@@ -28,7 +28,12 @@ public struct ResolvedAppEnv: Sendable {
         if let existingEnv {
             base = AppEnv(file: existingEnv, recipe: recipe, domain: domain)
         } else {
-            let samplePath = recipeRoot.appendingPathComponent(".env.sample")
+            let samplePath: URL
+            do {
+                samplePath = try ContainedPath.resolve(".env.sample", in: recipeRoot, what: ".env.sample")
+            } catch {
+                throw RecipeError.unsafePath(error)
+            }
             guard FileManager.default.fileExists(atPath: samplePath.path) else {
                 throw RecipeError.missingFile(recipe: recipe, file: ".env.sample", root: recipeRoot.path)
             }
@@ -36,7 +41,12 @@ public struct ResolvedAppEnv: Sendable {
             base = AppEnv(sample: sample, recipe: recipe, domain: domain)
         }
         let env = base.applying(overrides)
-        let abraPath = recipeRoot.appendingPathComponent("abra.sh")
+        let abraPath: URL
+        do {
+            abraPath = try ContainedPath.resolve("abra.sh", in: recipeRoot, what: "abra.sh")
+        } catch {
+            throw RecipeError.unsafePath(error)
+        }
         let exports = (try? String(contentsOf: abraPath, encoding: .utf8)).map(AbraScript.exports(in:)) ?? [:]
         var environment = exports
         for (key, value) in env.interpolationEnvironment { environment[key] = value }
@@ -50,6 +60,7 @@ public struct ResolvedAppEnv: Sendable {
                     document, try ComposeDocument.load(yaml: text, name: file.path, environment: environment))
             }
             project = try ComposeProject(document: document, files: project.files + extraComposeFiles.map(\.path))
+            try project.checkFileReferences(in: recipeRoot)
         }
         return ResolvedAppEnv(
             recipeRoot: recipeRoot, env: env, abraExports: exports, extraComposeFiles: extraComposeFiles,
@@ -93,11 +104,14 @@ public struct ResolvedAppEnv: Sendable {
 /// A recipe checkout that cannot be used.
 public enum RecipeError: Error, Sendable, CustomStringConvertible {
     case missingFile(recipe: String, file: String, root: String)
+    case unsafePath(ContainmentError)
 
     public var description: String {
         switch self {
         case .missingFile(let recipe, let file, let root):
             return "recipe \(recipe) has no \(file) (looked in \(root)) — every Co-op Cloud recipe ships one"
+        case .unsafePath(let error):
+            return error.description
         }
     }
 }

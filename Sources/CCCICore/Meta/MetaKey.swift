@@ -5,6 +5,7 @@
 /// and doc), and `docs/customization.md` is generated from it.
 public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
     case deployTimeout = "deploy_timeout"
+    case stableFor = "stable_for"
     case extraEnv = "extra_env"
     case upgradeExtraEnv = "upgrade_extra_env"
     case healthPath = "health_path"
@@ -31,12 +32,21 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
             return MetaKeySpec(
                 type: .duration, default: .duration(.seconds(600)),
                 doc: "How long a deploy may take to converge (every service N/N, healthchecks healthy) "
-                    + "before the tier fails with the reason. `ccci run --deploy-timeout` overrides it.")
+                    + "before the tier fails with the reason; more than zero, at most 7 days. "
+                    + "`ccci run --deploy-timeout` overrides it.")
+        case .stableFor:
+            return MetaKeySpec(
+                type: .duration, default: .duration(.seconds(3)),
+                doc: "How long the app must stay converged and healthy after a deploy (install, upgrade) and "
+                    + "after a restore before the tier passes: the same tasks still running, no container dying "
+                    + "or turning unhealthy. A healthcheck that flaps fails every run rather than some. "
+                    + "`\"0s\"` takes the verdict at convergence.")
         case .extraEnv:
             return MetaKeySpec(
                 type: .stringMap, default: .stringMap([:]),
                 doc: "Env keys set in the app env on every deploy (install and the upgrade base), "
-                    + "e.g. `{ COMPOSE_FILE = \"compose.yml:compose.smtp.yml\" }`.")
+                    + "e.g. `{ COMPOSE_FILE = \"compose.yml:compose.smtp.yml\" }`. Keys are variable names; "
+                    + "`DOMAIN`, `STACK_NAME`, `TYPE` and `RECIPE` are cc-ci's and cannot be set.")
         case .upgradeExtraEnv:
             return MetaKeySpec(
                 type: .stringMap, default: .stringMap([:]),
@@ -49,7 +59,7 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
         case .healthStatuses:
             return MetaKeySpec(
                 type: .intList, default: .ints([200, 301, 302, 303, 307, 308]),
-                doc: "HTTP statuses that count as healthy. The ingress' own 404 never does.")
+                doc: "HTTP statuses (100–599, at least one) that count as healthy. The ingress' own 404 never does.")
         case .healthOK:
             return MetaKeySpec(
                 type: .intList, default: .ints([]),
@@ -72,8 +82,9 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
         case .naTiers:
             return MetaKeySpec(
                 type: .tierList, default: .tiers([]),
-                doc: "Tiers that do not apply to this recipe. They are reported N/A and do not break "
-                    + "the level ladder.")
+                doc: "Tiers that do not apply to this recipe (`upgrade`, `backup`, `restore`, `custom`). "
+                    + "They are reported N/A and do not break the level ladder. `install` always applies, and "
+                    + "`lint` and `screenshot` are earned only by passing them.")
         case .screenshot:
             return MetaKeySpec(
                 type: .screenshot, default: .screenshot(ScreenshotSpec(path: "/", wait: .zero)),
@@ -93,7 +104,7 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
                 doc: "Release the upgrade tier starts from instead of the previous release.")
         case .composeOverlay:
             return MetaKeySpec(
-                type: .string, default: .string("compose.ccci.yml"),
+                type: .packFile, default: .string("compose.ccci.yml"),
                 doc: "Compose file in the test pack that is added to `COMPOSE_FILE` on every deploy "
                     + "when it exists (CI-only settings; the recipe's files stay untouched).")
         case .preInstall:
@@ -123,13 +134,15 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
 
 /// What a registry key accepts.
 public enum MetaType: String, Sendable, Hashable {
-    case duration, string, bool, stringList, intList, stringMap, hook, triState, probe, screenshot, version, tierList
+    case duration, string, packFile, bool, stringList, intList, stringMap, hook, triState, probe, screenshot, version,
+        tierList
 
     /// How the type is described in errors and docs.
     public var expectation: String {
         switch self {
         case .duration: return "a duration (\"90s\", \"10m\", \"1h30m\" or a number of seconds)"
         case .string: return "a string"
+        case .packFile: return "the path of a file in the pack"
         case .bool: return "a boolean"
         case .stringList: return "an array of strings"
         case .intList: return "an array of integers"

@@ -1,5 +1,4 @@
 import Foundation
-import TOMLKit
 
 /// Reads `ccci.toml` files into a ``RecipeMeta``, checking every key against the registry.
 ///
@@ -18,12 +17,24 @@ public enum MetaLoader {
         for directory in directories {
             let file = directory.appendingPathComponent(fileName)
             guard FileManager.default.fileExists(atPath: file.path) else { continue }
+            do {
+                _ = try ContainedPath.resolve(fileName, in: directory, what: fileName)
+            } catch {
+                problems.append(MetaProblem(file: file.path, line: nil, message: error.description))
+                continue
+            }
             let text: String
             do {
-                text = try String(contentsOf: file, encoding: .utf8)
+                let data = try Data(contentsOf: file)
+                guard let decoded = String(data: data, encoding: .utf8) else {
+                    problems.append(
+                        MetaProblem(file: file.path, line: nil, message: "is not UTF-8 text — a ccci.toml is TOML"))
+                    continue
+                }
+                text = decoded
             } catch {
                 problems.append(
-                    MetaProblem(file: file.path, line: nil, message: "cannot read: \(error.localizedDescription)"))
+                    MetaProblem(file: file.path, line: nil, message: "cannot be read: \(error.localizedDescription)"))
                 continue
             }
             let parsed = parse(text, file: file.path, packDirectory: directory)
@@ -39,27 +50,20 @@ public enum MetaLoader {
     public static func parse(
         _ text: String, file: String, packDirectory: URL
     ) -> (settings: [RecipeMeta.Setting], problems: [MetaProblem], warnings: [String]) {
-        let document: JSONValue
+        let document: TOMLDocument
         do {
-            let table = try TOMLTable(string: text)
-            document = try JSONCoding.decoder.decode(JSONValue.self, from: Data(table.convert(to: .json).utf8))
-        } catch let error as TOMLParseError {
-            return (
-                [],
-                [
-                    MetaProblem(
-                        file: file, line: error.source.begin.line, message: "not valid TOML: \(error.description)")
-                ], []
-            )
+            document = try TOML.parse(text)
         } catch {
-            return ([], [MetaProblem(file: file, line: nil, message: "not valid TOML: \(error)")], [])
+            return (
+                [], [MetaProblem(file: file, line: error.line, message: "not valid TOML: \(error.description)")], []
+            )
         }
         var settings: [RecipeMeta.Setting] = []
         var problems: [MetaProblem] = []
         var warnings: [String] = []
-        let context = ValidationContext(file: file, text: text, packDirectory: packDirectory)
-        for (name, raw) in (document.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-            let line = context.line(of: name)
+        let context = ValidationContext(file: file, packDirectory: packDirectory)
+        for (name, raw) in (document.value.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let line = document.lines[name]
             guard let key = MetaKey(rawValue: name) else {
                 var message = "unknown key `\(name)`"
                 if let suggestion = Suggestion.closest(to: name, in: MetaKey.allCases.map(\.rawValue)) {
@@ -72,6 +76,7 @@ public enum MetaLoader {
             }
             do {
                 let value = try validate(raw, as: key.spec.type, key: name, context: context)
+                try checkRules(value, key: key.spec.deprecatedBy ?? key, name: name)
                 if let replacement = key.spec.deprecatedBy {
                     warnings.append(
                         "\(file):\(line.map(String.init) ?? "?"): `\(name)` is deprecated — rename it to `\(replacement.rawValue)`"
@@ -94,22 +99,7 @@ public enum MetaLoader {
 
     struct ValidationContext {
         let file: String
-        let text: String
         let packDirectory: URL
-
-        /// The 1-based line where `key` is assigned or opens a table.
-        func line(of key: String) -> Int? {
-            let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-            for (index, line) in lines.enumerated() {
-                let trimmed = line.trimmingCharacters(in: .whitespaces)
-                if trimmed.hasPrefix("[\(key)]") || trimmed.hasPrefix("[\(key).") { return index + 1 }
-                if trimmed.hasPrefix(key) {
-                    let rest = trimmed.dropFirst(key.count).drop { $0 == " " || $0 == "\t" }
-                    if rest.hasPrefix("=") || rest.hasPrefix(".") { return index + 1 }
-                }
-            }
-            return nil
-        }
     }
 
     struct Mismatch: Error {
@@ -126,19 +116,31 @@ public enum MetaLoader {
         }
         switch type {
         case .duration:
-            switch raw {
-            case .int(let seconds) where seconds >= 0: return .duration(.seconds(seconds))
-            case .double(let seconds) where seconds >= 0: return .duration(.milliseconds(Int64(seconds * 1000)))
-            case .string(let text):
-                guard let duration = DurationText.parse(text) else {
-                    throw mismatch(nil, "'\(text)' is not a duration — write it like \"90s\", \"10m\" or \"1h30m\"")
+            do {
+                switch raw {
+                case .int(let seconds):
+                    return .duration(try DurationText.check(seconds: Double(seconds), text: "\(seconds)"))
+                case .double(let seconds):
+                    return .duration(try DurationText.check(seconds: seconds, text: "\(seconds)"))
+                case .string(let text): return .duration(try DurationText.check(text))
+                default: throw mismatch()
                 }
-                return .duration(duration)
-            default: throw mismatch()
+            } catch let error as DurationError {
+                throw mismatch(nil, error.description)
+            } catch {
+                throw mismatch()
             }
         case .string:
             guard case .string(let text) = raw else { throw mismatch() }
             return .string(text)
+        case .packFile:
+            guard case .string(let path) = raw else { throw mismatch() }
+            do {
+                _ = try ContainedPath.resolve(path, in: context.packDirectory, what: "`\(key)`")
+            } catch {
+                throw Mismatch(message: error.description)
+            }
+            return .string(path)
         case .bool:
             guard case .bool(let flag) = raw else { throw mismatch() }
             return .bool(flag)
@@ -270,20 +272,78 @@ public enum MetaLoader {
     static func resolveHook(
         _ declared: String, key: String, context: ValidationContext
     ) throws(Mismatch) -> HookReference {
-        let url =
-            declared.hasPrefix("/")
-            ? URL(fileURLWithPath: declared)
-            : context.packDirectory.appendingPathComponent(declared)
-        let path = url.standardizedFileURL.path
+        // Inside the pack, symlinks followed: a hook is never a system file or another pack's.
+        let url: URL
+        do {
+            url = try ContainedPath.resolve(declared, in: context.packDirectory, what: "`\(key)` hook")
+        } catch {
+            throw Mismatch(
+                message: error.description + " (hooks are executables shipped in the pack, e.g. `hooks/setup.sh`)")
+        }
+        let path = url.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             throw Mismatch(message: "`\(key)` names hook `\(declared)`, which does not exist (looked for \(path))")
         }
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw Mismatch(
-                message: "`\(key)` names hook `\(declared)`, which is not executable — run `chmod +x \(path)`")
+                message:
+                    "`\(key)` names hook `\(declared)`, which is not executable — run `chmod +x \(declared)` in the pack"
+            )
         }
         return HookReference(declared: declared, path: path)
+    }
+
+    /// What a key's value must satisfy beyond its type: things that would otherwise fail a run
+    /// as if the recipe were at fault.
+    static func checkRules(_ value: MetaValue, key: MetaKey, name: String) throws(Mismatch) {
+        switch (key, value) {
+        case (.deployTimeout, .duration(let duration)) where duration == .zero:
+            throw Mismatch(message: "`\(name)` is zero — no deploy converges in no time; use e.g. \"10m\"")
+        case (.healthStatuses, .ints(let statuses)):
+            guard !statuses.isEmpty else {
+                throw Mismatch(message: "`\(name)` is empty — no answer could ever be healthy; list e.g. [200]")
+            }
+            if let bad = statuses.first(where: { !(100...599).contains($0) }) {
+                throw Mismatch(message: "`\(name)` lists \(bad), which is not an HTTP status (100–599)")
+            }
+        case (.readyProbe, .probe(.http(_, let status, _, let timeout))):
+            guard (100...599).contains(status) else {
+                throw Mismatch(message: "`\(name).status` is \(status), which is not an HTTP status (100–599)")
+            }
+            guard timeout > .zero else { throw Mismatch(message: "`\(name).timeout` is zero — use e.g. \"2m\"") }
+        case (.extraEnv, .stringMap(let map)), (.upgradeExtraEnv, .stringMap(let map)):
+            for variable in map.keys.sorted() {
+                if let problem = AppEnv.problem(withOverride: variable, value: map[variable]!) {
+                    throw Mismatch(message: "`\(name).\(variable)`: \(problem)")
+                }
+            }
+        case (.naTiers, .tiers(let tiers)):
+            for tier in tiers {
+                switch tier {
+                case .install:
+                    throw Mismatch(
+                        message: "`\(name)` lists `install`, which always applies: every recipe must install")
+                case .lint, .screenshot:
+                    throw Mismatch(
+                        message: "`\(name)` lists `\(tier.rawValue)`: L5 (lint + screenshot) is reached only by "
+                            + "passing those checks, never by declaring them N/A")
+                default:
+                    continue
+                }
+            }
+        case (.dependencies, .strings(let names)):
+            for dependency in names {
+                if let problem = RecipeName.problem(dependency) {
+                    throw Mismatch(message: "`\(name)` lists '\(dependency)': \(problem)")
+                }
+            }
+            if let repeated = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+                throw Mismatch(message: "`\(name)` lists '\(repeated)' more than once")
+            }
+        default:
+            return
+        }
     }
 
     static func kind(of value: JSONValue) -> String {

@@ -39,6 +39,12 @@ public struct RecipeMeta: Sendable {
         return .seconds(600)
     }
 
+    /// How long a converged app must stay so before a tier passes on it.
+    public var stableFor: Duration {
+        if case .duration(let value) = value(.stableFor) { return value }
+        return .seconds(3)
+    }
+
     public var extraEnv: [String: String] { stringMap(.extraEnv) }
     public var upgradeExtraEnv: [String: String] { stringMap(.upgradeExtraEnv) }
 

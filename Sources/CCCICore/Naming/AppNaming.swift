@@ -37,17 +37,18 @@ public struct AppNaming: Sendable, Hashable {
     /// F-NAME gives it; the upgrade app of the same run hashes `"recipe|pr|ref|upgrade"`, so the
     /// two apps of one run never share a domain, and a second run of the same (recipe, PR, ref)
     /// maps to the same two domains (and waits on their locks).
-    public func runAppDomain(recipe: String, pr: Int, ref: String, role: AppRole = .head) -> String {
+    public func runAppDomain(recipe: String, pr: Int, ref: String, role: AppRole = .head) -> AppDomain {
         var input = "\(recipe)|\(pr)|\(ref)"
         if role == .upgrade { input += "|upgrade" }
         let digest = Insecure.SHA1.hash(data: Data(input.utf8))
         let hex = digest.map { String(format: "%02x", $0) }.joined()
-        return "\(Self.recipePrefix(recipe))-\(hex.prefix(6)).\(ciDomain)"
+        return AppDomain(name: "\(Self.recipePrefix(recipe))-\(hex.prefix(6)).\(ciDomain)", kind: .run)
     }
 
     /// The domain of a recipe's warm canonical deployment.
-    public func warmAppDomain(recipe: String) -> String {
-        "\(Self.dnsLabel(recipe)).warm.\(ciDomain)"
+    public func warmAppDomain(recipe: String) -> AppDomain {
+        let label = Self.dnsLabel(recipe)
+        return AppDomain(name: "\(label.isEmpty ? "app" : label).warm.\(ciDomain)", kind: .warm)
     }
 
     /// Whether `domain` is a run app of this CI domain (the janitor's candidate test).
@@ -55,11 +56,36 @@ public struct AppNaming: Sendable, Hashable {
         (try? runAppPattern.wholeMatch(in: domain.lowercased())) != nil
     }
 
+    /// Whether `domain` is a warm canonical app of this CI domain.
+    public func isWarmApp(_ domain: String) -> Bool {
+        (try? warmAppPattern.wholeMatch(in: domain.lowercased())) != nil
+    }
+
     /// The run-app domain a stack name belongs to, when the stack is a run app's.
-    public func runAppDomain(fromStack stack: String) -> String? {
+    public func runAppDomain(fromStack stack: String) -> AppDomain? {
         guard (try? stackRunAppPattern.wholeMatch(in: stack)) != nil else { return nil }
         let prefix = stack.prefix { $0 != "_" }
-        return "\(prefix).\(ciDomain)"
+        return AppDomain(name: "\(prefix).\(ciDomain)", kind: .run)
+    }
+
+    /// Checks that `text` names an app of this node — a run app or a warm app under its CI
+    /// domain — and returns it lower-cased. This is the only way a domain that came from outside
+    /// (an argument, a file name, a label) becomes an ``AppDomain``, so no lock, env file or
+    /// backup path is ever formed from an unchecked string.
+    public func appDomain(_ text: String) throws(NamingError) -> AppDomain {
+        let lowered = text.lowercased()
+        if isRunApp(lowered) { return AppDomain(name: lowered, kind: .run) }
+        if isWarmApp(lowered) { return AppDomain(name: lowered, kind: .warm) }
+        if text.contains("_") {
+            let dotted = lowered.replacingOccurrences(of: "_", with: ".")
+            if isRunApp(dotted) || isWarmApp(dotted) { throw .stackNameGiven(text, domain: dotted) }
+        }
+        throw .notAnAppDomain(text, ciDomain: ciDomain)
+    }
+
+    /// The app domain of a name that must already be one (`nil` when it is not).
+    public func appDomainIfValid(_ text: String) -> AppDomain? {
+        try? appDomain(text)
     }
 
     /// The one regex run apps match: `^[a-z0-9]{1,4}-[0-9a-f]{6}\.<ci-domain>$`.
@@ -69,6 +95,15 @@ public struct AppNaming: Sendable, Hashable {
 
     private var runAppPattern: Regex<AnyRegexOutput> {
         try! Regex(runAppPatternSource)
+    }
+
+    /// Warm apps: `<dns label>.warm.<ci-domain>`.
+    public var warmAppPatternSource: String {
+        "[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?\\.warm\\." + NSRegularExpression.escapedPattern(for: ciDomain)
+    }
+
+    private var warmAppPattern: Regex<AnyRegexOutput> {
+        try! Regex(warmAppPatternSource)
     }
 
     private var stackRunAppPattern: Regex<AnyRegexOutput> {
@@ -96,6 +131,37 @@ public struct AppNaming: Sendable, Hashable {
     }
 }
 
+/// The domain of an app cc-ci manages on this node: a run app or a warm canonical app.
+///
+/// Values are made only by ``AppNaming`` — from a recipe, PR and ref, or by checking a name that
+/// came from outside with ``AppNaming/appDomain(_:)`` — so a value of this type is always a
+/// lower-case domain under the node's CI domain, safe to form lock, env and backup paths from.
+public struct AppDomain: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// What an app is for.
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// Belongs to one run; torn down by it, or reaped by the janitor when the run died.
+        case run
+        /// A warm canonical deployment; never a janitor candidate.
+        case warm
+    }
+
+    /// The domain, lower-case.
+    public let name: String
+    public let kind: Kind
+
+    init(name: String, kind: Kind) {
+        self.name = name
+        self.kind = kind
+    }
+
+    /// The swarm stack name of the app.
+    public var stack: String { AppNaming.stackName(forDomain: name) }
+
+    public var description: String { name }
+
+    public static func < (lhs: AppDomain, rhs: AppDomain) -> Bool { lhs.name < rhs.name }
+}
+
 /// Which of a run's (at most two) apps a domain names.
 public enum AppRole: String, Sendable, Codable, Hashable, CaseIterable {
     /// The fresh install of the code under test (install, backup, restore, custom).
@@ -108,6 +174,10 @@ public enum AppRole: String, Sendable, Codable, Hashable, CaseIterable {
 public enum NamingError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidCIDomain(String)
     case ciDomainTooLong(String, limit: Int)
+    /// A name that is not a run or warm app domain of this node.
+    case notAnAppDomain(String, ciDomain: String)
+    /// A stack name given where an app domain is expected.
+    case stackNameGiven(String, domain: String)
 
     public var description: String {
         switch self {
@@ -117,6 +187,13 @@ public enum NamingError: Error, Sendable, Equatable, CustomStringConvertible {
         case .ciDomainTooLong(let domain, let limit):
             return "ci domain '\(domain)' is \(domain.count) characters; run-app stack names must fit abra's "
                 + "45-character limit, so the ci domain can be at most \(limit) — choose a shorter `ci_domain`"
+        case .notAnAppDomain(let text, let ciDomain):
+            let shown = text.isEmpty ? "an empty name" : "'\(text)'"
+            return "\(shown) is not an app domain of this node: cc-ci's apps are run apps "
+                + "(`<recipe[:4]>-<6 hex>.\(ciDomain)`) and warm apps (`<recipe>.warm.\(ciDomain)`) — "
+                + "`ccci janitor --dry-run` lists the run apps on this node"
+        case .stackNameGiven(let text, let domain):
+            return "'\(text)' is a stack name; give the app's domain instead: \(domain)"
         }
     }
 }

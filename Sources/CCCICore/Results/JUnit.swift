@@ -27,7 +27,7 @@ public enum JUnit {
                     failures += 1
                     let message = check.message ?? "failed"
                     body = "<failure message=\"\(escape(String(message.prefix(200))))\">\(escape(message))</failure>"
-                case .skip, .na:
+                case .skip, .na, .cancelled:
                     skipped += 1
                     body = "<skipped message=\"\(escape(check.message ?? check.status.rawValue))\"/>"
                 case .pass:

@@ -1,13 +1,14 @@
 import Foundation
 
-/// The `results.json` document of one run (SPEC F-RESULTS), schema `ccci.results/1`
+/// The `results.json` document of one run (SPEC F-RESULTS), schema `ccci.results/2`
 /// (`schemas/results.schema.json`).
 ///
 /// Stable public names: top-level `schema`, `run_id`, `recipe`, `level`, `tiers` (keyed by tier
 /// name, each with `status` and `duration_s`). Everything else is cc-ci's to evolve, with the
 /// schema version bumped on incompatible change.
 public struct RunResults: Sendable, Hashable, Codable {
-    public static let schemaVersion = "ccci.results/1"
+    /// `/2`: a tier's status may be `cancelled` (the run was stopped before it finished).
+    public static let schemaVersion = "ccci.results/2"
 
     public var schema: String = RunResults.schemaVersion
     public var runID: String

@@ -32,4 +32,6 @@ public enum TierStatus: String, Sendable, Codable, Hashable, CaseIterable {
     case skip
     /// Not applicable to this recipe (no backup labels, no earlier release, declared in meta).
     case na
+    /// The run was stopped (a signal, its deadline) before the tier finished: no verdict.
+    case cancelled
 }

@@ -1,14 +1,38 @@
 import Foundation
 
 /// Human durations as they appear in `ccci.toml`, flags and config: `90s`, `10m`, `1h30m`,
-/// `500ms`, or a bare number of seconds.
+/// `500ms`, or a bare number of seconds — at most ``maximum`` (7 days), so that no duration a user
+/// writes can overflow a clock or a sleep.
 public enum DurationText {
-    /// Parses `text`; `nil` when it is not a duration.
+    /// The longest duration cc-ci accepts anywhere.
+    public static let maximum = Duration.seconds(7 * 86_400)
+
+    /// Parses `text`; `nil` when it is not a duration of at most ``maximum``.
     public static func parse(_ text: String) -> Duration? {
+        try? check(text)
+    }
+
+    /// Parses `text`, saying what is wrong with it: not a duration, longer than ``maximum``, or
+    /// zero where `allowZero` is false.
+    public static func check(_ text: String, allowZero: Bool = true) throws(DurationError) -> Duration {
+        guard let seconds = parseSeconds(text) else { throw .notADuration(text) }
+        return try check(seconds: seconds, text: text, allowZero: allowZero)
+    }
+
+    /// Checks a number of seconds (a TOML integer or float) against the same bounds.
+    public static func check(seconds: Double, text: String, allowZero: Bool = true) throws(DurationError) -> Duration {
+        guard seconds.isFinite, seconds >= 0 else { throw .notADuration(text) }
+        guard seconds <= maximum.seconds else { throw .tooLong(text) }
+        guard allowZero || seconds > 0 else { throw .zero(text) }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
+    /// The number of seconds `text` spells, unbounded (`nil` when it is not a duration).
+    static func parseSeconds(_ text: String) -> Double? {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-        guard !trimmed.isEmpty else { return nil }
-        if let seconds = Double(trimmed), seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
-        var total = Duration.zero
+        guard !trimmed.isEmpty, trimmed.count <= 64 else { return nil }
+        if let seconds = Double(trimmed) { return seconds.isFinite && seconds >= 0 ? seconds : nil }
+        var total = 0.0
         var number = ""
         var unit = ""
         var sawComponent = false
@@ -23,24 +47,24 @@ public enum DurationText {
             case "d": scale = 86_400
             default: return false
             }
-            total += .milliseconds(Int64((value * scale * 1000).rounded()))
+            total += value * scale
             number = ""
             unit = ""
             sawComponent = true
             return true
         }
         for character in trimmed {
-            if character.isNumber || character == "." {
+            if character.isASCII && (character.isNumber || character == ".") {
                 if !unit.isEmpty { guard flush() else { return nil } }
                 number.append(character)
-            } else if character.isLetter {
+            } else if character.isASCII && character.isLetter {
                 guard !number.isEmpty else { return nil }
                 unit.append(character)
             } else {
                 return nil
             }
         }
-        guard flush(), sawComponent else { return nil }
+        guard flush(), sawComponent, total.isFinite else { return nil }
         return total
     }
 
@@ -59,6 +83,24 @@ public enum DurationText {
         if minutes > 0 { text += "\(minutes)m" }
         if rest > 0 { text += "\(rest)s" }
         return text
+    }
+}
+
+/// A duration that cc-ci will not accept.
+public enum DurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    case notADuration(String)
+    case tooLong(String)
+    case zero(String)
+
+    public var description: String {
+        switch self {
+        case .notADuration(let text):
+            return "'\(text.prefix(40))' is not a duration — write it like \"90s\", \"10m\" or \"1h30m\""
+        case .tooLong(let text):
+            return "'\(text.prefix(40))' is longer than cc-ci's limit of 7 days (\"7d\")"
+        case .zero(let text):
+            return "'\(text)' is zero — it must be longer than that, e.g. \"10m\""
+        }
     }
 }
 

@@ -100,6 +100,32 @@ public enum JSONCoding {
         return encoder
     }
 
+    /// A decoding error in one line: which field, and what was wrong — not Foundation's
+    /// "The data couldn't be read because it isn't in the correct format."
+    public static func explain(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.isEmpty
+                ? "the document"
+                : "`"
+                    + keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+                    .joined(separator: ".") + "`"
+        }
+        switch error {
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty
+                ? "not valid JSON" : "\(path(context.codingPath)): \(context.debugDescription)"
+        case .keyNotFound(let key, let context):
+            return "\(path(context.codingPath + [key])) is missing"
+        case .typeMismatch(let type, let context):
+            return "\(path(context.codingPath)) is not \(type)"
+        case .valueNotFound(let type, let context):
+            return "\(path(context.codingPath)) is null, expected \(type)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
     /// Decoder matching the encoders above (dates with or without fractional seconds).
     public static var decoder: JSONDecoder {
         let decoder = JSONDecoder()

@@ -23,13 +23,13 @@ public struct BackupEngine: Sendable {
     }
 
     /// The app's restic repository.
-    public static func repository(config: NodeConfig, domain: String) -> URL {
-        config.resticDirectory.appendingPathComponent(domain)
+    public static func repository(config: NodeConfig, domain: AppDomain) -> URL {
+        config.resticDirectory.appendingPathComponent(domain.name)
     }
 
     /// The app's restic password file (mode 0600; the password never leaves it).
-    public static func passwordFile(config: NodeConfig, domain: String) -> URL {
-        config.resticDirectory.appendingPathComponent("\(domain).password")
+    public static func passwordFile(config: NodeConfig, domain: AppDomain) -> URL {
+        config.resticDirectory.appendingPathComponent("\(domain.name).password")
     }
 
     var repository: URL { Self.repository(config: driver.config, domain: app.domain) }
@@ -39,7 +39,7 @@ public struct BackupEngine: Sendable {
     public func plan() throws -> (BackupPlan?, ComposeProject) {
         let env = try EnvFile.parse(try String(contentsOf: app.envFile, encoding: .utf8), source: app.envFile.path)
         let resolved = try ResolvedAppEnv.load(
-            recipeRoot: app.spec.checkout, recipe: app.recipe, domain: app.domain,
+            recipeRoot: app.spec.checkout, recipe: app.recipe, domain: app.domain.name,
             extraComposeFiles: app.spec.packComposeFiles, existingEnv: env)
         return (resolved.backup, resolved.project)
     }
@@ -235,7 +235,7 @@ public struct BackupEngine: Sendable {
 
     func resticBackup(paths: [String]) async throws -> BackupSnapshot {
         let output = try await restic(
-            ["backup", "--json", "--no-cache", "--host", "ccci", "--tag", "ccci", "--tag", app.domain] + paths)
+            ["backup", "--json", "--no-cache", "--host", "ccci", "--tag", "ccci", "--tag", app.domain.name] + paths)
         var summary: [String: JSONValue]?
         for line in output.split(separator: "\n") {
             guard let object = try? JSONCoding.decoder.decode([String: JSONValue].self, from: Data(line.utf8)) else {
@@ -254,7 +254,7 @@ public struct BackupEngine: Sendable {
             }
         }
         let files = int("total_files_processed")
-        guard files > 0 else { throw DriverError.emptySnapshot(domain: app.domain, paths: paths) }
+        guard files > 0 else { throw DriverError.emptySnapshot(domain: app.domain.name, paths: paths) }
         return BackupSnapshot(id: id, paths: paths, files: Int(files), bytes: int("total_bytes_processed"))
     }
 

@@ -41,7 +41,7 @@ public struct HealthChecker: Sendable {
                     "answered \(response.status), accepted \(accepted.map(String.init).joined(separator: ", "))\(body.isEmpty ? "" : ": \(body)")"
             )
         } catch {
-            return Result(healthy: false, status: nil, detail: "request failed: \(error)")
+            return Result(healthy: false, status: nil, detail: "\(error)")
         }
     }
 

@@ -46,19 +46,19 @@ public struct NativeDriver: AppDriver {
     }
 
     /// The env file of a domain.
-    public func envFile(for domain: String) -> URL {
-        config.envDirectory.appendingPathComponent("\(domain).env")
+    public func envFile(for domain: AppDomain) -> URL {
+        config.envDirectory.appendingPathComponent("\(domain.name).env")
     }
 
     /// The mark `--keep-on-failure` leaves for a kept app (the janitor leaves it until it expires);
     /// removing the app removes its mark.
-    public func keepMark(for domain: String) -> URL {
-        config.envDirectory.appendingPathComponent("\(domain).kept")
+    public func keepMark(for domain: AppDomain) -> URL {
+        config.envDirectory.appendingPathComponent("\(domain.name).kept")
     }
 
     /// The labels every object of an app carries.
-    public static func ownershipLabels(domain: String, stack: String, runID: String) -> [String: String] {
-        ["ccci.managed": "true", "ccci.app": domain, "ccci.stack": stack, "ccci.run": runID]
+    public static func ownershipLabels(domain: AppDomain, runID: String) -> [String: String] {
+        ["ccci.managed": "true", "ccci.app": domain.name, "ccci.stack": domain.stack, "ccci.run": runID]
     }
 
     // MARK: - new
@@ -69,7 +69,7 @@ public struct NativeDriver: AppDriver {
             throw DriverError.envFileExists(envFile.path)
         }
         let resolved = try ResolvedAppEnv.load(
-            recipeRoot: spec.checkout, recipe: spec.recipe, domain: spec.domain, overrides: spec.extraEnv,
+            recipeRoot: spec.checkout, recipe: spec.recipe, domain: spec.domain.name, overrides: spec.extraEnv,
             extraComposeFiles: spec.packComposeFiles)
         try AtomicFile.write(resolved.env.file.rendered(), to: envFile, permissions: 0o640)
         let stack = resolved.env.stackName
@@ -79,7 +79,7 @@ public struct NativeDriver: AppDriver {
             secrets.register(value)
             try await engine.createSecret(
                 name: secret.dockerName, value: value,
-                labels: Self.ownershipLabels(domain: spec.domain, stack: stack, runID: spec.runID))
+                labels: Self.ownershipLabels(domain: spec.domain, runID: spec.runID))
             values[secret.name] = value
         }
         logger.info("app created", metadata: ["app.domain": "\(spec.domain)", "secrets": "\(values.keys.sorted())"])
@@ -100,10 +100,11 @@ public struct NativeDriver: AppDriver {
         // An operator upgrading reads the release notes and adds the keys the new version needs;
         // cc-ci takes them from the new `.env.sample`.
         var added: [String] = []
-        let samplePath = spec.checkout.appendingPathComponent(".env.sample")
+        let samplePath = try ContainedPath.resolve(".env.sample", in: spec.checkout, what: ".env.sample")
         if let sampleText = try? String(contentsOf: samplePath, encoding: .utf8) {
             let sample = AppEnv(
-                sample: try EnvFile.parse(sampleText, source: samplePath.path), recipe: spec.recipe, domain: spec.domain
+                sample: try EnvFile.parse(sampleText, source: samplePath.path), recipe: spec.recipe,
+                domain: spec.domain.name
             )
             for entry in sample.file.entries where env[entry.key] == nil {
                 env.set(entry.key, entry.value)
@@ -116,7 +117,7 @@ public struct NativeDriver: AppDriver {
             try AtomicFile.write(envText, to: app.envFile, permissions: 0o640)
         }
         let resolved = try ResolvedAppEnv.load(
-            recipeRoot: spec.checkout, recipe: spec.recipe, domain: spec.domain,
+            recipeRoot: spec.checkout, recipe: spec.recipe, domain: spec.domain.name,
             extraComposeFiles: spec.packComposeFiles, existingEnv: env)
         let created = try await ensureSecrets(resolved.secrets, app: app)
         try await prepareImages(resolved.project.images)
@@ -132,16 +133,14 @@ public struct NativeDriver: AppDriver {
             let commit = try await git.commit(of: "HEAD", in: spec.checkout)
             value = String(commit.prefix(8)) + (try await git.isDirty(spec.checkout) ? "+U" : "")
         }
-        let directory = spec.workDirectory.appendingPathComponent(spec.domain)
+        let directory = spec.workDirectory.appendingPathComponent(spec.domain.name)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var generated: [URL] = []
         let labelsFile = directory.appendingPathComponent("compose.ccci-labels.yml")
         try AtomicFile.write(
             Self.labelOverlay(
-                services: resolved.project.serviceNames,
-                labels: [label: value].merging(
-                    Self.ownershipLabels(domain: spec.domain, stack: app.stack, runID: spec.runID)
-                ) { a, _ in a }),
+                project: resolved.project, version: (label, value),
+                ownership: Self.ownershipLabels(domain: spec.domain, runID: spec.runID)),
             to: labelsFile)
         generated.append(labelsFile)
         if let overlay = networkMode.overlay(for: resolved.project) {
@@ -165,18 +164,71 @@ public struct NativeDriver: AppDriver {
             addedEnvKeys: added, createdSecrets: created)
     }
 
-    /// A compose overlay setting `labels` on every service's `deploy.labels`.
-    public static func labelOverlay(services: [String], labels: [String: String]) -> String {
+    /// A compose overlay that stamps the version label on every service and cc-ci's ownership
+    /// labels on everything the deploy creates: services (`deploy.labels`), their containers
+    /// (`labels`), and the volumes, networks, configs and secrets the project defines (external
+    /// ones are not ours, and compose forbids labels on them). Teardown removes only objects
+    /// carrying these labels (``StackOwnership/ccci``).
+    public static func labelOverlay(
+        project: ComposeProject, version: (key: String, value: String), ownership: [String: String]
+    ) -> String {
+        func quoted(_ text: String) -> String {
+            let data = try? JSONEncoder().encode(text)
+            return data.map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+        }
+        func labelLines(_ labels: [String: String], indent: Int) -> [String] {
+            let pad = String(repeating: " ", count: indent)
+            return labels.keys.sorted().map { "\(pad)\(quoted($0)): \(quoted(labels[$0]!))" }
+        }
         var lines = [
-            "# Generated by cc-ci: deploy labels (version stamp, ownership).", "version: \"3.8\"", "services:",
+            "# Generated by cc-ci: the version stamp and cc-ci's ownership labels.", "version: \"3.8\"", "services:",
         ]
-        for service in services {
-            lines += ["  \(service):", "    deploy:", "      labels:"]
-            for key in labels.keys.sorted() {
-                lines.append("        \(key): \"\(labels[key]!.replacingOccurrences(of: "\"", with: "\\\""))\"")
+        for service in project.serviceNames {
+            lines += ["  \(quoted(service)):", "    labels:"] + labelLines(ownership, indent: 6)
+            lines += ["    deploy:", "      labels:"]
+            lines += labelLines(ownership.merging([version.key: version.value]) { _, new in new }, indent: 8)
+        }
+        // `docker stack deploy` replaces a top-level object's whole definition with a later file's,
+        // so each one is written out in full (as JSON, which YAML reads) with the labels added.
+        // Its strings were interpolated already: `$` is escaped so docker leaves them as they are.
+        func section(_ name: String, _ ids: [String]) {
+            guard !ids.isEmpty else { return }
+            lines.append("\(name):")
+            for id in ids.sorted() {
+                var definition = project.document[name]?[id]?.objectValue ?? [:]
+                var labels = (definition["labels"]?.objectValue ?? [:])
+                for (key, value) in ownership { labels[key] = .string(value) }
+                definition["labels"] = .object(labels)
+                lines.append("  \(quoted(id)): \(flow(escapingDollars(.object(definition))))")
             }
         }
+        section("volumes", project.volumes.filter { !$0.value.external }.map(\.key))
+        var networks = Set(project.networks.filter { !$0.value.external }.map(\.key))
+        // Services that name no network join the stack's `default` network, which deploy creates.
+        if project.services.values.contains(where: { $0.networks.isEmpty }), project.networks["default"] == nil {
+            networks.insert("default")
+        }
+        section("networks", Array(networks))
+        section("configs", project.configs.filter { !$0.value.external }.map(\.key))
+        section("secrets", project.secrets.filter { !$0.value.external }.map(\.key))
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `value` as one line of JSON (YAML flow style), keys sorted.
+    static func flow(_ value: JSONValue) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// Every string in `value` with `$` doubled, so compose interpolation leaves it unchanged.
+    static func escapingDollars(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text): return .string(text.replacingOccurrences(of: "$", with: "$$"))
+        case .array(let items): return .array(items.map(escapingDollars))
+        case .object(let object): return .object(object.mapValues(escapingDollars))
+        default: return value
+        }
     }
 
     /// Creates the secrets a deploy needs that do not exist yet (a newer version may add some).
@@ -189,7 +241,7 @@ public struct NativeDriver: AppDriver {
             self.secrets.register(value)
             try await engine.createSecret(
                 name: secret.dockerName, value: value,
-                labels: Self.ownershipLabels(domain: app.domain, stack: app.stack, runID: app.spec.runID))
+                labels: Self.ownershipLabels(domain: app.domain, runID: app.spec.runID))
             created.append(secret.dockerName)
         }
         return created
@@ -221,6 +273,16 @@ public struct NativeDriver: AppDriver {
         try await ConvergenceWaiter(engine: engine, logger: logger).wait(
             stack: app.stack, timeout: timeout, progress: progress
         ).state
+    }
+
+    /// Records the app's converged state, to hold it for a stability window.
+    public func stabilityBaseline(_ app: App) async throws -> StabilityWindow.Baseline {
+        try await StabilityWindow(engine: engine).baseline(stack: app.stack)
+    }
+
+    /// Waits out the stability window and checks the app stayed as it converged.
+    public func verifyStable(_ baseline: StabilityWindow.Baseline, window: Duration) async throws {
+        try await StabilityWindow(engine: engine).verify(baseline, window: window)
     }
 
     /// The running container of `<stack>_<service>`.
@@ -266,8 +328,8 @@ public struct NativeDriver: AppDriver {
 
     /// Removes everything of the app at `domain` (also when cc-ci has no ``App`` for it — the
     /// janitor reaps apps of dead runs this way).
-    public func remove(domain: String) async throws -> Residue {
-        let stack = AppNaming.stackName(forDomain: domain)
+    public func remove(domain: AppDomain) async throws -> Residue {
+        let stack = domain.stack
         _ = try await StackJanitor(engine: engine).remove(stack: stack)
         try? FileManager.default.removeItem(at: envFile(for: domain))
         try? FileManager.default.removeItem(at: keepMark(for: domain))
@@ -281,13 +343,27 @@ public struct NativeDriver: AppDriver {
         try await residue(domain: app.domain)
     }
 
-    /// Everything of the app at `domain` still on the node.
-    public func residue(domain: String) async throws -> Residue {
-        try await StackJanitor(engine: engine).residue(
-            stack: AppNaming.stackName(forDomain: domain),
-            files: [
-                envFile(for: domain), BackupEngine.repository(config: config, domain: domain),
-                BackupEngine.passwordFile(config: config, domain: domain),
-            ])
+    /// Everything of the app at `domain` still on the node — what cc-ci created, and anything
+    /// else named after its stack (which teardown reports but never removes).
+    public func residue(domain: AppDomain) async throws -> Residue {
+        try await StackJanitor(engine: engine).residue(stack: domain.stack, files: files(of: domain))
+    }
+
+    /// What cc-ci created for the app at `domain` and still exists: objects carrying its
+    /// ownership labels, and its files. Empty means there is no such app.
+    public func owned(domain: AppDomain) async throws -> Residue {
+        var owned = try await StackJanitor(engine: engine).owned(stack: domain.stack)
+        owned.files = (files(of: domain) + [keepMark(for: domain)]).filter {
+            FileManager.default.fileExists(atPath: $0.path)
+        }.map(\.path)
+        return owned
+    }
+
+    /// The files an app has outside docker: env file and backups.
+    func files(of domain: AppDomain) -> [URL] {
+        [
+            envFile(for: domain), BackupEngine.repository(config: config, domain: domain),
+            BackupEngine.passwordFile(config: config, domain: domain),
+        ]
     }
 }

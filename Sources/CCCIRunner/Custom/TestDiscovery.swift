@@ -17,6 +17,9 @@ public struct CustomTest: Sendable, Hashable, Codable {
     public let pack: String
     /// Dependencies the test needs ready (`# ccci-requires: provider` in its first lines).
     public let requires: [String]
+    /// Why the test is not run although it is in a test directory (a symlink out of the pack):
+    /// it is reported as a failed check, never silently dropped.
+    public var refusal: String? = nil
 
     /// `recipe/functional/homepage.sh`.
     public var displayName: String {
@@ -38,6 +41,17 @@ public enum TestDiscovery {
                 guard let entries = try? fileManager.contentsOfDirectory(atPath: directory.path) else { continue }
                 for entry in entries.sorted() where !entry.hasPrefix(".") {
                     let path = directory.appendingPathComponent(entry)
+                    // A test is a file of the pack: never a system program reached through a symlink.
+                    do {
+                        _ = try ContainedPath.resolve(
+                            "\(subdirectory)/\(entry)", in: pack.directory, what: "test \(subdirectory)/\(entry)")
+                    } catch {
+                        tests.append(
+                            CustomTest(
+                                path: path, kind: .executable, pack: pack.name, requires: [],
+                                refusal: error.description))
+                        continue
+                    }
                     var isDirectory: ObjCBool = false
                     guard fileManager.fileExists(atPath: path.path, isDirectory: &isDirectory), !isDirectory.boolValue
                     else {

@@ -13,13 +13,14 @@ extension RunCoordinator {
             if Task.isCancelled { return }
             let domain = prepared.dependencyDomains[name]!
             var info = DependencyInfo(
-                recipe: name, domain: domain, baseURL: "https://\(domain)", ready: false, credentials: [:],
-                resolve: prepared.probe.curlResolve(for: domain))
+                recipe: name, domain: domain.name, baseURL: "https://\(domain)", ready: false, credentials: [:],
+                resolve: prepared.probe.curlResolve(for: domain.name))
             let clock = ContinuousClock()
             let start = clock.now
-            await reporter.step(role: "dep", tier: name, name: "deploying", result: .info(domain), elapsed: nil)
+            await reporter.step(role: "dep", tier: name, name: "deploying", result: .info(domain.name), elapsed: nil)
             do {
                 let source = try RecipeSource.resolve(name, config: config)
+                for secret in source.credentials?.secrets ?? [] { secrets.register(secret) }
                 let tree = workspace.appendingPathComponent("deps/\(name)")
                 let checkout = RecipeCheckout(git: git, source: source)
                 try await checkout.clone(to: tree, commit: nil)
@@ -45,7 +46,7 @@ extension RunCoordinator {
                 _ = try await driver.deploy(app, mode: mode)
                 _ = try await driver.waitConverged(app, timeout: meta.deployTimeout, progress: nil)
                 try await HealthChecker(probe: prepared.probe).waitHealthy(
-                    domain: domain, path: meta.healthPath, accepted: meta.healthStatuses,
+                    domain: domain.name, path: meta.healthPath, accepted: meta.healthStatuses,
                     timeout: min(meta.deployTimeout, .seconds(120)))
                 info.ready = true
                 info.credentials = app.secretValues

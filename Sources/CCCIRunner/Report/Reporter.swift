@@ -122,6 +122,7 @@ public actor Reporter {
             case .fail: verdict = paint(pad("FAIL", 8), .red)
             case .skip: verdict = paint(pad("skip", 8), .yellow)
             case .na: verdict = paint(pad("n/a", 8), .dim)
+            case .cancelled: verdict = paint(pad("stopped", 8), .yellow)
             }
             let reason = result.reason.map { String($0.split(separator: "\n").first ?? "").prefix(90) } ?? ""
             lines.append(

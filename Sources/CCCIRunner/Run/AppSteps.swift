@@ -21,11 +21,14 @@ extension RunCoordinator {
             await prepared.journal.line("run slot \(slot + 1)/\(capacity) taken")
             return true
         } catch {
-            let reason =
-                error is CancellationError ? "stopped while waiting for a run slot" : "cannot take a run slot: \(error)"
+            guard !(error is CancellationError) else {
+                await prepared.journal.line("stopped while waiting for a run slot")
+                return false  // no verdicts: finish records the tiers as cancelled
+            }
+            let reason = "cannot take a run slot: \(error)"
             await prepared.journal.line(reason)
             for tier in options.stages {
-                await state.setTier(tier, TierResult(status: .skip, durationSeconds: 0, reason: reason))
+                await state.setTier(tier, TierResult(status: .fail, durationSeconds: 0, reason: reason))
             }
             return false
         }
@@ -54,21 +57,21 @@ extension RunCoordinator {
             await reporter.step(role: "run", tier: "", name: "app locks", result: .passed, elapsed: clock.now - start)
             return true
         } catch {
-            let reason =
-                error is CancellationError
-                ? "stopped while waiting for an app lock" : "cannot take an app lock: \(error)"
+            guard !(error is CancellationError) else {
+                await prepared.journal.line("stopped while waiting for an app lock")
+                return false  // no verdicts: finish records the tiers as cancelled
+            }
+            let reason = "cannot take an app lock: \(error)"
             await prepared.journal.line(reason)
             for tier in options.stages {
-                await state.setTier(
-                    tier,
-                    TierResult(status: error is CancellationError ? .skip : .fail, durationSeconds: 0, reason: reason))
+                await state.setTier(tier, TierResult(status: .fail, durationSeconds: 0, reason: reason))
             }
             return false
         }
     }
 
     /// Takes the lock of `domain` (before the app exists), telling the user when it must wait.
-    func lock(_ domain: String, journal: RunJournal) async throws {
+    func lock(_ domain: AppDomain, journal: RunJournal) async throws {
         let reporter = self.reporter
         try await AppLocks.acquire(domain: domain, in: config.lockDirectory) {
             let line = "waiting for another run of \(domain) to finish (its app lock is held)"
@@ -80,14 +83,18 @@ extension RunCoordinator {
 
     /// Creates an app, counting it against the deploy guard (each role exactly once per run).
     func createApp(
-        role: AppRole, domain: String, tree: URL, prepared: PreparedRun, state: RunState
+        role: AppRole, domain: AppDomain, tree: URL, prepared: PreparedRun, state: RunState
     ) async throws -> App {
         try await prepared.deployGuard.recordFreshDeploy(role, domain: domain)
         let spec = AppSpec(
             recipe: prepared.recipe, domain: domain, checkout: tree, packComposeFiles: prepared.packComposeFiles,
             extraEnv: prepared.meta.extraEnv, workDirectory: workspace.appendingPathComponent("generated"), runID: runID
         )
-        // A crashed run may have left this domain's env file; its lock is ours now, so it is an orphan.
+        // A crashed run may have left this domain's env file; its lock is ours now, so it is an
+        // orphan — unless it was kept for inspection, which a run never destroys.
+        if FileManager.default.fileExists(atPath: driver.keepMark(for: domain).path) {
+            throw RunSetupError.kept(domain: domain.name)
+        }
         if FileManager.default.fileExists(atPath: driver.envFile(for: domain).path) {
             let left = try await driver.remove(domain: domain)
             await prepared.journal.line(
@@ -106,11 +113,13 @@ extension RunCoordinator {
             meta[key.rawValue] = prepared.meta.value(key).json
         }
         return HookContext(
-            recipe: prepared.recipe, domain: app.domain, stack: app.stack, op: op, baseURL: "https://\(app.domain)",
+            recipe: prepared.recipe, domain: app.domain.name, stack: app.stack, op: op,
+            baseURL: "https://\(app.domain)",
             meta: Redaction.redact(.object(meta)), deps: await state.depsInfo,
             opStateFile: prepared.stateFiles.opState.path,
             depsFile: prepared.stateFiles.deps.path, runID: runID, runDirectory: runDirectory.path,
-            caCertificate: prepared.probe.caCertificate?.path, resolve: prepared.probe.curlResolve(for: app.domain),
+            caCertificate: prepared.probe.caCertificate?.path,
+            resolve: prepared.probe.curlResolve(for: app.domain.name),
             headCommit: prepared.head.commit)
     }
 
@@ -141,11 +150,25 @@ extension RunCoordinator {
         }
     }
 
+    /// Runs `body` (health, readiness, label checks) inside the app's stability window: the app
+    /// must stay as it converged for the recipe's `stable_for` from now, or the tier fails.
+    func holdStable(
+        _ app: App, prepared: PreparedRun, recorder: TierRecorder, _ body: () async throws -> Void
+    ) async throws {
+        let window = prepared.meta.stableFor
+        guard window > .zero else { return try await body() }
+        let baseline = try await driver.stabilityBaseline(app)
+        try await body()
+        try await recorder.check("stable for \(DurationText.format(window))", waitLabel: "stability window") {
+            try await driver.verifyStable(baseline, window: window)
+        }
+    }
+
     /// Health over the ingress by domain (SPEC F-HEALTH), as a check named `name`.
     func health(_ app: App, prepared: PreparedRun, recorder: TierRecorder, name: String = "health") async throws {
         try await recorder.check(name, waitLabel: name) {
             try await HealthChecker(probe: prepared.probe).waitHealthy(
-                domain: app.domain, path: prepared.meta.healthPath, accepted: prepared.meta.healthStatuses,
+                domain: app.domain.name, path: prepared.meta.healthPath, accepted: prepared.meta.healthStatuses,
                 timeout: min(prepared.deployTimeout, .seconds(120)))
         }
     }
@@ -158,7 +181,7 @@ extension RunCoordinator {
         case .http(let path, let status, let contains, let timeout):
             try await recorder.check("ready probe", waitLabel: "ready probe") {
                 try await ReadyProbe.waitHTTP(
-                    probe: prepared.probe, domain: app.domain, path: path, status: status, contains: contains,
+                    probe: prepared.probe, domain: app.domain.name, path: path, status: status, contains: contains,
                     timeout: timeout)
             }
         case .hook(let hook):

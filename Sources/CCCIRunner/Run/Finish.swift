@@ -12,13 +12,26 @@ extension RunCoordinator {
 
     func finish(_ prepared: PreparedRun, state: RunState, stop: RunLifetime.StopReason?) async -> RunResults {
         let journal = prepared.journal
-        // Tiers that never concluded (cut short) are recorded as skipped.
+        // Tiers that never concluded: cut short by a stop (cancelled, no verdict), or not requested.
         for tier in Tier.defaultStages where await state.tiers[tier] == nil {
-            let reason =
-                options.stages.contains(tier)
-                ? (stop.map { "not run: the run was stopped (\($0.description))" } ?? "not run")
-                : "not requested"
-            await state.setTier(tier, TierResult(status: .skip, durationSeconds: 0, reason: reason))
+            if options.stages.contains(tier), let stop {
+                await state.setTier(
+                    tier,
+                    TierResult(
+                        status: .cancelled, durationSeconds: 0,
+                        reason: "not run: the run was stopped (\(stop.description))"))
+            } else {
+                let reason = options.stages.contains(tier) ? "not run" : "not requested"
+                await state.setTier(tier, TierResult(status: .skip, durationSeconds: 0, reason: reason))
+            }
+        }
+        // A verdict cut short carries the stop's reason.
+        if let stop {
+            for (tier, result) in await state.tiers where result.status == .cancelled {
+                var result = result
+                result.reason = "\(result.reason ?? "stopped") (\(stop.description))"
+                await state.setTier(tier, result)
+            }
         }
         let tiers = await state.tiers
         let requestedFailed = options.stages.contains { tiers[$0]?.status == .fail }
@@ -40,9 +53,10 @@ extension RunCoordinator {
             await state.flag("keep-on-failure")
             let domains = await state.locked.map(\.domain)
             await markKept(domains)
+            let names = domains.map(\.name)
             let lines = [
-                "", "kept for inspection (--keep-on-failure): \(domains.joined(separator: ", "))",
-                "remove with: ccci teardown \(domains.joined(separator: " "))",
+                "", "kept for inspection (--keep-on-failure): \(names.joined(separator: ", "))",
+                "remove with: ccci teardown \(names.joined(separator: " "))",
             ]
             await reporter.print(lines)
             for line in lines { await journal.line(line) }
@@ -71,8 +85,9 @@ extension RunCoordinator {
             runID: runID, recipe: prepared.recipe, ref: options.ref, pr: options.pr > 0 ? options.pr : nil,
             headCommit: prepared.head.commit, headVersion: prepared.head.version?.raw,
             baseVersion: prepared.upgradeBase?.version.raw, driver: driver.name, mode: "cold",
-            appDomain: prepared.headDomain,
-            upgradeAppDomain: options.stages.contains(.upgrade) ? prepared.upgradeDomain : nil, startedAt: startDate,
+            appDomain: prepared.headDomain.name,
+            upgradeAppDomain: options.stages.contains(.upgrade) ? prepared.upgradeDomain.name : nil,
+            startedAt: startDate,
             finishedAt: Date(), outcome: outcome.rawValue, exitCode: outcome.exitCode,
             tiers: Dictionary(uniqueKeysWithValues: tiers.map { ($0.key.rawValue, $0.value) }), ladder: ladder,
             deployCount: await prepared.deployGuard.total, manifest: prepared.manifest, flags: flags.sorted(),

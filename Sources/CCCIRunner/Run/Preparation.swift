@@ -23,10 +23,10 @@ extension RunCoordinator {
         let meta: RecipeMeta
         let tests: [CustomTest]
         let manifest: Manifest
-        let headDomain: String
-        let upgradeDomain: String
+        let headDomain: AppDomain
+        let upgradeDomain: AppDomain
         /// Dependency recipe → the domain its app gets in this run.
-        let dependencyDomains: [String: String]
+        let dependencyDomains: [String: AppDomain]
         let stateFiles: RunStateFiles
         let opState: OpState
         let deployGuard: DeployGuard
@@ -36,6 +36,8 @@ extension RunCoordinator {
         let overlays: [String]
         let upgradeBase: ReleaseSet.Release?
         let upgradeBaseReason: String?
+        /// Why the code under test cannot be deployed at all (its install fails for this reason).
+        let headProblem: String?
     }
 
     func prepare(journal: RunJournal) async throws -> PreparedRun {
@@ -46,6 +48,7 @@ extension RunCoordinator {
             throw RunSetupError.recipe(error.description)
         }
         let source = try RecipeSource.resolve(options.recipe, config: config)
+        for secret in source.credentials?.secrets ?? [] { secrets.register(secret) }
         await journal.line("run \(runID): recipe \(source.name) from \(source.location)")
         let checkout = RecipeCheckout(git: git, source: source)
         let headTree = workspace.appendingPathComponent("head/\(source.name)")
@@ -64,6 +67,12 @@ extension RunCoordinator {
         let head = try await checkout.readHead(commit: commit, clone: headTree, naming: naming)
 
         // Customization: the recipe's own pack, then the CI's pack (which overrides it key by key).
+        // The recipe's pack comes from the code under test: it must be a directory of the recipe.
+        guard ContainedPath.isInside(headTree.appendingPathComponent("tests"), root: headTree) else {
+            throw RunSetupError.recipe(
+                "recipe \(source.name) at \(commit.prefix(8)): tests/ is a symlink out of the recipe — a test pack "
+                    + "must be a directory of the recipe")
+        }
         let packs: [(name: String, directory: URL)] = [
             ("recipe", headTree.appendingPathComponent("tests")),
             ("ci", config.packsDirectory.appendingPathComponent(source.name)),
@@ -75,8 +84,17 @@ extension RunCoordinator {
             throw RunSetupError.meta(error)
         }
         let tests = TestDiscovery.discover(packs: packs)
-        let packComposeFiles = packs.map { $0.directory.appendingPathComponent(meta.composeOverlay) }
-            .filter { FileManager.default.fileExists(atPath: $0.path) }
+        var packComposeFiles: [URL] = []
+        for pack in packs {
+            do {
+                let file = try ContainedPath.resolve(
+                    meta.composeOverlay, in: pack.directory, what: "compose_overlay of the \(pack.name) pack")
+                if FileManager.default.fileExists(atPath: file.path) { packComposeFiles.append(file) }
+            } catch {
+                throw RunSetupError.recipe(error.description)
+            }
+        }
+        try Catalogue(config: config).check(dependencies: meta.dependencies, of: source.name)
         var overlays = packComposeFiles.map { "\($0.path) (pack)" }
         if driver.networkMode == .dnsrr {
             overlays.append(
@@ -88,13 +106,15 @@ extension RunCoordinator {
 
         let headDomain = naming.runAppDomain(recipe: source.name, pr: options.pr, ref: commit, role: .head)
         let upgradeDomain = naming.runAppDomain(recipe: source.name, pr: options.pr, ref: commit, role: .upgrade)
-        // Make sure the recipe can be deployed at all before anything is created.
+        // Whether the code under test can be deployed at all. When it cannot (a pull request that
+        // breaks its own compose.yml), that is the install tier's failure, recorded like any other.
+        var headProblem: String?
         do {
             _ = try ResolvedAppEnv.load(
-                recipeRoot: headTree, recipe: source.name, domain: headDomain, overrides: meta.extraEnv,
+                recipeRoot: headTree, recipe: source.name, domain: headDomain.name, overrides: meta.extraEnv,
                 extraComposeFiles: packComposeFiles)
         } catch {
-            throw RunSetupError.recipe("recipe \(source.name) at \(commit.prefix(8)) cannot be deployed: \(error)")
+            headProblem = "recipe \(source.name) at \(commit.prefix(8)) cannot be deployed: \(error)"
         }
 
         var upgradeBase: ReleaseSet.Release?
@@ -135,7 +155,8 @@ extension RunCoordinator {
             opState: try OpState(file: stateFiles.opState), deployGuard: try DeployGuard(file: stateFiles.deployCount),
             probe: probe, deployTimeout: options.deployTimeout ?? meta.deployTimeout,
             packComposeFiles: packComposeFiles, overlays: overlays, upgradeBase: upgradeBase,
-            upgradeBaseReason: upgradeBaseReason)
+            upgradeBaseReason: upgradeBaseReason, headProblem: headProblem)
+        try checkNotKept(prepared)
         try AtomicFile.write("{}\n", to: stateFiles.deps, permissions: 0o600)
         await printHeader(prepared)
         return prepared
@@ -157,5 +178,22 @@ extension RunCoordinator {
         lines.append("")
         await reporter.print(lines)
         for line in lines { await prepared.journal.line(line) }
+    }
+}
+
+extension RunCoordinator {
+    /// An app kept for inspection (`--keep-on-failure`) is never silently destroyed by a rerun of
+    /// the same recipe, PR and ref (which would create the same domains): the run refuses and
+    /// names the command that removes it.
+    func checkNotKept(_ prepared: PreparedRun) throws(RunSetupError) {
+        let domains = [prepared.headDomain, prepared.upgradeDomain] + prepared.dependencyDomains.values.sorted()
+        for domain in domains {
+            let mark = driver.keepMark(for: domain)
+            guard let text = try? String(contentsOf: mark, encoding: .utf8),
+                let until = ISO8601DateFormatter().date(from: text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                until > Date()
+            else { continue }
+            throw .kept(domain: domain.name)
+        }
     }
 }

@@ -5,21 +5,35 @@ import Foundation
 /// Where a recipe comes from: a path, a git URL, or a catalogue name.
 public struct RecipeSource: Sendable, Hashable {
     public let name: String
-    /// What `git clone` is given.
+    /// What `git clone` is given — never with credentials in it (see ``credentials``).
     public let location: String
     /// Set when the source is a local repository (its `HEAD` is the default code under test).
     public let localPath: URL?
+    /// Credentials that were written into an HTTP(S) URL, taken out of it.
+    public let credentials: GitCredentials?
+
+    public init(name: String, location: String, localPath: URL?, credentials: GitCredentials? = nil) {
+        self.name = name
+        self.location = location
+        self.localPath = localPath
+        self.credentials = credentials
+    }
 
     /// Resolves `argument`: an existing directory, a URL (`https://…`, `ssh://…`, `git@…`, `file://…`),
     /// or a recipe name in the node's catalogue.
     public static func resolve(_ argument: String, config: NodeConfig) throws(RunSetupError) -> RecipeSource {
         let fileManager = FileManager.default
         if argument.contains("://") || argument.hasPrefix("git@") {
+            let (location, credentials) = GitCredentials.split(argument)
             var name =
-                URL(string: argument)?.lastPathComponent ?? argument.split(separator: "/").last.map(String.init)
-                ?? argument
+                URL(string: location)?.lastPathComponent ?? location.split(separator: "/").last.map(String.init)
+                ?? location
             if name.hasSuffix(".git") { name = String(name.dropLast(4)) }
-            return RecipeSource(name: name, location: argument, localPath: nil)
+            if let problem = RecipeName.problem(name) {
+                throw .recipe(
+                    "cannot name the recipe at \(location): \(problem) — its URL should end in the recipe's name")
+            }
+            return RecipeSource(name: name, location: location, localPath: nil, credentials: credentials)
         }
         var isDirectory: ObjCBool = false
         if argument.contains("/") || argument == "." {
@@ -33,7 +47,11 @@ public struct RecipeSource: Sendable, Hashable {
             return RecipeSource(name: url.lastPathComponent, location: url.path, localPath: url)
         }
         if let url = config.catalogueURLs[argument] {
-            return RecipeSource(name: argument, location: url, localPath: nil)
+            let (location, credentials) = GitCredentials.split(url)
+            return RecipeSource(name: argument, location: location, localPath: nil, credentials: credentials)
+        }
+        if let problem = RecipeName.problem(argument) {
+            throw .recipe("no recipe '\(argument)': \(problem)")
         }
         let catalogued = config.catalogueDirectory.appendingPathComponent(argument)
         if fileManager.fileExists(atPath: catalogued.appendingPathComponent(".git").path) {
@@ -65,7 +83,7 @@ public struct RecipeCheckout: Sendable {
     public let source: RecipeSource
 
     public init(git: Git, source: RecipeSource) {
-        self.git = git
+        self.git = git.authenticated(source.credentials)
         self.source = source
     }
 
@@ -105,7 +123,7 @@ public struct RecipeCheckout: Sendable {
         let tagged = releases.releases(at: commit).last
         var version: RecipeVersion?
         let probeDomain = naming.runAppDomain(recipe: source.name, pr: 0, ref: commit)
-        if let resolved = try? ResolvedAppEnv.load(recipeRoot: clone, recipe: source.name, domain: probeDomain) {
+        if let resolved = try? ResolvedAppEnv.load(recipeRoot: clone, recipe: source.name, domain: probeDomain.name) {
             let key = "coop-cloud.\(resolved.env.stackName).version"
             for name in resolved.project.serviceNames {
                 if let value = resolved.project.services[name]?.deployLabels[key], let parsed = RecipeVersion(value) {
@@ -128,6 +146,8 @@ public enum RunSetupError: Error, Sendable, CustomStringConvertible {
     case meta(MetaProblems)
     case recipe(String)
     case lab(String)
+    /// An app of this run is kept for inspection by an earlier run.
+    case kept(domain: String)
 
     public var description: String {
         switch self {
@@ -146,6 +166,9 @@ public enum RunSetupError: Error, Sendable, CustomStringConvertible {
             return message
         case .lab(let message):
             return message
+        case .kept(let domain):
+            return "app \(domain) was kept for inspection by an earlier run (--keep-on-failure); this run would "
+                + "recreate it — remove it first with `ccci teardown \(domain)`"
         }
     }
 }

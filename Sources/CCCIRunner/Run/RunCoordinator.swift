@@ -92,7 +92,18 @@ public final class RunCoordinator: Sendable {
                 outcome: .error, results: nil, runDirectory: runDirectory,
                 setupError: "cannot create \(runDirectory.path): \(error)")
         }
-        let state = RunState()
+        // What the janitor needs should this process be killed (SIGKILL leaves no teardown).
+        let registration = try? RunRegistration(
+            config: config,
+            record: .init(
+                runID: runID, pid: getpid(), startedAt: startDate, runDirectory: runDirectory.path,
+                workspace: workspace.path, recipe: GitCredentials.masked(options.recipe), ref: options.ref,
+                pr: options.pr > 0 ? options.pr : nil, stages: options.stages))
+        if let registration {
+            ChildProcessGroups.shared.observe { groups in registration.children(groups) }
+        }
+        defer { registration?.finish() }
+        let state = RunState(registration: registration)
         let prepared = Locked<PreparedRun?>(nil)
         let setupError = Locked<String?>(nil)
         // Everything — the preparation too — races against a stop request (a signal, the deadline).
@@ -101,6 +112,16 @@ public final class RunCoordinator: Sendable {
                 do {
                     let ready = try await self.prepare(journal: journal)
                     prepared.withLock { $0 = ready }
+                    registration?.update { record in
+                        record.recipe = ready.recipe
+                        record.headCommit = ready.head.commit
+                        record.headVersion = ready.head.version?.raw
+                        record.baseVersion = ready.upgradeBase?.version.raw
+                        record.appDomain = ready.headDomain.name
+                        record.upgradeAppDomain =
+                            self.options.stages.contains(.upgrade) ? ready.upgradeDomain.name : nil
+                        record.ladderNA = ready.meta.naTiers
+                    }
                     await self.work(ready, state: state)
                 } catch {
                     setupError.withLock { $0 = (error as? RunSetupError)?.description ?? String(describing: error) }

@@ -66,7 +66,7 @@ public actor DeployGuard {
     }
 
     /// Records a fresh deploy of `role`; throws ``DeployGuardError`` on the second.
-    public func recordFreshDeploy(_ role: AppRole, domain: String) throws {
+    public func recordFreshDeploy(_ role: AppRole, domain: AppDomain) throws {
         let count = (counts[role] ?? 0) + 1
         counts[role] = count
         try AtomicFile.write(
@@ -83,7 +83,7 @@ public actor DeployGuard {
 /// A second fresh deploy inside one run.
 public struct DeployGuardError: Error, Sendable, CustomStringConvertible {
     public let role: AppRole
-    public let domain: String
+    public let domain: AppDomain
     public let count: Int
 
     public var description: String {
@@ -96,7 +96,7 @@ extension RunCoordinator {
     /// An app domain a run locked, and so may have created: teardown removes every one of them,
     /// whether or not the app got as far as existing.
     struct LockedDomain: Sendable, Hashable {
-        let domain: String
+        let domain: AppDomain
         /// `head app`, `upgrade app` or `dependency <recipe>`.
         let label: String
         let isDependency: Bool
@@ -104,6 +104,8 @@ extension RunCoordinator {
 
     /// What a run did so far: its apps, verdicts and records, for the later steps and teardown.
     actor RunState {
+        /// The run's registration, told each verdict (the janitor records them if the run dies).
+        let registration: RunRegistration?
         var locked: [LockedDomain] = []
         var apps: [AppRole: App] = [:]
         var deps: [(name: String, app: App)] = []
@@ -116,7 +118,14 @@ extension RunCoordinator {
         func setApp(_ role: AppRole, _ app: App) { apps[role] = app }
         func addDep(_ name: String, _ app: App) { deps.append((name, app)) }
         func setDepInfo(_ name: String, _ info: DependencyInfo) { depsInfo[name] = info }
-        func setTier(_ tier: Tier, _ result: TierResult) { tiers[tier] = result }
+        init(registration: RunRegistration? = nil) {
+            self.registration = registration
+        }
+
+        func setTier(_ tier: Tier, _ result: TierResult) {
+            tiers[tier] = result
+            registration?.update { $0.tiers[tier.rawValue] = result }
+        }
         func addCustomExecuted(_ count: Int) { customExecuted += count }
         func flag(_ name: String) { flags.insert(name) }
         func addLocked(_ domain: LockedDomain) { if !locked.contains(domain) { locked.append(domain) } }

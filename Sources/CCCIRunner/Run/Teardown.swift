@@ -43,6 +43,11 @@ extension RunCoordinator {
     /// Removes one app, verifies no residue, and logs the outcome as it happens.
     func remove(_ locked: LockedDomain, journal: RunJournal) async -> Bool {
         let name = "\(locked.label) \(locked.domain)"
+        // An earlier run's kept app (its keep mark predates this teardown) is never this run's to remove.
+        if FileManager.default.fileExists(atPath: driver.keepMark(for: locked.domain).path) {
+            await journal.line("teardown: \(name) is kept for inspection by an earlier run — left alone")
+            return true
+        }
         do {
             let residue = try await driver.remove(domain: locked.domain)
             if residue.isEmpty {

@@ -12,11 +12,11 @@ import Foundation
 /// files), else acquisition starts over. A second run of the same domain waits, and says so.
 public enum AppLocks {
     /// The lock file of `domain`.
-    public static func path(for domain: String, in directory: URL) -> URL {
-        directory.appendingPathComponent("ccci-app-\(domain).lock")
+    public static func path(for domain: AppDomain, in directory: URL) -> URL {
+        directory.appendingPathComponent("ccci-app-\(domain.name).lock")
     }
 
-    /// The domain a lock file belongs to, if it is an app lock file.
+    /// The domain named by an app lock file's name, unchecked (``AppNaming/appDomain(_:)`` checks it).
     public static func domain(ofLockFile name: String) -> String? {
         guard name.hasPrefix("ccci-app-"), name.hasSuffix(".lock") else { return nil }
         return String(name.dropFirst("ccci-app-".count).dropLast(".lock".count))
@@ -26,7 +26,7 @@ public enum AppLocks {
     /// another run holds it.
     @discardableResult
     public static func acquire(
-        domain: String, in directory: URL, onWait: @Sendable () async -> Void
+        domain: AppDomain, in directory: URL, onWait: @Sendable () async -> Void
     ) async throws -> FileLock {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = path(for: domain, in: directory)

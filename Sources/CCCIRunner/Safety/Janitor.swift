@@ -1,5 +1,6 @@
 import CCCICore
 import CCCIDeploy
+import CCCIStore
 import CCCISwarm
 import CCCISystem
 import Foundation
@@ -21,11 +22,14 @@ public struct Janitor: Sendable {
     public let config: NodeConfig
     public let naming: AppNaming
     public let driver: NativeDriver
+    /// Where a dead run is recorded as `interrupted` (`nil`: only its results.json is written).
+    public let store: (any ResultStore)?
 
-    public init(config: NodeConfig, naming: AppNaming, driver: NativeDriver) {
+    public init(config: NodeConfig, naming: AppNaming, driver: NativeDriver, store: (any ResultStore)? = nil) {
         self.config = config
         self.naming = naming
         self.driver = driver
+        self.store = store
     }
 
     /// What a sweep did.
@@ -37,23 +41,29 @@ public struct Janitor: Sendable {
         public var kept: [String] = []
         public var skipped: [String] = []
         public var tidied: [String] = []
+        /// Runs whose process died without finishing (SIGKILL), recorded as interrupted.
+        public var interrupted: [String] = []
+        /// Process groups of dead runs' children that were still running, and were ended.
+        public var endedProcessGroups: [Int32] = []
         public var lines: [String] = []
     }
 
-    /// Run-app domains on this node: env files and stacks.
-    public func candidates() async throws -> [String] {
-        var domains = Set<String>()
-        if let entries = try? FileManager.default.contentsOfDirectory(atPath: config.envDirectory.path) {
-            for entry in entries where entry.hasSuffix(".env") {
-                let domain = String(entry.dropLast(".env".count))
-                if naming.isRunApp(domain) { domains.insert(domain) }
-            }
+    /// Run-app domains on this node: env files, stacks and secrets. Every name found is checked
+    /// with ``AppNaming/appDomain(_:)``; only run apps are candidates (warm apps never are).
+    public func candidates() async throws -> [AppDomain] {
+        var domains = Set<AppDomain>()
+        func consider(_ name: String) {
+            if let domain = naming.appDomainIfValid(name), domain.kind == .run { domains.insert(domain) }
         }
-        for service in try await driver.engine.services() {
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: config.envDirectory.path) {
+            for entry in entries where entry.hasSuffix(".env") { consider(String(entry.dropLast(".env".count))) }
+        }
+        // Only services cc-ci labelled: a stack someone else deployed under a run app's name is not ours.
+        for service in try await driver.engine.services(labels: ["ccci.managed=true"]) {
             if let stack = service.stack, let domain = naming.runAppDomain(fromStack: stack) { domains.insert(domain) }
         }
         for secret in try await driver.engine.secrets(labels: ["ccci.managed=true"]) {
-            if let domain = secret.labels["ccci.app"], naming.isRunApp(domain) { domains.insert(domain) }
+            if let name = secret.labels["ccci.app"] { consider(name) }
         }
         return domains.sorted()
     }
@@ -69,7 +79,9 @@ public struct Janitor: Sendable {
                 "janitor: lock directory \(lockDirectory.path) is unusable (\(error)) — nothing probed, nothing reaped")
             return report
         }
-        let domains: [String]
+        // Dead runs first: their children (a test, a restic) stop before their apps are reaped.
+        await finishDeadRuns(dryRun: dryRun, report: &report)
+        let domains: [AppDomain]
         do {
             domains = try await candidates()
         } catch {
@@ -82,12 +94,14 @@ public struct Janitor: Sendable {
         // Stale lock files: a finished run's lock file stays behind, unheld and app-less.
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: lockDirectory.path)) ?? []
         for entry in entries.sorted() {
-            guard let domain = AppLocks.domain(ofLockFile: entry), !domains.contains(domain) else { continue }
-            let path = lockDirectory.appendingPathComponent(entry)
+            guard let name = AppLocks.domain(ofLockFile: entry), let domain = naming.appDomainIfValid(name),
+                domain.kind == .run, !domains.contains(domain)
+            else { continue }
+            let path = AppLocks.path(for: domain, in: lockDirectory)
             guard let lock = try? FileLock.tryAcquire(path) else { continue }  // held (a run before its app exists) or unreadable
             if !dryRun { lock.unlinkWhileHeld() }
             lock.release()
-            report.tidied.append(domain)
+            report.tidied.append(domain.name)
         }
         if !report.tidied.isEmpty {
             report.lines.append(
@@ -97,22 +111,22 @@ public struct Janitor: Sendable {
         return report
     }
 
-    func probe(_ domain: String, dryRun: Bool, report: inout Report) async {
+    func probe(_ domain: AppDomain, dryRun: Bool, report: inout Report) async {
         let path = AppLocks.path(for: domain, in: config.lockDirectory)
         let lock: FileLock?
         do {
             lock = try FileLock.tryAcquire(path)
         } catch {
-            report.skipped.append(domain)
+            report.skipped.append(domain.name)
             report.lines.append("janitor: skipping \(domain): \(error)")
             return
         }
         guard let lock else {
-            report.live.append(domain)
+            report.live.append(domain.name)
             let attributes = try? FileManager.default.attributesOfItem(atPath: path.path)
             let age = (attributes?[.modificationDate] as? Date).map { Date().timeIntervalSince($0) } ?? 0
             if age > 2 * config.runDeadline.seconds {
-                report.flagged.append(domain)
+                report.flagged.append(domain.name)
                 report.lines.append(
                     "janitor: !! \(domain) has been locked for \(DurationText.format(.seconds(Int64(age)))) — more than twice the "
                         + "\(DurationText.format(config.runDeadline)) run deadline; a run may have leaked. It is NOT reaped: "
@@ -128,7 +142,7 @@ public struct Janitor: Sendable {
             let until = ISO8601DateFormatter().date(from: text.trimmingCharacters(in: .whitespacesAndNewlines)),
             until > Date()
         {
-            report.kept.append(domain)
+            report.kept.append(domain.name)
             report.lines.append(
                 "janitor: \(domain) is kept (--keep-on-failure) until \(text.trimmingCharacters(in: .whitespacesAndNewlines))"
             )
@@ -136,41 +150,135 @@ public struct Janitor: Sendable {
         }
         // Under the probe lock, look again: a janitor racing this one may have reaped it already
         // (we then hold a fresh lock file on an app that is gone — nothing to reap twice).
-        if let existing = try? await driver.residue(domain: domain), existing.isEmpty {
+        if let existing = try? await driver.owned(domain: domain), existing.isEmpty {
             if !dryRun { lock.unlinkWhileHeld() }
             report.lines.append("janitor: \(domain) is already gone")
             return
         }
         if dryRun {
-            report.reaped.append(domain)
+            report.reaped.append(domain.name)
             report.lines.append("janitor: would reap \(domain) (no live run holds its lock)")
             return
         }
         do {
             let left = try await driver.remove(domain: domain)
             lock.unlinkWhileHeld()
-            report.reaped.append(domain)
+            report.reaped.append(domain.name)
             report.lines.append(
                 "janitor: reaped \(domain), the app of a run that died\(left.isEmpty ? "" : " — left: \(left.summary)")"
             )
         } catch {
-            report.skipped.append(domain)
+            report.skipped.append(domain.name)
             report.lines.append("janitor: reaping \(domain) failed: \(error)")
         }
+    }
+}
+
+extension Janitor {
+    /// Finds registrations of runs whose process died (their lock is free): ends the process
+    /// groups they left running (by recorded pid and start time, never by name), records each
+    /// run as `interrupted` — results.json, JUnit and the store — and removes its workspace and
+    /// registration.
+    func finishDeadRuns(dryRun: Bool, report: inout Report) async {
+        let directory = RunRegistration.directory(config)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        for entry in entries.sorted() where entry.hasSuffix(".lock") {
+            let runID = String(entry.dropLast(".lock".count))
+            let lockPath = directory.appendingPathComponent(entry)
+            guard let lock = try? FileLock.tryAcquire(lockPath) else { continue }  // a live run
+            defer { lock.release() }
+            let recordFile = directory.appendingPathComponent("\(runID).json")
+            guard let data = try? Data(contentsOf: recordFile),
+                let record = try? JSONCoding.decoder.decode(RunRegistration.RunRecord.self, from: data)
+            else {
+                if !dryRun {
+                    try? FileManager.default.removeItem(at: recordFile)
+                    lock.unlinkWhileHeld()
+                }
+                continue
+            }
+            let survivors = record.children.filter(ProcessStart.isSameGroup)
+            if dryRun {
+                report.interrupted.append(runID)
+                report.lines.append(
+                    "janitor: would record run \(runID) as interrupted (its process died)"
+                        + (survivors.isEmpty ? "" : " and end \(survivors.count) leftover process group(s)"))
+                continue
+            }
+            for group in survivors {
+                _ = kill(-group.pgid, SIGKILL)
+                report.endedProcessGroups.append(group.pgid)
+            }
+            await recordInterrupted(record)
+            try? FileManager.default.removeItem(atPath: record.workspace)
+            try? FileManager.default.removeItem(at: recordFile)
+            lock.unlinkWhileHeld()
+            report.interrupted.append(runID)
+            report.lines.append(
+                "janitor: run \(runID) died before it finished — recorded as interrupted"
+                    + (survivors.isEmpty
+                        ? ""
+                        : "; ended its leftover process group\(survivors.count == 1 ? "" : "s") "
+                            + survivors.map { "\($0.pgid)" }.joined(separator: ", ")))
+        }
+    }
+
+    /// Finishes a dead run's directory: its results (the tiers it concluded, the rest cancelled)
+    /// and a last line in its log, and records it in the store.
+    func recordInterrupted(_ record: RunRegistration.RunRecord) async {
+        let runDirectory = URL(fileURLWithPath: record.runDirectory)
+        let resultsFile = runDirectory.appendingPathComponent("results.json")
+        guard !FileManager.default.fileExists(atPath: resultsFile.path) else { return }
+        let reason = "not finished: the run's process died (killed) — found by the janitor"
+        var tiers = record.tiers
+        for tier in Tier.defaultStages where tiers[tier.rawValue] == nil {
+            tiers[tier.rawValue] =
+                record.stages.contains(tier)
+                ? TierResult(status: .cancelled, durationSeconds: 0, reason: reason)
+                : TierResult(status: .skip, durationSeconds: 0, reason: "not requested")
+        }
+        var statuses: [Tier: TierStatus] = [:]
+        for (name, result) in tiers { if let tier = Tier(rawValue: name) { statuses[tier] = result.status } }
+        let ladder = LevelLadder.evaluate(
+            statuses: statuses, declaredNA: Set(record.ladderNA),
+            customTestsExecuted: statuses[.custom] == .pass ? 1 : 0)
+        let finishedAt = Date()
+        let results = RunResults(
+            runID: record.runID, recipe: record.recipe, ref: record.ref, pr: record.pr,
+            headCommit: record.headCommit ?? "", headVersion: record.headVersion, baseVersion: record.baseVersion,
+            driver: driver.name, mode: "cold", appDomain: record.appDomain ?? "",
+            upgradeAppDomain: record.upgradeAppDomain,
+            startedAt: record.startedAt, finishedAt: finishedAt, outcome: RunOutcome.interrupted.rawValue,
+            exitCode: 137, tiers: tiers, ladder: ladder, deployCount: 0,
+            manifest: Manifest(meta: RecipeMeta(), overlays: [], customTests: [], envOverrides: [:]),
+            flags: ["killed"], artifacts: Artifacts(runDirectory: record.runDirectory, tierLogs: [:], serviceLogs: []),
+            ccciVersion: CCCIVersion.current)
+        try? FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        if let handle = FileHandle(forWritingAtPath: runDirectory.appendingPathComponent("run.log").path) {
+            _ = try? handle.seekToEnd()
+            try? handle.write(
+                contentsOf: Data(
+                    "\(ISO8601DateFormatter().string(from: finishedAt)) janitor: this run's process died before it "
+                        .appending("finished; its apps are reaped by the janitor; recorded as interrupted\n").utf8))
+            try? handle.close()
+        }
+        try? AtomicFile.write(try results.encoded(), to: resultsFile)
+        try? AtomicFile.write(JUnit.render(results), to: runDirectory.appendingPathComponent("junit.xml"))
+        try? await store?.record(results)
     }
 }
 
 extension RunCoordinator {
     /// The janitor at every run start.
     func janitorAtStart(_ prepared: PreparedRun) async {
-        let report = await Janitor(config: config, naming: prepared.naming, driver: driver).sweep()
+        let report = await Janitor(config: config, naming: prepared.naming, driver: driver, store: store).sweep()
         for line in report.lines { await prepared.journal.line(line) }
         let notable = report.lines.filter { !$0.contains("belongs to a live run") }
         if !notable.isEmpty { await reporter.print(notable) }
     }
 
     /// Leaves a keep mark for each domain (`--keep-on-failure`): the janitor leaves them 24 hours.
-    func markKept(_ domains: [String]) async {
+    func markKept(_ domains: [AppDomain]) async {
         let until = ISO8601DateFormatter().string(from: Date().addingTimeInterval(24 * 3600))
         for domain in domains {
             try? AtomicFile.write(until + "\n", to: driver.keepMark(for: domain))

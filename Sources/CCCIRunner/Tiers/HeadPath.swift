@@ -13,6 +13,9 @@ extension RunCoordinator {
         let install = TierRecorder(tier: .install, role: .head, journal: journal, reporter: reporter)
         var app: App?
         do {
+            if let problem = prepared.headProblem {
+                try await install.check("read recipe") { throw RecipeUnusable(description: problem) }
+            }
             let created = try await install.check("create app") {
                 try await createApp(
                     role: .head, domain: prepared.headDomain, tree: prepared.headTree, prepared: prepared, state: state)
@@ -26,8 +29,10 @@ extension RunCoordinator {
                     hook, name: "pre_install hook", op: "install", app: created, prepared: prepared, state: state,
                     recorder: install)
             }
-            try await healthAndReadiness(created, prepared: prepared, state: state, recorder: install)
-            try await verifyHeadLabel(created, prepared: prepared, recorder: install)
+            try await holdStable(created, prepared: prepared, recorder: install) {
+                try await healthAndReadiness(created, prepared: prepared, state: state, recorder: install)
+                try await verifyHeadLabel(created, prepared: prepared, recorder: install)
+            }
         } catch {
             await journal.line("install stopped: \(error)", tier: "install")
         }
@@ -35,7 +40,9 @@ extension RunCoordinator {
             install.conclude(.skip, reason: "not requested (the head app was still deployed for the other tiers)")
         }
         await state.setTier(.install, install.result())
-        guard let app, !install.failed, !Task.isCancelled else {
+        // A stopped run leaves the later tiers without a verdict (finish records them cancelled).
+        guard !install.cancelled, !Task.isCancelled else { return }
+        guard let app, !install.failed else {
             for tier in [Tier.backup, .restore, .custom] where stages.contains(tier) {
                 await state.setTier(
                     tier, TierResult(status: .skip, durationSeconds: 0, reason: "the head app did not install"))
@@ -94,7 +101,9 @@ extension RunCoordinator {
                     recorder: backup)
             }
             markerFile = try await backup.check("write marker") {
-                guard let directory = try await engine.markerDirectory() else { throw MarkerError.noVolume(app.domain) }
+                guard let directory = try await engine.markerDirectory() else {
+                    throw MarkerError.noVolume(app.domain.name)
+                }
                 return try marker.write(into: directory)
             }
             let taken = try await backup.check("backup", waitLabel: "backup") { try await driver.backup(app) }
@@ -110,7 +119,8 @@ extension RunCoordinator {
         }
         await state.setTier(.backup, backup.result())
         guard stages.contains(.restore) else { return }
-        guard let snapshot, let markerFile, !backup.failed, !Task.isCancelled else {
+        guard !backup.cancelled, !Task.isCancelled else { return }
+        guard let snapshot, let markerFile, !backup.failed else {
             await state.setTier(
                 .restore, TierResult(status: .skip, durationSeconds: 0, reason: "the backup did not succeed"))
             return
@@ -128,7 +138,9 @@ extension RunCoordinator {
             }
             try await restore.check("marker back") { try marker.verifyRestored(markerFile, mutation: mutation) }
             try await converge(app, prepared: prepared, recorder: restore, name: "converge after restore")
-            try await healthAndReadiness(app, prepared: prepared, state: state, recorder: restore)
+            try await holdStable(app, prepared: prepared, recorder: restore) {
+                try await healthAndReadiness(app, prepared: prepared, state: state, recorder: restore)
+            }
             if let hook = prepared.meta.backupVerify {
                 try await runHook(
                     hook, name: "backup_verify hook", op: "verify", app: app, prepared: prepared, state: state,
@@ -158,7 +170,17 @@ extension RunCoordinator {
         var skipped: [[String: JSONValue]] = []
         let hooks = HookRunner(runner: runner)
         for test in prepared.tests {
-            if Task.isCancelled { break }
+            if Task.isCancelled {
+                custom.cancel(during: test.displayName)
+                break
+            }
+            if let refusal = test.refusal {
+                custom.record(Check(name: test.displayName, status: .fail, durationSeconds: 0, message: refusal))
+                await reporter.step(
+                    role: "head", tier: "custom", name: test.displayName, result: .failed("refused: \(refusal)"),
+                    elapsed: nil)
+                continue
+            }
             let missing = test.requires.filter { deps[$0]?.ready != true }
             if !missing.isEmpty {
                 let reason = missing.map { name in
@@ -196,6 +218,11 @@ extension RunCoordinator {
                         ],
                         context: context, directory: test.path.deletingLastPathComponent(), log: log,
                         timeout: .seconds(600))
+                }
+                if Task.isCancelled {
+                    // Killed by the stop, not failed on its own: no verdict.
+                    custom.cancel(during: test.displayName)
+                    break
                 }
                 let elapsed = (clock.now - start).seconds
                 let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
@@ -237,6 +264,10 @@ extension RunCoordinator {
                         elapsed: .milliseconds(Int64(elapsed * 1000)))
                 }
             } catch {
+                if Task.isCancelled {
+                    custom.cancel(during: test.displayName)
+                    break
+                }
                 custom.record(
                     Check(
                         name: test.displayName, status: .fail, durationSeconds: (clock.now - start).seconds,
@@ -310,6 +341,11 @@ struct DataMarker: Sendable {
             throw MarkerError.changed(file.path, found: found.map { String($0.prefix(60)) })
         }
     }
+}
+
+/// The code under test cannot be deployed (its compose files or env do not resolve).
+struct RecipeUnusable: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// A data marker that did not behave.

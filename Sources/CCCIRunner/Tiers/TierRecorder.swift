@@ -18,6 +18,8 @@ public final class TierRecorder: Sendable {
         var checks: [Check] = []
         var failure: String?
         var outcome: (TierStatus, String)?
+        /// The check that was running when the run was stopped.
+        var cancelledDuring: String?
     }
 
     init(tier: Tier, role: AppRole, journal: RunJournal, reporter: Reporter) {
@@ -52,13 +54,23 @@ public final class TierRecorder: Sendable {
         } catch {
             if let token { await reporter.endWait(token) }
             let elapsed = clock.now - checkStart
-            let message = error is CancellationError ? "cancelled" : journal.redactor.redact(String(describing: error))
+            // A stopped run is not the recipe's failure: whatever a cancelled step threw (the
+            // engine's or a child's error once its connection or process is cut), it is recorded
+            // as cancelled, with no verdict.
+            if error is CancellationError || Task.isCancelled {
+                record(Check(name: name, status: .cancelled, durationSeconds: elapsed.seconds, message: "stopped"))
+                state.withLock { if $0.cancelledDuring == nil { $0.cancelledDuring = name } }
+                await journal.line("\(name): stopped after \(DurationText.format(elapsed))", tier: tier.rawValue)
+                await reporter.step(
+                    role: role.rawValue, tier: tier.rawValue, name: name, result: .skipped("stopped"), elapsed: elapsed)
+                throw CancellationError()
+            }
+            let message = journal.redactor.redact(String(describing: error))
             record(Check(name: name, status: .fail, durationSeconds: elapsed.seconds, message: message))
             state.withLock { if $0.failure == nil { $0.failure = "\(name): \(message)" } }
             await journal.line("\(name): FAILED after \(DurationText.format(elapsed)): \(message)", tier: tier.rawValue)
             await reporter.step(
                 role: role.rawValue, tier: tier.rawValue, name: name, result: .failed(message), elapsed: elapsed)
-            if error is CancellationError { throw error }
             throw CheckFailure(check: name, message: message)
         }
     }
@@ -103,6 +115,11 @@ public final class TierRecorder: Sendable {
             return TierResult(
                 status: .fail, durationSeconds: elapsed, checks: current.checks, reason: failure, log: log)
         }
+        if let check = current.cancelledDuring {
+            return TierResult(
+                status: .cancelled, durationSeconds: elapsed, checks: current.checks,
+                reason: "the run was stopped during `\(check)`", log: log)
+        }
         if let (status, reason) = current.outcome {
             return TierResult(
                 status: status, durationSeconds: elapsed, checks: current.checks, reason: reason, log: log)
@@ -112,6 +129,14 @@ public final class TierRecorder: Sendable {
 
     /// Whether a check failed.
     public var failed: Bool { state.value.failure != nil }
+
+    /// Whether the run was stopped during one of the tier's checks.
+    public var cancelled: Bool { state.value.cancelledDuring != nil }
+
+    /// Records that the run was stopped while `name` ran outside ``check(_:waitLabel:_:)``.
+    public func cancel(during name: String) {
+        state.withLock { if $0.cancelledDuring == nil { $0.cancelledDuring = name } }
+    }
 }
 
 /// A failed check (the tier's first failure stops the tier).

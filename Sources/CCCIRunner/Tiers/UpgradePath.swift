@@ -63,8 +63,10 @@ extension RunCoordinator {
                     "env keys added from the head's .env.sample: \(record.addedEnvKeys.joined(separator: ", "))")
             }
             try await converge(app, prepared: prepared, recorder: upgrade)
-            try await verifyHeadLabel(app, prepared: prepared, recorder: upgrade)
-            try await healthAndReadiness(app, prepared: prepared, state: state, recorder: upgrade)
+            try await holdStable(app, prepared: prepared, recorder: upgrade) {
+                try await verifyHeadLabel(app, prepared: prepared, recorder: upgrade)
+                try await healthAndReadiness(app, prepared: prepared, state: state, recorder: upgrade)
+            }
             if let markerFile {
                 try await upgrade.check("marker intact") { try marker.verifyIntact(markerFile) }
             }

@@ -87,10 +87,14 @@ extension DockerEngine {
     /// `["type": ["container"]]`), calling `onEvent` for each event, until the calling task is
     /// cancelled (the normal way to stop) or the engine closes the stream.
     public func streamEvents(
-        filters: [String: [String]] = [:], onEvent: @Sendable (EngineEvent) async -> Void
+        filters: [String: [String]] = [:], since: String? = nil, until: String? = nil,
+        onEvent: @Sendable (EngineEvent) async -> Void
     ) async throws {
         var query: [String: String] = [:]
         if !filters.isEmpty { query["filters"] = Self.filters(filters) }
+        // With `until`, the engine replays the events of the period and ends the stream.
+        if let since { query["since"] = since }
+        if let until { query["until"] = until }
         var request = HTTPClientRequest(url: url("/events", query: query))
         request.method = .GET
         request.headers.replaceOrAdd(name: "Host", value: "docker")

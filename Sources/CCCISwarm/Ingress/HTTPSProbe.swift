@@ -72,7 +72,7 @@ public struct HTTPSProbe: Sendable {
         configuration.tlsConfiguration = tls
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
-            let result = try await body(Client(client: client))
+            let result = try await body(Client(client: client, target: target))
             try? await client.shutdown()
             return result
         } catch {
@@ -86,14 +86,27 @@ public struct HTTPSProbe: Sendable {
         let client: HTTPClient
 
         /// `GET https://<domain><path>`.
+        let target: Target
+
+        /// `GET https://<domain><path>`. Errors name the URL and say what went wrong in words
+        /// (a certificate that does not verify, a refused connection), not in NIO's terms.
         public func get(domain: String, path: String, timeout: Duration = .seconds(15)) async throws -> Response {
-            var request = HTTPClientRequest(url: "https://\(domain)\(path.hasPrefix("/") ? path : "/" + path)")
-            request.method = .GET
-            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout.seconds * 1000)))
-            let buffer = try await response.body.collect(upTo: 8 << 20)
-            return Response(
-                status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
-                body: String(buffer: buffer))
+            let url = "https://\(domain)\(path.hasPrefix("/") ? path : "/" + path)"
+            do {
+                var request = HTTPClientRequest(url: url)
+                request.method = .GET
+                let response = try await client.execute(
+                    request, timeout: .milliseconds(Int64(timeout.seconds * 1000)))
+                let buffer = try await response.body.collect(upTo: 8 << 20)
+                return Response(
+                    status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
+                    body: String(buffer: buffer))
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                throw ProbeError.requestFailed(
+                    url: url, reason: ProbeError.explain(error, target: target, timeout: timeout))
+            }
         }
     }
 
@@ -106,11 +119,47 @@ public struct HTTPSProbe: Sendable {
 /// A probe that cannot be made.
 public enum ProbeError: Error, Sendable, CustomStringConvertible {
     case missingCA(String)
+    case requestFailed(url: String, reason: String)
 
     public var description: String {
         switch self {
         case .missingCA(let path):
             return "the lab CA certificate \(path) does not exist — is the lab ingress up? (`scripts/lab up`)"
+        case .requestFailed(let url, let reason):
+            return "GET \(url): \(reason)"
         }
+    }
+
+    /// A request error in words a recipe maintainer can act on.
+    static func explain(_ error: any Error, target: HTTPSProbe.Target, timeout: Duration) -> String {
+        let text = String(describing: error)
+        let verifyingAgainst: String
+        switch target {
+        case .lab(_, let ca): verifyingAgainst = "the lab CA (\(ca.path))"
+        case .production: verifyingAgainst = "the system's trusted CAs"
+        }
+        if error is NIOSSLError || text.contains("handshake") || text.contains("CERTIFICATE")
+            || text.contains("certificate")
+        {
+            return "the TLS handshake failed: the certificate served for this domain does not verify against "
+                + "\(verifyingAgainst) — the ingress has no certificate for it (no route for the domain?) "
+                + "[\(text.prefix(160))]"
+        }
+        if let client = error as? HTTPClientError {
+            switch client {
+            case .readTimeout, .deadlineExceeded:
+                return "no answer within \(DurationText.format(timeout))"
+            case .connectTimeout:
+                return "the connection timed out — is the ingress listening on port 443?"
+            case .remoteConnectionClosed:
+                return "the server closed the connection before answering"
+            default:
+                break
+            }
+        }
+        if text.contains("Connection refused") || text.contains("connectionRefused") || text.contains("ECONNREFUSED") {
+            return "the connection was refused — is the ingress up and listening on port 443?"
+        }
+        return "the request failed: \(text.prefix(200))"
     }
 }

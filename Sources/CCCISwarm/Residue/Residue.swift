@@ -32,17 +32,39 @@ public struct Residue: Sendable, Hashable, Codable {
     }
 }
 
+/// Whose objects a removal may touch.
+public enum StackOwnership: Sendable, Hashable {
+    /// Only what cc-ci created for an app: objects labelled `ccci.managed=true` and
+    /// `ccci.stack=<stack>` (the native driver stamps both on services, containers, volumes,
+    /// networks, configs and secrets). Every removal of an app's objects uses this.
+    case ccci
+    /// Everything `docker stack deploy` stamped `com.docker.stack.namespace=<stack>` — for
+    /// stacks that are not apps: the lab's own ingress, and stacks a test deploys itself.
+    case stackNamespace
+
+    /// Whether an object with `labels` belongs to `stack` under this rule.
+    public func owns(_ labels: [String: String], stack: String) -> Bool {
+        switch self {
+        case .ccci: return labels["ccci.managed"] == "true" && labels["ccci.stack"] == stack
+        case .stackNamespace: return labels["com.docker.stack.namespace"] == stack
+        }
+    }
+}
+
 /// Finding and removing what a stack owns, and reporting everything else left in its name.
 ///
-/// A stack *owns* an object that carries `com.docker.stack.namespace=s` (what `docker stack
-/// deploy` stamps) or cc-ci's `ccci.stack=s`; ``remove(stack:timeout:)`` removes exactly those.
-/// ``residue(stack:files:)`` also reports objects merely *named* `s_…` (a volume or secret made by
-/// hand for the app): teardown never deletes what it did not create, but it names it.
+/// What a removal may touch is decided by a ``StackOwnership`` rule, by label — never by name:
+/// for an app that is only what cc-ci labelled as its own, so no argument, stack name or
+/// recipe can make it delete a stack, volume or secret that cc-ci did not create.
+/// ``residue(stack:files:)`` also reports objects merely *named* `s_…` or stamped with the stack
+/// namespace (a volume made by hand for the app): teardown never deletes them, but it names them.
 public struct StackJanitor: Sendable {
     public let engine: DockerEngine
+    public let ownership: StackOwnership
 
-    public init(engine: DockerEngine) {
+    public init(engine: DockerEngine, ownership: StackOwnership = .ccci) {
         self.engine = engine
+        self.ownership = ownership
     }
 
     /// Everything of `stack` still on the node — owned or merely named after it; `files` are
@@ -51,27 +73,36 @@ public struct StackJanitor: Sendable {
         try await find(stack: stack, files: files, byName: true)
     }
 
-    /// The objects `stack` owns (by label).
-    func owned(stack: String) async throws -> Residue {
+    /// The objects `stack` owns under the janitor's ownership rule.
+    public func owned(stack: String) async throws -> Residue {
         try await find(stack: stack, files: [], byName: false)
     }
 
     private func find(stack: String, files: [URL], byName: Bool) async throws -> Residue {
-        let namespace = ["com.docker.stack.namespace=\(stack)"]
         let prefix = stack + "_"
+        let ownership = self.ownership
         func mine(_ name: String, _ labels: [String: String]) -> Bool {
-            (byName && name.hasPrefix(prefix)) || labels["com.docker.stack.namespace"] == stack
+            if ownership.owns(labels, stack: stack) { return true }
+            guard byName else { return false }
+            return name.hasPrefix(prefix) || labels["com.docker.stack.namespace"] == stack
                 || labels["ccci.stack"] == stack
         }
         var residue = Residue()
         residue.services = try await engine.services().filter { mine($0.name, $0.labels) }.map(\.name)
-        residue.containers = try await engine.containers(labels: namespace).map { $0.Names?.first ?? $0.Id }
+        residue.containers = try await engine.containers(labels: ["com.docker.stack.namespace=\(stack)"])
+            .filter { mine("", $0.Labels ?? [:]) }.map { $0.Names?.first ?? $0.Id }
         residue.volumes = try await engine.volumes().filter { mine($0.Name, $0.labels) }.map(\.Name)
         residue.secrets = try await engine.secrets().filter { mine($0.name, $0.labels) }.map(\.name)
         residue.configs = try await engine.configs().filter { mine($0.name, $0.labels) }.map(\.name)
         residue.networks = try await engine.networks().filter { mine($0.Name, $0.labels) }.map(\.Name)
         residue.files = files.filter { FileManager.default.fileExists(atPath: $0.path) }.map(\.path)
         return residue
+    }
+
+    /// The running containers of `stack` this janitor may remove.
+    private func ownedContainers(stack: String) async throws -> [ContainerSummary] {
+        try await engine.containers(labels: ["com.docker.stack.namespace=\(stack)"])
+            .filter { ownership.owns($0.Labels ?? [:], stack: stack) }
     }
 
     /// Removes the services of `stack` and waits (bounded) for their containers to go; volumes,
@@ -82,15 +113,16 @@ public struct StackJanitor: Sendable {
         for service in try await owned(stack: stack).services { try await engine.removeService(service) }
         var delay = Duration.milliseconds(50)
         while clock.now < deadline {
-            if try await engine.containers(labels: ["com.docker.stack.namespace=\(stack)"]).isEmpty { return }
+            if try await ownedContainers(stack: stack).isEmpty { return }
             try await Task.sleep(for: delay)
             delay = min(delay * 2, .milliseconds(500))
         }
     }
 
-    /// Removes every object of `stack` — services, then their containers (forcibly: the app is
-    /// being deleted), networks, configs, secrets and volumes — and returns what is left of it
-    /// (strays named after it included). Idempotent; a half-removed stack is fine.
+    /// Removes every object of `stack` this janitor owns — services, then their containers
+    /// (forcibly: the app is being deleted), networks, configs, secrets and volumes — and returns
+    /// what is left of it (strays named after it included). Idempotent; a half-removed stack is
+    /// fine.
     ///
     /// Swarm finishes in the background: an agent may still be creating a container for a task
     /// of a service just removed, a volume stays "in use" until its container is gone, an
@@ -101,7 +133,7 @@ public struct StackJanitor: Sendable {
     public func remove(stack: String, timeout: Duration = .seconds(120)) async throws -> Residue {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
-        let services = try await engine.services(stack: stack)
+        let services = try await engine.services(stack: stack).filter { ownership.owns($0.labels, stack: stack) }
         let serviceIDs = Set(services.map(\.ID))
         for service in services { try await engine.removeService(service.ID) }
         var delay = Duration.milliseconds(50)
@@ -110,7 +142,7 @@ public struct StackJanitor: Sendable {
             let tasks = serviceIDs.isEmpty ? [] : try await engine.tasks().filter { serviceIDs.contains($0.ServiceID) }
             if (left.isEmpty && tasks.isEmpty) || clock.now >= deadline { break }
             for service in left.services { try? await engine.removeService(service) }
-            for container in try await engine.containers(labels: ["com.docker.stack.namespace=\(stack)"]) {
+            for container in try await ownedContainers(stack: stack) {
                 try? await engine.removeContainer(container.Id)
             }
             for network in left.networks { try? await engine.removeNetwork(network) }

@@ -10,4 +10,8 @@ int ccci_set_parent_death_signal(int signal);
 /// Reads back the armed parent-death signal (0 when none). Returns -1 on failure.
 int ccci_get_parent_death_signal(void);
 
+/// Creates an anonymous in-memory file (memfd, close-on-exec) for a child's standard input.
+/// Returns the descriptor, or -1 with errno set.
+int ccci_anonymous_file(const char *name);
+
 #endif

@@ -1,0 +1,1 @@
+# flaky has no configs to version.

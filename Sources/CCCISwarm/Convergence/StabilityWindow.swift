@@ -1,0 +1,123 @@
+import CCCICore
+import CCCISystem
+import Foundation
+
+/// Proof that a converged stack *stays* converged for a short window (SPEC F-CONVERGE).
+///
+/// Convergence is a moment: a healthcheck that flaps can be healthy at that moment in one run and
+/// unhealthy in the next, so a verdict taken at convergence alone would blame or excuse the
+/// recipe at random. A tier that passes on a converged app therefore also holds it for a window:
+/// the tasks that converged must still be the ones running at the end, every container healthy,
+/// and the engine's event log for the window must show no container of the stack dying or turning
+/// unhealthy. The window overlaps whatever the tier does meanwhile (health over the ingress, the
+/// ready probe); only its remainder is waited for.
+public struct StabilityWindow: Sendable {
+    public let engine: DockerEngine
+
+    public init(engine: DockerEngine) {
+        self.engine = engine
+    }
+
+    /// What converged: the running task of each slot, when.
+    public struct Baseline: Sendable {
+        public let stack: String
+        public let start: Date
+        let clockStart: ContinuousClock.Instant
+        /// Service name → the IDs of its running tasks at convergence (one-shots excluded).
+        let running: [String: Set<String>]
+    }
+
+    /// Records the converged state of `stack` (call right after convergence).
+    public func baseline(stack: String) async throws -> Baseline {
+        let start = Date()
+        let clockStart = ContinuousClock.now
+        let services = try await engine.services(stack: stack)
+        let tasks = try await engine.tasks(services: services.map(\.ID))
+        var running: [String: Set<String>] = [:]
+        for service in services where !Self.finishes(service) {
+            running[service.name] = Set(
+                tasks.filter { $0.ServiceID == service.ID && $0.Status.State == "running" }.map(\.ID))
+        }
+        return Baseline(stack: stack, start: start, clockStart: clockStart, running: running)
+    }
+
+    /// Waits out the rest of `window` from the baseline, then checks that nothing moved.
+    public func verify(_ baseline: Baseline, window: Duration) async throws {
+        let remaining = baseline.clockStart + window - ContinuousClock.now
+        if remaining > .zero { try await Task.sleep(for: remaining) }
+        let end = Date()
+        let services = try await engine.services(stack: baseline.stack)
+        let finishing = Set(services.filter(Self.finishes).map(\.name))
+        if let event = try await firstInstability(
+            stack: baseline.stack, from: baseline.start, to: end, finishing: finishing)
+        {
+            throw Unstable(
+                stack: baseline.stack, window: window,
+                what:
+                    "\(event.what) \(String(format: "%.1f", event.at.timeIntervalSince(baseline.start)))s after it converged"
+            )
+        }
+        let tasks = try await engine.tasks(services: services.map(\.ID))
+        let containers = try await engine.containers(labels: ["com.docker.stack.namespace=\(baseline.stack)"])
+        for service in services.sorted(by: { $0.name < $1.name }) {
+            guard let before = baseline.running[service.name] else { continue }
+            let now = Set(tasks.filter { $0.ServiceID == service.ID && $0.Status.State == "running" }.map(\.ID))
+            guard before.isSubset(of: now) else {
+                throw Unstable(
+                    stack: baseline.stack, window: window, what: "service \(service.name)'s task was replaced")
+            }
+        }
+        if let sick = containers.first(where: { $0.health == "unhealthy" }) {
+            let service = sick.Labels?["com.docker.swarm.service.name"] ?? sick.Id
+            throw Unstable(stack: baseline.stack, window: window, what: "service \(service)'s container is unhealthy")
+        }
+    }
+
+    /// The first container of `stack` that died or turned unhealthy between `from` and `to`,
+    /// read from the engine's event log.
+    func firstInstability(
+        stack: String, from: Date, to: Date, finishing: Set<String>
+    ) async throws -> (what: String, at: Date)? {
+        let found = Locked<(String, Date)?>(nil)
+        let since = String(format: "%.3f", from.timeIntervalSince1970)
+        let until = String(format: "%.3f", to.timeIntervalSince1970)
+        try await engine.streamEvents(
+            filters: ["type": ["container"], "event": ["die", "health_status", "oom"]],
+            since: since, until: until
+        ) { event in
+            let attributes = event.attributes
+            guard attributes["com.docker.stack.namespace"] == stack else { return }
+            let service = attributes["com.docker.swarm.service.name"] ?? attributes["name"] ?? "?"
+            let what: String
+            switch event.Action ?? "" {
+            case "health_status: unhealthy": what = "service \(service)'s container turned unhealthy"
+            case "oom": what = "service \(service)'s container ran out of memory"
+            case "die":
+                let code = attributes["exitCode"] ?? "?"
+                // A one-shot finishing its job is not instability.
+                if code == "0", finishing.contains(service) { return }
+                what = "service \(service)'s container exited \(code)"
+            default: return
+            }
+            found.withLock { if $0 == nil { $0 = (what, event.date) } }
+        }
+        return found.value.map { (what: $0.0, at: $0.1) }
+    }
+
+    /// Services whose task may end on its own (restart policy `none` or `on-failure`): one-shots.
+    static func finishes(_ service: SwarmService) -> Bool {
+        service.restartCondition == "none" || service.restartCondition == "on-failure"
+    }
+}
+
+/// A stack that did not stay converged through its stability window.
+public struct Unstable: Error, Sendable, CustomStringConvertible {
+    public let stack: String
+    public let window: Duration
+    public let what: String
+
+    public var description: String {
+        "the app did not stay healthy for \(DurationText.format(window)) after converging: \(what) — a healthcheck "
+            + "that flaps, or a service that restarts, fails the tier (stack \(stack))"
+    }
+}
