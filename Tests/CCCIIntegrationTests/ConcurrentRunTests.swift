@@ -147,14 +147,7 @@ extension Integration {
             let output = harness.home.appending("out.txt")
             let process = try start(harness, ["run", "web", "--stages", "install,custom"], output: output)
             defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(90)
-            while !FileManager.default.fileExists(atPath: pids.path), clock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            let started = try String(contentsOf: pids, encoding: .utf8).split(separator: " ").compactMap {
-                pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
-            }
+            let started = try await HelperProcesses.waitForPIDs(in: pids)
             #expect(started.count == 2)
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()

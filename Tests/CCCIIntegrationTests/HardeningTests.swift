@@ -408,14 +408,7 @@ extension Integration {
             try await harness.add("web")
             let run = try harness.start(
                 ["run", "web", "--stages", "install,custom"], output: harness.home.appending("out"))
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(90)
-            while !FileManager.default.fileExists(atPath: pids.path), clock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            let started = try String(contentsOf: pids, encoding: .utf8).split(separator: " ").compactMap {
-                pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
-            }
+            let started = try await HelperProcesses.waitForPIDs(in: pids)
             #expect(started.count == 2)
             kill(run.processIdentifier, SIGKILL)
             run.waitUntilExit()

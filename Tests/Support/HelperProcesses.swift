@@ -93,6 +93,18 @@ public final class HelperProcesses: @unchecked Sendable {
         return state != "Z" && state != "X"
     }
 
+    /// The pids a test wrote to `file` (space-separated), once the file exists (bounded).
+    public static func waitForPIDs(in file: URL, timeout: Duration = .seconds(90)) async throws -> [pid_t] {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while !FileManager.default.fileExists(atPath: file.path), clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return try String(contentsOf: file, encoding: .utf8).split(separator: " ").compactMap {
+            pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+    }
+
     /// Waits (bounded) for `pid` to be gone.
     public static func waitGone(_ pid: pid_t, timeout: Duration = .seconds(15)) async -> Bool {
         let clock = ContinuousClock()

@@ -577,61 +577,38 @@ private struct TOMLParser {
     }
 
     mutating func multilineBasicString() throws(TOMLError) -> String {
-        for _ in 0..<3 { advance() }
-        trimOpeningNewline()
-        var text = ""
-        while true {
-            guard let scalar = peek else {
-                throw error("the multi-line string is not closed before the end of the file")
+        try multilineString(quote: "\"") { (parser: inout TOMLParser, text: inout String) throws(TOMLError) in
+            // A line-ending backslash trims the break and the whitespace that follows; any
+            // other backslash starts an escape.
+            var probe = 1
+            while let next = parser.peek(probe), next == " " || next == "\t" { probe += 1 }
+            guard parser.peek(probe) == "\n" || (parser.peek(probe) == "\r" && parser.peek(probe + 1) == "\n") else {
+                text.unicodeScalars.append(try parser.escape())
+                return
             }
-            switch scalar {
-            case "\"":
-                if peek(1) == "\"" && peek(2) == "\"" {
-                    // Up to two quotes may end the content right before the closing delimiter.
-                    var extra = 0
-                    while peek(3 + extra) == "\"" && extra < 2 { extra += 1 }
-                    for _ in 0..<extra { text.unicodeScalars.append("\"") }
-                    for _ in 0..<(3 + extra) { advance() }
-                    return text
-                }
-                text.unicodeScalars.append(scalar)
-                advance()
-            case "\\":
-                // A line-ending backslash trims the break and the whitespace that follows.
-                var probe = 1
-                while let next = peek(probe), next == " " || next == "\t" { probe += 1 }
-                if peek(probe) == "\n" || (peek(probe) == "\r" && peek(probe + 1) == "\n") {
-                    for _ in 0..<probe { advance() }
-                    while let next = peek {
-                        if next == " " || next == "\t" || next == "\n" {
-                            advance()
-                        } else if next == "\r" && peek(1) == "\n" {
-                            advance()
-                            advance()
-                        } else {
-                            break
-                        }
-                    }
+            for _ in 0..<probe { parser.advance() }
+            while let next = parser.peek {
+                if next == " " || next == "\t" || next == "\n" {
+                    parser.advance()
+                } else if next == "\r" && parser.peek(1) == "\n" {
+                    parser.advance()
+                    parser.advance()
                 } else {
-                    text.unicodeScalars.append(try escape())
+                    break
                 }
-            case "\n":
-                text.unicodeScalars.append(scalar)
-                advance()
-            case "\r":
-                guard peek(1) == "\n" else { throw error("a lone carriage return is not allowed in a string") }
-                text.unicodeScalars.append("\n")
-                advance()
-                advance()
-            default:
-                if isControl(scalar) && scalar != "\t" { throw error("\(describe(scalar)) is not allowed in a string") }
-                text.unicodeScalars.append(scalar)
-                advance()
             }
         }
     }
 
     mutating func multilineLiteralString() throws(TOMLError) -> String {
+        try multilineString(quote: "'", backslash: nil)
+    }
+
+    /// A multi-line string delimited by three `quote`s. `backslash` handles a `\` (basic
+    /// strings); without it a backslash is a character like any other (literal strings).
+    mutating func multilineString(
+        quote: Unicode.Scalar, backslash: ((inout TOMLParser, inout String) throws(TOMLError) -> Void)? = nil
+    ) throws(TOMLError) -> String {
         for _ in 0..<3 { advance() }
         trimOpeningNewline()
         var text = ""
@@ -640,16 +617,15 @@ private struct TOMLParser {
                 throw error("the multi-line string is not closed before the end of the file")
             }
             switch scalar {
-            case "'":
-                if peek(1) == "'" && peek(2) == "'" {
-                    var extra = 0
-                    while peek(3 + extra) == "'" && extra < 2 { extra += 1 }
-                    for _ in 0..<extra { text.unicodeScalars.append("'") }
-                    for _ in 0..<(3 + extra) { advance() }
-                    return text
-                }
-                text.unicodeScalars.append(scalar)
-                advance()
+            case quote where peek(1) == quote && peek(2) == quote:
+                // Up to two quotes may end the content right before the closing delimiter.
+                var extra = 0
+                while peek(3 + extra) == quote && extra < 2 { extra += 1 }
+                for _ in 0..<extra { text.unicodeScalars.append(quote) }
+                for _ in 0..<(3 + extra) { advance() }
+                return text
+            case "\\" where backslash != nil:
+                try backslash!(&self, &text)
             case "\n":
                 text.unicodeScalars.append(scalar)
                 advance()
