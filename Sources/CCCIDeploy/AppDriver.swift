@@ -136,7 +136,8 @@ public enum DriverError: Error, Sendable, CustomStringConvertible {
     case noRunningContainer(service: String, stack: String)
     case hookFailed(service: String, hook: String, exitCode: Int, output: String)
     case notBackupCapable(recipe: String)
-    case emptySnapshot(domain: String, paths: [String])
+    /// A snapshot with no file of the app's (`onlyMarker`: nothing but cc-ci's own data marker).
+    case emptySnapshot(domain: String, paths: [String], onlyMarker: Bool = false)
     case resticFailed(String)
     case missingVolume(String)
     case envFileExists(String)
@@ -157,9 +158,11 @@ public enum DriverError: Error, Sendable, CustomStringConvertible {
                 "hook `\(hook)` in service \(service) exited \(code)\(output.isEmpty ? "" : ": \(output.suffix(800))")"
         case .notBackupCapable(let recipe):
             return "recipe \(recipe) has no service labelled backupbot.backup=true"
-        case .emptySnapshot(let domain, let paths):
-            return
-                "the backup of \(domain) is empty (no files under \(paths.joined(separator: ", "))) — an empty snapshot is a failure"
+        case .emptySnapshot(let domain, let paths, let onlyMarker):
+            return "the backup of \(domain) "
+                + (onlyMarker ? "captured nothing but cc-ci's own data marker" : "is empty")
+                + " (no file of the app under \(paths.joined(separator: ", "))) — an empty snapshot is a failure; "
+                + "check the backupbot paths and the backup pre-hook"
         case .resticFailed(let message):
             return "restic: \(message)"
         case .missingVolume(let name):

@@ -4,8 +4,10 @@ import Crypto
 import Foundation
 
 /// The lab's images, built `FROM scratch` out of this machine's Debian binaries (nothing is
-/// pulled): `ccci-lab/busybox` (static busybox: sh, httpd, wget, tar, …) and `ccci-lab/ingress`
-/// (caddy with the shared libraries `ldd` lists). restic runs on the host, so it needs no image.
+/// pulled): `ccci-lab/busybox` (static busybox: sh, httpd, wget, tar, …), `ccci-lab/noshell`
+/// (only busybox's httpd and wget — an image with no shell, like a distroless one) and
+/// `ccci-lab/ingress` (caddy with the shared libraries `ldd` lists). restic runs on the host, so
+/// it needs no image.
 ///
 /// Each image is labelled with a digest of its inputs; an image whose digest matches is not
 /// rebuilt, so `lab up` on a built lab costs a few `stat`s.
@@ -16,6 +18,10 @@ public struct LabImages: Sendable {
         public let binaries: [String]
         /// Lines after `FROM scratch` / `COPY rootfs/ /`.
         public let dockerfileTail: [String]
+        /// The busybox applets linked into the image (`nil`: every one).
+        public var applets: Set<String>? = nil
+        /// Files baked into the image (path in the image → content).
+        public var files: [String: String] = [:]
     }
 
     public static let busybox = Spec(
@@ -29,7 +35,15 @@ public struct LabImages: Sendable {
             "ENTRYPOINT [\"/usr/bin/caddy\"]", "CMD [\"run\", \"--config\", \"/config/caddy.json\"]",
         ])
 
-    public static let all = [busybox, ingress]
+    public static let noShell = Spec(
+        reference: "ccci-lab/noshell:latest", binaries: ["/bin/busybox"],
+        dockerfileTail: [
+            "ENV PATH=/usr/bin:/bin", "CMD [\"/usr/sbin/httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]",
+        ],
+        applets: ["httpd", "wget"],
+        files: ["www/health": "ok\n", "www/index.html": "noshell\n", "data/app.db": "noshell fixture data\n"])
+
+    public static let all = [busybox, noShell, ingress]
 
     public let buildDirectory: URL
     public let runner: ProcessRunner
@@ -75,6 +89,8 @@ public struct LabImages: Sendable {
             hasher.update(data: try Data(contentsOf: URL(fileURLWithPath: path)))
         }
         hasher.update(data: Data(spec.dockerfileTail.joined(separator: "\n").utf8))
+        hasher.update(data: Data((spec.applets?.sorted() ?? ["*"]).joined(separator: ",").utf8))
+        for path in spec.files.keys.sorted() { hasher.update(data: Data("\(path)=\(spec.files[path]!)".utf8)) }
         hasher.update(data: Data("layout-2".utf8))
         return hasher.finalize().map { String(format: "%02x", $0) }.joined().prefix(16).description
     }
@@ -123,6 +139,11 @@ public struct LabImages: Sendable {
             try? fileManager.removeItem(at: target)
             try fileManager.copyItem(at: URL(fileURLWithPath: file).resolvingSymlinksInPath(), to: target)
         }
+        for (path, content) in spec.files {
+            let file = rootfs.appendingPathComponent(path)
+            try fileManager.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try content.write(to: file, atomically: true, encoding: .utf8)
+        }
         if spec.binaries.contains("/bin/busybox") {
             // One symlink per applet, at the path busybox itself reports (`--list-full`).
             let process = Process()
@@ -136,6 +157,7 @@ public struct LabImages: Sendable {
             for applet in String(decoding: data, as: UTF8.self).split(separator: "\n") {
                 let link = rootfs.appendingPathComponent(String(applet))
                 guard !fileManager.fileExists(atPath: link.path), link.lastPathComponent != "busybox" else { continue }
+                if let applets = spec.applets, !applets.contains(link.lastPathComponent) { continue }
                 try fileManager.createDirectory(at: link.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try fileManager.createSymbolicLink(atPath: link.path, withDestinationPath: "/bin/busybox")
             }

@@ -27,6 +27,18 @@ import Testing
         #expect(LevelLadder.evaluate(statuses: statuses, declaredNA: [], customTestsExecuted: 1).level == 4)
     }
 
+    @Test("L5 is never free: lint and screenshot declared N/A (or reported N/A) do not reach it")
+    func level5Earned() {
+        var statuses = passing(typical)
+        statuses[.lint] = .na
+        statuses[.screenshot] = .na
+        let ladder = LevelLadder.evaluate(
+            statuses: statuses, declaredNA: [.lint, .screenshot], customTestsExecuted: 1)
+        #expect(ladder.level == 4)
+        #expect(ladder.rungs.last?.state == .missed)
+        #expect(ladder.version == "ladder/2")
+    }
+
     @Test("a typical run (install, upgrade, backup, restore, custom pass, ≥1 test) is L4")
     func typicalRun() {
         let ladder = LevelLadder.evaluate(statuses: passing(typical), declaredNA: [], customTestsExecuted: 3)

@@ -32,12 +32,8 @@ extension Integration {
         }
 
         func expectNoResidue(_ harness: RunHarness, _ domains: [String]) async throws {
-            try await TestEnvironment.withEngine { engine in
-                for domain in domains {
-                    let left = try await harness.residue(domain, engine: engine)
-                    #expect(left.isEmpty, "\(domain) left \(left.summary)")
-                }
-            }
+            let left = try await harness.leftovers(domains)
+            #expect(left.isEmpty, "\(left.mapValues(\.summary))")
         }
 
         @Test("SIGTERM in the middle of a run: teardown, exit 143, zero residue, results say cancelled")

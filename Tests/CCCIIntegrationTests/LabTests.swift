@@ -28,6 +28,7 @@ extension Integration {
         func fixturesDeployAndAnswer(engine: DockerEngine) async throws {
             let work = try TemporaryDirectory("ccci-lab-fixtures")
             let tag = TestEnvironment.randomHex()
+            TestSession.register(ciDomain: "lab\(tag).ccci.test")
             let names = ["web", "appdb", "oneshot", "provider", "consumer", "broken"]
             var fixtures: [String: StackFixture] = [:]
             for name in names {
@@ -99,7 +100,9 @@ extension Integration {
 
         func wrongPortLabelIsNotReachable(engine: DockerEngine) async throws {
             let work = try TemporaryDirectory("ccci-lab-wrongport")
-            let domain = "webport.lab\(TestEnvironment.randomHex()).ccci.test"
+            let ciDomain = "lab\(TestEnvironment.randomHex()).ccci.test"
+            TestSession.register(ciDomain: ciDomain)
+            let domain = "webport.\(ciDomain)"
             let stack = AppNaming.stackName(forDomain: domain)
             let override = work.appending("compose.wrong-port.yml")
             try """
@@ -133,7 +136,9 @@ extension Integration {
         func publishedPortsBecomeHostMode() async throws {
             try await TestEnvironment.withEngine { engine in
                 let work = try TemporaryDirectory("ccci-lab-ports")
-                let stack = "ports\(TestEnvironment.randomHex(4))_lab_ccci_test"
+                let ciDomain = "lab\(TestEnvironment.randomHex()).ccci.test"
+                TestSession.register(ciDomain: ciDomain)
+                let stack = "ports\(TestEnvironment.randomHex(4))_" + ciDomain.replacingOccurrences(of: ".", with: "_")
                 let inline = try InlineStack(
                     stack,
                     compose: """

@@ -124,7 +124,9 @@ extension Integration {
         func pausedUpdateIsSettled() async throws {
             try await TestEnvironment.withEngine { engine in
                 let work = try TemporaryDirectory("ccci-paused")
-                let stack = "paused\(TestEnvironment.randomHex(4))_drv_ccci_test"
+                let ciDomain = "d\(TestEnvironment.randomHex(5)).ccci.test"
+                TestSession.register(ciDomain: ciDomain)
+                let stack = "paused\(TestEnvironment.randomHex(4))_" + ciDomain.replacingOccurrences(of: ".", with: "_")
                 // Each spec version fails its very first start, then runs: an update's first new
                 // task fails inside the monitor window, so swarm pauses the update — and then
                 // restarts the task, which runs.

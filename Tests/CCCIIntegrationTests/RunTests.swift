@@ -24,7 +24,7 @@ extension Integration {
                     result.output.contains("  \(tier.padding(toLength: 10, withPad: " ", startingAt: 0)) pass"),
                     "\(tier) row")
             }
-            #expect(result.output.contains("level 4 (ladder/1)"))
+            #expect(result.output.contains("level 4 (ladder/2)"))
             let line = try #require(result.output.split(separator: "\n").first { $0.contains("artifacts: ") })
             let runDirectory = URL(fileURLWithPath: String(line.split(separator: " ")[1].dropLast()))
             let resultsFile = runDirectory.appendingPathComponent("results.json")
@@ -34,6 +34,10 @@ extension Integration {
             #expect(results.level == 4)
             #expect(results.outcome == "pass" && results.exitCode == 0)
             #expect(results.deployCount == 2)
+            // The data proofs went through the running apps, and the report says so.
+            #expect(results.tiers["upgrade"]?.proofs.contains("read through the app (service app at /var/www)") == true)
+            #expect(results.tiers["restore"]?.proofs.contains("read through the app (service app at /var/www)") == true)
+            #expect(result.output.contains("  upgrade    data: read through the app (service app at /var/www)"))
             #expect(results.baseVersion == "1.2.0+1.36.1")
             #expect(results.headVersion == "1.3.0+1.36.1")
             #expect(

@@ -25,6 +25,7 @@ extension Integration {
             home = try TemporaryDirectory("ccci-janitor")
             lockDirectory = home.appending("locks")
             ciDomain = "j\(TestEnvironment.randomHex(5)).ccci.test"
+            TestSession.register(ciDomain: ciDomain, home: home.url)
         }
 
         var domain: String { "web-\(TestEnvironment.randomHex(6)).\(ciDomain)" }

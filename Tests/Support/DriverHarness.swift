@@ -19,6 +19,7 @@ public struct DriverHarness: Sendable {
         config = try TestEnvironment.labConfig(home: home.url, extra: extraConfig)
         self.engine = engine
         driver = NativeDriver(config: config, engine: engine, logger: TestEnvironment.logger)
+        TestSession.register(ciDomain: ciDomain, home: home.url)
     }
 
     /// Fixture `name` as a git repository (PR head checked out) in the sandbox.
@@ -27,12 +28,13 @@ public struct DriverHarness: Sendable {
             .materialize(name, at: home.appending("recipes/\(directoryName ?? name)"))
     }
 
-    /// The CI domain of driver tests' apps: not the lab's, so no run's janitor ever sees them.
-    public static let ciDomain = "drv.ccci.test"
+    /// The CI domain of this harness' apps: not the lab's, so no run's janitor ever sees them,
+    /// and registered as a test session, so a killed test process' apps are swept later.
+    public let ciDomain = "d\(TestEnvironment.randomHex(5)).ccci.test"
 
     /// A domain no other test uses.
     public func domain(_ name: String) -> AppDomain {
-        try! AppNaming(ciDomain: Self.ciDomain).runAppDomain(recipe: name, pr: 0, ref: UUID().uuidString)
+        try! AppNaming(ciDomain: ciDomain).runAppDomain(recipe: name, pr: 0, ref: UUID().uuidString)
     }
 
     /// The spec of an app of `repository` at a fresh domain.

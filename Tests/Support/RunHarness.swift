@@ -17,6 +17,7 @@ public struct RunHarness: Sendable {
     public init(packs: URL = TestEnvironment.packsRoot) throws {
         home = try TemporaryDirectory("ccci-run")
         ciDomain = "t\(TestEnvironment.randomHex(5)).ccci.test"
+        TestSession.register(ciDomain: ciDomain, home: home.url)
         catalogue = home.appending("catalogue")
         self.packs = packs
     }
@@ -62,6 +63,18 @@ public struct RunHarness: Sendable {
                 "no results document in the output (exit \(result.status)):\n\(result.output)\n\(result.errorOutput)")
         }
         return try JSONCoding.decoder.decode(RunResults.self, from: Data(result.output[start...].utf8))
+    }
+
+    /// What is left of each of `domains` that is not nothing (an empty answer means no residue).
+    public func leftovers(_ domains: [String]) async throws -> [String: Residue] {
+        try await TestEnvironment.withEngine { engine in
+            var left: [String: Residue] = [:]
+            for domain in domains {
+                let residue = try await residue(domain, engine: engine)
+                if !residue.isEmpty { left[domain] = residue }
+            }
+            return left
+        }
     }
 
     /// What is left on the node of the app at `domain`.

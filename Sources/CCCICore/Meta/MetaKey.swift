@@ -19,6 +19,8 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
     case dependencies = "dependencies"
     case warmCanonical = "warm_canonical"
     case upgradeBaseVersion = "upgrade_base_version"
+    case upgradeData = "upgrade_data"
+    case testTimeout = "test_timeout"
     case composeOverlay = "compose_overlay"
     case preInstall = "pre_install"
     case preUpgrade = "pre_upgrade"
@@ -102,6 +104,18 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
             return MetaKeySpec(
                 type: .version, default: .none,
                 doc: "Release the upgrade tier starts from instead of the previous release.")
+        case .upgradeData:
+            return MetaKeySpec(
+                type: .dataLocation, default: .none,
+                doc: "Where the head keeps the data the base release wrote, when an upgrade really moves it "
+                    + "(a migration in a hook): `{ service = \"app\", path = \"/data/v2\" }`. The upgrade tier "
+                    + "reads its marker there, through the head app; without it the marker is read where the head's "
+                    + "service mounts the same volume, and a head that no longer mounts it fails the tier.")
+        case .testTimeout:
+            return MetaKeySpec(
+                type: .duration, default: .duration(.seconds(600)),
+                doc: "How long one functional test may run; a test still running then is stopped and fails, "
+                    + "saying so.")
         case .composeOverlay:
             return MetaKeySpec(
                 type: .packFile, default: .string("compose.ccci.yml"),
@@ -135,7 +149,7 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
 /// What a registry key accepts.
 public enum MetaType: String, Sendable, Hashable {
     case duration, string, packFile, bool, stringList, intList, stringMap, hook, triState, probe, screenshot, version,
-        tierList
+        tierList, dataLocation
 
     /// How the type is described in errors and docs.
     public var expectation: String {
@@ -152,6 +166,7 @@ public enum MetaType: String, Sendable, Hashable {
         case .probe: return "a table { path, status, contains, timeout } or the path of an executable"
         case .screenshot: return "a table { path, wait } or false"
         case .version: return "a recipe version such as \"1.2.0+3.4.5\""
+        case .dataLocation: return "a table { service, path } naming a service and an absolute path in it"
         case .tierList: return "an array of tier names (\(Tier.allCases.map(\.rawValue).joined(separator: ", ")))"
         }
     }
@@ -189,6 +204,8 @@ public enum MetaValue: Sendable, Hashable {
     case screenshot(ScreenshotSpec?)
     case version(RecipeVersion)
     case tiers([Tier])
+    /// A service and a path in its container.
+    case dataLocation(service: String, path: String)
 
     /// The value as JSON, for manifests and hook contexts.
     public var json: JSONValue {
@@ -208,6 +225,7 @@ public enum MetaValue: Sendable, Hashable {
             return .object(["path": .string(spec.path), "wait": .string(DurationText.format(spec.wait))])
         case .version(let version): return .string(version.raw)
         case .tiers(let tiers): return .array(tiers.map { .string($0.rawValue) })
+        case .dataLocation(let service, let path): return ["service": .string(service), "path": .string(path)]
         }
     }
 }

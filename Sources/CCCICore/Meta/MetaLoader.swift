@@ -242,6 +242,18 @@ public enum MetaLoader {
                 throw mismatch(nil, "'\(text)' is not a recipe version — use a release tag such as \"1.2.0+3.4.5\"")
             }
             return .version(version)
+        case .dataLocation:
+            guard case .object(let object) = raw else { throw mismatch() }
+            for name in object.keys where !["service", "path"].contains(name) {
+                throw mismatch(nil, "unknown field `\(name)` in `\(key)` — it takes `service` and `path`")
+            }
+            guard let service = try stringField(object, "service", key: key), !service.isEmpty,
+                let path = try stringField(object, "path", key: key)
+            else { throw mismatch(nil, "`\(key)` needs both `service` and `path`") }
+            guard path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
+                throw mismatch(nil, "`\(key).path` must be an absolute path in the container, like \"/data\"")
+            }
+            return .dataLocation(service: service, path: path)
         case .tierList:
             guard case .array(let items) = raw else { throw mismatch() }
             var tiers: [Tier] = []
@@ -300,6 +312,8 @@ public enum MetaLoader {
         switch (key, value) {
         case (.deployTimeout, .duration(let duration)) where duration == .zero:
             throw Mismatch(message: "`\(name)` is zero — no deploy converges in no time; use e.g. \"10m\"")
+        case (.testTimeout, .duration(let duration)) where duration == .zero:
+            throw Mismatch(message: "`\(name)` is zero — no test finishes in no time; use e.g. \"10m\"")
         case (.healthStatuses, .ints(let statuses)):
             guard !statuses.isEmpty else {
                 throw Mismatch(message: "`\(name)` is empty — no answer could ever be healthy; list e.g. [200]")

@@ -96,6 +96,18 @@ public struct RecipeMeta: Sendable {
         return nil
     }
 
+    /// Where the head keeps the base release's data, when an upgrade moves it.
+    public var upgradeData: (service: String, path: String)? {
+        if case .dataLocation(let service, let path) = value(.upgradeData) { return (service, path) }
+        return nil
+    }
+
+    /// How long one functional test may run.
+    public var testTimeout: Duration {
+        if case .duration(let value) = value(.testTimeout) { return value }
+        return .seconds(600)
+    }
+
     public var composeOverlay: String {
         if case .string(let name) = value(.composeOverlay) { return name }
         return "compose.ccci.yml"

@@ -3,11 +3,15 @@
 /// Rungs: L1 install, L2 upgrade, L3 backup + restore, L4 functional tests (at least one
 /// executed), L5 lint clean + screenshot. A rung whose tiers the recipe's meta declares N/A is
 /// shown N/A and does not break the ladder; any other non-pass (fail, skip, or an N/A the meta
-/// did not declare) stops it. The ladder's version travels with every result so that levels from
-/// different ladders are never compared as if they were the same scale.
+/// did not declare) stops it. L5 is never N/A: it is earned only by passing lint and the
+/// screenshot. The ladder's version travels with every result so that levels from different
+/// ladders are never compared as if they were the same scale.
 public enum LevelLadder {
-    /// Bump when rungs change meaning.
-    public static let version = "ladder/1"
+    /// Bump when rungs change meaning. `ladder/2`: L5 can no longer be declared N/A.
+    public static let version = "ladder/2"
+
+    /// Rungs that can only be reached by passing their tiers.
+    public static let earnedOnly: Set<Int> = [5]
 
     public struct Rung: Sendable, Hashable {
         public let level: Int
@@ -35,6 +39,7 @@ public enum LevelLadder {
         var broken = false
         var results: [Ladder.RungResult] = []
         for rung in rungs {
+            let declaredNA = earnedOnly.contains(rung.level) ? [] : declaredNA
             let verdicts = rung.tiers.map { statuses[$0] ?? .skip }
             let allDeclaredNA = zip(rung.tiers, verdicts).allSatisfy {
                 declaredNA.contains($0) && ($1 == .na || $1 == .skip)

@@ -106,20 +106,34 @@ public struct TierResult: Sendable, Hashable, Codable {
     public var reason: String?
     /// The tier's log file, relative to the run directory.
     public var log: String?
+    /// How the tier's data proofs were made ("read through the head app (service app at /var/www)").
+    public var proofs: [String]
 
     public init(
-        status: TierStatus, durationSeconds: Double, checks: [Check] = [], reason: String? = nil, log: String? = nil
+        status: TierStatus, durationSeconds: Double, checks: [Check] = [], reason: String? = nil, log: String? = nil,
+        proofs: [String] = []
     ) {
         self.status = status
         self.durationSeconds = (durationSeconds * 1000).rounded() / 1000
         self.checks = checks
         self.reason = reason
         self.log = log
+        self.proofs = proofs
     }
 
     enum CodingKeys: String, CodingKey {
-        case status, checks, reason, log
+        case status, checks, reason, log, proofs
         case durationSeconds = "duration_s"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        status = try container.decode(TierStatus.self, forKey: .status)
+        durationSeconds = try container.decode(Double.self, forKey: .durationSeconds)
+        checks = try container.decodeIfPresent([Check].self, forKey: .checks) ?? []
+        reason = try container.decodeIfPresent(String.self, forKey: .reason)
+        log = try container.decodeIfPresent(String.self, forKey: .log)
+        proofs = try container.decodeIfPresent([String].self, forKey: .proofs) ?? []
     }
 }
 

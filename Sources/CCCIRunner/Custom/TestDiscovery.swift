@@ -4,11 +4,17 @@ import Foundation
 /// A recipe's functional tests (SPEC F-CUSTOM), found in its test packs: the recipe repository's
 /// `tests/` and the CI's `<packs>/<recipe>/`. Only `functional/` and `playwright/` are searched,
 /// and not recursively (helpers in subdirectories are not tests). A test is an executable file,
-/// or a pytest file (`test_*.py`, `*_test.py`).
-public struct CustomTest: Sendable, Hashable, Codable {
-    public enum Kind: String, Sendable, Codable {
+/// or a pytest file (`test_*.py`, `*_test.py`) — a browser test under pytest-playwright when it is
+/// in `playwright/`. Playwright's TypeScript/JavaScript tests are found too, and reported as
+/// skipped: this node has no Node runner for them.
+public struct CustomTest: Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
         case executable
         case pytest
+        /// A pytest file in `playwright/`: run with the node's browser.
+        case playwright
+        /// Found, but cannot run here, for this reason.
+        case unsupported(String)
     }
 
     public let path: URL
@@ -59,7 +65,13 @@ public enum TestDiscovery {
                     }
                     let kind: CustomTest.Kind
                     if entry.hasSuffix(".py") && (entry.hasPrefix("test_") || entry.hasSuffix("_test.py")) {
-                        kind = .pytest
+                        kind = subdirectory == "playwright" ? .playwright : .pytest
+                    } else if subdirectory == "playwright",
+                        [".spec.ts", ".spec.js", ".test.ts", ".test.js", ".spec.mjs"].contains(where: entry.hasSuffix)
+                    {
+                        kind = .unsupported(
+                            "a Playwright test for Node (\(entry)); this node runs browser tests written in Python "
+                                + "(pytest-playwright) — there is no Node runner here")
                     } else if fileManager.isExecutableFile(atPath: path.path) {
                         kind = .executable
                     } else {

@@ -19,7 +19,9 @@ public struct HookRunner: Sendable {
         public let durationSeconds: Double
         /// The last lines of its output.
         public let outputTail: String
-        public var succeeded: Bool { exitCode == 0 }
+        /// Stopped when its timeout passed.
+        public var timedOut = false
+        public var succeeded: Bool { exitCode == 0 && !timedOut }
     }
 
     /// Runs `executable` (with `arguments`) in `directory`, with `context`, logging to `log`.
@@ -49,7 +51,7 @@ public struct HookRunner: Sendable {
         guard let result else {
             return Outcome(
                 hook: executable.path, exitCode: 124, durationSeconds: timeout.seconds,
-                outputTail: "timed out after \(DurationText.format(timeout))")
+                outputTail: "timed out after \(DurationText.format(timeout))", timedOut: true)
         }
         let tail = result.output.split(separator: "\n").suffix(15).joined(separator: "\n")
         return Outcome(

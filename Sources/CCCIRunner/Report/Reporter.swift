@@ -129,6 +129,11 @@ public actor Reporter {
                 "  \(pad(tier.rawValue, 10)) \(verdict) \(pad(DurationText.format(.milliseconds(Int64(result.durationSeconds * 1000))), 10)) \(reason)"
             )
         }
+        for tier in Tier.allCases {
+            for proof in results.tiers[tier.rawValue]?.proofs ?? [] {
+                lines.append("  \(pad(tier.rawValue, 10)) data: \(proof)")
+            }
+        }
         let rungs = results.ladder.rungs.map { rung -> String in
             let mark: String
             switch rung.state {

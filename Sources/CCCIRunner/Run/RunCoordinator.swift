@@ -92,6 +92,8 @@ public final class RunCoordinator: Sendable {
                 outcome: .error, results: nil, runDirectory: runDirectory,
                 setupError: "cannot create \(runDirectory.path): \(error)")
         }
+        // Every process the run starts carries its id, and the janitor can find it by that.
+        setenv(RunRegistration.environmentKey, runID, 1)
         // What the janitor needs should this process be killed (SIGKILL leaves no teardown).
         let registration = try? RunRegistration(
             config: config,

@@ -198,17 +198,26 @@ extension Janitor {
                 continue
             }
             let survivors = record.children.filter(ProcessStart.isSameGroup)
+            let tagged = ProcessStart.tagged(runID: runID)
             if dryRun {
                 report.interrupted.append(runID)
                 report.lines.append(
                     "janitor: would record run \(runID) as interrupted (its process died)"
-                        + (survivors.isEmpty ? "" : " and end \(survivors.count) leftover process group(s)"))
+                        + (survivors.isEmpty && tagged.isEmpty
+                            ? "" : " and end \(survivors.count + tagged.count) leftover process(es)"))
                 continue
             }
+            var ended: [Int32] = []
             for group in survivors {
                 _ = kill(-group.pgid, SIGKILL)
-                report.endedProcessGroups.append(group.pgid)
+                ended.append(group.pgid)
             }
+            // A child started in the instant before the run could record it carries the run's id.
+            for pid in tagged where !survivors.contains(where: { $0.pgid == pid }) {
+                _ = kill(pid, SIGKILL)
+                ended.append(pid)
+            }
+            report.endedProcessGroups += ended
             await recordInterrupted(record)
             try? FileManager.default.removeItem(atPath: record.workspace)
             try? FileManager.default.removeItem(at: recordFile)
@@ -216,10 +225,10 @@ extension Janitor {
             report.interrupted.append(runID)
             report.lines.append(
                 "janitor: run \(runID) died before it finished — recorded as interrupted"
-                    + (survivors.isEmpty
+                    + (ended.isEmpty
                         ? ""
-                        : "; ended its leftover process group\(survivors.count == 1 ? "" : "s") "
-                            + survivors.map { "\($0.pgid)" }.joined(separator: ", ")))
+                        : "; ended what it left running (process groups and processes "
+                            + ended.map { "\($0)" }.joined(separator: ", ") + ")"))
         }
     }
 

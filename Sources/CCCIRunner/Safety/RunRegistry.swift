@@ -68,6 +68,9 @@ public final class RunRegistration: Sendable {
         }
     }
 
+    /// Set in a run's own environment, so every process it starts carries its run id.
+    public static let environmentKey = "CCCI_RUN_ID"
+
     /// The registrations directory of a node.
     public static func directory(_ config: NodeConfig) -> URL {
         config.home.appendingPathComponent("live")
@@ -137,6 +140,20 @@ public enum ProcessStart {
             else { return false }
             let fields = text[text.index(after: close)...].split(separator: " ")
             return fields.count > 2 && Int32(fields[2]) == pgid
+        }
+    }
+
+    /// The processes whose environment carries `CCCI_RUN_ID=<runID>`: every child of a run (and
+    /// their children) inherits it, so this finds even one started in the moment between its
+    /// spawn and its registration.
+    public static func tagged(runID: String) -> [pid_t] {
+        let marker = Array("\(RunRegistration.environmentKey)=\(runID)".utf8)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard pid != getpid(), let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else {
+                return false
+            }
+            return data.split(separator: 0).contains { Array($0) == marker }
         }
     }
 

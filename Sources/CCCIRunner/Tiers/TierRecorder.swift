@@ -20,6 +20,8 @@ public final class TierRecorder: Sendable {
         var outcome: (TierStatus, String)?
         /// The check that was running when the run was stopped.
         var cancelledDuring: String?
+        /// How the tier's data proofs were made.
+        var proofs: [String] = []
     }
 
     init(tier: Tier, role: AppRole, journal: RunJournal, reporter: Reporter) {
@@ -94,6 +96,12 @@ public final class TierRecorder: Sendable {
         }
     }
 
+    /// Records how a data proof was made (results and the terminal say it).
+    public func proof(_ text: String) async {
+        state.withLock { $0.proofs.append(text) }
+        await note("data proof: \(text)")
+    }
+
     /// Reports a detail line without a verdict.
     public func note(_ text: String) async {
         await journal.line(text, tier: tier.rawValue)
@@ -113,18 +121,21 @@ public final class TierRecorder: Sendable {
         let log = journal.tierLogPath(tier.rawValue)
         if let failure = current.failure {
             return TierResult(
-                status: .fail, durationSeconds: elapsed, checks: current.checks, reason: failure, log: log)
+                status: .fail, durationSeconds: elapsed, checks: current.checks, reason: failure, log: log,
+                proofs: current.proofs)
         }
         if let check = current.cancelledDuring {
             return TierResult(
                 status: .cancelled, durationSeconds: elapsed, checks: current.checks,
-                reason: "the run was stopped during `\(check)`", log: log)
+                reason: "the run was stopped during `\(check)`", log: log, proofs: current.proofs)
         }
         if let (status, reason) = current.outcome {
             return TierResult(
-                status: status, durationSeconds: elapsed, checks: current.checks, reason: reason, log: log)
+                status: status, durationSeconds: elapsed, checks: current.checks, reason: reason, log: log,
+                proofs: current.proofs)
         }
-        return TierResult(status: .pass, durationSeconds: elapsed, checks: current.checks, log: log)
+        return TierResult(
+            status: .pass, durationSeconds: elapsed, checks: current.checks, log: log, proofs: current.proofs)
     }
 
     /// Whether a check failed.

@@ -39,10 +39,16 @@ extension RunCoordinator {
             await state.record("upgrade-base", baseRecord)
             try await converge(app, prepared: prepared, recorder: upgrade, name: "converge base")
             try await health(app, prepared: prepared, recorder: upgrade, name: "base health")
+            // The marker goes in through the base app, where the base keeps its data.
             let marker = DataMarker(runID: runID, role: "upgrade")
-            var markerFile: URL?
-            if let directory = try await driver.backupEngine(for: app).markerDirectory() {
-                markerFile = try await upgrade.check("write marker") { try marker.write(into: directory) }
+            let (basePlan, baseProject) = try driver.backupEngine(for: app).plan()
+            let baseLocation = DataLocation.of(baseProject, stack: app.stack, plan: basePlan)
+            if let baseLocation {
+                let access = DataAccess(driver: driver, app: app, location: baseLocation)
+                let method = try await upgrade.check("write marker") {
+                    try await access.write(marker.fileName, marker.content)
+                }
+                await upgrade.proof(method.describe(baseLocation, verb: "marker written by \(base.version.raw)"))
             } else {
                 await upgrade.skip("write marker", reason: "the recipe keeps no data in named volumes")
             }
@@ -67,12 +73,50 @@ extension RunCoordinator {
                 try await verifyHeadLabel(app, prepared: prepared, recorder: upgrade)
                 try await healthAndReadiness(app, prepared: prepared, state: state, recorder: upgrade)
             }
-            if let markerFile {
-                try await upgrade.check("marker intact") { try marker.verifyIntact(markerFile) }
+            if let baseLocation {
+                // …and is read back through the head app, where the head keeps that data.
+                try await upgrade.check("marker intact") {
+                    let location = try headLocation(
+                        of: baseLocation, app: app, base: base.version.raw, declared: prepared.meta.upgradeData)
+                    let access = DataAccess(driver: driver, app: app, location: location)
+                    let (found, method) = try await access.read(marker.fileName)
+                    let how = method.describe(location, verb: "read")
+                    guard found == marker.content else {
+                        throw MarkerError.changed("\(location.directory)/\(marker.fileName)", found: found, how: how)
+                    }
+                    await upgrade.proof(how)
+                }
             }
         } catch {
             await journal.line("upgrade stopped: \(error)", tier: "upgrade")
         }
         await state.setTier(.upgrade, upgrade.result())
+    }
+
+    /// Where the head keeps the data the base wrote at `base`: where the recipe says (`upgrade_data`,
+    /// after a migration), else where the head's service mounts the same volume.
+    func headLocation(
+        of base: DataLocation, app: App, base version: String, declared: (service: String, path: String)?
+    ) throws -> DataLocation {
+        let (_, project) = try driver.backupEngine(for: app).plan()
+        if let declared {
+            guard let service = project.services[declared.service] else {
+                throw UpgradeDataLost(
+                    message: "`upgrade_data` names service `\(declared.service)`, which the head does not have "
+                        + "(services: \(project.serviceNames.joined(separator: ", ")))")
+            }
+            // The mount the declared path lies in, for the mountpoint fallback.
+            let mount = service.namedVolumes.filter {
+                declared.path == $0.target || declared.path.hasPrefix($0.target + "/")
+            }
+            .max { $0.target.count < $1.target.count }
+            let volume = mount?.source ?? base.volume
+            let subpath = mount.map { String(declared.path.dropFirst($0.target.count)).trimmingCharacters(in: ["/"]) }
+            return DataLocation(
+                service: declared.service, volume: volume,
+                dockerVolume: project.dockerVolumeName(volume, stack: app.stack),
+                target: mount?.target ?? declared.path, subpath: subpath?.isEmpty == false ? subpath : nil)
+        }
+        return try base.inHead(project, stack: app.stack, baseVersion: version)
     }
 }

@@ -1,0 +1,1 @@
+# badrestore has no configs to version.

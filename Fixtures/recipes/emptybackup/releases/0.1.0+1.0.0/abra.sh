@@ -1,0 +1,1 @@
+# emptybackup has no configs to version.

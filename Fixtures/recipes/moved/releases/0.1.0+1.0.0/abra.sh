@@ -1,0 +1,1 @@
+# moved has no configs to version.

@@ -1,0 +1,1 @@
+# noshell has no configs to version.

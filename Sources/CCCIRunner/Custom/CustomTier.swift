@@ -1,0 +1,248 @@
+import CCCICore
+import CCCIDeploy
+import CCCISystem
+import Foundation
+
+/// The custom tier (SPEC F-CUSTOM): the recipe's own functional tests against the head app.
+///
+/// Each test runs with the hook context, bounded by `test_timeout`; its verdicts come from the
+/// JUnit XML it writes (pytest, `CCCI_JUNIT_FILE`) or the TAP it prints, else from its exit code.
+/// Browser tests (`tests/playwright/*.py`) run under pytest-playwright with Debian's chromium,
+/// reaching the app by its domain through the ingress, the lab CA trusted. A test that cannot run
+/// here (a `.spec.ts` with no Node runner), or that a dependency it needs is not ready for, is
+/// reported as skipped with its reason — never dropped, never passed.
+extension RunCoordinator {
+    func customTier(_ app: App, prepared: PreparedRun, state: RunState) async {
+        let custom = TierRecorder(tier: .custom, role: .head, journal: prepared.journal, reporter: reporter)
+        guard !prepared.tests.isEmpty else {
+            custom.conclude(
+                .skip,
+                reason:
+                    "no functional tests found (tests/functional/ or tests/playwright/ in the recipe or its CI pack)")
+            await custom.note("no functional tests found")
+            await state.setTier(.custom, custom.result())
+            return
+        }
+        let deps = await state.depsInfo
+        var executed = 0
+        var skipped: [[String: JSONValue]] = []
+        for test in prepared.tests {
+            if Task.isCancelled {
+                custom.cancel(during: test.displayName)
+                break
+            }
+            if let refusal = test.refusal {
+                custom.record(Check(name: test.displayName, status: .fail, durationSeconds: 0, message: refusal))
+                await reporter.step(
+                    role: "head", tier: "custom", name: test.displayName, result: .failed("refused: \(refusal)"),
+                    elapsed: nil)
+                continue
+            }
+            var reason: String?
+            if case .unsupported(let why) = test.kind { reason = why }
+            let missing = test.requires.filter { deps[$0]?.ready != true }
+            if reason == nil, !missing.isEmpty {
+                reason = missing.map { name in
+                    "dependency \(name) is not ready"
+                        + (deps[name]?.reason.map { " (\($0))" }
+                            ?? (deps[name] == nil ? " (not declared in `dependencies`)" : ""))
+                }.joined(separator: "; ")
+            }
+            if let reason {
+                await custom.skip(test.displayName, reason: reason)
+                skipped.append(["test": .string(test.displayName), "reason": .string(reason)])
+                continue
+            }
+            executed += 1
+            let stopped = await runTest(test, index: executed, app: app, prepared: prepared, state: state, into: custom)
+            if stopped { break }
+        }
+        await state.addCustomExecuted(executed)
+        try? AtomicFile.write(
+            try JSONCoding.prettyEncoder.encode(
+                JSONValue.object(["skipped": .array(skipped.map(JSONValue.object)), "count": .int(skipped.count)])),
+            to: prepared.stateFiles.skipReport, permissions: 0o600)
+        if executed == 0 {
+            custom.conclude(
+                .skip,
+                reason:
+                    "\(skipped.count) test\(skipped.count == 1 ? "" : "s") skipped, none executed: \(skipped.first?["reason"]?.stringValue ?? "")"
+            )
+        } else if !skipped.isEmpty && !custom.failed {
+            await custom.note("\(executed) executed, \(skipped.count) skipped")
+        }
+        await state.setTier(.custom, custom.result())
+    }
+
+    /// Runs one test and records its verdicts; returns `true` when the run was stopped meanwhile.
+    func runTest(
+        _ test: CustomTest, index: Int, app: App, prepared: PreparedRun, state: RunState, into custom: TierRecorder
+    ) async -> Bool {
+        let context = await context(op: "custom", app: app, prepared: prepared, state: state)
+        let junit = runDirectory.appendingPathComponent("state/junit-\(index).xml")
+        // Each test writes to a log of its own (its TAP is read from there).
+        let log = runDirectory.appendingPathComponent("tiers/custom-\(index)-\(test.path.lastPathComponent).log")
+        let timeout = prepared.meta.testTimeout
+        let clock = ContinuousClock()
+        let start = clock.now
+        await prepared.journal.line(
+            "test \(test.displayName): running (log \(log.lastPathComponent), timeout \(DurationText.format(timeout)))",
+            tier: "custom")
+        let outcome: HookRunner.Outcome
+        do {
+            let hooks = HookRunner(runner: runner)
+            switch test.kind {
+            case .executable:
+                outcome = try await hooks.run(
+                    test.path, context: context, directory: test.path.deletingLastPathComponent(), log: log,
+                    extraEnvironment: ["CCCI_JUNIT_FILE": junit.path], timeout: timeout)
+            case .pytest, .playwright:
+                var arguments = [
+                    "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml=\(junit.path)",
+                ]
+                var environment: [String: String] = [:]
+                if test.kind == .playwright {
+                    let plugin = try PlaywrightSupport.install(in: runDirectory.appendingPathComponent("state"))
+                    arguments += ["-p", PlaywrightSupport.moduleName, "--base-url", context.baseURL]
+                    environment["PYTHONPATH"] = plugin.path
+                    environment["CCCI_CHROMIUM"] = PlaywrightSupport.chromium
+                }
+                outcome = try await hooks.run(
+                    URL(fileURLWithPath: "/usr/bin/env"), arguments: arguments + [test.path.path], context: context,
+                    directory: test.path.deletingLastPathComponent(), log: log, extraEnvironment: environment,
+                    timeout: timeout)
+            case .unsupported:
+                return false
+            }
+        } catch {
+            if Task.isCancelled {
+                custom.cancel(during: test.displayName)
+                return true
+            }
+            custom.record(
+                Check(
+                    name: test.displayName, status: .fail, durationSeconds: (clock.now - start).seconds,
+                    message: "\(error)"))
+            return false
+        }
+        if Task.isCancelled {
+            // Killed by the stop, not failed on its own: no verdict.
+            custom.cancel(during: test.displayName)
+            return true
+        }
+        let elapsed = clock.now - start
+        if outcome.timedOut {
+            custom.record(
+                Check(
+                    name: test.displayName, status: .fail, durationSeconds: elapsed.seconds,
+                    message: "stopped after \(DurationText.format(timeout)) (test_timeout): the test did not finish"))
+            await reporter.step(
+                role: "head", tier: "custom", name: test.displayName,
+                result: .failed("timed out after \(DurationText.format(timeout))"), elapsed: elapsed)
+            return false
+        }
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        var cases = (try? Data(contentsOf: junit)).flatMap(JUnitReport.parse) ?? []
+        if cases.isEmpty { cases = TAP.parse(output) }
+        if cases.isEmpty {
+            custom.record(
+                Check(
+                    name: test.displayName, status: outcome.succeeded ? .pass : .fail, durationSeconds: elapsed.seconds,
+                    message: outcome.succeeded
+                        ? nil
+                        : "exited \(outcome.exitCode): \(outcome.outputTail.split(separator: "\n").suffix(3).joined(separator: " | "))"
+                ))
+            await reporter.step(
+                role: "head", tier: "custom", name: test.displayName,
+                result: outcome.succeeded ? .passed : .failed("exited \(outcome.exitCode)"), elapsed: elapsed)
+            return false
+        }
+        for reported in cases {
+            custom.record(
+                Check(
+                    name: "\(test.displayName): \(reported.name)", status: reported.status,
+                    durationSeconds: reported.durationSeconds, message: reported.message))
+        }
+        let failedCases = cases.filter { $0.status == .fail }
+        if !outcome.succeeded && failedCases.isEmpty {
+            custom.record(
+                Check(
+                    name: test.displayName, status: .fail, durationSeconds: elapsed.seconds,
+                    message: "exited \(outcome.exitCode) although every reported case passed"))
+        }
+        let verdict: Reporter.StepResult =
+            (outcome.succeeded && failedCases.isEmpty)
+            ? .passed : .failed(failedCases.first.map { "\($0.name) failed" } ?? "exited \(outcome.exitCode)")
+        await reporter.step(role: "head", tier: "custom", name: test.displayName, result: verdict, elapsed: elapsed)
+        return false
+    }
+}
+
+/// What browser tests need: Debian's chromium driven by PyPI's playwright, told to reach the
+/// app's domain on the lab ingress and to trust the lab CA — through a small pytest plugin cc-ci
+/// writes into the run directory.
+enum PlaywrightSupport {
+    static let moduleName = "ccci_playwright"
+    static let chromium = "/usr/bin/chromium"
+
+    /// Writes the plugin into `directory`; returns the directory for `PYTHONPATH`.
+    static func install(in directory: URL) throws -> URL {
+        let file = directory.appendingPathComponent("\(moduleName).py")
+        if !FileManager.default.fileExists(atPath: file.path) {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try AtomicFile.write(plugin, to: file)
+        }
+        return directory
+    }
+
+    /// The plugin. Its fixture is registered at configure time, after pytest-playwright's, so
+    /// that it takes precedence: chromium from Debian, the app's domain mapped to the ingress
+    /// address (`CCCI_CURL_RESOLVE`), and the lab CA (`CCCI_CA_CERT`) trusted in the browser's
+    /// own certificate database — certificates are verified against it, never ignored.
+    static let plugin = #"""
+        # Written by cc-ci: runs recipe browser tests with the node's chromium against the lab.
+        import os
+        import subprocess
+        import tempfile
+
+        import pytest
+
+
+        def _trusting_home(ca):
+            """A HOME whose NSS database trusts the lab CA: chromium verifies the app's certificate
+            against it, as a browser trusting that CA would."""
+            home = tempfile.mkdtemp(prefix="ccci-browser-")
+            database = os.path.join(home, ".pki", "nssdb")
+            os.makedirs(database)
+            subprocess.run(["certutil", "-d", f"sql:{database}", "-N", "--empty-password"], check=True)
+            subprocess.run(
+                ["certutil", "-d", f"sql:{database}", "-A", "-t", "C,,", "-n", "ccci-lab-ca", "-i", ca], check=True
+            )
+            return home
+
+
+        class _LabBrowser:
+            @pytest.fixture(scope="session")
+            def browser_type_launch_args(self, pytestconfig):
+                args = []
+                env = dict(os.environ)
+                resolve = os.environ.get("CCCI_CURL_RESOLVE")
+                if resolve:
+                    host, _, address = resolve.split(":")
+                    args.append(f"--host-resolver-rules=MAP {host} {address}")
+                ca = os.environ.get("CCCI_CA_CERT")
+                if ca:
+                    env["HOME"] = _trusting_home(ca)
+                return {
+                    "headless": not pytestconfig.getoption("--headed"),
+                    "executable_path": os.environ.get("CCCI_CHROMIUM", "/usr/bin/chromium"),
+                    "args": args,
+                    "env": env,
+                }
+
+
+        def pytest_configure(config):
+            # Registered now, after pytest-playwright, so that this fixture takes precedence.
+            config.pluginmanager.register(_LabBrowser(), "ccci-lab-browser")
+        """#
+}

@@ -1,0 +1,225 @@
+import CCCICore
+import CCCISwarm
+import CCCISystem
+import CCCITestSupport
+import Foundation
+import Testing
+
+extension Integration {
+    /// Every tier proves what its name claims through the running app, and fails for its reason:
+    /// one fixture per tier that breaks exactly what the tier checks.
+    @Suite struct HonestVerdicts {
+        func run(
+            _ harness: RunHarness, _ arguments: [String], packs: TestPacks? = nil
+        ) async throws -> (CommandResult, RunResults) {
+            let result = try await harness.ccci(
+                ["run"] + arguments + ["--json"], extra: packs.map { ["CCCI_PACKS_DIR": $0.url.path] } ?? [:])
+            return (result, try harness.results(result))
+        }
+
+        func expectNoResidue(_ harness: RunHarness, _ results: RunResults) async throws {
+            let left = try await harness.leftovers([results.appDomain] + [results.upgradeAppDomain].compactMap { $0 })
+            #expect(left.isEmpty, "\(left.mapValues(\.summary))")
+        }
+
+        @Test("a head that moves its data to a new volume fails upgrade, saying where the data is and what it mounts")
+        func movedVolumeFailsUpgrade() async throws {
+            let harness = try RunHarness()
+            try await harness.add("moved")
+            let (result, results) = try await run(harness, ["moved", "--stages", "install,upgrade"])
+            #expect(result.status == 1)
+            #expect(results.tiers["install"]?.status == .pass)
+            let upgrade = try #require(results.tiers["upgrade"])
+            #expect(upgrade.status == .fail)
+            #expect(
+                upgrade.reason?.contains(
+                    "data written by 0.1.0+1.0.0 lives in volume `entries`, which the head's service `app` no longer "
+                        + "mounts (it mounts `entries_v2` at /www)") == true, "\(upgrade.reason ?? "")")
+            try await expectNoResidue(harness, results)
+        }
+
+        @Test("a migration that really moves the data passes once `upgrade_data` says where the head keeps it")
+        func declaredMigrationPasses() async throws {
+            let harness = try RunHarness()
+            try await harness.add("moved")
+            let packs = try TestPacks()
+            try packs.pack(
+                "moved",
+                toml: "pre_upgrade = \"hooks/migrate\"\nupgrade_data = { service = \"app\", path = \"/www\" }\n",
+                files: [
+                    "hooks/migrate": """
+                    #!/bin/sh
+                    # The recipe's migration: the head keeps its data in entries_v2 — copy it there.
+                    set -eu
+                    new="${CCCI_STACK}_entries_v2"
+                    docker volume create --label ccci.managed=true --label "ccci.stack=$CCCI_STACK" \\
+                      --label "ccci.app=$CCCI_DOMAIN" "$new" >/dev/null
+                    from=$(docker volume inspect -f '{{.Mountpoint}}' "${CCCI_STACK}_entries")
+                    to=$(docker volume inspect -f '{{.Mountpoint}}' "$new")
+                    cp -a "$from/." "$to/"
+                    """
+                ], executable: ["hooks/migrate"])
+            let (result, results) = try await run(harness, ["moved", "--stages", "upgrade"], packs: packs)
+            #expect(result.status == 0, "\(results.tiers["upgrade"]?.reason ?? result.errorOutput)")
+            #expect(results.tiers["upgrade"]?.proofs.contains("read through the app (service app at /www)") == true)
+            try await expectNoResidue(harness, results)
+        }
+
+        @Test(
+            "a deployed version stamp that is not the head's fails install: the code running is not the code under test"
+        )
+        func staleStampFailsInstall() async throws {
+            let harness = try RunHarness()
+            try await harness.add("web")
+            let packs = try TestPacks()
+            // After the deploy, something re-stamps the service with another commit (the seed's HC1:
+            // the code that runs is not the head).
+            try packs.pack(
+                "web", toml: "pre_install = \"hooks/restamp\"\n",
+                files: [
+                    "hooks/restamp": """
+                    #!/bin/sh
+                    docker service update --quiet --detach \\
+                      --label-add "coop-cloud.${CCCI_STACK}.chaos-version=0badc0de" "${CCCI_STACK}_app" >/dev/null
+                    """
+                ], executable: ["hooks/restamp"])
+            let (result, results) = try await run(harness, ["web", "--stages", "install"], packs: packs)
+            #expect(result.status == 1)
+            let install = try #require(results.tiers["install"])
+            #expect(install.status == .fail)
+            #expect(install.reason?.contains("is '0badc0de', expected") == true, "\(install.reason ?? "")")
+            #expect(install.reason?.contains("the deployed code is not the code under test") == true)
+            try await expectNoResidue(harness, results)
+        }
+
+        @Test("a backup that captures nothing of the app (a backupbot path mistake) fails backup")
+        func emptyBackupFails() async throws {
+            let harness = try RunHarness()
+            try await harness.add("emptybackup")
+            let (result, results) = try await run(harness, ["emptybackup", "--stages", "install,backup,restore"])
+            #expect(result.status == 1)
+            let backup = try #require(results.tiers["backup"])
+            #expect(backup.status == .fail)
+            #expect(
+                backup.reason?.contains("captured nothing but cc-ci's own data marker") == true,
+                "\(backup.reason ?? "")")
+            #expect(results.tiers["restore"]?.status == .skip)
+            try await expectNoResidue(harness, results)
+        }
+
+        @Test("a restore that does not bring the data back, as the app sees it, fails restore")
+        func badRestoreFails() async throws {
+            let harness = try RunHarness()
+            try await harness.add("badrestore")
+            let (result, results) = try await run(harness, ["badrestore", "--stages", "install,backup,restore"])
+            #expect(result.status == 1)
+            #expect(results.tiers["backup"]?.status == .pass)
+            let restore = try #require(results.tiers["restore"])
+            #expect(restore.status == .fail)
+            #expect(restore.reason?.contains("the data marker /data/.ccci-marker-backup was lost") == true)
+            #expect(restore.reason?.contains("read through the app") == true, "\(restore.reason ?? "")")
+            try await expectNoResidue(harness, results)
+        }
+
+        @Test("an image with no shell: the data proofs go through the volume mountpoint, and the report says so")
+        func noShellProofs() async throws {
+            let harness = try RunHarness()
+            try await harness.add("noshell")
+            let (result, results) = try await run(harness, ["noshell", "--stages", "install,upgrade,backup,restore"])
+            #expect(result.status == 0, "\(result.errorOutput)")
+            for tier in ["upgrade", "restore"] {
+                let proofs = results.tiers[tier]?.proofs ?? []
+                #expect(
+                    proofs.contains { $0.contains("through the volume mountpoint of `data`") }, "\(tier): \(proofs)")
+            }
+            try await expectNoResidue(harness, results)
+        }
+
+        @Test(
+            "custom: a failing test, a timed-out test, a failing browser test and a Node-only spec — each reported for its reason"
+        )
+        func customVerdicts() async throws {
+            let harness = try RunHarness()
+            try await harness.add("web")
+            let packs = try TestPacks()
+            try packs.pack(
+                "web", toml: "test_timeout = \"15s\"\n",
+                files: [
+                    "functional/fails.sh": "#!/bin/sh\necho 'not ok 1 - the app greets in Esperanto'\necho 1..1\n",
+                    "functional/hangs.sh": "#!/bin/sh\nsleep 120\n",
+                    "playwright/test_title.py": """
+                    def test_the_title_is_wrong(page, base_url):
+                        page.goto(base_url + "/")
+                        assert page.title() == "not the web fixture"
+                    """,
+                    "playwright/login.spec.ts": "test('login', async ({ page }) => {});\n",
+                ], executable: ["functional/fails.sh", "functional/hangs.sh"])
+            let (result, results) = try await run(harness, ["web", "--stages", "install,custom"], packs: packs)
+            #expect(result.status == 1)
+            let custom = try #require(results.tiers["custom"])
+            #expect(custom.status == .fail)
+            func check(_ part: String) -> Check? { custom.checks.first { $0.name.contains(part) } }
+            #expect(check("the app greets in Esperanto")?.status == .fail)
+            #expect(check("hangs.sh")?.message?.contains("stopped after 15s (test_timeout)") == true)
+            #expect(check("test_the_title_is_wrong")?.status == .fail)
+            #expect(
+                check("test_the_title_is_wrong")?.message?.contains("not the web fixture") == true,
+                "\(check("test_the_title_is_wrong")?.message ?? "")")
+            #expect(
+                check("test_homepage_shows_the_site_title")?.status == .pass, "the recipe's own browser test passes")
+            #expect(check("login.spec.ts")?.status == .skip)
+            #expect(check("login.spec.ts")?.message?.contains("no Node runner") == true)
+            #expect(results.level == 1)
+            try await expectNoResidue(harness, results)
+        }
+
+        @Test("a recipe whose functional test fails stops at level 3 with everything below it proven")
+        func failingTestIsLevel3() async throws {
+            let harness = try RunHarness()
+            try await harness.add("web")
+            let packs = try TestPacks()
+            try packs.pack(
+                "web", files: ["functional/fails.sh": "#!/bin/sh\necho 'the homepage is not green' >&2\nexit 1\n"],
+                executable: ["functional/fails.sh"])
+            let (result, results) = try await run(harness, ["web"], packs: packs)
+            #expect(result.status == 1)
+            #expect(results.tiers["custom"]?.status == .fail)
+            #expect(results.tiers["custom"]?.reason?.contains("exited 1") == true)
+            #expect(results.level == 3)
+            #expect(results.ladder.version == "ladder/2")
+            try await expectNoResidue(harness, results)
+        }
+
+        @Test("a killed test session's stacks are swept by the next session; a live session's are not")
+        func testSessionHygiene() async throws {
+            let dead = "s\(TestEnvironment.randomHex(5)).ccci.test"
+            let live = "s\(TestEnvironment.randomHex(5)).ccci.test"
+            let directory = try TemporaryDirectory("ccci-sessions")
+            // A dead session: its registration exists, nobody holds its lock.
+            try "{\"ciDomain\":\"\(dead)\",\"pid\":1}".write(
+                to: TestSession.directory.appendingPathComponent("\(dead).json"), atomically: true, encoding: .utf8)
+            _ = try FileLock.tryAcquire(TestSession.directory.appendingPathComponent("\(dead).lock"))?.release()
+            TestSession.register(ciDomain: live)
+            let compose =
+                "version: \"3.8\"\nservices:\n  app:\n    image: ccci-lab/busybox:latest\n    command: [\"sleep\", \"3600\"]\n    deploy: { endpoint_mode: dnsrr }\n"
+            let deadStack = "web-abcdef_" + dead.replacingOccurrences(of: ".", with: "_")
+            let liveStack = "web-abcdef_" + live.replacingOccurrences(of: ".", with: "_")
+            try await TestEnvironment.withEngine { engine in
+                for stack in [deadStack, liveStack] {
+                    let folder = directory.url.appendingPathComponent(stack)
+                    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                    try await InlineStack(stack, compose: compose, in: folder).deploy()
+                }
+                TestSession.sweepDeadSessions()
+                let deadServices = try await engine.services(stack: deadStack)
+                let liveServices = try await engine.services(stack: liveStack)
+                #expect(deadServices.isEmpty, "the dead session's stack is swept")
+                #expect(!liveServices.isEmpty, "a live session's stack is not")
+                _ = try await StackJanitor(engine: engine, ownership: .stackNamespace).remove(stack: liveStack)
+            }
+            #expect(
+                !FileManager.default.fileExists(
+                    atPath: TestSession.directory.appendingPathComponent("\(dead).json").path))
+        }
+    }
+}
