@@ -261,8 +261,9 @@ public enum LintRule: String, CaseIterable, Sendable, Codable, Hashable {
                     "ignored": "service `{service}` sets `{key}`, which `docker stack deploy` ignores — {advice}"
                 ],
                 rationale: "Swarm ignores `build`, `container_name`, `restart`, `links`, `external_links` and "
-                    + "`network_mode` (`docker stack deploy` says \"Ignoring unsupported options\"); a recipe that "
-                    + "relies on them behaves differently from what it says.")
+                    + "`network_mode`: `docker stack deploy` prints \"Ignoring unsupported options\" (for "
+                    + "`container_name`, \"not supported\") and deploys without them, so a recipe that relies on "
+                    + "them behaves differently from what it says.")
         case .plaintextCredentials:
             return LintRuleSpec(
                 .warning, "no credentials in plain environment values", abra: false,
