@@ -50,6 +50,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CCCILint",
+            dependencies: ["CCCICore", "CCCIGit"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "CCCISwarm",
             dependencies: [
                 "CCCICore", "CCCISystem",
@@ -88,7 +93,7 @@ let package = Package(
         .target(
             name: "CCCICommands",
             dependencies: [
-                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab",
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab", "CCCILint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -130,13 +135,15 @@ let package = Package(
         ),
         .testTarget(
             name: "CCCIUnitTests",
-            dependencies: ["CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCISystem", "CCCITestSupport"],
+            dependencies: [
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCISystem", "CCCILint", "CCCITestSupport",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "CCCIIntegrationTests",
             dependencies: [
-                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab",
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab", "CCCILint",
                 "CCCITestSupport", "ccci", "ccci-safety-helper",
             ],
             swiftSettings: strict

@@ -9,9 +9,14 @@ import Foundation
 /// previous release (the first holds the whole recipe); each becomes one commit on `main` with an
 /// **annotated** tag named after the version. `head/` is the pull request under test: one more
 /// commit on top of the last release, untagged, also pushed as branch `pr/1`. A `.ccci-delete`
-/// file in a folder lists paths (one per line) that the step removes. Commit dates are fixed, so
-/// the same layout always produces the same commit ids.
+/// file in a folder lists paths (one per line) that the step removes. A release folder holding
+/// `.ccci-lightweight-tag` is tagged with a lightweight tag instead — not a release, for fixtures
+/// whose tags lint must reject. Commit dates are fixed, so the same layout always produces the
+/// same commit ids.
 public struct FixtureRecipes: Sendable {
+    /// The file that makes a release folder's tag lightweight.
+    public static let lightweightTagMarker = ".ccci-lightweight-tag"
+
     /// `Fixtures/recipes` of a cc-ci checkout.
     public let root: URL
     public let git: Git
@@ -58,7 +63,8 @@ public struct FixtureRecipes: Sendable {
     public struct Repository: Sendable, Hashable {
         public let name: String
         public let path: URL
-        /// Release version → the commit its tag points at.
+        /// Release version → the commit its tag points at (annotated tags only: lightweight ones
+        /// are not releases).
         public let releases: [String: String]
         /// The PR head commit (untagged).
         public let head: String?
@@ -79,8 +85,13 @@ public struct FixtureRecipes: Sendable {
         var step = 0
         for version in try self.releases(of: name) {
             step += 1
-            try apply(source.appendingPathComponent("releases/\(version.raw)"), to: destination)
+            let folder = source.appendingPathComponent("releases/\(version.raw)")
+            try apply(folder, to: destination)
             let commit = try await commit(in: destination, message: "Release \(version.raw)", step: step)
+            if fileManager.fileExists(atPath: folder.appendingPathComponent(Self.lightweightTagMarker).path) {
+                try await git.run(["tag", version.raw], in: destination)
+                continue
+            }
             try await git.run(
                 ["tag", "-a", version.raw, "-m", "Release \(version.raw)"], in: destination,
                 environment: identity(step: step))
@@ -105,7 +116,7 @@ public struct FixtureRecipes: Sendable {
         }
         for case let file as URL in enumerator {
             let relative = String(file.standardizedFileURL.path.dropFirst(folder.standardizedFileURL.path.count + 1))
-            if relative == ".ccci-delete" { continue }
+            if relative == ".ccci-delete" || relative == Self.lightweightTagMarker { continue }
             let target = destination.appendingPathComponent(relative)
             if (try file.resourceValues(forKeys: [.isDirectoryKey])).isDirectory == true {
                 try fileManager.createDirectory(at: target, withIntermediateDirectories: true)

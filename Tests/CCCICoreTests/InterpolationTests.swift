@@ -119,4 +119,23 @@ import Testing
         #expect(description.contains("compose.yml: image"))
         #expect(description.contains("$$"))
     }
+
+    @Test("references: each variable with its operator; $$ is no reference; defaults' inner references are not listed")
+    func references() throws {
+        let found = try Interpolation.references(
+            in: "$$HOME ${STACK_NAME}_$DOMAIN ${A:-${B}} ${C:?set C} ${D-x} ${E:+y} $", location: "compose.yml")
+        #expect(found.map(\.name) == ["STACK_NAME", "DOMAIN", "A", "C", "D", "E"])
+        #expect(found.map(\.operator) == [nil, nil, ":-", ":?", "-", ":+"])
+        #expect(found.map(\.needsValue) == [true, true, false, true, false, false])
+        #expect(found.filter(\.isRequired).map(\.name) == ["C"])
+        #expect(try Interpolation.references(in: "no variables", location: "x").isEmpty)
+    }
+
+    @Test(
+        "references: invalid text is the same error interpolation gives", arguments: ["${", "${}", "${1A}", "${A!x}"])
+    func invalidReferences(text: String) {
+        #expect(throws: ComposeError.invalidInterpolation(location: "compose.yml", text: text)) {
+            try Interpolation.references(in: text, location: "compose.yml")
+        }
+    }
 }

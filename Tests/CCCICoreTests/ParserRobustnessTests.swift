@@ -13,49 +13,11 @@ import Testing
     static let mutationsPerSeed = 400
 
     static func seeds(_ relative: [String], suffix: String) -> [Data] {
-        var seeds: [Data] = []
-        for directory in relative {
-            let root = TestEnvironment.repositoryRoot.appendingPathComponent(directory)
-            guard let files = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else {
-                continue
-            }
-            for case let file as URL in files where file.lastPathComponent.hasSuffix(suffix) {
-                if let data = try? Data(contentsOf: file) { seeds.append(data) }
-            }
-        }
-        return seeds
+        Mutations.seeds(relative, suffix: suffix)
     }
 
-    /// Inputs made from `seeds` by byte flips, insertions of syntax, truncation, repetition and
-    /// deep nesting — deterministic (a fixed seed), so a failure reproduces.
     static func inputs(_ seeds: [Data], tokens: [String]) -> [Data] {
-        var random = SplitMix64(seed: 0xC0FFEE)
-        var inputs: [Data] = seeds
-        for seed in seeds where !seed.isEmpty {
-            for _ in 0..<mutationsPerSeed {
-                var bytes = [UInt8](seed)
-                for _ in 0..<(1 + Int(random.next() % 4)) {
-                    let position = Int(random.next() % UInt64(max(bytes.count, 1)))
-                    switch random.next() % 7 {
-                    case 0: if !bytes.isEmpty { bytes[position] = UInt8(truncatingIfNeeded: random.next()) }
-                    case 1:
-                        bytes.insert(
-                            contentsOf: Array(tokens[Int(random.next() % UInt64(tokens.count))].utf8), at: position)
-                    case 2: bytes = Array(bytes.prefix(position))
-                    case 3: if !bytes.isEmpty { bytes.remove(at: position) }
-                    case 4:
-                        let slice = bytes[position..<min(bytes.count, position + 40)]
-                        bytes.insert(contentsOf: slice, at: position)
-                    case 5:
-                        let open = ["[", "{", "- ", "  "][Int(random.next() % 4)]
-                        bytes.insert(contentsOf: Array(String(repeating: open, count: 200).utf8), at: position)
-                    default: bytes.insert(UInt8(truncatingIfNeeded: random.next() % 32), at: position)
-                    }
-                }
-                inputs.append(Data(bytes))
-            }
-        }
-        return inputs
+        Mutations.inputs(seeds, tokens: tokens, perSeed: mutationsPerSeed)
     }
 
     @Test("ccci.toml: mutated packs give a document or problems, never a crash")
@@ -107,21 +69,22 @@ import Testing
             _ = BackupPlan(project: project)
         }
     }
-}
 
-/// A small deterministic generator (SplitMix64).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    @Test("compose files as lint reads them: mutated files give a source map and literal document, or an error")
+    func composeFilesForLint() {
+        let inputs = Self.inputs(
+            Self.seeds(["Fixtures/recipes", "Fixtures/real-recipes"], suffix: ".yml"),
+            tokens: ["${", ":-", ":?", "}", "$$", "- ", ": ", "&a", "*a", "<<: *a", "[", "{", "\t", "---\n"])
+        var failures = 0
+        for input in inputs {
+            let text = String(decoding: input, as: UTF8.self)
+            guard let map = try? ComposeSourceMap.read(yaml: text) else {
+                failures += 1
+                continue
+            }
+            for value in map.values { _ = try? Interpolation.references(in: value.text, location: "compose.yml") }
+            _ = try? ComposeDocument.literal(yaml: text, name: "compose.yml")
+        }
+        #expect(failures > 0, "the mutations reach the error paths")
     }
 }

@@ -19,6 +19,17 @@ public enum ComposeDocument {
     public static func load(
         yaml text: String, name: String, environment: [String: String]
     ) throws(ComposeError) -> JSONValue {
+        let raw = try parse(yaml: text, name: name)
+        return normalise(try interpolate(raw, environment: environment, location: name))
+    }
+
+    /// Parses one compose file's text as the recipe wrote it: normalised like ``load(yaml:name:environment:)``
+    /// but not interpolated, so `${STACK_NAME}` and `${VAR:-default}` stay in the values (what lint reads).
+    public static func literal(yaml text: String, name: String) throws(ComposeError) -> JSONValue {
+        normalise(try parse(yaml: text, name: name))
+    }
+
+    private static func parse(yaml text: String, name: String) throws(ComposeError) -> JSONValue {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -29,8 +40,7 @@ public enum ComposeDocument {
         var budget = maximumNodes
         let raw = try convert(root, file: name, path: "", depth: 0, budget: &budget)
         guard case .object = raw else { throw .notAMapping(file: name, key: "(top level)") }
-        let interpolated = try interpolate(raw, environment: environment, location: name)
-        return normalise(interpolated)
+        return raw
     }
 
     /// Merges `override` onto `base` with compose's multi-file rules.

@@ -44,6 +44,50 @@ public enum Interpolation {
         return output
     }
 
+    /// The variables `text` refers to, in order, as compose would read them: `$$` is a literal
+    /// dollar, `$NAME` and `${NAME}` need a value, `${NAME:-default}` does not. References inside a
+    /// default (`${A:-${B}}`) are not listed: they only matter when the outer one is unset.
+    /// Throws ``ComposeError/invalidInterpolation(location:text:)`` where a deploy would.
+    public static func references(in text: String, location: String) throws(ComposeError) -> [VariableReference] {
+        guard text.contains("$") else { return [] }
+        var references: [VariableReference] = []
+        var index = text.startIndex
+        while index < text.endIndex {
+            guard text[index] == "$" else {
+                index = text.index(after: index)
+                continue
+            }
+            let next = text.index(after: index)
+            guard next < text.endIndex else { break }
+            if text[next] == "$" {
+                index = text.index(after: next)
+            } else if text[next] == "{" {
+                guard let close = matchingBrace(in: text, from: next) else {
+                    throw .invalidInterpolation(location: location, text: text)
+                }
+                let expression = text[text.index(after: next)..<close]
+                let nameEnd = expression.firstIndex { !isNameCharacter($0) } ?? expression.endIndex
+                let name = String(expression[..<nameEnd])
+                guard let first = name.first, isNameStart(first) else {
+                    throw .invalidInterpolation(location: location, text: text)
+                }
+                let rest = expression[nameEnd...]
+                let op = [":-", ":?", ":+", "-", "?", "+"].first { rest.hasPrefix($0) }
+                guard op != nil || rest.isEmpty else { throw .invalidInterpolation(location: location, text: text) }
+                references.append(VariableReference(name: name, operator: op))
+                index = text.index(after: close)
+            } else if isNameStart(text[next]) {
+                var end = next
+                while end < text.endIndex, isNameCharacter(text[end]) { end = text.index(after: end) }
+                references.append(VariableReference(name: String(text[next..<end]), operator: nil))
+                index = end
+            } else {
+                index = next
+            }
+        }
+        return references
+    }
+
     private static func evaluate(
         _ expression: String, environment: [String: String], location: String, text: String
     ) throws(ComposeError) -> String {
@@ -100,4 +144,22 @@ public enum Interpolation {
     private static func isNameCharacter(_ character: Character) -> Bool {
         character.isASCII && (character.isLetter || character.isNumber || character == "_")
     }
+}
+
+/// One variable a compose value refers to (``Interpolation/references(in:location:)``).
+public struct VariableReference: Sendable, Hashable {
+    public let name: String
+    /// The operator after the name (`:-`, `-`, `:?`, `?`, `:+`, `+`); `nil` for `$NAME` and `${NAME}`.
+    public let `operator`: String?
+
+    public init(name: String, operator: String?) {
+        self.name = name
+        self.operator = `operator`
+    }
+
+    /// Whether the value needs the variable set: it has no default (`${NAME}`) or requires it (`${NAME:?msg}`).
+    public var needsValue: Bool { `operator` == nil || isRequired }
+
+    /// Whether a deploy fails when the variable is unset (`${NAME:?msg}`, `${NAME?msg}`).
+    public var isRequired: Bool { `operator` == ":?" || `operator` == "?" }
 }

@@ -76,14 +76,21 @@ public struct AppEnv: Sendable, Hashable {
     }
 
     /// The compose files to deploy, in order (`COMPOSE_FILE` split on `:`).
-    public var composeFiles: [String] {
+    public var composeFiles: [String] { Self.composeFiles(in: file) }
+
+    /// The compose files an env file names, in order: `COMPOSE_FILE` split on `:`, or
+    /// ``defaultComposeFile`` when it is unset or empty.
+    public static func composeFiles(in file: EnvFile) -> [String] {
         let raw = file["COMPOSE_FILE"] ?? Self.defaultComposeFile
         let files = raw.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         return files.isEmpty ? [Self.defaultComposeFile] : files
     }
 
     /// The `SECRET_<NAME>_VERSION` declarations of the env, with their modifiers.
-    public var secretVersions: [SecretVersion] {
+    public var secretVersions: [SecretVersion] { Self.secretVersions(in: file) }
+
+    /// The `SECRET_<NAME>_VERSION` declarations of an env file (`.env.sample`), by secret name.
+    public static func secretVersions(in file: EnvFile) -> [SecretVersion] {
         var seen: [String: SecretVersion] = [:]
         for entry in file.entries where entry.key.hasPrefix("SECRET_") && entry.key.hasSuffix("_VERSION") {
             let name = entry.key.dropFirst("SECRET_".count).dropLast("_VERSION".count).lowercased()
@@ -104,13 +111,10 @@ public struct AppEnv: Sendable, Hashable {
                 throw .missingSecretVersion(
                     recipe: recipe, secret: id, envKey: "SECRET_\(id.uppercased())_VERSION")
             }
-            var length: Int?
-            if let text = version.modifiers["length"] {
-                guard let value = Int(text), value > 0, value <= 4096 else {
-                    throw .invalidLength(recipe: recipe, envKey: version.envKey, value: text)
-                }
-                length = value
+            guard !version.hasInvalidLength else {
+                throw .invalidLength(recipe: recipe, envKey: version.envKey, value: version.modifiers["length"] ?? "")
             }
+            let length = version.length
             let dockerName = definition.name ?? "\(stackName)_\(id)_\(version.version)"
             guard dockerName.count <= 64 else {
                 throw .secretNameTooLong(name: dockerName, domain: domain)
@@ -131,6 +135,21 @@ public struct SecretVersion: Sendable, Hashable {
     public let envKey: String
     public let version: String
     public let modifiers: [String: String]
+
+    /// The longest secret cc-ci generates (`# length=N`).
+    public static let maximumLength = 4096
+
+    /// The `# length=N` modifier, when it is a length between 1 and ``maximumLength``.
+    public var length: Int? {
+        guard let text = modifiers["length"], let value = Int(text), value > 0, value <= Self.maximumLength
+        else { return nil }
+        return value
+    }
+
+    /// Whether the line has a `length=` modifier that is not a length between 1 and ``maximumLength``.
+    public var hasInvalidLength: Bool {
+        modifiers["length"] != nil && length == nil
+    }
 }
 
 /// A secret an app needs, as the native driver creates it. Values are never part of this type.

@@ -137,7 +137,9 @@ public struct EnvFile: Sendable, Hashable {
         return EnvFile(lines: lines)
     }
 
-    static func isValidKey(_ key: String) -> Bool {
+    /// Whether `key` is a variable name a dotenv file may assign (letters, digits, `_` and `.`,
+    /// not starting with a digit).
+    public static func isValidKey(_ key: String) -> Bool {
         guard let first = key.first, first.isLetter || first == "_" else { return false }
         return key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") }
     }

@@ -1,0 +1,1 @@
+# lintbad has no configs to version.
