@@ -86,7 +86,14 @@ let package = Package(
         ),
         .target(
             name: "CCCILab",
-            dependencies: ["CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem"],
+            dependencies: [
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem", "CCCIDeploy",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             resources: [],
             swiftSettings: strict
         ),
@@ -136,7 +143,8 @@ let package = Package(
         .testTarget(
             name: "CCCIUnitTests",
             dependencies: [
-                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCISystem", "CCCILint", "CCCITestSupport",
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCILab", "CCCISystem", "CCCILint",
+                "CCCITestSupport",
             ],
             swiftSettings: strict
         ),
@@ -144,6 +152,7 @@ let package = Package(
             name: "CCCIIntegrationTests",
             dependencies: [
                 "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab", "CCCILint",
+                "CCCISystem",
                 "CCCITestSupport", "ccci", "ccci-safety-helper",
             ],
             swiftSettings: strict

@@ -71,7 +71,7 @@ struct ConvergenceLatency: AsyncParsableCommand {
                     try await Task.sleep(for: .milliseconds(200))  // the event subscription is live
                     let start = Date()
                     _ = try await driver.deploy(app, mode: .chaos)
-                    _ = try await driver.waitConverged(app, timeout: .seconds(120), progress: nil)
+                    _ = try await driver.waitConverged(app, timeout: .seconds(120))
                     let returned = Date()
                     group.cancelAll()
                     let healthy = lastHealthy.withLock { $0 }

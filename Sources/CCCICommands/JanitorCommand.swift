@@ -1,6 +1,7 @@
 import ArgumentParser
 import CCCICore
 import CCCIDeploy
+import CCCILab
 import CCCIRunner
 import CCCIStore
 import CCCISwarm
@@ -29,7 +30,8 @@ struct JanitorCommand: AsyncParsableCommand {
         let store = try? SQLiteStore(path: config.storePath)
         let report = try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
             await Janitor(
-                config: config, naming: naming, driver: NativeDriver(config: config, engine: engine, logger: logger),
+                config: config, naming: naming,
+                driver: NativeDriver.onNode(config: config, engine: engine, logger: logger),
                 store: store
             )
             .sweep(dryRun: dryRun)

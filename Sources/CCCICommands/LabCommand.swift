@@ -107,7 +107,7 @@ struct LabCommand: AsyncParsableCommand {
                     }
                     try await IngressWatcher(ingress: lab.ingress, logger: logger).run()
                 } else {
-                    for route in try await lab.ingress.sync() {
+                    for route in try await lab.ingress.syncRoutes() {
                         print(
                             "\(route.host)\(route.pathPrefix ?? "") → \(route.upstream ?? "(no port label)")  [\(route.service)]"
                         )

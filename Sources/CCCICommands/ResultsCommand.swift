@@ -57,7 +57,7 @@ struct ResultsCommand: AsyncParsableCommand {
         func pad(_ text: String, _ width: Int) -> String {
             text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
         }
-        let outcomeWidth = max(9, runs.map(\.outcome.count).max() ?? 0)
+        let outcomeWidth = max(9, runs.map(\.outcome.rawValue.count).max() ?? 0)
         let tierWidth = max(9, Tier.defaultStages.map(\.rawValue.count).max() ?? 0)
         print(
             "\(pad("started (UTC)", 17)) \(pad("recipe", 12)) \(pad("head", 10)) \(pad("outcome", outcomeWidth)) level  "
@@ -68,7 +68,7 @@ struct ResultsCommand: AsyncParsableCommand {
             }
             print(
                 "\(pad(formatter.string(from: run.startedAt), 17)) \(pad(run.recipe, 12)) "
-                    + "\(pad(String(run.headCommit.prefix(8)), 10)) \(pad(run.outcome, outcomeWidth)) "
+                    + "\(pad(String(run.headCommit.prefix(8)), 10)) \(pad(run.outcome.rawValue, outcomeWidth)) "
                     + "\(pad("L\(run.level)", 5))  \(tiers.joined(separator: " "))  \(run.runID)")
         }
     }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import CCCICore
+import CCCIDeploy
+import CCCILab
 import CCCIRunner
 import CCCIStore
 import CCCISwarm
@@ -103,9 +105,10 @@ struct RunCommand: AsyncParsableCommand {
             )
             store = nil
         }
+        let driver = NativeDriver.onNode(config: config, engine: engine, logger: logger, secrets: secrets)
         let coordinator = RunCoordinator(
-            options: options, config: config, engine: engine, logger: logger, reporter: reporter, store: store,
-            lifetime: lifetime, secrets: secrets)
+            options: options, config: config, driver: driver, reporter: reporter, store: store, lifetime: lifetime,
+            secrets: secrets)
         let report = await LiveStatus.run(reporter: reporter) { await coordinator.run() }
         await engine.shutdown()
         if let setupError = report.setupError {

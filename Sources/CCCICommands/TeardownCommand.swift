@@ -1,6 +1,7 @@
 import ArgumentParser
 import CCCICore
 import CCCIDeploy
+import CCCILab
 import CCCIRunner
 import CCCISwarm
 import CCCISystem
@@ -49,7 +50,7 @@ struct TeardownCommand: AsyncParsableCommand {
         let logger = global.makeLogger()
         try FileManager.default.createDirectory(at: config.lockDirectory, withIntermediateDirectories: true)
         let clean = try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
-            let driver = NativeDriver(config: config, engine: engine, logger: logger)
+            let driver = NativeDriver.onNode(config: config, engine: engine, logger: logger)
             var clean = true
             for domain in checked {
                 // The lock a run of this domain holds: a live run's app is never removed.

@@ -2,44 +2,112 @@ import CCCICore
 import CCCISwarm
 import Foundation
 
-/// What cc-ci does to an app (SPEC F-DRIVER). The `native` driver talks to the swarm directly and
-/// behaves like abra wherever a recipe could tell the difference; an `abra` driver (production
-/// nodes) would do the same through the abra CLI.
+/// What cc-ci does to an app (SPEC F-DRIVER) — the runner's only way to the node. The `native`
+/// driver talks to the swarm directly and behaves like abra wherever a recipe could tell the
+/// difference; an `abra` driver (production nodes) would do the same through the abra CLI.
 public protocol AppDriver: Sendable {
     /// `native` or `abra`, recorded in every result.
     var name: String { get }
+    /// Compose files the driver generates for every deploy on this node (for the manifest).
+    var generatedOverlays: [String] { get }
+
+    // MARK: Apps
 
     /// Creates the app: its env file (from the recipe's `.env.sample` plus overrides) and its
     /// secrets. Nothing is deployed yet.
     func newApp(_ spec: AppSpec) async throws -> App
-
+    /// Whether an app exists at `domain` (its env file).
+    func hasApp(_ domain: AppDomain) -> Bool
     /// Deploys the app from its recipe checkout as it is now (fresh, or in place over a running
-    /// deployment). Returns without waiting for convergence.
-    func deploy(_ app: App, mode: DeployMode) async throws -> DeployRecord
+    /// deployment), `envOverrides` written into its env first. Returns without waiting.
+    func deploy(_ app: App, mode: DeployMode, envOverrides: [String: String]) async throws -> DeployRecord
+    /// The app as its checkout and env describe it now: the compose project and backup plan.
+    func model(of app: App) throws -> AppModel
+
+    // MARK: Watching it run
 
     /// Waits until every service is settled (SPEC F-CONVERGE), bounded by `timeout`.
-    func waitConverged(
-        _ app: App, timeout: Duration, progress: (@Sendable (ConvergenceState) -> Void)?
-    ) async throws -> ConvergenceState
+    func waitConverged(_ app: App, timeout: Duration) async throws -> ConvergenceState
+    /// Records the app's converged state, to hold it for a stability window.
+    func stabilityBaseline(_ app: App) async throws -> StabilityWindow.Baseline
+    /// Waits out the window from the baseline and checks the app stayed as it converged.
+    func verifyStable(_ baseline: StabilityWindow.Baseline, window: Duration) async throws
+    /// Checks that what runs is the code at `commit` (the chaos stamp of every service).
+    func verifyRunning(_ app: App, commit: String) async throws
+    /// Service states, task errors and last log lines of the app at `domain`, for a report.
+    func diagnostics(of domain: AppDomain) async -> [ServiceDiagnostics]
+
+    // MARK: Its data
 
     /// Runs a command inside a running container of `service`.
     func exec(_ app: App, service: String, command: [String]) async throws -> DockerEngine.ExecResult
-
+    /// The host directory of `path` inside the app's volume `volume` (for images with no shell).
+    func volumeDirectory(_ app: App, volume: String, path: String?) async throws -> URL
     /// Backs the app up (backupbot labels): returns the snapshot.
     func backup(_ app: App) async throws -> BackupSnapshot
-
     /// Restores `snapshot` into the app's volumes.
     func restore(_ app: App, snapshot: BackupSnapshot) async throws
 
+    // MARK: Removing it
+
     /// Removes the stack but keeps volumes, secrets and the env file.
     func undeploy(_ app: App) async throws
+    /// The mark `--keep-on-failure` leaves for a kept app.
+    func keepMark(for domain: AppDomain) -> URL
+    /// Removes everything cc-ci created for the app at `domain` — stack, volumes, secrets,
+    /// configs, networks, env file, backups — and returns what is left (empty when clean).
+    func remove(domain: AppDomain) async throws -> Residue
+    /// What cc-ci created for the app at `domain` that still exists (empty: no such app).
+    func owned(domain: AppDomain) async throws -> Residue
+    /// Everything of the app at `domain` on the node, what cc-ci did not create included.
+    func residue(domain: AppDomain) async throws -> Residue
+    /// The run apps of `naming` that exist on the node (the janitor's candidates).
+    func runApps(naming: AppNaming) async throws -> [AppDomain]
+}
 
-    /// Removes everything of the app — stack, volumes, secrets, configs, networks, env file,
-    /// backups — and returns what is left (empty when teardown is clean).
-    func remove(_ app: App) async throws -> Residue
+extension AppDriver {
+    /// Deploys with no env overrides.
+    public func deploy(_ app: App, mode: DeployMode) async throws -> DeployRecord {
+        try await deploy(app, mode: mode, envOverrides: [:])
+    }
 
-    /// What exists of the app now.
-    func residue(_ app: App) async throws -> Residue
+    /// Removes everything of `app`.
+    public func remove(_ app: App) async throws -> Residue {
+        try await remove(domain: app.domain)
+    }
+
+    /// What exists of `app`.
+    public func residue(_ app: App) async throws -> Residue {
+        try await residue(domain: app.domain)
+    }
+}
+
+/// An app as its recipe checkout and env describe it.
+public struct AppModel: Sendable {
+    public let project: ComposeProject
+    /// `nil` when no service carries `backupbot.backup=true`.
+    public let backupPlan: BackupPlan?
+}
+
+/// What a driver reports about one service of an app (before teardown removes it).
+public struct ServiceDiagnostics: Sendable, Hashable {
+    /// The service name without the stack prefix (`app`).
+    public let service: String
+    /// Task states, task errors and the last log lines.
+    public let report: String
+}
+
+/// The running code is not the code under test.
+public struct VersionMismatch: Error, Sendable, CustomStringConvertible {
+    public let key: String
+    public let expected: String
+    public let found: String?
+    public let service: String
+
+    public var description: String {
+        "\(key) of service \(service) is \(found.map { "'\($0)'" } ?? "missing"), expected '\(expected)' — "
+            + "the deployed code is not the code under test"
+    }
 }
 
 /// What an app is made of before it exists.

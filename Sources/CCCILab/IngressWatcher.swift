@@ -41,7 +41,7 @@ public struct IngressWatcher: Sendable {
                     // Debounce: a stack deploy creates several services in quick succession.
                     try await Task.sleep(for: .milliseconds(150))
                     do {
-                        let routes = try await ingress.sync()
+                        let routes = try await ingress.syncRoutes()
                         logger.info("ingress synced", metadata: ["routes": "\(routes.count)"])
                     } catch {
                         logger.error("ingress sync failed", metadata: ["error": "\(error)"])

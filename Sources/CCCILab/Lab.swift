@@ -148,7 +148,7 @@ public struct Lab: Sendable {
             guard clock.now < deadline else { throw LabError.ingressNotReady(config.ingressAdminSocket.path) }
             try await Task.sleep(for: .milliseconds(100))
         }
-        let routes = try await ingress.sync()
+        let routes = try await ingress.syncRoutes()
         report("ingress: caddy up on :80/:443, \(routes.count) routes, CA \(config.labCACertificate.path)")
     }
 

@@ -18,7 +18,7 @@ public struct RunSummary: Sendable, Hashable, Codable {
     public let recipe: String
     public let headCommit: String
     public let headVersion: String?
-    public let outcome: String
+    public let outcome: RunOutcome
     public let exitCode: Int
     public let level: Int
     public let ladderVersion: String
@@ -28,7 +28,7 @@ public struct RunSummary: Sendable, Hashable, Codable {
     public let runDirectory: String
 
     public init(
-        runID: String, recipe: String, headCommit: String, headVersion: String?, outcome: String, exitCode: Int,
+        runID: String, recipe: String, headCommit: String, headVersion: String?, outcome: RunOutcome, exitCode: Int,
         level: Int, ladderVersion: String, startedAt: Date, durationSeconds: Double, tiers: [String: TierStatus],
         runDirectory: String
     ) {

@@ -136,7 +136,8 @@ public final class SQLiteStore: ResultStore {
             return runs.map { run in
                 RunSummary(
                     runID: run.id, recipe: run.recipe, headCommit: run.headCommit, headVersion: run.headVersion,
-                    outcome: run.outcome, exitCode: run.exitCode, level: run.level, ladderVersion: run.ladderVersion,
+                    outcome: RunOutcome(rawValue: run.outcome) ?? .fail, exitCode: run.exitCode, level: run.level,
+                    ladderVersion: run.ladderVersion,
                     startedAt: run.startedAt, durationSeconds: run.durationSeconds,
                     tiers: Dictionary(
                         uniqueKeysWithValues: (byRun[run.id] ?? []).map {
@@ -208,7 +209,7 @@ struct RunRecord: Codable, FetchableRecord, PersistableRecord {
         baseVersion = results.baseVersion
         driver = results.driver
         mode = results.mode
-        outcome = results.outcome
+        outcome = results.outcome.rawValue
         exitCode = Int(results.exitCode)
         level = results.level
         ladderVersion = results.ladder.version

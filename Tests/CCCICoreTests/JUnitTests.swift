@@ -16,7 +16,7 @@ func sampleResults(
     return RunResults(
         runID: "run-<1>&\"2\"", recipe: recipe, ref: "main", pr: 12, headCommit: "abc1234", headVersion: "1.1.0+2",
         baseVersion: "1.0.0+1", driver: "native", mode: "cold", appDomain: "web-29bfd8.ci.ccci.test",
-        upgradeAppDomain: nil, startedAt: started, finishedAt: started.addingTimeInterval(runSeconds), outcome: "fail",
+        upgradeAppDomain: nil, startedAt: started, finishedAt: started.addingTimeInterval(runSeconds), outcome: .fail,
         exitCode: 1, tiers: tiers,
         ladder: LevelLadder.evaluate(statuses: statuses, declaredNA: [], customTestsExecuted: 1), deployCount: 2,
         manifest: Manifest(meta: RecipeMeta(), overlays: [], customTests: [], envOverrides: [:]), flags: [],

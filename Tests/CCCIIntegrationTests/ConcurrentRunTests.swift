@@ -50,7 +50,7 @@ extension Integration {
             let text = try String(contentsOf: output, encoding: .utf8)
             #expect(text.contains("stopping: SIGTERM — tearing down"))
             let results = try onlyResults(harness)
-            #expect(results.outcome == "cancelled" && results.exitCode == 143)
+            #expect(results.outcome == .cancelled && results.exitCode == 143)
             try await expectNoResidue(harness, [results.appDomain, results.upgradeAppDomain!])
         }
 
@@ -61,7 +61,7 @@ extension Integration {
             let result = try await harness.ccci(["run", "broken", "--deadline", "6s", "--json"])
             #expect(result.status == 142)
             let results = try harness.results(result)
-            #expect(results.outcome == "deadline")
+            #expect(results.outcome == .deadline)
             #expect(results.durationSeconds < 20)
             try await expectNoResidue(harness, [results.appDomain, results.upgradeAppDomain!])
         }

@@ -1,6 +1,9 @@
 import CCCICore
+import CCCIDeploy
+import CCCILab
 import CCCIStore
 import CCCISwarm
+import CCCISystem
 import CCCITestSupport
 import Foundation
 import Testing
@@ -16,27 +19,39 @@ extension Integration {
             try await harness.add("web")
             let config = try harness.config()
             try await TestEnvironment.withEngine { engine in
+                let driver = NativeDriver.onNode(config: config, engine: engine, logger: TestEnvironment.logger)
                 let coordinator = RunCoordinator(
-                    options: RunOptions(recipe: "web", stages: [.install]), config: config, engine: engine,
-                    logger: TestEnvironment.logger, reporter: Reporter(enabled: false), store: nil, lifetime: nil)
-                let journal = try RunJournal(directory: coordinator.runDirectory)
-                let prepared = try await coordinator.prepare(journal: journal)
-                let state = RunCoordinator.RunState()
+                    options: RunOptions(recipe: "web", stages: [.install]), config: config, driver: driver,
+                    reporter: Reporter(enabled: false), store: nil, lifetime: nil)
+                try FileManager.default.createDirectory(at: coordinator.runDirectory, withIntermediateDirectories: true)
+                let context = coordinator.context(journal: try RunJournal(directory: coordinator.runDirectory))
+                let prepared = try await Preparation(context: context).prepare()
+                let steps = TierSteps(context: context, prepared: prepared, dependencies: [:])
+                let heard = Locked([Tier: [TierStatus]]())
+                let head = HeadPath(steps: steps) { tier, verdict in
+                    heard.withLock { $0[tier, default: []].append(verdict.status) }
+                }
                 // The head path, twice: the second must not deploy a second fresh app.
-                await coordinator.headPath(prepared, state: state)
-                #expect(await state.tiers[.install]?.status == .pass)
+                let first = await head.run()
+                #expect(first.tiers[.install]?.status == .pass)
                 let secretsBefore = try await engine.secrets(labels: ["ccci.app=\(prepared.headDomain)"]).count
-                await coordinator.headPath(prepared, state: state)
-                let install = try #require(await state.tiers[.install])
+                let second = await head.run()
+                let install = try #require(second.tiers[.install])
                 #expect(install.status == .fail)
                 #expect(install.reason?.contains("deploy guard") == true, "\(install.reason ?? "")")
                 #expect(try await engine.secrets(labels: ["ccci.app=\(prepared.headDomain)"]).count == secretsBefore)
-                let results = await coordinator.finish(prepared, state: state, stop: nil)
-                #expect(results.outcome == "fail")
-                #expect(results.exitCode == 1)
-                #expect(results.deployCount == 2, "the guard counted both attempts")
+                #expect(heard.value[.install] == [.pass, .fail], "the sink hears each verdict as it concludes")
+                #expect(await prepared.deployGuard.total == 2, "the guard counted both attempts")
+                let decision = RunVerdict.decide(
+                    concluded: second.tiers, requested: [.install], stop: nil, residueClean: true,
+                    declaredNA: [], customTestsExecuted: 0)
+                #expect(decision.outcome == .fail)
+                let removal = await Teardown(context: context).run(
+                    [LockedDomain(domain: prepared.headDomain, label: "head app", dependency: nil)], keep: false)
+                #expect(removal.clean)
                 let left = try await harness.residue(prepared.headDomain.name, engine: engine)
                 #expect(left.isEmpty, "\(left.summary)")
+                try? FileManager.default.removeItem(at: coordinator.workspace)
             }
         }
 

@@ -124,7 +124,7 @@ extension Integration {
                 let app = try await harness.driver.newApp(harness.spec(web))
                 defer { Task { _ = try? await harness.driver.remove(app) } }
                 _ = try await harness.driver.deploy(app, mode: .chaos)
-                _ = try await harness.driver.waitConverged(app, timeout: .seconds(60), progress: nil)
+                _ = try await harness.driver.waitConverged(app, timeout: .seconds(60))
                 let volumes = try await engine.volumes().filter { $0.Name.hasPrefix(app.stack + "_") }
                 #expect(!volumes.isEmpty)
                 for volume in volumes { #expect(volume.labels["ccci.app"] == app.domain.name, "\(volume.Name)") }
@@ -421,7 +421,7 @@ extension Integration {
                     await HelperProcesses.waitGone(pid, timeout: .seconds(10)), "process \(pid) outlived the janitor")
             }
             let results = try #require(try harness.allResults().first)
-            #expect(results.outcome == "interrupted" && results.exitCode == 137)
+            #expect(results.outcome == .interrupted && results.exitCode == 137)
             #expect(results.tiers["install"]?.status == .pass, "the tier it finished keeps its verdict")
             #expect(results.tiers["custom"]?.status == .cancelled)
             let history = try await harness.ccci(["results"])

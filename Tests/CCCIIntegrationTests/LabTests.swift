@@ -53,7 +53,7 @@ extension Integration {
                 let routes = try await LabIngress(
                     engine: engine, adminSocket: config.ingressAdminSocket,
                     lockFile: config.labDirectory.appendingPathComponent("ingress/sync.lock")
-                ).sync()
+                ).syncRoutes()
                 for name in names {
                     #expect(routes.contains { $0.host == fixtures[name]!.domain }, "no ingress route for \(name)")
                 }
@@ -90,7 +90,7 @@ extension Integration {
             try await LabIngress(
                 engine: engine, adminSocket: config.ingressAdminSocket,
                 lockFile: config.labDirectory.appendingPathComponent("ingress/sync.lock")
-            ).sync()
+            ).syncRoutes()
         }
 
         @Test("a wrong loadbalancer.server.port label is not reachable through the ingress")
@@ -123,7 +123,7 @@ extension Integration {
                 let ingress = LabIngress(
                     engine: engine, adminSocket: config.ingressAdminSocket,
                     lockFile: config.labDirectory.appendingPathComponent("ingress/sync.lock"))
-                let routes = try await ingress.sync()
+                let routes = try await ingress.syncRoutes()
                 #expect(routes.first { $0.host == domain }?.upstream == "tasks.\(stack)_app:9999")
                 let response = try await probe.get(domain: domain, path: "/")
                 #expect(response.status == 502, "the app must not be reachable through a wrong port label")

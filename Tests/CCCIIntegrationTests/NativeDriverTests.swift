@@ -46,7 +46,7 @@ extension Integration {
 
                 let pinned = try await driver.deploy(app, mode: .pinned(base))
                 #expect(pinned.label == "coop-cloud.\(app.stack).version")
-                _ = try await driver.waitConverged(app, timeout: .seconds(90), progress: nil)
+                _ = try await driver.waitConverged(app, timeout: .seconds(90))
                 var labels = try await harness.serviceLabels(app)
                 #expect(labels["coop-cloud.\(app.stack).version"] == "1.2.0+1.36.1")
                 #expect(labels["coop-cloud.\(app.stack).chaos-version"] == nil)
@@ -57,7 +57,7 @@ extension Integration {
                 // Upgrade in place to the head (chaos): the label names the head commit.
                 try await harness.git.checkout(try #require(repository.head), in: repository.path, force: true)
                 let chaos = try await driver.deploy(app, mode: .chaos)
-                _ = try await driver.waitConverged(app, timeout: .seconds(90), progress: nil)
+                _ = try await driver.waitConverged(app, timeout: .seconds(90))
                 labels = try await harness.serviceLabels(app)
                 let head = try #require(repository.head)
                 #expect(chaos.value == String(head.prefix(8)))
@@ -91,7 +91,7 @@ extension Integration {
                 let app = try await harness.driver.newApp(harness.spec(repository))
                 apps.append(app)
                 _ = try await harness.driver.deploy(app, mode: .chaos)
-                let state = try await harness.driver.waitConverged(app, timeout: .seconds(90), progress: nil)
+                let state = try await harness.driver.waitConverged(app, timeout: .seconds(90))
                 let setup = try #require(state.services.first { $0.name == "\(app.stack)_setup" })
                 #expect(setup.completed == 1)
                 #expect(setup.taskStates == ["complete"])
@@ -110,7 +110,7 @@ extension Integration {
                 let start = clock.now
                 let error = try #require(
                     await #expect(throws: ConvergenceTimeout.self) {
-                        try await harness.driver.waitConverged(app, timeout: .seconds(12), progress: nil)
+                        try await harness.driver.waitConverged(app, timeout: .seconds(12))
                     })
                 let elapsed = clock.now - start
                 #expect(elapsed >= .seconds(12) && elapsed < .seconds(20), "bounded by the timeout (took \(elapsed))")
@@ -186,7 +186,7 @@ extension Integration {
                 let app = try await driver.newApp(harness.spec(repository))
                 apps.append(app)
                 _ = try await driver.deploy(app, mode: .chaos)
-                _ = try await driver.waitConverged(app, timeout: .seconds(90), progress: nil)
+                _ = try await driver.waitConverged(app, timeout: .seconds(90))
                 try await HealthChecker(probe: harness.probe)
                     .waitHealthy(
                         domain: app.domain.name, path: "/cgi-bin/health", accepted: [200], timeout: .seconds(30))
@@ -241,7 +241,7 @@ extension Integration {
                 let app = try await harness.driver.newApp(harness.spec(appdb, packComposeFiles: [failing]))
                 apps.append(app)
                 _ = try await harness.driver.deploy(app, mode: .chaos)
-                _ = try await harness.driver.waitConverged(app, timeout: .seconds(90), progress: nil)
+                _ = try await harness.driver.waitConverged(app, timeout: .seconds(90))
                 do {
                     _ = try await harness.driver.backup(app)
                     Issue.record("a backup whose pre-hook fails must fail")

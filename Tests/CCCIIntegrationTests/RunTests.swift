@@ -32,7 +32,7 @@ extension Integration {
             #expect(errors.isEmpty, "\(errors)")
             let results = try JSONCoding.decoder.decode(RunResults.self, from: Data(contentsOf: resultsFile))
             #expect(results.level == 4)
-            #expect(results.outcome == "pass" && results.exitCode == 0)
+            #expect(results.outcome == .pass && results.exitCode == 0)
             #expect(results.deployCount == 2)
             // The data proofs went through the running apps, and the report says so.
             #expect(results.tiers["upgrade"]?.proofs.contains("read through the app (service app at /var/www)") == true)
@@ -104,7 +104,7 @@ extension Integration {
             let result = try await harness.ccci(["run", "broken", "--json"])
             #expect(result.status == 1)
             let results = try harness.results(result)
-            #expect(results.outcome == "fail")
+            #expect(results.outcome == .fail)
             let install = try #require(results.tiers["install"])
             #expect(install.status == .fail)
             #expect(install.reason?.contains("did not converge within 20s") == true, "\(install.reason ?? "")")

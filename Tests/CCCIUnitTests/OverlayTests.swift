@@ -1,5 +1,6 @@
 import CCCICore
 import CCCIDeploy
+import CCCILab
 import CCCISwarm
 import Foundation
 import Testing

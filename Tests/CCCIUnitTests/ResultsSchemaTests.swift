@@ -6,7 +6,7 @@ import Testing
 /// Every shape of results document the code produces validates against the committed schema.
 @Suite struct ResultsSchema {
     static func results(
-        outcome: String, tiers: [String: TierResult], meta: RecipeMeta = RecipeMeta(), pr: Int? = nil
+        outcome: RunOutcome, tiers: [String: TierResult], meta: RecipeMeta = RecipeMeta(), pr: Int? = nil
     ) -> RunResults {
         let statuses = Dictionary(
             uniqueKeysWithValues: tiers.compactMap { key, value in Tier(rawValue: key).map { ($0, value.status) } })
@@ -18,33 +18,35 @@ import Testing
             mode: "cold", appDomain: "web-8d0245.ci.ccci.test", upgradeAppDomain: nil,
             startedAt: Date(timeIntervalSince1970: 1_800_000_000),
             finishedAt: Date(timeIntervalSince1970: 1_800_000_027.5),
-            outcome: outcome, exitCode: RunOutcomeCode.code(outcome), tiers: tiers, ladder: ladder, deployCount: 1,
+            outcome: outcome, exitCode: outcome.exitCode, tiers: tiers, ladder: ladder, deployCount: 1,
             manifest: Manifest(
                 meta: meta, overlays: ["compose.ccci-dnsrr.yml"], customTests: ["recipe/functional/x.sh"],
                 envOverrides: ["API_KEY": "secret", "SITE": "x"]),
-            flags: outcome == "fail" ? ["residue"] : [],
+            flags: outcome == .fail ? ["residue"] : [],
             artifacts: Artifacts(runDirectory: "/tmp/run", tierLogs: ["install": "tiers/install.log"]),
             ccciVersion: CCCIVersion.current)
     }
 
-    @Test("passing, failing, n/a and stopped runs all validate", arguments: ["pass", "fail", "cancelled", "deadline"])
-    func shapesValidate(outcome: String) async throws {
+    @Test(
+        "passing, failing, n/a and stopped runs all validate",
+        arguments: [RunOutcome.pass, .fail, .cancelled, .deadline])
+    func shapesValidate(outcome: RunOutcome) async throws {
         let tiers: [String: TierResult] = [
             "install": TierResult(
                 status: .pass, durationSeconds: 3.1,
                 checks: [Check(name: "converge", status: .pass, durationSeconds: 3)]),
             "upgrade": TierResult(status: .na, durationSeconds: 0, reason: "no release to upgrade from"),
             "backup": TierResult(
-                status: outcome == "pass" ? .pass : .fail, durationSeconds: 1,
+                status: outcome == .pass ? .pass : .fail, durationSeconds: 1,
                 checks: [
                     Check(
-                        name: "backup", status: outcome == "pass" ? .pass : .fail, durationSeconds: 1,
-                        message: outcome == "pass" ? nil : "empty snapshot")
-                ], reason: outcome == "pass" ? nil : "backup: empty snapshot"),
+                        name: "backup", status: outcome == .pass ? .pass : .fail, durationSeconds: 1,
+                        message: outcome == .pass ? nil : "empty snapshot")
+                ], reason: outcome == .pass ? nil : "backup: empty snapshot"),
             "restore": TierResult(status: .skip, durationSeconds: 0, reason: "the backup did not succeed"),
             "custom": TierResult(status: .pass, durationSeconds: 0.02),
         ]
-        let document = try Self.results(outcome: outcome, tiers: tiers, pr: outcome == "pass" ? 12 : nil).encoded()
+        let document = try Self.results(outcome: outcome, tiers: tiers, pr: outcome == .pass ? 12 : nil).encoded()
         let errors = try await SchemaValidation.errors(of: document)
         #expect(errors.isEmpty, "\(errors)")
     }
@@ -53,7 +55,7 @@ import Testing
     func schemaRejects() async throws {
         var object = try JSONCoding.decoder.decode(
             [String: JSONValue].self,
-            from: try Self.results(outcome: "pass", tiers: ["install": TierResult(status: .pass, durationSeconds: 1)])
+            from: try Self.results(outcome: .pass, tiers: ["install": TierResult(status: .pass, durationSeconds: 1)])
                 .encoded())
         object["tiers"] = ["install": ["status": "passed", "duration_s": 1, "checks": []]]
         let errors = try await SchemaValidation.errors(
@@ -67,15 +69,8 @@ import Testing
 
     @Test("secret-looking env overrides are redacted in the stored manifest")
     func manifestRedacted() throws {
-        let results = Self.results(outcome: "pass", tiers: [:])
+        let results = Self.results(outcome: .pass, tiers: [:])
         #expect(results.manifest.envOverrides["API_KEY"] == Redaction.mask)
         #expect(results.manifest.envOverrides["SITE"] == "x")
-    }
-}
-
-/// Exit codes by outcome name (mirrors the runner's `RunOutcome`, which the core does not see).
-enum RunOutcomeCode {
-    static func code(_ outcome: String) -> Int32 {
-        ["pass": 0, "fail": 1, "error": 2, "cancelled": 143, "deadline": 142][outcome] ?? 1
     }
 }

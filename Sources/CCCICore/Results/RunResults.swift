@@ -27,9 +27,8 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var startedAt: Date
     public var finishedAt: Date
     public var durationSeconds: Double
-    /// `pass`, `fail`, `error` (config/usage), `cancelled` (SIGTERM), `interrupted` (SIGINT),
-    /// `hangup` (SIGHUP) or `deadline`.
-    public var outcome: String
+    /// How the run ended (`pass`, `fail`, `cancelled`, …).
+    public var outcome: RunOutcome
     public var exitCode: Int32
     public var tiers: [String: TierResult]
     public var level: Int
@@ -45,7 +44,7 @@ public struct RunResults: Sendable, Hashable, Codable {
     public init(
         runID: String, recipe: String, ref: String?, pr: Int?, headCommit: String, headVersion: String?,
         baseVersion: String?, driver: String, mode: String, appDomain: String, upgradeAppDomain: String?,
-        startedAt: Date, finishedAt: Date, outcome: String, exitCode: Int32, tiers: [String: TierResult],
+        startedAt: Date, finishedAt: Date, outcome: RunOutcome, exitCode: Int32, tiers: [String: TierResult],
         ladder: Ladder, deployCount: Int, manifest: Manifest, flags: [String], artifacts: Artifacts,
         ccciVersion: String
     ) {

@@ -14,34 +14,25 @@ import Foundation
 /// A restore runs `backupbot.restore.pre-hook`, replaces the content of every backed-up path with
 /// the snapshot's (later changes are removed, not merged), and runs `backupbot.restore.post-hook`.
 public struct BackupEngine: Sendable {
-    public let driver: NativeDriver
     public let app: App
+    /// Where the app runs: exec into its containers, find its volumes.
+    public let host: any BackupHost
+    /// Where snapshots are kept.
+    public let restic: ResticStore
 
-    public init(driver: NativeDriver, app: App) {
-        self.driver = driver
+    public init(app: App, host: any BackupHost, restic: ResticStore) {
         self.app = app
+        self.host = host
+        self.restic = restic
     }
 
-    /// The app's restic repository.
-    public static func repository(config: NodeConfig, domain: AppDomain) -> URL {
-        config.resticDirectory.appendingPathComponent(domain.name)
-    }
-
-    /// The app's restic password file (mode 0600; the password never leaves it).
-    public static func passwordFile(config: NodeConfig, domain: AppDomain) -> URL {
-        config.resticDirectory.appendingPathComponent("\(domain.name).password")
-    }
-
-    var repository: URL { Self.repository(config: driver.config, domain: app.domain) }
-    var passwordFile: URL { Self.passwordFile(config: driver.config, domain: app.domain) }
+    var repository: URL { restic.repository(for: app.domain) }
+    var passwordFile: URL { restic.passwordFile(for: app.domain) }
 
     /// The backup plan of the app as deployed now.
     public func plan() throws -> (BackupPlan?, ComposeProject) {
-        let env = try EnvFile.parse(try String(contentsOf: app.envFile, encoding: .utf8), source: app.envFile.path)
-        let resolved = try ResolvedAppEnv.load(
-            recipeRoot: app.spec.checkout, recipe: app.recipe, domain: app.domain.name,
-            extraComposeFiles: app.spec.packComposeFiles, existingEnv: env)
-        return (resolved.backup, resolved.project)
+        let model = try AppModel.load(app)
+        return (model.backupPlan, model.project)
     }
 
     /// The host directory (or file) of `path` inside volume `volume` of this app, resolved and
@@ -49,7 +40,7 @@ public struct BackupEngine: Sendable {
     /// through) a symlink out of the volume, is refused — restore deletes what is there, as root.
     public func hostPath(volume: String, path: String?, project: ComposeProject) async throws -> URL {
         let name = project.dockerVolumeName(volume, stack: app.stack)
-        guard let mountpoint = try await driver.engine.volume(name)?.Mountpoint else {
+        guard let mountpoint = try await host.volumeMountpoint(name) else {
             throw DriverError.missingVolume(name)
         }
         let root = URL(fileURLWithPath: mountpoint).resolvingSymlinksInPath()
@@ -84,26 +75,6 @@ public struct BackupEngine: Sendable {
             }
         }
         return paths
-    }
-
-    /// Where a data marker goes: the first backed-up path of the first backed-up volume.
-    public func markerDirectory() async throws -> URL? {
-        let (planned, project) = try plan()
-        if let plan = planned {
-            for service in plan.services {
-                if let volume = service.volumes.first {
-                    return try await hostPath(volume: volume.name, path: volume.paths.first, project: project)
-                }
-            }
-            return nil
-        }
-        // Not backed up: the first named volume of the first service that mounts one.
-        for name in project.serviceNames {
-            if let mount = project.services[name]!.namedVolumes.first {
-                return try await hostPath(volume: mount.source!, path: nil, project: project)
-            }
-        }
-        return nil
     }
 
     public func backup() async throws -> BackupSnapshot {
@@ -212,7 +183,7 @@ public struct BackupEngine: Sendable {
 
     /// Runs a backupbot hook inside the service's running container, as `/bin/sh -c <hook>`.
     func runHook(_ hook: String, service: String) async throws {
-        let result = try await driver.exec(app, service: service, command: ["/bin/sh", "-c", hook])
+        let result = try await host.exec(app, service: service, command: ["/bin/sh", "-c", hook])
         guard result.succeeded else {
             throw DriverError.hookFailed(
                 service: service, hook: hook, exitCode: result.exitCode,
@@ -222,10 +193,10 @@ public struct BackupEngine: Sendable {
 
     func ensureRepository() async throws {
         let fileManager = FileManager.default
-        try fileManager.createDirectory(at: driver.config.resticDirectory, withIntermediateDirectories: true)
+        try fileManager.createDirectory(at: restic.directory, withIntermediateDirectories: true)
         if !fileManager.fileExists(atPath: passwordFile.path) {
             let password = SecretGenerator.value(length: 40)
-            driver.secrets.register(password)
+            restic.secrets.register(password)
             try AtomicFile.write(password, to: passwordFile, permissions: 0o600)
         }
         if !fileManager.fileExists(atPath: repository.appendingPathComponent("config").path) {
@@ -260,7 +231,7 @@ public struct BackupEngine: Sendable {
 
     /// Runs restic against the app's repository; throws with its stderr on failure.
     func restic(_ arguments: [String]) async throws -> String {
-        let result = try await driver.runner.run(
+        let result = try await restic.runner.run(
             Command(
                 "restic", arguments,
                 environment: [
@@ -272,5 +243,48 @@ public struct BackupEngine: Sendable {
                 "`restic \(arguments.prefix(2).joined(separator: " "))` failed: \(result.tail())")
         }
         return result.output
+    }
+}
+
+/// What the backup engine needs of the node an app runs on.
+public protocol BackupHost: Sendable {
+    /// Runs a command in a running container of the app's `service`.
+    func exec(_ app: App, service: String, command: [String]) async throws -> DockerEngine.ExecResult
+    /// The host directory of the docker volume `name` (`nil` when it does not exist).
+    func volumeMountpoint(_ name: String) async throws -> String?
+}
+
+/// The restic repositories of a node: one per app, each with a password file only root reads.
+public struct ResticStore: Sendable {
+    public let directory: URL
+    public let runner: ProcessRunner
+    /// Every password generated is registered here, for redaction.
+    public let secrets: SecretRegistry
+
+    public init(directory: URL, runner: ProcessRunner, secrets: SecretRegistry) {
+        self.directory = directory
+        self.runner = runner
+        self.secrets = secrets
+    }
+
+    /// The repository of `domain`.
+    public func repository(for domain: AppDomain) -> URL {
+        directory.appendingPathComponent(domain.name)
+    }
+
+    /// The password file of `domain`'s repository (mode 0600; the password never leaves it).
+    public func passwordFile(for domain: AppDomain) -> URL {
+        directory.appendingPathComponent("\(domain.name).password")
+    }
+}
+
+extension AppModel {
+    /// The model of `app` from its checkout and env file.
+    public static func load(_ app: App) throws -> AppModel {
+        let env = try EnvFile.parse(try String(contentsOf: app.envFile, encoding: .utf8), source: app.envFile.path)
+        let resolved = try ResolvedAppEnv.load(
+            recipeRoot: app.spec.checkout, recipe: app.recipe, domain: app.domain.name,
+            extraComposeFiles: app.spec.packComposeFiles, existingEnv: env)
+        return AppModel(project: resolved.project, backupPlan: resolved.backup)
     }
 }

@@ -28,7 +28,7 @@ public struct HealthChecker: Sendable {
                 return Result(
                     healthy: false, status: response.status,
                     detail:
-                        "the ingress answered \(response.status) itself (\(response.header(LabIngress.noRouteHeader) ?? "no route")): "
+                        "the ingress answered \(response.status) itself (\(response.header(HTTPSProbe.ingressAnswerHeader) ?? "no route")): "
                         + response.body.trimmingCharacters(in: .whitespacesAndNewlines))
             }
             if accepted.contains(response.status) {

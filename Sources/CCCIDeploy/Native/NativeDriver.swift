@@ -13,22 +13,25 @@ import Logging
 /// `COMPOSE_FILE` file, and stamps `coop-cloud.<stack>.version` on pinned deploys and
 /// `coop-cloud.<stack>.chaos-version` on chaos deploys. On a node without IPVS it adds the lab's
 /// dnsrr overlay. Every object it creates carries `ccci.*` labels naming the app and run.
-public struct NativeDriver: AppDriver {
+public struct NativeDriver: AppDriver, BackupHost {
     public let name = "native"
     public let config: NodeConfig
     public let engine: DockerEngine
     public let runner: ProcessRunner
     public let git: Git
     public let networkMode: NetworkMode
-    /// The lab ingress to resync after deploys and removals (`nil` on production nodes).
-    public let ingress: LabIngress?
+    /// Told after every deploy and removal (the lab's ingress resyncs its routes; `nil` on a
+    /// production node, where traefik watches the swarm itself).
+    public let ingress: (any IngressSync)?
     public let logger: Logger
     /// Every secret value this driver generates is registered here (for redaction).
     public let secrets: SecretRegistry
+    /// The node's restic repositories.
+    public let restic: ResticStore
 
     public init(
         config: NodeConfig, engine: DockerEngine, runner: ProcessRunner = ProcessRunner(), logger: Logger,
-        secrets: SecretRegistry = SecretRegistry()
+        secrets: SecretRegistry = SecretRegistry(), ingress: (any IngressSync)? = nil
     ) {
         self.secrets = secrets
         self.config = config
@@ -36,13 +39,25 @@ public struct NativeDriver: AppDriver {
         self.runner = runner
         self.git = Git(runner: runner)
         self.networkMode = config.networkMode.flatMap(NetworkMode.init(rawValue:)) ?? NetworkMode.detect()
-        self.ingress =
-            config.ingress == .lab
-            ? LabIngress(
-                engine: engine, adminSocket: config.ingressAdminSocket,
-                lockFile: config.labDirectory.appendingPathComponent("ingress/sync.lock"))
-            : nil
+        self.ingress = ingress
         self.logger = logger
+        self.restic = ResticStore(directory: config.resticDirectory, runner: runner, secrets: secrets)
+    }
+
+    public var generatedOverlays: [String] {
+        networkMode == .dnsrr
+            ? [
+                "\(NetworkMode.overlayFileName) (generated: no IPVS on this node — endpoint_mode dnsrr, host-mode ports)"
+            ]
+            : []
+    }
+
+    public func hasApp(_ domain: AppDomain) -> Bool {
+        FileManager.default.fileExists(atPath: envFile(for: domain).path)
+    }
+
+    public func model(of app: App) throws -> AppModel {
+        try AppModel.load(app)
     }
 
     /// The env file of a domain.
@@ -87,10 +102,6 @@ public struct NativeDriver: AppDriver {
     }
 
     // MARK: - deploy
-
-    public func deploy(_ app: App, mode: DeployMode) async throws -> DeployRecord {
-        try await deploy(app, mode: mode, envOverrides: [:])
-    }
 
     /// Deploys with extra env keys written into the app env first (meta `upgrade_extra_env`).
     public func deploy(_ app: App, mode: DeployMode, envOverrides: [String: String]) async throws -> DeployRecord {
@@ -267,12 +278,71 @@ public struct NativeDriver: AppDriver {
 
     // MARK: - converge, exec
 
-    public func waitConverged(
-        _ app: App, timeout: Duration, progress: (@Sendable (ConvergenceState) -> Void)?
-    ) async throws -> ConvergenceState {
-        try await ConvergenceWaiter(engine: engine, logger: logger).wait(
-            stack: app.stack, timeout: timeout, progress: progress
-        ).state
+    public func waitConverged(_ app: App, timeout: Duration) async throws -> ConvergenceState {
+        try await ConvergenceWaiter(engine: engine, logger: logger).wait(stack: app.stack, timeout: timeout).state
+    }
+
+    /// Every service of the app carries the chaos stamp of `commit` (SPEC F-INSTALL): what runs
+    /// is the code under test.
+    public func verifyRunning(_ app: App, commit: String) async throws {
+        let key = "coop-cloud.\(app.stack).chaos-version"
+        let expected = String(commit.prefix(8))
+        let services = try await engine.services(stack: app.stack)
+        guard !services.isEmpty else {
+            throw VersionMismatch(
+                key: key, expected: expected, found: nil, service: "(none: the stack has no services)")
+        }
+        for service in services.sorted(by: { $0.name < $1.name }) where service.labels[key] != expected {
+            throw VersionMismatch(key: key, expected: expected, found: service.labels[key], service: service.name)
+        }
+    }
+
+    public func diagnostics(of domain: AppDomain) async -> [ServiceDiagnostics] {
+        let stack = domain.stack
+        guard let services = try? await engine.services(stack: stack) else { return [] }
+        var reports: [ServiceDiagnostics] = []
+        for service in services.sorted(by: { $0.name < $1.name }) {
+            let short =
+                service.name.hasPrefix(stack + "_") ? String(service.name.dropFirst(stack.count + 1)) : service.name
+            var text = "# \(service.name) (\(domain))\n\n## tasks (newest first)\n"
+            if let tasks = try? await engine.tasks(services: [service.ID]) {
+                for task in tasks.sorted(by: { ($0.CreatedAt ?? "") > ($1.CreatedAt ?? "") }) {
+                    text +=
+                        "\(task.ID.prefix(12))  slot \(task.Slot.map(String.init) ?? "-")  desired \(task.DesiredState ?? "?")  "
+                        + "\(task.Status.State)\(task.Status.Err.map { "  error: \($0)" } ?? "")\n"
+                }
+            } else {
+                text += "unavailable\n"
+            }
+            text += "\n## last 200 log lines\n"
+            text += (try? await engine.serviceLogs(service.name, tail: 200)) ?? "unavailable\n"
+            reports.append(ServiceDiagnostics(service: short, report: text))
+        }
+        return reports
+    }
+
+    public func volumeDirectory(_ app: App, volume: String, path: String?) async throws -> URL {
+        let engine = backupEngine(for: app)
+        let (_, project) = try engine.plan()
+        return try await engine.hostPath(volume: volume, path: path, project: project)
+    }
+
+    public func runApps(naming: AppNaming) async throws -> [AppDomain] {
+        var domains = Set<AppDomain>()
+        func consider(_ name: String) {
+            if let domain = naming.appDomainIfValid(name), domain.kind == .run { domains.insert(domain) }
+        }
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: config.envDirectory.path) {
+            for entry in entries where entry.hasSuffix(".env") { consider(String(entry.dropLast(".env".count))) }
+        }
+        // Only services cc-ci labelled: a stack someone else deployed under a run app's name is not ours.
+        for service in try await engine.services(labels: ["ccci.managed=true"]) {
+            if let stack = service.stack, let domain = naming.runAppDomain(fromStack: stack) { domains.insert(domain) }
+        }
+        for secret in try await engine.secrets(labels: ["ccci.managed=true"]) {
+            if let name = secret.labels["ccci.app"] { consider(name) }
+        }
+        return domains.sorted()
     }
 
     /// Records the app's converged state, to hold it for a stability window.
@@ -304,7 +374,11 @@ public struct NativeDriver: AppDriver {
 
     /// The backup engine for an app.
     public func backupEngine(for app: App) -> BackupEngine {
-        BackupEngine(driver: self, app: app)
+        BackupEngine(app: app, host: self, restic: restic)
+    }
+
+    public func volumeMountpoint(_ name: String) async throws -> String? {
+        try await engine.volume(name)?.Mountpoint
     }
 
     public func backup(_ app: App) async throws -> BackupSnapshot {
@@ -322,10 +396,6 @@ public struct NativeDriver: AppDriver {
         if let ingress { try await ingress.sync() }
     }
 
-    public func remove(_ app: App) async throws -> Residue {
-        try await remove(domain: app.domain)
-    }
-
     /// Removes everything of the app at `domain` (also when cc-ci has no ``App`` for it — the
     /// janitor reaps apps of dead runs this way).
     public func remove(domain: AppDomain) async throws -> Residue {
@@ -333,14 +403,10 @@ public struct NativeDriver: AppDriver {
         _ = try await StackJanitor(engine: engine).remove(stack: stack)
         try? FileManager.default.removeItem(at: envFile(for: domain))
         try? FileManager.default.removeItem(at: keepMark(for: domain))
-        try? FileManager.default.removeItem(at: BackupEngine.repository(config: config, domain: domain))
-        try? FileManager.default.removeItem(at: BackupEngine.passwordFile(config: config, domain: domain))
+        try? FileManager.default.removeItem(at: restic.repository(for: domain))
+        try? FileManager.default.removeItem(at: restic.passwordFile(for: domain))
         if let ingress { _ = try? await ingress.sync() }
         return try await residue(domain: domain)
-    }
-
-    public func residue(_ app: App) async throws -> Residue {
-        try await residue(domain: app.domain)
     }
 
     /// Everything of the app at `domain` still on the node — what cc-ci created, and anything
@@ -361,9 +427,12 @@ public struct NativeDriver: AppDriver {
 
     /// The files an app has outside docker: env file and backups.
     func files(of domain: AppDomain) -> [URL] {
-        [
-            envFile(for: domain), BackupEngine.repository(config: config, domain: domain),
-            BackupEngine.passwordFile(config: config, domain: domain),
-        ]
+        [envFile(for: domain), restic.repository(for: domain), restic.passwordFile(for: domain)]
     }
+}
+
+/// Something that must hear of every deploy and removal: the lab's ingress, which configures its
+/// routes from the swarm's traefik labels.
+public protocol IngressSync: Sendable {
+    func sync() async throws
 }

@@ -11,19 +11,25 @@ import Foundation
 /// reaching the app by its domain through the ingress, the lab CA trusted. A test that cannot run
 /// here (a `.spec.ts` with no Node runner), or that a dependency it needs is not ready for, is
 /// reported as skipped with its reason — never dropped, never passed.
-extension RunCoordinator {
-    func customTier(_ app: App, prepared: PreparedRun, state: RunState) async {
-        let custom = TierRecorder(tier: .custom, role: .head, journal: prepared.journal, reporter: reporter)
+struct CustomTier {
+    let steps: TierSteps
+
+    var context: RunContext { steps.context }
+    var prepared: PreparedRun { steps.prepared }
+    var reporter: Reporter { context.reporter }
+
+    /// Runs the tests; returns the tier's verdict and how many tests were executed.
+    func run(_ app: App) async -> (TierResult, Int) {
+        let custom = TierRecorder(tier: .custom, role: .head, journal: context.journal, reporter: reporter)
         guard !prepared.tests.isEmpty else {
             custom.conclude(
                 .skip,
                 reason:
                     "no functional tests found (tests/functional/ or tests/playwright/ in the recipe or its CI pack)")
             await custom.note("no functional tests found")
-            await state.setTier(.custom, custom.result())
-            return
+            return (custom.result(), 0)
         }
-        let deps = await state.depsInfo
+        let deps = steps.dependencies
         var executed = 0
         var skipped: [[String: JSONValue]] = []
         for test in prepared.tests {
@@ -54,10 +60,9 @@ extension RunCoordinator {
                 continue
             }
             executed += 1
-            let stopped = await runTest(test, index: executed, app: app, prepared: prepared, state: state, into: custom)
+            let stopped = await runTest(test, index: executed, app: app, into: custom)
             if stopped { break }
         }
-        await state.addCustomExecuted(executed)
         try? AtomicFile.write(
             try JSONCoding.prettyEncoder.encode(
                 JSONValue.object(["skipped": .array(skipped.map(JSONValue.object)), "count": .int(skipped.count)])),
@@ -71,30 +76,29 @@ extension RunCoordinator {
         } else if !skipped.isEmpty && !custom.failed {
             await custom.note("\(executed) executed, \(skipped.count) skipped")
         }
-        await state.setTier(.custom, custom.result())
+        return (custom.result(), executed)
     }
 
     /// Runs one test and records its verdicts; returns `true` when the run was stopped meanwhile.
-    func runTest(
-        _ test: CustomTest, index: Int, app: App, prepared: PreparedRun, state: RunState, into custom: TierRecorder
-    ) async -> Bool {
-        let context = await context(op: "custom", app: app, prepared: prepared, state: state)
+    func runTest(_ test: CustomTest, index: Int, app: App, into custom: TierRecorder) async -> Bool {
+        let hookContext = steps.hookContext(op: "custom", app: app)
+        let runDirectory = context.runDirectory
         let junit = runDirectory.appendingPathComponent("state/junit-\(index).xml")
         // Each test writes to a log of its own (its TAP is read from there).
         let log = runDirectory.appendingPathComponent("tiers/custom-\(index)-\(test.path.lastPathComponent).log")
         let timeout = prepared.meta.testTimeout
         let clock = ContinuousClock()
         let start = clock.now
-        await prepared.journal.line(
+        await context.journal.line(
             "test \(test.displayName): running (log \(log.lastPathComponent), timeout \(DurationText.format(timeout)))",
             tier: "custom")
         let outcome: HookRunner.Outcome
         do {
-            let hooks = HookRunner(runner: runner)
+            let hooks = HookRunner(runner: context.runner)
             switch test.kind {
             case .executable:
                 outcome = try await hooks.run(
-                    test.path, context: context, directory: test.path.deletingLastPathComponent(), log: log,
+                    test.path, context: hookContext, directory: test.path.deletingLastPathComponent(), log: log,
                     extraEnvironment: ["CCCI_JUNIT_FILE": junit.path], timeout: timeout)
             case .pytest, .playwright:
                 var arguments = [
@@ -103,12 +107,12 @@ extension RunCoordinator {
                 var environment: [String: String] = [:]
                 if test.kind == .playwright {
                     let plugin = try PlaywrightSupport.install(in: runDirectory.appendingPathComponent("state"))
-                    arguments += ["-p", PlaywrightSupport.moduleName, "--base-url", context.baseURL]
+                    arguments += ["-p", PlaywrightSupport.moduleName, "--base-url", hookContext.baseURL]
                     environment["PYTHONPATH"] = plugin.path
                     environment["CCCI_CHROMIUM"] = PlaywrightSupport.chromium
                 }
                 outcome = try await hooks.run(
-                    URL(fileURLWithPath: "/usr/bin/env"), arguments: arguments + [test.path.path], context: context,
+                    URL(fileURLWithPath: "/usr/bin/env"), arguments: arguments + [test.path.path], context: hookContext,
                     directory: test.path.deletingLastPathComponent(), log: log, extraEnvironment: environment,
                     timeout: timeout)
             case .unsupported:

@@ -148,8 +148,8 @@ public actor Reporter {
             "  level \(paint(String(results.level), .bold)) (\(results.ladder.version)): \(rungs.joined(separator: " · "))"
         )
         let outcome =
-            results.outcome == "pass"
-            ? paint(results.outcome.uppercased(), .green) : paint(results.outcome.uppercased(), .red)
+            results.outcome == .pass
+            ? paint(results.outcome.rawValue.uppercased(), .green) : paint(results.outcome.rawValue.uppercased(), .red)
         lines.append(
             "  \(outcome) in \(DurationText.format(.milliseconds(Int64(results.durationSeconds * 1000)))) — exit \(results.exitCode)"
         )

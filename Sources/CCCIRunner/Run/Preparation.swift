@@ -6,41 +6,51 @@ import CCCISwarm
 import CCCISystem
 import Foundation
 
-/// Preparation: everything read before anything is deployed.
-extension RunCoordinator {
-    // MARK: - Preparation
+/// Everything a run reads before anything is deployed: the code under test, its releases, its
+/// customization, its tests, the domains of its apps. A problem here is the recipe's or the
+/// user's (exit 2), except a head that cannot be deployed at all — that is its install failure.
+struct PreparedRun: Sendable {
+    let naming: AppNaming
+    let head: RecipeHead
+    let recipe: String
+    /// The head app's tree (at the head) and the upgrade app's tree.
+    let headTree: URL
+    let upgradeTree: URL
+    let packs: [(name: String, directory: URL)]
+    let meta: RecipeMeta
+    let tests: [CustomTest]
+    let manifest: Manifest
+    let headDomain: AppDomain
+    let upgradeDomain: AppDomain
+    /// Dependency recipe → the domain its app gets in this run.
+    let dependencyDomains: [String: AppDomain]
+    let stateFiles: RunStateFiles
+    let opState: OpState
+    let deployGuard: DeployGuard
+    let probe: HTTPSProbe
+    let deployTimeout: Duration
+    let packComposeFiles: [URL]
+    let overlays: [String]
+    let upgradeBase: ReleaseSet.Release?
+    let upgradeBaseReason: String?
+    /// Why the code under test cannot be deployed at all (its install fails for this reason).
+    let headProblem: String?
+}
 
-    /// Everything read before anything is deployed.
-    struct PreparedRun: Sendable {
-        let journal: RunJournal
-        let naming: AppNaming
-        let head: RecipeHead
-        let recipe: String
-        /// The head app's tree (at the head) and the upgrade app's tree.
-        let headTree: URL
-        let upgradeTree: URL
-        let packs: [(name: String, directory: URL)]
-        let meta: RecipeMeta
-        let tests: [CustomTest]
-        let manifest: Manifest
-        let headDomain: AppDomain
-        let upgradeDomain: AppDomain
-        /// Dependency recipe → the domain its app gets in this run.
-        let dependencyDomains: [String: AppDomain]
-        let stateFiles: RunStateFiles
-        let opState: OpState
-        let deployGuard: DeployGuard
-        let probe: HTTPSProbe
-        let deployTimeout: Duration
-        let packComposeFiles: [URL]
-        let overlays: [String]
-        let upgradeBase: ReleaseSet.Release?
-        let upgradeBaseReason: String?
-        /// Why the code under test cannot be deployed at all (its install fails for this reason).
-        let headProblem: String?
-    }
+/// The preparation step.
+struct Preparation {
+    let context: RunContext
 
-    func prepare(journal: RunJournal) async throws -> PreparedRun {
+    var options: RunOptions { context.options }
+    var config: NodeConfig { context.config }
+    var git: Git { context.git }
+    var driver: any AppDriver { context.driver }
+    var runID: String { context.runID }
+    var workspace: URL { context.workspace }
+    var runDirectory: URL { context.runDirectory }
+
+    func prepare() async throws -> PreparedRun {
+        let journal = context.journal
         let naming: AppNaming
         do {
             naming = try config.naming()
@@ -48,7 +58,7 @@ extension RunCoordinator {
             throw RunSetupError.recipe(error.description)
         }
         let source = try RecipeSource.resolve(options.recipe, config: config)
-        for secret in source.credentials?.secrets ?? [] { secrets.register(secret) }
+        for secret in source.credentials?.secrets ?? [] { context.secrets.register(secret) }
         await journal.line("run \(runID): recipe \(source.name) from \(source.location)")
         let checkout = RecipeCheckout(git: git, source: source)
         let headTree = workspace.appendingPathComponent("head/\(source.name)")
@@ -95,12 +105,7 @@ extension RunCoordinator {
             }
         }
         try Catalogue(config: config).check(dependencies: meta.dependencies, of: source.name)
-        var overlays = packComposeFiles.map { "\($0.path) (pack)" }
-        if driver.networkMode == .dnsrr {
-            overlays.append(
-                "\(NetworkMode.overlayFileName) (generated: no IPVS on this node — endpoint_mode dnsrr, host-mode ports)"
-            )
-        }
+        let overlays = packComposeFiles.map { "\($0.path) (pack)" } + driver.generatedOverlays
         let manifest = Manifest(
             meta: meta, overlays: overlays, customTests: tests.map(\.displayName), envOverrides: meta.extraEnv)
 
@@ -144,7 +149,7 @@ extension RunCoordinator {
             ? HTTPSProbe(target: .lab(address: "127.0.0.1", caCertificate: config.labCACertificate))
             : HTTPSProbe(target: .production)
         let prepared = PreparedRun(
-            journal: journal, naming: naming, head: head, recipe: source.name, headTree: headTree,
+            naming: naming, head: head, recipe: source.name, headTree: headTree,
             upgradeTree: upgradeTree, packs: packs, meta: meta, tests: tests, manifest: manifest,
             headDomain: headDomain, upgradeDomain: upgradeDomain,
             dependencyDomains: Dictionary(
@@ -163,6 +168,7 @@ extension RunCoordinator {
     }
 
     func printHeader(_ prepared: PreparedRun) async {
+        let reporter = context.reporter
         let head = prepared.head
         var lines = [
             "cc-ci run \(runID)",
@@ -177,11 +183,11 @@ extension RunCoordinator {
         lines += prepared.manifest.renderLines().map { "  " + $0 }
         lines.append("")
         await reporter.print(lines)
-        for line in lines { await prepared.journal.line(line) }
+        for line in lines { await context.journal.line(line) }
     }
 }
 
-extension RunCoordinator {
+extension Preparation {
     /// An app kept for inspection (`--keep-on-failure`) is never silently destroyed by a rerun of
     /// the same recipe, PR and ref (which would create the same domains): the run refuses and
     /// names the command that removes it.

@@ -2,72 +2,58 @@ import CCCICore
 import CCCIDeploy
 import CCCIGit
 import CCCIStore
-import CCCISwarm
 import CCCISystem
 import Foundation
-import Logging
 
-/// One run of one recipe on this node (SPEC F-RUN): at most two apps, each deployed fresh exactly
-/// once — the *head app* (install, backup, restore, custom) and the *upgrade app* (the previous
-/// release, upgraded in place to the head) — on two independent paths that run concurrently, then
-/// the teardown funnel, then the results.
+/// One run of one recipe on this node (SPEC F-RUN) — the table of contents of a run. Each step is
+/// a small value in the folder its name suggests, and returns what it did; the verdict is built
+/// from those returns (``RunVerdict``), never written by one step for another.
 ///
-/// The order of a run: read the code under test and its customization (a problem here is a usage
-/// error: nothing is deployed) → janitor → take the app-domain locks → dependencies → the two
-/// paths → collect diagnostics of failures → tear everything down and verify no residue → write
-/// results, JUnit and the store. A stop (signal, deadline) cancels the paths; teardown still runs.
+///  1. open the run directory and its log (`RunJournal`), and register the run (`RunRegistration`)
+///     so the janitor can finish it should this process be killed;
+///  2. the work, racing a stop (a signal, the deadline — `RunLifetime`), which cancels it:
+///     - `Preparation`: read the code under test and its customization; nothing is deployed,
+///       a problem here is a usage or configuration error (exit 2);
+///     - `Janitor`: reap what dead runs left;
+///     - `RunAdmission`: a run slot, then the locks of every app the run will create;
+///     - `DependencySetup`: the recipes this one depends on, deployed first;
+///     - `HeadPath` (install → `BackupAndRestore` → `CustomTier`) and `UpgradePath`, together;
+///  3. `Teardown`: the evidence of a failure, then every locked app removed and verified;
+///  4. `RunVerdict`: outcome and level; `RunRecord`: results.json, junit.xml, the store.
 public final class RunCoordinator: Sendable {
     public let options: RunOptions
     public let config: NodeConfig
-    public let engine: DockerEngine
-    public let logger: Logger
+    public let driver: any AppDriver
     public let reporter: Reporter
     public let store: (any ResultStore)?
     public let lifetime: RunLifetime?
-    let runner: ProcessRunner
-    let git: Git
-    let driver: NativeDriver
-    /// Every secret value the run generates, for redaction everywhere it writes.
+    public let runner: ProcessRunner
+    /// Every secret value the run generates or is given, for redaction everywhere it writes.
     public let secrets: SecretRegistry
-    let clock = ContinuousClock()
-    let startInstant: ContinuousClock.Instant
-    let startDate = Date()
     public let runID: String
+    let startDate = Date()
+    let startInstant = ContinuousClock.now
 
     public init(
-        options: RunOptions, config: NodeConfig, engine: DockerEngine, logger: Logger, reporter: Reporter,
+        options: RunOptions, config: NodeConfig, driver: any AppDriver, reporter: Reporter,
         store: (any ResultStore)?, lifetime: RunLifetime?, runner: ProcessRunner = ProcessRunner(),
         secrets: SecretRegistry = SecretRegistry()
     ) {
-        self.secrets = secrets
         self.options = options
         self.config = config
-        self.engine = engine
-        self.logger = logger
+        self.driver = driver
         self.reporter = reporter
         self.store = store
         self.lifetime = lifetime
         self.runner = runner
-        self.git = Git(runner: runner)
-        self.driver = NativeDriver(config: config, engine: engine, runner: runner, logger: logger, secrets: secrets)
-        startInstant = clock.now
-        let stamp = ISO8601DateFormatter.string(
-            from: startDate, timeZone: TimeZone(identifier: "UTC")!,
-            formatOptions: [.withYear, .withMonth, .withDay, .withTime, .withTimeZone]
-        )
-        .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
-        let recipeLabel = AppNaming.dnsLabel(
-            URL(fileURLWithPath: options.recipe).lastPathComponent.replacingOccurrences(of: ".git", with: ""))
-        runID =
-            "\(stamp)-\(recipeLabel.isEmpty ? "recipe" : recipeLabel)-\(SecretGenerator.value(length: 6).lowercased())"
+        self.secrets = secrets
+        runID = RunID.make(recipe: options.recipe, at: startDate)
     }
 
     /// The run's directory (logs, results).
     public var runDirectory: URL { config.runsDirectory.appendingPathComponent(runID) }
     /// The run's workspace (its own recipe clones), removed when the run ends.
     public var workspace: URL { config.workspacesDirectory.appendingPathComponent(runID) }
-    /// The compose overlays the run generated and the `docker stack deploy` logs (kept).
-    public var deployDirectory: URL { runDirectory.appendingPathComponent("deploy") }
 
     /// How a run ended.
     public struct Report: Sendable {
@@ -77,6 +63,15 @@ public final class RunCoordinator: Sendable {
         public let runDirectory: URL
         /// Setup problems, printed by the command.
         public let setupError: String?
+    }
+
+    /// What the work got done — all of it, or as far as it got before a stop.
+    struct Progress: Sendable {
+        var prepared: PreparedRun?
+        var setupError: String?
+        var locked: [LockedDomain] = []
+        var dependencies: [String: DependencyInfo] = [:]
+        var paths: [PathResult] = []
     }
 
     // MARK: - The run
@@ -92,47 +87,115 @@ public final class RunCoordinator: Sendable {
                 outcome: .error, results: nil, runDirectory: runDirectory,
                 setupError: "cannot create \(runDirectory.path): \(error)")
         }
-        // Every process the run starts carries its id, and the janitor can find it by that.
-        setenv(RunRegistration.environmentKey, runID, 1)
-        // What the janitor needs should this process be killed (SIGKILL leaves no teardown).
-        let registration = try? RunRegistration(
-            config: config,
-            record: .init(
-                runID: runID, pid: getpid(), startedAt: startDate, runDirectory: runDirectory.path,
-                workspace: workspace.path, recipe: GitCredentials.masked(options.recipe), ref: options.ref,
-                pr: options.pr > 0 ? options.pr : nil, stages: options.stages))
-        if let registration {
-            ChildProcessGroups.shared.observe { groups in registration.children(groups) }
-        }
+        let context = context(journal: journal)
+        let registration = register()
         defer { registration?.finish() }
-        let state = RunState(registration: registration)
-        let prepared = Locked<PreparedRun?>(nil)
-        let setupError = Locked<String?>(nil)
-        // Everything — the preparation too — races against a stop request (a signal, the deadline).
+
+        let (progress, stop) = await raceStop { await self.work(context, registration: registration) }
+        lifetime?.beginTeardown()
+
+        guard let prepared = progress.prepared else {
+            // Nothing was deployed: a usage or configuration error, or a stop during setup.
+            let message =
+                stop.map { "stopped during setup (\($0.description))" } ?? progress.setupError ?? "setup failed"
+            await journal.line("setup failed: \(message)")
+            await journal.close()
+            cleanWorkspace()
+            return Report(
+                outcome: stop.map { $0.outcome } ?? .error, results: nil, runDirectory: runDirectory,
+                setupError: message)
+        }
+        if let stop { await context.say("stopping: \(stop.description) — tearing down") }
+
+        var concluded: [Tier: TierResult] = [:]
+        for path in progress.paths { concluded.merge(path.tiers) { _, new in new } }
+        let failed = options.stages.contains { concluded[$0]?.status == .fail }
+        let teardown = Teardown(context: context)
+        let serviceLogs = failed || stop != nil ? await teardown.collectDiagnostics(of: progress.locked) : []
+        let keep = options.keepOnFailure && failed && stop == nil
+        let removal = await teardown.run(progress.locked, keep: keep)
+
+        let decision = RunVerdict.decide(
+            concluded: concluded, requested: options.stages, stop: stop.map { RunVerdict.Stop($0) },
+            residueClean: removal.clean, declaredNA: prepared.meta.naTiers,
+            customTestsExecuted: progress.paths.map(\.customTestsExecuted).reduce(0, +))
+        let results = await record(
+            prepared, decision: decision, flags: (keep ? ["keep-on-failure"] : []) + (removal.clean ? [] : ["residue"]),
+            serviceLogs: serviceLogs)
+        let recorder = RunRecord(context: context, store: store)
+        await recorder.write(results)
+        await reporter.summary(results, runDirectory: runDirectory)
+        cleanWorkspace()
+        await journal.close()
+        recorder.scrubSecrets(dependencies: progress.dependencies, depsFile: prepared.stateFiles.deps)
+        return Report(outcome: results.outcome, results: results, runDirectory: runDirectory, setupError: nil)
+    }
+
+    /// The run's work. It returns what it got done when it is cancelled, as when it is not.
+    func work(_ context: RunContext, registration: RunRegistration?) async -> Progress {
+        var progress = Progress()
+        let prepared: PreparedRun
+        do {
+            prepared = try await Preparation(context: context).prepare()
+        } catch {
+            progress.setupError = (error as? RunSetupError)?.description ?? String(describing: error)
+            return progress
+        }
+        progress.prepared = prepared
+        registration?.prepared(prepared, stages: options.stages)
+        await janitorAtStart(context, naming: prepared.naming)
+        do {
+            progress.locked = try await RunAdmission(context: context).admit(
+                RunAdmission.domains(of: prepared, stages: options.stages))
+        } catch let error as AdmissionError {
+            // No app can be created: every tier asked for fails for that reason.
+            await context.journal.line(error.message)
+            var refused = PathResult()
+            for tier in options.stages {
+                refused.tiers[tier] = TierResult(status: .fail, durationSeconds: 0, reason: error.message)
+            }
+            progress.paths = [refused]
+            return progress
+        } catch {
+            await context.journal.line("stopped while waiting to be admitted: \(error)")
+            return progress
+        }
+        progress.dependencies = await DependencySetup(context: context, prepared: prepared).deploy()
+        let steps = TierSteps(context: context, prepared: prepared, dependencies: progress.dependencies)
+        let sink: VerdictSink = { tier, verdict in registration?.update { $0.tiers[tier.rawValue] = verdict } }
+        let head = HeadPath(steps: steps, sink: sink)
+        let upgrade: @Sendable () async -> PathResult = {
+            guard self.options.stages.contains(.upgrade) else { return PathResult() }
+            let verdict = await UpgradePath(steps: steps).run()
+            await sink(.upgrade, verdict)
+            return PathResult(tiers: [.upgrade: verdict])
+        }
+        if options.serial {
+            progress.paths = [await head.run(), await upgrade()]
+        } else {
+            async let headResult = head.run()
+            async let upgradeResult = upgrade()
+            progress.paths = [await headResult, await upgradeResult]
+        }
+        return progress
+    }
+
+    /// Runs `work`, cancelling it when a stop comes (a signal, the deadline); returns what it got
+    /// done and the stop, if there was one.
+    func raceStop(
+        _ work: @escaping @Sendable () async -> Progress
+    ) async -> (Progress, RunLifetime.StopReason?) {
+        let progress = Locked(Progress())
         let stop = await withTaskGroup(of: RunLifetime.StopReason?.self) { group in
             group.addTask {
-                do {
-                    let ready = try await self.prepare(journal: journal)
-                    prepared.withLock { $0 = ready }
-                    registration?.update { record in
-                        record.recipe = ready.recipe
-                        record.headCommit = ready.head.commit
-                        record.headVersion = ready.head.version?.raw
-                        record.baseVersion = ready.upgradeBase?.version.raw
-                        record.appDomain = ready.headDomain.name
-                        record.upgradeAppDomain =
-                            self.options.stages.contains(.upgrade) ? ready.upgradeDomain.name : nil
-                        record.ladderNA = ready.meta.naTiers
-                    }
-                    await self.work(ready, state: state)
-                } catch {
-                    setupError.withLock { $0 = (error as? RunSetupError)?.description ?? String(describing: error) }
-                }
+                let done = await work()
+                progress.withLock { $0 = done }
                 return nil
             }
             if let lifetime {
+                let start = startInstant
                 group.addTask {
-                    guard let reason = try? await lifetime.waitForStop(startedAt: self.startInstant) else { return nil }
+                    guard let reason = try? await lifetime.waitForStop(startedAt: start) else { return nil }
                     // The children first (docker, git, tests): they end now, not when the work
                     // notices the cancellation.
                     ChildProcessGroups.shared.terminateAll()
@@ -144,42 +207,83 @@ public final class RunCoordinator: Sendable {
             for await _ in group {}
             return first
         }
-        lifetime?.beginTeardown()
-        guard let ready = prepared.value else {
-            // Nothing was deployed: a usage or configuration error, or a stop during setup.
-            let message = stop.map { "stopped during setup (\($0.description))" } ?? setupError.value ?? "setup failed"
-            await journal.line("setup failed: \(message)")
-            await journal.close()
-            cleanWorkspace()
-            return Report(
-                outcome: stop?.outcome ?? .error, results: nil, runDirectory: runDirectory, setupError: message)
-        }
-        if let stop {
-            await journal.line("== stopping: \(stop.description) — tearing down ==")
-            await reporter.print(["", "stopping: \(stop.description) — tearing down"])
-        }
-        let results = await finish(ready, state: state, stop: stop)
-        await journal.close()
-        await scrubSecrets(ready, state: state)
-        return Report(
-            outcome: RunOutcome(rawValue: results.outcome) ?? .fail, results: results, runDirectory: runDirectory,
-            setupError: nil)
+        return (progress.value, stop)
     }
 
-    /// The janitor, a run slot, the app locks, the dependencies, then both paths.
-    func work(_ prepared: PreparedRun, state: RunState) async {
-        await janitorAtStart(prepared)
-        guard await takeSlot(prepared, state: state) else { return }
-        guard await lockAll(prepared, state: state) else { return }
-        await deployDependencies(prepared, state: state)
-        if options.serial {
-            await headPath(prepared, state: state)
-            await upgradePath(prepared, state: state)
-        } else {
-            await withTaskGroup(of: Void.self) { paths in
-                paths.addTask { await self.headPath(prepared, state: state) }
-                paths.addTask { await self.upgradePath(prepared, state: state) }
-            }
-        }
+    // MARK: - Around the work
+
+    /// What every step of this run works with, writing to `journal`.
+    func context(journal: RunJournal) -> RunContext {
+        RunContext(
+            options: options, config: config, runID: runID, runDirectory: runDirectory, workspace: workspace,
+            driver: driver, git: Git(runner: runner), runner: runner, journal: journal, reporter: reporter,
+            secrets: secrets)
+    }
+
+    /// Registers the run for the janitor; every process it starts carries its id.
+    func register() -> RunRegistration? {
+        setenv(RunRegistration.environmentKey, runID, 1)
+        let registration = try? RunRegistration(
+            config: config,
+            record: .init(
+                runID: runID, pid: getpid(), startedAt: startDate, runDirectory: runDirectory.path,
+                workspace: workspace.path, recipe: GitCredentials.masked(options.recipe), ref: options.ref,
+                pr: options.pr > 0 ? options.pr : nil, stages: options.stages))
+        if let registration { ChildProcessGroups.shared.observe { registration.children($0) } }
+        return registration
+    }
+
+    /// The janitor at every run start: reaps the apps of dead runs, says so.
+    func janitorAtStart(_ context: RunContext, naming: AppNaming) async {
+        let report = await Janitor(config: config, naming: naming, driver: driver, store: store).sweep()
+        for line in report.lines { await context.journal.line(line) }
+        let notable = report.lines.filter { !$0.contains("belongs to a live run") }
+        if !notable.isEmpty { await reporter.print(notable) }
+    }
+
+    /// The results document of a run that got past its setup.
+    func record(
+        _ prepared: PreparedRun, decision: RunVerdict.Decision, flags: [String], serviceLogs: [String]
+    ) async -> RunResults {
+        var tierLogs: [String: String] = [:]
+        for (tier, result) in decision.tiers { if let log = result.log { tierLogs[tier.rawValue] = log } }
+        return RunResults(
+            runID: runID, recipe: prepared.recipe, ref: options.ref, pr: options.pr > 0 ? options.pr : nil,
+            headCommit: prepared.head.commit, headVersion: prepared.head.version?.raw,
+            baseVersion: prepared.upgradeBase?.version.raw, driver: driver.name, mode: "cold",
+            appDomain: prepared.headDomain.name,
+            upgradeAppDomain: options.stages.contains(.upgrade) ? prepared.upgradeDomain.name : nil,
+            startedAt: startDate, finishedAt: Date(), outcome: decision.outcome, exitCode: decision.outcome.exitCode,
+            tiers: Dictionary(uniqueKeysWithValues: decision.tiers.map { ($0.key.rawValue, $0.value) }),
+            ladder: decision.ladder, deployCount: await prepared.deployGuard.total, manifest: prepared.manifest,
+            flags: flags.sorted(),
+            artifacts: Artifacts(runDirectory: runDirectory.path, tierLogs: tierLogs, serviceLogs: serviceLogs),
+            ccciVersion: CCCIVersion.current)
+    }
+
+    /// Removes the run's workspace (its recipe clones); the run directory stays.
+    func cleanWorkspace() {
+        try? FileManager.default.removeItem(at: workspace)
+    }
+}
+
+extension RunVerdict.Stop {
+    init(_ reason: RunLifetime.StopReason) {
+        self.init(outcome: reason.outcome, description: reason.description)
+    }
+}
+
+/// Run ids: `<UTC time>-<recipe>-<6 random letters>`, sortable by start.
+enum RunID {
+    static func make(recipe: String, at date: Date) -> String {
+        let stamp = ISO8601DateFormatter.string(
+            from: date, timeZone: TimeZone(identifier: "UTC")!,
+            formatOptions: [.withYear, .withMonth, .withDay, .withTime, .withTimeZone]
+        )
+        .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+        let label = AppNaming.dnsLabel(
+            URL(fileURLWithPath: GitCredentials.split(recipe).url).lastPathComponent
+                .replacingOccurrences(of: ".git", with: ""))
+        return "\(stamp)-\(label.isEmpty ? "recipe" : label)-\(SecretGenerator.value(length: 6).lowercased())"
     }
 }

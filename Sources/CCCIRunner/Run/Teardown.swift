@@ -1,103 +1,103 @@
 import CCCICore
 import CCCIDeploy
-import CCCISwarm
-import CCCISystem
 import Foundation
 
-/// The teardown funnel and the evidence collected before it (SPEC F-TEARDOWN, F-LOGS).
-extension RunCoordinator {
-    /// Removes every app the run locked — so also one whose creation was cut short — the head and
-    /// upgrade apps together, then the dependencies in reverse order, and verifies that nothing is
-    /// left of any. Returns whether teardown was clean.
-    func teardown(_ prepared: PreparedRun, state: RunState) async -> Bool {
-        let clean = Locked(true)
-        var locked = await state.locked
-        // An app that exists without its lock recorded (a caller that skipped `lockAll`) is
-        // still the run's to remove.
-        for (role, app) in await state.apps where !locked.contains(where: { $0.domain == app.domain }) {
-            locked.append(LockedDomain(domain: app.domain, label: "\(role.rawValue) app", isDependency: false))
-        }
-        for dep in await state.deps where !locked.contains(where: { $0.domain == dep.app.domain }) {
-            locked.append(LockedDomain(domain: dep.app.domain, label: "dependency \(dep.name)", isDependency: true))
-        }
-        let order = await state.deps.map(\.name)
-        await withTaskGroup(of: Void.self) { group in
-            for app in locked where !app.isDependency {
-                group.addTask {
-                    if !(await self.remove(app, journal: prepared.journal)) { clean.withLock { $0 = false } }
-                }
+/// The end of a run's apps (SPEC F-TEARDOWN, F-LOGS): the evidence of a failure collected first,
+/// then every app the run locked removed — also one whose creation was cut short — the head and
+/// upgrade apps together, the dependencies after them in reverse order, each verified to leave
+/// nothing behind. `--keep-on-failure` keeps them instead, marked for the janitor.
+struct Teardown {
+    let context: RunContext
+
+    /// What teardown did.
+    struct Report: Sendable {
+        /// Nothing left of any app (or the apps were kept on purpose).
+        var clean = true
+        /// The apps kept for inspection.
+        var kept: [AppDomain] = []
+    }
+
+    /// Service logs, task states and errors of every app, written to `services/` in the run
+    /// directory before anything is removed. Returns the files written (relative to it).
+    func collectDiagnostics(of locked: [LockedDomain]) async -> [String] {
+        let directory = context.runDirectory.appendingPathComponent("services")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var files: [String] = []
+        for app in locked {
+            let prefix = app.dependency.map { "dep-\($0)" } ?? app.label.replacingOccurrences(of: " app", with: "")
+            for service in await context.driver.diagnostics(of: app.domain) {
+                let name = "\(prefix)-\(service.service).log"
+                try? AtomicFile.write(
+                    "# \(app.label) \(app.domain)\n\n" + service.report, to: directory.appendingPathComponent(name))
+                files.append("services/\(name)")
             }
         }
-        let dependencies = locked.filter(\.isDependency).sorted { a, b in
-            // Reverse order of deployment; never-deployed ones last.
-            let i = order.firstIndex { "dependency \($0)" == a.label } ?? -1
-            let j = order.firstIndex { "dependency \($0)" == b.label } ?? -1
-            return i > j
+        await context.journal.line("diagnostics of \(locked.count) app(s) written to \(directory.path)")
+        return files.sorted()
+    }
+
+    /// Removes the apps at `locked`, or keeps them (`keep`).
+    func run(_ locked: [LockedDomain], keep: Bool) async -> Report {
+        var report = Report()
+        if keep {
+            report.kept = locked.map(\.domain)
+            await markKept(report.kept)
+            let names = report.kept.map(\.name)
+            for line in [
+                "", "kept for inspection (--keep-on-failure): \(names.joined(separator: ", "))",
+                "remove with: ccci teardown \(names.joined(separator: " "))",
+            ] {
+                await context.say(line)
+            }
+            return report
         }
-        for dependency in dependencies {
-            if !(await remove(dependency, journal: prepared.journal)) { clean.withLock { $0 = false } }
+        let apps = locked.filter { $0.dependency == nil }
+        let removed = await withTaskGroup(of: Bool.self, returning: Bool.self) { group in
+            for app in apps { group.addTask { await remove(app) } }
+            var clean = true
+            for await done in group { clean = clean && done }
+            return clean
         }
-        return clean.value
+        report.clean = removed
+        // Dependencies after the apps that use them, in the reverse of the order they came up.
+        for dependency in locked.filter({ $0.dependency != nil }).reversed() {
+            report.clean = await remove(dependency) && report.clean
+        }
+        return report
     }
 
     /// Removes one app, verifies no residue, and logs the outcome as it happens.
-    func remove(_ locked: LockedDomain, journal: RunJournal) async -> Bool {
+    func remove(_ locked: LockedDomain) async -> Bool {
         let name = "\(locked.label) \(locked.domain)"
+        let journal = context.journal
         // An earlier run's kept app (its keep mark predates this teardown) is never this run's to remove.
-        if FileManager.default.fileExists(atPath: driver.keepMark(for: locked.domain).path) {
+        if FileManager.default.fileExists(atPath: context.driver.keepMark(for: locked.domain).path) {
             await journal.line("teardown: \(name) is kept for inspection by an earlier run — left alone")
             return true
         }
         do {
-            let residue = try await driver.remove(domain: locked.domain)
+            let residue = try await context.driver.remove(domain: locked.domain)
             if residue.isEmpty {
                 await journal.line("teardown: \(name) removed, no residue")
-                await reporter.step(role: "teardown", tier: "", name: name, result: .passed, elapsed: nil)
+                await context.reporter.step(role: "teardown", tier: "", name: name, result: .passed, elapsed: nil)
                 return true
             }
             await journal.line("teardown: \(name) LEFT RESIDUE — \(residue.summary)")
-            await reporter.step(
+            await context.reporter.step(
                 role: "teardown", tier: "", name: name, result: .failed("residue: \(residue.summary)"), elapsed: nil)
         } catch {
             await journal.line("teardown: \(name) failed: \(error)")
-            await reporter.step(role: "teardown", tier: "", name: name, result: .failed("\(error)"), elapsed: nil)
+            await context.reporter.step(
+                role: "teardown", tier: "", name: name, result: .failed("\(error)"), elapsed: nil)
         }
         return false
     }
 
-    /// Service logs, task states and errors of every app, written to `services/` in the run
-    /// directory before anything is removed.
-    func collectDiagnostics(_ prepared: PreparedRun, state: RunState) async {
-        let directory = runDirectory.appendingPathComponent("services")
-        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var targets: [(String, App)] = await state.apps.map { ($0.key.rawValue, $0.value) }
-        targets += await state.deps.map { ("dep-\($0.name)", $0.app) }
-        for (label, app) in targets {
-            guard let services = try? await engine.services(stack: app.stack) else { continue }
-            for service in services {
-                let short =
-                    service.name.hasPrefix(app.stack + "_")
-                    ? String(service.name.dropFirst(app.stack.count + 1)) : service.name
-                var text = "# \(service.name) (\(label) app \(app.domain))\n\n## docker service ps\n"
-                let ps = try? await runner.run(
-                    Command(
-                        "docker",
-                        [
-                            "service", "ps", "--no-trunc", "--format",
-                            "{{.Name}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}", service.name,
-                        ]))
-                text += (ps?.output ?? "unavailable\n")
-                if let tasks = try? await engine.tasks(services: [service.ID]) {
-                    let errors = tasks.compactMap { task in
-                        task.Status.Err.map { "\(task.ID.prefix(12)) \(task.Status.State): \($0)" }
-                    }
-                    if !errors.isEmpty { text += "\n## task errors\n" + errors.joined(separator: "\n") + "\n" }
-                }
-                text += "\n## last 200 log lines\n"
-                text += (try? await engine.serviceLogs(service.name, tail: 200)) ?? "unavailable\n"
-                try? AtomicFile.write(text, to: directory.appendingPathComponent("\(label)-\(short).log"))
-            }
+    /// Leaves a keep mark for each domain (`--keep-on-failure`): the janitor leaves them 24 hours.
+    func markKept(_ domains: [AppDomain]) async {
+        let until = ISO8601DateFormatter().string(from: Date().addingTimeInterval(24 * 3600))
+        for domain in domains {
+            try? AtomicFile.write(until + "\n", to: context.driver.keepMark(for: domain))
         }
-        await prepared.journal.line("diagnostics of \(targets.count) app(s) written to \(directory.path)")
     }
 }

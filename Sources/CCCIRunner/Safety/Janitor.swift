@@ -21,11 +21,11 @@ import Foundation
 public struct Janitor: Sendable {
     public let config: NodeConfig
     public let naming: AppNaming
-    public let driver: NativeDriver
+    public let driver: any AppDriver
     /// Where a dead run is recorded as `interrupted` (`nil`: only its results.json is written).
     public let store: (any ResultStore)?
 
-    public init(config: NodeConfig, naming: AppNaming, driver: NativeDriver, store: (any ResultStore)? = nil) {
+    public init(config: NodeConfig, naming: AppNaming, driver: any AppDriver, store: (any ResultStore)? = nil) {
         self.config = config
         self.naming = naming
         self.driver = driver
@@ -48,24 +48,9 @@ public struct Janitor: Sendable {
         public var lines: [String] = []
     }
 
-    /// Run-app domains on this node: env files, stacks and secrets. Every name found is checked
-    /// with ``AppNaming/appDomain(_:)``; only run apps are candidates (warm apps never are).
+    /// Run-app domains on this node (warm apps never are candidates).
     public func candidates() async throws -> [AppDomain] {
-        var domains = Set<AppDomain>()
-        func consider(_ name: String) {
-            if let domain = naming.appDomainIfValid(name), domain.kind == .run { domains.insert(domain) }
-        }
-        if let entries = try? FileManager.default.contentsOfDirectory(atPath: config.envDirectory.path) {
-            for entry in entries where entry.hasSuffix(".env") { consider(String(entry.dropLast(".env".count))) }
-        }
-        // Only services cc-ci labelled: a stack someone else deployed under a run app's name is not ours.
-        for service in try await driver.engine.services(labels: ["ccci.managed=true"]) {
-            if let stack = service.stack, let domain = naming.runAppDomain(fromStack: stack) { domains.insert(domain) }
-        }
-        for secret in try await driver.engine.secrets(labels: ["ccci.managed=true"]) {
-            if let name = secret.labels["ccci.app"] { consider(name) }
-        }
-        return domains.sorted()
+        try await driver.runApps(naming: naming)
     }
 
     /// One sweep. With `dryRun` nothing is removed; the report says what would be.
@@ -257,7 +242,7 @@ extension Janitor {
             headCommit: record.headCommit ?? "", headVersion: record.headVersion, baseVersion: record.baseVersion,
             driver: driver.name, mode: "cold", appDomain: record.appDomain ?? "",
             upgradeAppDomain: record.upgradeAppDomain,
-            startedAt: record.startedAt, finishedAt: finishedAt, outcome: RunOutcome.interrupted.rawValue,
+            startedAt: record.startedAt, finishedAt: finishedAt, outcome: .interrupted,
             exitCode: 137, tiers: tiers, ladder: ladder, deployCount: 0,
             manifest: Manifest(meta: RecipeMeta(), overlays: [], customTests: [], envOverrides: [:]),
             flags: ["killed"], artifacts: Artifacts(runDirectory: record.runDirectory, tierLogs: [:], serviceLogs: []),
@@ -274,23 +259,5 @@ extension Janitor {
         try? AtomicFile.write(try results.encoded(), to: resultsFile)
         try? AtomicFile.write(JUnit.render(results), to: runDirectory.appendingPathComponent("junit.xml"))
         try? await store?.record(results)
-    }
-}
-
-extension RunCoordinator {
-    /// The janitor at every run start.
-    func janitorAtStart(_ prepared: PreparedRun) async {
-        let report = await Janitor(config: config, naming: prepared.naming, driver: driver, store: store).sweep()
-        for line in report.lines { await prepared.journal.line(line) }
-        let notable = report.lines.filter { !$0.contains("belongs to a live run") }
-        if !notable.isEmpty { await reporter.print(notable) }
-    }
-
-    /// Leaves a keep mark for each domain (`--keep-on-failure`): the janitor leaves them 24 hours.
-    func markKept(_ domains: [AppDomain]) async {
-        let until = ISO8601DateFormatter().string(from: Date().addingTimeInterval(24 * 3600))
-        for domain in domains {
-            try? AtomicFile.write(until + "\n", to: driver.keepMark(for: domain))
-        }
     }
 }

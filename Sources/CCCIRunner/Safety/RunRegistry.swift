@@ -96,6 +96,19 @@ public final class RunRegistration: Sendable {
         save()
     }
 
+    /// Records what preparation found: the recipe, the head, the apps' domains.
+    func prepared(_ prepared: PreparedRun, stages: [Tier]) {
+        update { record in
+            record.recipe = prepared.recipe
+            record.headCommit = prepared.head.commit
+            record.headVersion = prepared.head.version?.raw
+            record.baseVersion = prepared.upgradeBase?.version.raw
+            record.appDomain = prepared.headDomain.name
+            record.upgradeAppDomain = stages.contains(.upgrade) ? prepared.upgradeDomain.name : nil
+            record.ladderNA = prepared.meta.naTiers
+        }
+    }
+
     /// Records the live child process groups (called whenever one starts or ends).
     public func children(_ groups: Set<pid_t>) {
         let children = groups.sorted().compactMap { pgid in

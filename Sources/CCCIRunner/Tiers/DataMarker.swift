@@ -114,7 +114,7 @@ struct DataAccess: Sendable {
         }
     }
 
-    let driver: NativeDriver
+    let driver: any AppDriver
     let app: App
     let location: DataLocation
 
@@ -160,9 +160,7 @@ struct DataAccess: Sendable {
     }
 
     func hostDirectory() async throws -> URL {
-        let engine = driver.backupEngine(for: app)
-        let (_, project) = try engine.plan()
-        return try await engine.hostPath(volume: location.volume, path: location.subpath, project: project)
+        try await driver.volumeDirectory(app, volume: location.volume, path: location.subpath)
     }
 }
 

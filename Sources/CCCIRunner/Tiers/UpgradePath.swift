@@ -1,22 +1,26 @@
 import CCCICore
 import CCCIDeploy
-import CCCISwarm
+import CCCIGit
 import Foundation
 
-/// The upgrade app's path (SPEC F-UPGRADE): deploy the base release, write a data marker,
-/// redeploy the head in place, prove the head runs, converge, health, marker intact — what an
-/// existing operator does.
-extension RunCoordinator {
-    func upgradePath(_ prepared: PreparedRun, state: RunState) async {
-        guard options.stages.contains(.upgrade) else { return }
-        let journal = prepared.journal
-        let upgrade = TierRecorder(tier: .upgrade, role: .upgrade, journal: journal, reporter: reporter)
+/// The upgrade app's path (SPEC F-UPGRADE) — what an existing operator does: deploy the base
+/// release, write a data marker through the base app, redeploy the head in place, prove the head
+/// runs, converge, stay healthy, and read the marker back through the head app, where the head
+/// keeps that data.
+struct UpgradePath {
+    let steps: TierSteps
+
+    var context: RunContext { steps.context }
+    var prepared: PreparedRun { steps.prepared }
+    var driver: any AppDriver { steps.driver }
+
+    func run() async -> TierResult {
+        let upgrade = TierRecorder(tier: .upgrade, role: .upgrade, journal: context.journal, reporter: context.reporter)
         guard let base = prepared.upgradeBase else {
             let reason = prepared.upgradeBaseReason ?? "no base release"
             await upgrade.note("upgrade n/a: \(reason)")
             upgrade.conclude(.na, reason: reason)
-            await state.setTier(.upgrade, upgrade.result())
-            return
+            return upgrade.result()
         }
         do {
             try await prepared.opState.record("upgrade", "base_version", .string(base.version.raw))
@@ -25,24 +29,21 @@ extension RunCoordinator {
                 // which a fresh clone of the remote would not.
                 let local = RecipeSource(
                     name: prepared.recipe, location: prepared.headTree.path, localPath: prepared.headTree)
-                try await RecipeCheckout(git: git, source: local).clone(
+                try await RecipeCheckout(git: context.git, source: local).clone(
                     to: prepared.upgradeTree, commit: base.tag.commit)
             }
             let app = try await upgrade.check("create app") {
-                try await createApp(
-                    role: .upgrade, domain: prepared.upgradeDomain, tree: prepared.upgradeTree, prepared: prepared,
-                    state: state)
+                try await steps.createApp(role: .upgrade, domain: prepared.upgradeDomain, tree: prepared.upgradeTree)
             }
-            let baseRecord = try await upgrade.check("deploy \(base.version.raw)") {
+            _ = try await upgrade.check("deploy \(base.version.raw)") {
                 try await driver.deploy(app, mode: .pinned(base.version))
             }
-            await state.record("upgrade-base", baseRecord)
-            try await converge(app, prepared: prepared, recorder: upgrade, name: "converge base")
-            try await health(app, prepared: prepared, recorder: upgrade, name: "base health")
+            try await steps.converge(app, recorder: upgrade, name: "converge base")
+            try await steps.health(app, recorder: upgrade, name: "base health")
             // The marker goes in through the base app, where the base keeps its data.
-            let marker = DataMarker(runID: runID, role: "upgrade")
-            let (basePlan, baseProject) = try driver.backupEngine(for: app).plan()
-            let baseLocation = DataLocation.of(baseProject, stack: app.stack, plan: basePlan)
+            let marker = DataMarker(runID: context.runID, role: "upgrade")
+            let baseModel = try driver.model(of: app)
+            let baseLocation = DataLocation.of(baseModel.project, stack: app.stack, plan: baseModel.backupPlan)
             if let baseLocation {
                 let access = DataAccess(driver: driver, app: app, location: baseLocation)
                 let method = try await upgrade.check("write marker") {
@@ -53,25 +54,22 @@ extension RunCoordinator {
                 await upgrade.skip("write marker", reason: "the recipe keeps no data in named volumes")
             }
             if let hook = prepared.meta.preHook(for: .upgrade) {
-                try await runHook(
-                    hook, name: "pre_upgrade hook", op: "upgrade", app: app, prepared: prepared, state: state,
-                    recorder: upgrade)
+                try await steps.runHook(hook, name: "pre_upgrade hook", op: "upgrade", app: app, recorder: upgrade)
             }
             try await upgrade.check("checkout head") {
-                try await git.checkout(prepared.head.commit, in: prepared.upgradeTree, force: true)
+                try await context.git.checkout(prepared.head.commit, in: prepared.upgradeTree, force: true)
             }
             let record = try await upgrade.check("redeploy head", waitLabel: "redeploy") {
                 try await driver.deploy(app, mode: .chaos, envOverrides: prepared.meta.upgradeExtraEnv)
             }
-            await state.record("upgrade-head", record)
             if !record.addedEnvKeys.isEmpty {
                 await upgrade.note(
                     "env keys added from the head's .env.sample: \(record.addedEnvKeys.joined(separator: ", "))")
             }
-            try await converge(app, prepared: prepared, recorder: upgrade)
-            try await holdStable(app, prepared: prepared, recorder: upgrade) {
-                try await verifyHeadLabel(app, prepared: prepared, recorder: upgrade)
-                try await healthAndReadiness(app, prepared: prepared, state: state, recorder: upgrade)
+            try await steps.converge(app, recorder: upgrade)
+            try await steps.holdStable(app, recorder: upgrade) {
+                try await steps.verifyHead(app, recorder: upgrade)
+                try await steps.healthAndReadiness(app, recorder: upgrade)
             }
             if let baseLocation {
                 // …and is read back through the head app, where the head keeps that data.
@@ -88,9 +86,9 @@ extension RunCoordinator {
                 }
             }
         } catch {
-            await journal.line("upgrade stopped: \(error)", tier: "upgrade")
+            await context.journal.line("upgrade stopped: \(error)", tier: "upgrade")
         }
-        await state.setTier(.upgrade, upgrade.result())
+        return upgrade.result()
     }
 
     /// Where the head keeps the data the base wrote at `base`: where the recipe says (`upgrade_data`,
@@ -98,7 +96,7 @@ extension RunCoordinator {
     func headLocation(
         of base: DataLocation, app: App, base version: String, declared: (service: String, path: String)?
     ) throws -> DataLocation {
-        let (_, project) = try driver.backupEngine(for: app).plan()
+        let project = try driver.model(of: app).project
         if let declared {
             guard let service = project.services[declared.service] else {
                 throw UpgradeDataLost(
@@ -108,8 +106,7 @@ extension RunCoordinator {
             // The mount the declared path lies in, for the mountpoint fallback.
             let mount = service.namedVolumes.filter {
                 declared.path == $0.target || declared.path.hasPrefix($0.target + "/")
-            }
-            .max { $0.target.count < $1.target.count }
+            }.max { $0.target.count < $1.target.count }
             let volume = mount?.source ?? base.volume
             let subpath = mount.map { String(declared.path.dropFirst($0.target.count)).trimmingCharacters(in: ["/"]) }
             return DataLocation(

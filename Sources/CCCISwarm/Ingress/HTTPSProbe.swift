@@ -33,10 +33,14 @@ public struct HTTPSProbe: Sendable {
         }
 
         /// Whether this is the lab ingress answering for itself (no route, no port label).
-        public var isIngressOwnAnswer: Bool { header(LabIngress.noRouteHeader) != nil }
+        public var isIngressOwnAnswer: Bool { header(HTTPSProbe.ingressAnswerHeader) != nil }
     }
 
     public let target: Target
+
+    /// The header the lab ingress sets on the answers it gives itself (no route, no port label):
+    /// such an answer is never the app's.
+    public static let ingressAnswerHeader = "X-CCCI-Ingress"
 
     public init(target: Target) {
         self.target = target

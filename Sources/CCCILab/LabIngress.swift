@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import CCCICore
+import CCCIDeploy
+import CCCISwarm
 import CCCISystem
 import Foundation
 import NIOCore
@@ -19,7 +21,7 @@ public struct LabIngress: Sendable {
     /// The admin socket path inside the ingress container.
     public static let containerAdminSocket = "/admin/caddy.sock"
     /// Marks the ingress' own answers.
-    public static let noRouteHeader = "X-CCCI-Ingress"
+    public static let noRouteHeader = HTTPSProbe.ingressAnswerHeader
 
     public let engine: DockerEngine
     public let adminSocket: URL
@@ -79,7 +81,7 @@ public struct LabIngress: Sendable {
 
     /// Makes caddy route exactly what the swarm asks for now. Returns the routes loaded.
     @discardableResult
-    public func sync() async throws -> [Route] {
+    public func syncRoutes() async throws -> [Route] {
         let lock = try await FileLock.acquire(lockFile)
         defer { lock.release() }
         let routes = try await desiredRoutes()
@@ -177,7 +179,7 @@ public struct LabIngress: Sendable {
             request.body = .bytes(ByteBuffer(data: body))
         }
         do {
-            let response = try await engine.client.execute(request, timeout: .seconds(30))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
             let buffer = try await response.body.collect(upTo: 16 << 20)
             return (Int(response.status.code), String(buffer: buffer))
         } catch {
@@ -198,5 +200,12 @@ public enum IngressError: Error, Sendable, CustomStringConvertible {
         case .adminRejected(let status, let message):
             return "the lab ingress refused its configuration (\(status)): \(message.prefix(500))"
         }
+    }
+}
+
+extension LabIngress: IngressSync {
+    /// Resyncs the routes after a deploy or a removal (the native driver calls it).
+    public func sync() async throws {
+        _ = try await syncRoutes()
     }
 }

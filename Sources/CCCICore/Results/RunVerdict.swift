@@ -1,0 +1,60 @@
+/// A run's verdict from what its steps returned (SPEC F-RUN, F-LEVEL). Pure: the steps conclude
+/// their own tiers; this only fills in the tiers no step concluded, decides the outcome and
+/// evaluates the ladder — no step writes another step's verdict.
+public enum RunVerdict {
+    /// Why a run was stopped from outside, when it was.
+    public struct Stop: Sendable, Hashable {
+        public let outcome: RunOutcome
+        /// `SIGTERM`, `the 60m hard deadline`.
+        public let description: String
+
+        public init(outcome: RunOutcome, description: String) {
+            self.outcome = outcome
+            self.description = description
+        }
+    }
+
+    /// The verdict.
+    public struct Decision: Sendable, Hashable {
+        public let tiers: [Tier: TierResult]
+        public let outcome: RunOutcome
+        public let ladder: Ladder
+    }
+
+    /// - Parameters:
+    ///   - concluded: the tiers the steps concluded;
+    ///   - requested: the stages asked for;
+    ///   - stop: the stop, when the run was stopped;
+    ///   - residueClean: whether teardown left nothing (or the apps were kept on purpose);
+    ///   - declaredNA: tiers the recipe declares N/A;
+    ///   - customTestsExecuted: functional tests that actually ran.
+    public static func decide(
+        concluded: [Tier: TierResult], requested: [Tier], stop: Stop?, residueClean: Bool, declaredNA: [Tier],
+        customTestsExecuted: Int
+    ) -> Decision {
+        var tiers = concluded
+        for tier in Tier.defaultStages where tiers[tier] == nil {
+            if requested.contains(tier), let stop {
+                tiers[tier] = TierResult(
+                    status: .cancelled, durationSeconds: 0,
+                    reason: "not run: the run was stopped (\(stop.description))")
+            } else {
+                tiers[tier] = TierResult(
+                    status: .skip, durationSeconds: 0, reason: requested.contains(tier) ? "not run" : "not requested")
+            }
+        }
+        // A verdict cut short carries the stop's reason.
+        if let stop {
+            for (tier, result) in tiers where result.status == .cancelled && concluded[tier] != nil {
+                var result = result
+                result.reason = "\(result.reason ?? "stopped") (\(stop.description))"
+                tiers[tier] = result
+            }
+        }
+        let failed = requested.contains { tiers[$0]?.status == .fail }
+        let outcome: RunOutcome = stop?.outcome ?? (failed || !residueClean ? .fail : .pass)
+        let ladder = LevelLadder.evaluate(
+            statuses: tiers.mapValues(\.status), declaredNA: Set(declaredNA), customTestsExecuted: customTestsExecuted)
+        return Decision(tiers: tiers, outcome: outcome, ladder: ladder)
+    }
+}

@@ -1,0 +1,66 @@
+import CCCICore
+import CCCIStore
+import Foundation
+
+/// Writes what a run found where people and programs read it (SPEC F-RESULTS, F-LOGS):
+/// `results.json` (atomically), `junit.xml`, the store's history — and keeps the run's secret
+/// values out of everything in its run directory, which outlives the run.
+struct RunRecord {
+    let context: RunContext
+    let store: (any ResultStore)?
+
+    /// Writes the results document, JUnit and the store record; a failure to write is logged,
+    /// never fatal (the run's verdict stands).
+    func write(_ results: RunResults) async {
+        let journal = context.journal
+        do {
+            try AtomicFile.write(try results.encoded(), to: context.runDirectory.appendingPathComponent("results.json"))
+            try AtomicFile.write(JUnit.render(results), to: context.runDirectory.appendingPathComponent("junit.xml"))
+        } catch {
+            await journal.line("cannot write results: \(error)")
+        }
+        if let store {
+            do {
+                try await store.record(results)
+            } catch {
+                await journal.line("cannot record the run in the store: \(error)")
+            }
+        }
+        await journal.line(
+            "run \(context.runID) finished: \(results.outcome.rawValue), level \(results.level), exit \(results.exitCode)"
+        )
+    }
+
+    /// Keeps secret values out of the run directory. Everything cc-ci writes is redacted as it is
+    /// written; this pass covers what hooks and tests wrote into their own logs, and masks the
+    /// credentials in the deps file (names stay). Files are rewritten in place (same inode),
+    /// after the journal is closed.
+    func scrubSecrets(dependencies: [String: DependencyInfo], depsFile: URL?) {
+        if let depsFile {
+            var infos = dependencies
+            for (name, info) in infos {
+                var masked = info
+                masked.credentials = info.credentials.mapValues { _ in Redaction.mask }
+                infos[name] = masked
+            }
+            if let data = try? JSONCoding.prettyEncoder.encode(infos) { Self.overwrite(depsFile, with: data) }
+        }
+        guard !context.secrets.all.isEmpty,
+            let files = FileManager.default.enumerator(
+                at: context.runDirectory, includingPropertiesForKeys: [.isRegularFileKey])
+        else { return }
+        for case let file as URL in files where ["log", "json", "xml", "txt", "yml"].contains(file.pathExtension) {
+            guard let text = try? String(contentsOf: file, encoding: .utf8) else { continue }
+            let clean = context.secrets.redact(text)
+            if clean != text { Self.overwrite(file, with: Data(clean.utf8)) }
+        }
+    }
+
+    /// Replaces a file's content in place.
+    static func overwrite(_ file: URL, with data: Data) {
+        guard let handle = try? FileHandle(forWritingTo: file) else { return }
+        defer { try? handle.close() }
+        try? handle.truncate(atOffset: 0)
+        try? handle.write(contentsOf: data)
+    }
+}

@@ -1,0 +1,140 @@
+import CCCICore
+import CCCIDeploy
+import Foundation
+
+/// The backup and restore tiers (SPEC F-BACKUP-TIER, F-RESTORE-TIER) on the head app: a marker
+/// written through the running app, a backup that must hold the app's data (not only the marker),
+/// the data mutated, restored, and the marker read back — the mutation gone — as the running app
+/// sees it. N/A when the recipe is not backup capable.
+struct BackupAndRestore {
+    let steps: TierSteps
+
+    var context: RunContext { steps.context }
+    var prepared: PreparedRun { steps.prepared }
+    var driver: any AppDriver { steps.driver }
+
+    func run(_ app: App) async -> [Tier: TierResult] {
+        let stages = context.options.stages
+        let model: AppModel
+        do {
+            model = try driver.model(of: app)
+        } catch {
+            return [
+                .backup: TierResult(status: .fail, durationSeconds: 0, reason: "cannot read the backup plan: \(error)"),
+                .restore: TierResult(status: .skip, durationSeconds: 0, reason: "no backup"),
+            ]
+        }
+        let capable = prepared.meta.backupCapable ?? (model.backupPlan != nil)
+        guard capable, let plan = model.backupPlan else {
+            let reason =
+                prepared.meta.backupCapable == false
+                ? "backup_capable = false in the recipe's customization"
+                : "no service is labelled backupbot.backup=true"
+            if prepared.meta.backupCapable == true {
+                return [
+                    .backup: TierResult(
+                        status: .fail, durationSeconds: 0, reason: "backup_capable = true but \(reason)"),
+                    .restore: TierResult(status: .skip, durationSeconds: 0, reason: "no backup"),
+                ]
+            }
+            await context.journal.line("backup and restore n/a: \(reason)", tier: "backup")
+            var verdicts: [Tier: TierResult] = [:]
+            for tier in [Tier.backup, .restore] where stages.contains(tier) {
+                verdicts[tier] = TierResult(status: .na, durationSeconds: 0, reason: reason)
+            }
+            return verdicts
+        }
+        let marker = DataMarker(runID: context.runID, role: "backup")
+        let (backup, taken) = await self.backup(app, project: model.project, plan: plan, marker: marker)
+        var verdicts: [Tier: TierResult] = [.backup: backup]
+        guard stages.contains(.restore), backup.status != .cancelled, !Task.isCancelled else { return verdicts }
+        guard let (snapshot, access) = taken, backup.status != .fail else {
+            verdicts[.restore] = TierResult(status: .skip, durationSeconds: 0, reason: "the backup did not succeed")
+            return verdicts
+        }
+        verdicts[.restore] = await restore(app, snapshot: snapshot, access: access, marker: marker)
+        return verdicts
+    }
+
+    /// The backup tier; returns its verdict and, when it took one, the snapshot and the data it holds.
+    func backup(
+        _ app: App, project: ComposeProject, plan: BackupPlan, marker: DataMarker
+    ) async -> (TierResult, (BackupSnapshot, DataAccess)?) {
+        let backup = TierRecorder(tier: .backup, role: .head, journal: context.journal, reporter: context.reporter)
+        var taken: (BackupSnapshot, DataAccess)?
+        do {
+            // Never back up an app that is still restarting.
+            try await steps.converge(app, recorder: backup, name: "converge before backup")
+            if let hook = prepared.meta.preHook(for: .backup) {
+                try await steps.runHook(hook, name: "pre_backup hook", op: "backup", app: app, recorder: backup)
+            }
+            guard let location = DataLocation.of(project, stack: app.stack, plan: plan) else {
+                throw MarkerError.noVolume(app.domain.name)
+            }
+            let data = DataAccess(driver: driver, app: app, location: location)
+            let method = try await backup.check("write marker") {
+                try await data.write(marker.fileName, marker.content)
+            }
+            await backup.proof(method.describe(location, verb: "marker written"))
+            let snapshot = try await backup.check("backup", waitLabel: "backup") {
+                let snapshot = try await driver.backup(app)
+                // cc-ci's own marker is not the app's data: a backup holding only it captured nothing.
+                guard snapshot.files > 1 else {
+                    throw DriverError.emptySnapshot(domain: app.domain.name, paths: snapshot.paths, onlyMarker: true)
+                }
+                return snapshot
+            }
+            try await prepared.opState.record("backup", "snapshot_id", .string(snapshot.id))
+            try await prepared.opState.record("backup", "files", .int(snapshot.files))
+            await backup.note("snapshot \(snapshot.id.prefix(12)): \(snapshot.files) files, \(snapshot.bytes) bytes")
+            taken = (snapshot, data)
+        } catch {
+            await context.journal.line("backup stopped: \(error)", tier: "backup")
+        }
+        if !context.options.stages.contains(.backup) && !backup.failed {
+            backup.conclude(.skip, reason: "not requested (a backup was still taken for restore)")
+        }
+        return (backup.result(), taken)
+    }
+
+    /// The restore tier.
+    func restore(_ app: App, snapshot: BackupSnapshot, access: DataAccess, marker: DataMarker) async -> TierResult {
+        let restore = TierRecorder(tier: .restore, role: .head, journal: context.journal, reporter: context.reporter)
+        do {
+            try await restore.check("mutate data") {
+                _ = try await access.write(marker.fileName, "mutated after the backup\n")
+                _ = try await access.write(DataMarker.addedFileName, "must be gone after the restore\n")
+            }
+            if let hook = prepared.meta.preHook(for: .restore) {
+                try await steps.runHook(hook, name: "pre_restore hook", op: "restore", app: app, recorder: restore)
+            }
+            try await restore.check("restore", waitLabel: "restore") {
+                try await driver.restore(app, snapshot: snapshot)
+            }
+            try await steps.converge(app, recorder: restore, name: "converge after restore")
+            try await steps.holdStable(app, recorder: restore) {
+                // The restored data as the running app sees it: the marker back, the later file gone.
+                try await restore.check("marker back") {
+                    let (found, method) = try await access.read(marker.fileName)
+                    let how = method.describe(access.location, verb: "read")
+                    guard found == marker.content else {
+                        throw MarkerError.changed(
+                            "\(access.location.directory)/\(marker.fileName)", found: found, how: how)
+                    }
+                    let (added, _) = try await access.read(DataMarker.addedFileName)
+                    guard added == nil else {
+                        throw MarkerError.survived("\(access.location.directory)/\(DataMarker.addedFileName)", how: how)
+                    }
+                    await restore.proof(how)
+                }
+                try await steps.healthAndReadiness(app, recorder: restore)
+            }
+            if let hook = prepared.meta.backupVerify {
+                try await steps.runHook(hook, name: "backup_verify hook", op: "verify", app: app, recorder: restore)
+            }
+        } catch {
+            await context.journal.line("restore stopped: \(error)", tier: "restore")
+        }
+        return restore.result()
+    }
+}
