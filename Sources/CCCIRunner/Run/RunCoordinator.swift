@@ -51,15 +51,8 @@ public final class RunCoordinator: Sendable {
         self.git = Git(runner: runner)
         self.driver = NativeDriver(config: config, engine: engine, runner: runner, logger: logger, secrets: secrets)
         startInstant = clock.now
-        let stamp = ISO8601DateFormatter.string(
-            from: startDate, timeZone: TimeZone(identifier: "UTC")!,
-            formatOptions: [.withYear, .withMonth, .withDay, .withTime, .withTimeZone]
-        )
-        .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
-        let recipeLabel = AppNaming.dnsLabel(
-            URL(fileURLWithPath: options.recipe).lastPathComponent.replacingOccurrences(of: ".git", with: ""))
-        runID =
-            "\(stamp)-\(recipeLabel.isEmpty ? "recipe" : recipeLabel)-\(SecretGenerator.value(length: 6).lowercased())"
+        // `ccci serve` names the run up front (`--run-id`) so that it can link to it while it runs.
+        runID = options.runID ?? RunID.make(recipe: options.recipe, at: startDate)
     }
 
     /// The run's directory (logs, results).
