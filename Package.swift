@@ -115,7 +115,10 @@ let package = Package(
         .executableTarget(
             name: "ccci-bench",
             dependencies: [
-                "CCCICore", "CCCIDeploy", "CCCISwarm", "CCCISystem", "CCCILab", "CCCIGit",
+                "CCCICore", "CCCIDeploy", "CCCISwarm", "CCCISystem", "CCCILab", "CCCIGit", "CCCIServer", "CCCIStore",
+                "CCCITestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -136,7 +139,16 @@ let package = Package(
         ),
         .target(
             name: "CCCITestSupport",
-            dependencies: ["CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem", "CCCILab"],
+            dependencies: [
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem", "CCCILab", "CCCIServer", "CCCIStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/Support",
             swiftSettings: strict
         ),
@@ -151,9 +163,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "CCCIServerTests",
+            dependencies: [
+                "CCCICore", "CCCIServer", "CCCIStore", "CCCITestSupport", "ccci",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "CCCIIntegrationTests",
             dependencies: [
-                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab",
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab", "CCCIServer",
                 "CCCITestSupport", "ccci", "ccci-safety-helper",
             ],
             swiftSettings: strict

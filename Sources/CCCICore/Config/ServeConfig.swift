@@ -163,7 +163,8 @@ struct ConfigTable {
     ) throws(ConfigError) {
         for key in table.keys.sorted() where !allowed.contains(key) {
             var message = "unknown key `\(prefix).\(key)`"
-            if let suggestion = Suggestion.closest(to: key, in: allowed) {
+            if let suggestion = Suggestion.closest(to: key, in: allowed) ?? allowed.first(where: { $0.hasPrefix(key) })
+            {
                 message += " — did you mean `\(prefix).\(suggestion)`?"
             }
             throw .invalid(file: file, key: "\(prefix).\(key)", message: message)

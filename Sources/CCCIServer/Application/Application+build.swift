@@ -57,6 +57,7 @@ public func buildApplication(_ arguments: ServerArguments) async throws -> some 
                     "http.port": "\(channel.localAddress?.port ?? 0)", "forge.url": "\(config.serve.forgeURL ?? "")",
                     "queue.workers": "\(arguments.workers)",
                 ])
+            await arguments.onListening?(channel.localAddress?.port ?? 0)
         },
         logger: logger)
 }

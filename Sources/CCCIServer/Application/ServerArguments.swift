@@ -21,6 +21,8 @@ public struct ServerArguments: Sendable {
     public var housekeepingInterval: Duration?
     /// How long a run that outlived a dead server gets to tear down before it is killed.
     public var orphanGrace: Duration
+    /// Called with the bound port once the server listens (tests and benchmarks bind port 0).
+    public var onListening: (@Sendable (Int) async -> Void)?
 
     public init(
         config: NodeConfig, webhookSecret: SecretValue, forgeToken: SecretValue, executable: URL,

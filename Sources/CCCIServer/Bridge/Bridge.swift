@@ -140,7 +140,12 @@ public struct Bridge: Sendable {
                 delivery: delivery, .comment(ReplyText.usage(error), on: comment.issue, in: repository, job: nil))
             return Answer(status: 200, message: "malformed !testme: \(error)")
         }
-        let pull = try await forge.pullRequest(comment.issue, in: comment.repository)
+        let pull: PullRequestInfo
+        do {
+            pull = try await forge.pullRequest(comment.issue, in: comment.repository)
+        } catch let error as ForgeError where error.status == 404 {
+            return .ignored("the forge has no pull request \(repository)#\(comment.issue)")
+        }
         guard pull.isOpen else {
             _ = try await store.transaction(delivery: delivery) { _ in }
             return .ignored("the pull request is closed")
@@ -241,7 +246,7 @@ public struct Bridge: Sendable {
         guard let stopped, !stopped.isEmpty else { return .ignored("nothing to supersede") }
         wakeReplies.signal()
         for job in stopped where job.state == .running {
-            await running.terminate(job.number)
+            running.terminate(job.number)
         }
         logger.info(
             "push superseded jobs",

@@ -63,7 +63,8 @@ public struct TestmeCommand: Sendable, Hashable {
             case "--quick":
                 return .failure(TestmeError("`--quick` (the warm lane) is not available on this node yet"))
             default:
-                let shown = option.count > 40 ? String(option.prefix(40)) + "…" : option
+                let clean = option.filter { $0 != "`" }
+                let shown = clean.count > 40 ? String(clean.prefix(40)) + "…" : clean
                 return .failure(TestmeError("unknown option `\(shown)`"))
             }
             index += 1

@@ -19,6 +19,13 @@ public struct Retention: Sendable {
         public let recipe: String
         public let startedAt: Date
         public let bytes: Int64
+
+        public init(runID: String, recipe: String, startedAt: Date, bytes: Int64) {
+            self.runID = runID
+            self.recipe = recipe
+            self.startedAt = startedAt
+            self.bytes = bytes
+        }
     }
 
     /// What a collection removed (or, dry, would remove).

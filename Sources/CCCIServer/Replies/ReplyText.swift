@@ -36,7 +36,7 @@ public enum ReplyText {
 
     /// A `!testme` whose options cannot be read.
     public static func usage(_ error: TestmeError) -> String {
-        "**cc-ci** could not read that `!testme`: \(escape(error.description)).\n\n\(TestmeCommand.usage)"
+        "**cc-ci** could not read that `!testme`: \(escape(error.description, keepCode: true)).\n\n\(TestmeCommand.usage)"
     }
 
     /// A job stopped because a push changed the pull request's head.
@@ -164,12 +164,13 @@ public enum ReplyText {
         value < 60 ? String(format: "%.1f s", value) : String(format: "%d min %02d s", Int(value) / 60, Int(value) % 60)
     }
 
-    /// Text from outside made safe for one table cell: one line, no table or HTML syntax, cut.
-    static func escape(_ text: String, limit: Int = 500) -> String {
+    /// Text from outside made safe for one table cell: one line, no table or HTML syntax, cut;
+    /// backticks become quotes unless `keepCode` (text whose code spans are cc-ci's own).
+    static func escape(_ text: String, limit: Int = 500, keepCode: Bool = false) -> String {
         var flat = text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
         if flat.count > limit { flat = String(flat.prefix(limit)) + "…" }
         return flat.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "|", with: "\\|")
-            .replacingOccurrences(of: "`", with: "'")
+            .replacingOccurrences(of: "`", with: keepCode ? "`" : "'")
     }
 }
