@@ -99,6 +99,18 @@ struct BridgeTests {
         }
     }
 
+    @Test("with `owners` set, a repository of another owner is not enrolled even when its name is a recipe")
+    func owners() async throws {
+        try await InProcessServer.with(owners: ["Recipes"]) { server async throws in
+            let stranger = try await server.post(WebhookFixture.comment("!testme", repository: "someone-else/web"))
+            #expect(stranger.status == .noContent)
+            #expect(server.stub.calls.isEmpty)
+            let ours = try await server.post(WebhookFixture.comment("!testme", commentID: 102))
+            #expect(ours.status == .accepted)
+            #expect(try await server.jobs().map(\.repository) == ["recipes/web"])
+        }
+    }
+
     @Test("a commenter without write access gets a polite refusal and no run; the allowlist lets one in")
     func authorisation() async throws {
         try await InProcessServer.with(allowlist: ["Carol"]) { server async throws in

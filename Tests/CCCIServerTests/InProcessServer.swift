@@ -21,14 +21,16 @@ struct InProcessServer: Sendable {
     /// Runs `body` against a fresh server: recipes/web#1 open at ``head``, `alice` may write,
     /// `mallory` may only read.
     static func with<T: Sendable>(
-        workers: Int = 0, allowlist: [String] = [], _ body: @Sendable (InProcessServer) async throws -> T
+        workers: Int = 0, allowlist: [String] = [], owners: [String] = [],
+        _ body: @Sendable (InProcessServer) async throws -> T
     ) async throws -> T {
         try await ForgeStub.with { stub in
             stub.setPullRequest("recipes/web", 1, head: head)
             stub.grant("alice", "write", on: "recipes/web")
             stub.grant("mallory", "read", on: "recipes/web")
             let harness = try ServerHarness()
-            let app = try await buildApplication(harness.arguments(stub: stub, workers: workers, allowlist: allowlist))
+            let app = try await buildApplication(
+                harness.arguments(stub: stub, workers: workers, allowlist: allowlist, owners: owners))
             let store = try harness.store()
             return try await app.test(.router) { client in
                 try await body(InProcessServer(client: client, stub: stub, harness: harness, store: store))

@@ -45,11 +45,11 @@ public struct ServerHarness: Sendable {
 
     /// In-process server arguments (no housekeeping; quick retries unless `retry` is given).
     public func arguments(
-        stub: ForgeStub, workers: Int = 0, allowlist: [String] = [],
+        stub: ForgeStub, workers: Int = 0, allowlist: [String] = [], owners: [String] = [],
         retry: RetryPolicy = RetryPolicy(attempts: 3, firstDelay: .milliseconds(20), timeout: .seconds(5))
     ) throws -> ServerArguments {
         ServerArguments(
-            config: try config(stub: stub, allowlist: allowlist), webhookSecret: SecretValue(secret),
+            config: try config(stub: stub, allowlist: allowlist, owners: owners), webhookSecret: SecretValue(secret),
             forgeToken: SecretValue(stub.token), executable: TestEnvironment.ccciExecutable,
             logger: logs.logger(label: "ccci.serve"), workers: workers, retry: retry, housekeepingInterval: nil)
     }

@@ -119,6 +119,15 @@ public final class JobWorkers: Service, Sendable {
         var arguments = ["run", job.recipe, "--pr", "\(job.pr)", "--ref", job.headSHA, "--json", "--run-id", runID]
         if let stages = job.stages { arguments += ["--stages", stages] }
         let links = self.links
+        guard !isStopping else {
+            // Claimed as the server began to stop: back to the queue, not an attempt.
+            try? await record(job.number) { job, _ in
+                job.state = .queued
+                job.startedAt = nil
+                job.runID = nil
+            }
+            return
+        }
         let process: RunProcess
         do {
             try await record(job.number) { job, queue in
@@ -153,7 +162,8 @@ public final class JobWorkers: Service, Sendable {
             RunResults.self, from: Data(contentsOf: runDirectory.appendingPathComponent("results.json")))
         let current = (try? await store.job(job.number)) ?? job
         var outcome = JobOutcome.of(exitCode: status, results: results, lastError: Self.lastError(in: log))
-        if current.cancelReason != nil {
+        if current.cancelReason != nil, status >= 128 {
+            // Stopped because a push superseded it (a run that finished first keeps its verdict).
             outcome = JobOutcome(state: .cancelled, exitCode: status, results: results, note: current.cancelReason)
         } else if isStopping, status == 143 || status == 128 + SIGKILL {
             logger.notice("run stopped by the server's shutdown", metadata: ["run.exit": "\(status)"])

@@ -41,14 +41,19 @@ public final class Wakeup: Sendable {
     }
 
     /// Returns once a signal came after `generation` was read (at once if one already did).
+    /// Cancelling the waiting task stops the wakeup (cancellation only comes at shutdown).
     public func wait(since generation: Int) async {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state in
-                if state.stopped || state.generation != generation { return true }
-                state.waiters.append(continuation)
-                return false
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state in
+                    if state.stopped || state.generation != generation { return true }
+                    state.waiters.append(continuation)
+                    return false
+                }
+                if ready { continuation.resume() }
             }
-            if ready { continuation.resume() }
+        } onCancel: {
+            stop()
         }
     }
 }
