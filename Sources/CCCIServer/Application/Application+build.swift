@@ -76,7 +76,7 @@ public func buildRouter(
     let router = Router()
     HookRoutes(bridge: bridge).addRoutes(to: router)
     RunRoutes(store: store, config: config, links: links).addRoutes(to: router)
-    router.get("/healthz") { _, _ in Response.text(.ok, "ok") }
+    HealthRoutes().addRoutes(to: router)
     return router
 }
 
