@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(name: "CSystemShims"),
@@ -98,9 +100,25 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CCCIServer",
+            dependencies: [
+                "CCCICore", "CCCIStore", "CCCISystem", "CSystemShims",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "CCCICommands",
             dependencies: [
                 "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab", "CCCILint",
+                "CCCIServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -110,7 +128,10 @@ let package = Package(
         .executableTarget(
             name: "ccci-bench",
             dependencies: [
-                "CCCICore", "CCCIDeploy", "CCCISwarm", "CCCISystem", "CCCILab", "CCCIGit",
+                "CCCICore", "CCCIDeploy", "CCCISwarm", "CCCISystem", "CCCILab", "CCCIGit", "CCCIServer", "CCCIStore",
+                "CCCITestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -131,7 +152,16 @@ let package = Package(
         ),
         .target(
             name: "CCCITestSupport",
-            dependencies: ["CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem", "CCCILab"],
+            dependencies: [
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem", "CCCILab", "CCCIServer", "CCCIStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/Support",
             swiftSettings: strict
         ),
@@ -149,10 +179,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "CCCIServerTests",
+            dependencies: [
+                "CCCICore", "CCCIServer", "CCCIStore", "CCCITestSupport", "ccci",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "CCCIIntegrationTests",
             dependencies: [
                 "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab", "CCCILint",
-                "CCCISystem",
+                "CCCIServer", "CCCISystem",
                 "CCCITestSupport", "ccci", "ccci-safety-helper",
             ],
             swiftSettings: strict

@@ -13,7 +13,7 @@ import Logging
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ccci-bench", abstract: "Benchmarks of cc-ci on the local lab.",
-        subcommands: [ConvergenceLatency.self])
+        subcommands: [ConvergenceLatency.self, WebhookLatency.self])
 }
 
 /// Convergence detection latency: the time from the last container of a stack reporting
@@ -46,7 +46,7 @@ struct ConvergenceLatency: AsyncParsableCommand {
         var latencies: [Double] = []
         var totals: [Double] = []
         try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
-            let driver = NativeDriver(config: config, engine: engine, logger: logger)
+            let driver = NativeDriver.onNode(config: config, engine: engine, logger: logger)
             print("run  deploy→converged  last healthy→returned")
             for index in 1...runs {
                 let domain = try AppNaming(ciDomain: "bench.ccci.test").runAppDomain(
@@ -83,13 +83,6 @@ struct ConvergenceLatency: AsyncParsableCommand {
                 print(String(format: "%3d  %12.0f ms  %18.0f ms", index, total, measured))
                 _ = try await driver.remove(app)
             }
-        }
-        func percentile(_ values: [Double], _ p: Double) -> Double {
-            let sorted = values.sorted()
-            let rank = p / 100 * Double(sorted.count - 1)
-            let low = Int(rank.rounded(.down))
-            let high = min(low + 1, sorted.count - 1)
-            return sorted[low] + (sorted[high] - sorted[low]) * (rank - Double(low))
         }
         print("")
         print("fixture \(fixture), \(runs) fresh deploys")

@@ -55,6 +55,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Run the upgrade path after the head path instead of alongside it.")
     var serial = false
 
+    @Option(help: .hidden)
+    var runID: String?
+
     func validate() throws {
         if case .failure(let error) = RunOptions.parseStages(stages) { throw ValidationError("--stages: \(error)") }
         do {
@@ -68,6 +71,9 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("--deadline: \(error)")
         }
         if pr < 0 { throw ValidationError("--pr must be a pull request number") }
+        if let runID, !RunID.isValid(runID) {
+            throw ValidationError("--run-id: '\(runID)' is not a run id (letters, digits, '.', '_', '-'; at most 128)")
+        }
     }
 
     func run() async throws {
@@ -80,10 +86,17 @@ struct RunCommand: AsyncParsableCommand {
         }
         let config = try global.loadConfig()
         let logger = global.makeLogger()
+        // The caller may have made the directory (for its own log of this process); a run log
+        // there means another run had this id.
+        if let runID,
+            FileManager.default.fileExists(atPath: config.runsDirectory.appendingPathComponent("\(runID)/run.log").path)
+        {
+            throw CommandFailure("--run-id \(runID): a run with that id already exists", exitCode: 2)
+        }
         let options = RunOptions(
             recipe: recipe, ref: ref, pr: pr, stages: (try? RunOptions.parseStages(stages).get()) ?? Tier.defaultStages,
             keepOnFailure: keepOnFailure, deployTimeout: deployTimeout.flatMap(DurationText.parse), serial: serial,
-            json: json)
+            json: json, runID: runID)
         let secrets = SecretRegistry()
         let reporter = Reporter(enabled: !json, redactor: secrets)
         let lifetime = RunLifetime(deadline: deadline.flatMap(DurationText.parse) ?? config.runDeadline) { signal in

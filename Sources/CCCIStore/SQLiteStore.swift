@@ -5,7 +5,7 @@ import GRDB
 /// The embedded store: SQLite through GRDB, in WAL mode (a `DatabasePool`), migrated on open.
 /// Migrations are named and never edited once shipped; add a new one instead.
 public final class SQLiteStore: ResultStore {
-    private let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
 
     /// Opens (creating and migrating) the database at `path`. Errors name the file and say what
     /// to do, never SQLite's bare codes.
@@ -87,6 +87,8 @@ public final class SQLiteStore: ResultStore {
                 table.primaryKey(["runID", "tier"])
             }
         }
+        // `ccci serve`'s durable queue: jobs, the outbox of forge replies, webhook deliveries seen.
+        migrator.registerMigration("v2-job-queue") { db in try createQueueTables(db) }
         return migrator
     }
 

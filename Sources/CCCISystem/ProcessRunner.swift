@@ -276,7 +276,7 @@ public enum LogLimits {
         let last = (try? handle.read(upToCount: Int(tail))) ?? Data()
         let cut = total - head - Int64(last.count)
         try? handle.truncate(atOffset: UInt64(offset + head))
-        try? handle.seekToEnd()
+        _ = try? handle.seekToEnd()
         var note =
             "\n[cc-ci: \(cut) bytes of output cut here — a log keeps the first \(head >> 20) MiB and the last "
             + "\(tail >> 20) MiB of each command\(stoppedAtHardLimit ? "; the command was stopped when its output passed \(hardStop >> 20) MiB" : "")]\n"

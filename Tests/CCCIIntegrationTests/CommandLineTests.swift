@@ -5,6 +5,10 @@ import CCCITestSupport
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The `ccci` commands that need no swarm, run as a user runs them.
 @Suite struct CLICommands {
     func ccci(_ arguments: [String], environment: [String: String?] = [:]) async throws -> CommandResult {
@@ -116,10 +120,61 @@ import Testing
     @Test("ccci --help lists the subcommands; --version prints the version")
     func helpAndVersion() async throws {
         let help = try await ccci(["--help"])
-        for command in ["run", "results", "janitor", "teardown", "recipe", "meta", "lab"] {
+        for command in ["run", "results", "janitor", "teardown", "recipe", "meta", "lab", "serve", "gc"] {
             #expect(help.output.contains("  \(command) "), "missing \(command)")
         }
         let version = try await ccci(["--version"])
         #expect(version.output.trimmingCharacters(in: .whitespacesAndNewlines) == CCCIVersion.current)
+    }
+
+    @Test(
+        "ccci serve refuses to start without its [serve] keys or with a loose secret file: exit 2 naming key and file")
+    func serveSetupErrors() async throws {
+        let home = try TemporaryDirectory("ccci-serve-cli")
+        let config = home.appending("config.toml")
+        try "[serve]\nlisten = \"127.0.0.1:0\"\n".write(to: config, atomically: true, encoding: .utf8)
+        let environment: [String: String?] = ["CCCI_HOME": home.url.path, "CCCI_CONFIG": config.path]
+        let missing = try await ccci(["serve"], environment: environment)
+        #expect(missing.status == 2)
+        #expect(missing.errorOutput.contains("`serve.forge_url` is not set in \(config.path)"))
+        let secret = home.appending("secret")
+        try "hunter2-secret\n".write(to: secret, atomically: true, encoding: .utf8)
+        chmod(secret.path, 0o644)
+        try """
+        [serve]
+        listen = "127.0.0.1:0"
+        forge_url = "http://127.0.0.1:9"
+        webhook_secret_file = "\(secret.path)"
+        forge_token_file = "\(secret.path)"
+
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let loose = try await ccci(["serve"], environment: environment)
+        #expect(loose.status == 2)
+        #expect(loose.errorOutput.contains("\(secret.path) (`serve.webhook_secret_file`) may be read by any user"))
+        #expect(!loose.errorOutput.contains("hunter2"), "the secret is never printed")
+    }
+
+    @Test("ccci gc --dry-run lists what the retention rule would remove and removes nothing")
+    func gcDryRun() async throws {
+        let home = try TemporaryDirectory("ccci-gc-cli")
+        let config = home.appending("config.toml")
+        try "[retention]\nkeep_runs = 1\nkeep_days = 0\n".write(to: config, atomically: true, encoding: .utf8)
+        for id in ["20250101T000000Z-web-aaaaaa", "20250102T000000Z-web-bbbbbb"] {
+            try FileManager.default.createDirectory(at: home.appending("runs/\(id)"), withIntermediateDirectories: true)
+            try "log\n".write(to: home.appending("runs/\(id)/run.log"), atomically: true, encoding: .utf8)
+        }
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSince1970: 1_700_000_000)],
+            ofItemAtPath: home.appending("runs/20250101T000000Z-web-aaaaaa").path)
+        let environment: [String: String?] = ["CCCI_HOME": home.url.path, "CCCI_CONFIG": config.path]
+        let dry = try await ccci(["gc", "--dry-run"], environment: environment)
+        #expect(dry.status == 0)
+        #expect(dry.output.contains("would remove 20250101T000000Z-web-aaaaaa (web"))
+        #expect(dry.output.contains("1 run directory to remove"))
+        #expect(FileManager.default.fileExists(atPath: home.appending("runs/20250101T000000Z-web-aaaaaa").path))
+        let real = try await ccci(["gc"], environment: environment)
+        #expect(real.status == 0 && real.output.contains("removed 20250101T000000Z-web-aaaaaa"))
+        #expect(!FileManager.default.fileExists(atPath: home.appending("runs/20250101T000000Z-web-aaaaaa").path))
+        #expect(FileManager.default.fileExists(atPath: home.appending("runs/20250102T000000Z-web-bbbbbb").path))
     }
 }

@@ -113,7 +113,8 @@ extension Integration {
             #expect(!results.artifacts.serviceLogs.isEmpty)
             for log in results.artifacts.serviceLogs {
                 let text = try String(contentsOfFile: "\(results.artifacts.runDirectory)/\(log)", encoding: .utf8)
-                #expect(text.contains("## docker service ps"))
+                #expect(text.contains("## tasks"), "task states are kept")
+                #expect(text.contains("unhealthy container"), "with the error that failed them: \(text)")
             }
             let schemaErrors = try await SchemaValidation.errors(of: try results.encoded())
             #expect(schemaErrors.isEmpty, "\(schemaErrors)")

@@ -18,7 +18,7 @@ public struct DriverHarness: Sendable {
         home = try TemporaryDirectory("ccci-driver")
         config = try TestEnvironment.labConfig(home: home.url, extra: extraConfig)
         self.engine = engine
-        driver = NativeDriver(config: config, engine: engine, logger: TestEnvironment.logger)
+        driver = NativeDriver.onNode(config: config, engine: engine, logger: TestEnvironment.logger)
         TestSession.register(ciDomain: ciDomain, home: home.url)
     }
 

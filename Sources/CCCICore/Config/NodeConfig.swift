@@ -45,6 +45,10 @@ public struct NodeConfig: Sendable, Hashable {
     public var capacity: Int
     /// Hard deadline of one run (SPEC F-LIFETIME).
     public var runDeadline: Duration
+    /// `ccci serve`: listen address, forge, the files holding its secrets (`[serve]`).
+    public var serve = ServeConfig()
+    /// How long run directories are kept (`[retention]`, `ccci gc`).
+    public var retention = RetentionPolicy()
 
     public var envDirectory: URL { home.appendingPathComponent("apps") }
     public var runsDirectory: URL { home.appendingPathComponent("runs") }
@@ -64,6 +68,18 @@ public struct NodeConfig: Sendable, Hashable {
         try AppNaming(ciDomain: ciDomain)
     }
 
+    /// The configuration file: `$CCCI_CONFIG`, else `<home>/config.toml`.
+    public static func configFile(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> URL {
+        URL(
+            fileURLWithPath: environment["CCCI_CONFIG"]
+                ?? URL(fileURLWithPath: environment["CCCI_HOME"] ?? "/var/lib/ccci").appendingPathComponent(
+                    "config.toml"
+                )
+                .path)
+    }
+
     /// Loads the configuration: defaults, then the file, then the environment.
     public static func load(
         environment: [String: String] = ProcessInfo.processInfo.environment
@@ -76,7 +92,7 @@ public struct NodeConfig: Sendable, Hashable {
             catalogueDirectory: labDirectory.appendingPathComponent("recipes"), catalogueURLs: [:],
             networkMode: nil, ingress: .lab, imagePolicy: .local, resolveImage: "never",
             dockerSocket: "/var/run/docker.sock", capacity: 2, runDeadline: .seconds(3600))
-        let file = URL(fileURLWithPath: environment["CCCI_CONFIG"] ?? home.appendingPathComponent("config.toml").path)
+        let file = configFile(environment: environment)
         if FileManager.default.fileExists(atPath: file.path) {
             try config.apply(file: file)
         } else if environment["CCCI_CONFIG"] != nil {
@@ -110,7 +126,7 @@ public struct NodeConfig: Sendable, Hashable {
     /// The keys a config file may set.
     public static let keys = [
         "home", "ci_domain", "lock_dir", "lab_dir", "packs_dir", "catalogue_dir", "catalogue", "network_mode",
-        "ingress", "image_policy", "resolve_image", "docker_socket", "capacity", "run_deadline",
+        "ingress", "image_policy", "resolve_image", "docker_socket", "capacity", "run_deadline", "serve", "retention",
     ]
 
     mutating func apply(file: URL) throws(ConfigError) {
@@ -173,6 +189,8 @@ public struct NodeConfig: Sendable, Hashable {
             }
             capacity = number
         }
+        if let value = table["serve"] { serve = try ServeConfig(table: value, file: file.path) }
+        if let value = table["retention"] { retention = try RetentionPolicy(table: value, file: file.path) }
         if let value = table["catalogue"] {
             guard case .object(let catalogue) = value else {
                 throw .invalid(file: file.path, key: "catalogue", message: "expects a table of recipe = \"git url\"")

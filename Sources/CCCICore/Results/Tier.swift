@@ -35,3 +35,33 @@ public enum TierStatus: String, Sendable, Codable, Hashable, CaseIterable {
     /// The run was stopped (a signal, its deadline) before the tier finished: no verdict.
     case cancelled
 }
+
+extension Tier {
+    /// Parses a stage list, `install,upgrade,…` (`ccci run --stages`, `!testme --stages`): ladder
+    /// order, duplicates removed; the error names the first word that is not a stage.
+    public static func parseStages(_ text: String) -> Result<[Tier], StageError> {
+        var stages: [Tier] = []
+        for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        where !name.isEmpty {
+            guard let tier = Tier(rawValue: name), defaultStages.contains(tier) else {
+                return .failure(StageError(name: name))
+            }
+            if !stages.contains(tier) { stages.append(tier) }
+        }
+        guard !stages.isEmpty else { return .failure(StageError(name: text)) }
+        return .success(stages.sorted())
+    }
+}
+
+/// A stage list entry that is not a stage.
+public struct StageError: Error, Sendable, CustomStringConvertible {
+    public let name: String
+
+    public var description: String {
+        var text = "'\(name)' is not a stage; stages are \(Tier.defaultStages.map(\.rawValue).joined(separator: ","))"
+        if let suggestion = Suggestion.closest(to: name, in: Tier.defaultStages.map(\.rawValue)) {
+            text += " — did you mean `\(suggestion)`?"
+        }
+        return text
+    }
+}

@@ -47,7 +47,8 @@ public final class RunCoordinator: Sendable {
         self.lifetime = lifetime
         self.runner = runner
         self.secrets = secrets
-        runID = RunID.make(recipe: options.recipe, at: startDate)
+        // `ccci serve` names the run up front (`--run-id`) so that it can link to it while it runs.
+        runID = options.runID ?? RunID.make(recipe: options.recipe, at: startDate)
     }
 
     /// The run's directory (logs, results).
@@ -270,20 +271,5 @@ public final class RunCoordinator: Sendable {
 extension RunVerdict.Stop {
     init(_ reason: RunLifetime.StopReason) {
         self.init(outcome: reason.outcome, description: reason.description)
-    }
-}
-
-/// Run ids: `<UTC time>-<recipe>-<6 random letters>`, sortable by start.
-enum RunID {
-    static func make(recipe: String, at date: Date) -> String {
-        let stamp = ISO8601DateFormatter.string(
-            from: date, timeZone: TimeZone(identifier: "UTC")!,
-            formatOptions: [.withYear, .withMonth, .withDay, .withTime, .withTimeZone]
-        )
-        .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
-        let label = AppNaming.dnsLabel(
-            URL(fileURLWithPath: GitCredentials.split(recipe).url).lastPathComponent
-                .replacingOccurrences(of: ".git", with: ""))
-        return "\(stamp)-\(label.isEmpty ? "recipe" : label)-\(SecretGenerator.value(length: 6).lowercased())"
     }
 }

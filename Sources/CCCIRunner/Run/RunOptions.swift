@@ -19,11 +19,13 @@ public struct RunOptions: Sendable, Hashable {
     public var serial: Bool
     /// Print only the results document.
     public var json: Bool
+    /// The run's id when the caller chose it (`ccci serve` does); `nil`: a new one.
+    public var runID: String?
 
     public init(
         recipe: String, ref: String? = nil, pr: Int = 0, stages: [Tier] = Tier.defaultStages,
         keepOnFailure: Bool = false,
-        deployTimeout: Duration? = nil, serial: Bool = false, json: Bool = false
+        deployTimeout: Duration? = nil, serial: Bool = false, json: Bool = false, runID: String? = nil
     ) {
         self.recipe = recipe
         self.ref = ref
@@ -33,32 +35,11 @@ public struct RunOptions: Sendable, Hashable {
         self.deployTimeout = deployTimeout
         self.serial = serial
         self.json = json
+        self.runID = runID
     }
 
-    /// Parses `install,upgrade,…` (ladder order, duplicates removed); `nil` names the bad stage.
+    /// Parses `install,upgrade,…` (see ``Tier/parseStages(_:)``).
     public static func parseStages(_ text: String) -> Result<[Tier], StageError> {
-        var stages: [Tier] = []
-        for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() })
-        where !name.isEmpty {
-            guard let tier = Tier(rawValue: name), Tier.defaultStages.contains(tier) else {
-                return .failure(StageError(name: name))
-            }
-            if !stages.contains(tier) { stages.append(tier) }
-        }
-        guard !stages.isEmpty else { return .failure(StageError(name: text)) }
-        return .success(stages.sorted())
-    }
-}
-
-/// A `--stages` value that is not a stage.
-public struct StageError: Error, Sendable, CustomStringConvertible {
-    public let name: String
-
-    public var description: String {
-        var text = "'\(name)' is not a stage; stages are \(Tier.defaultStages.map(\.rawValue).joined(separator: ","))"
-        if let suggestion = Suggestion.closest(to: name, in: Tier.defaultStages.map(\.rawValue)) {
-            text += " — did you mean `\(suggestion)`?"
-        }
-        return text
+        Tier.parseStages(text)
     }
 }

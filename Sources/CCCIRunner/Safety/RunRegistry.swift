@@ -131,43 +131,11 @@ public final class RunRegistration: Sendable {
     }
 }
 
-/// A process' start time, which tells a live process from a later one that got its pid.
-public enum ProcessStart {
-    /// Field 22 of `/proc/<pid>/stat` (clock ticks since boot), `nil` when there is no such process.
-    public static func time(of pid: pid_t) -> UInt64? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = text.lastIndex(of: ")")
-        else { return nil }
-        // After "pid (comm)": state is field 3, so start time (field 22) is the 20th here.
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 19 else { return nil }
-        return UInt64(fields[19])
-    }
-
-    /// The processes whose process group is `pgid`.
-    public static func members(of pgid: pid_t) -> [pid_t] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { Int32($0) }.filter { pid in
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let close = text.lastIndex(of: ")")
-            else { return false }
-            let fields = text[text.index(after: close)...].split(separator: " ")
-            return fields.count > 2 && Int32(fields[2]) == pgid
-        }
-    }
-
-    /// The processes whose environment carries `CCCI_RUN_ID=<runID>`: every child of a run (and
-    /// their children) inherits it, so this finds even one started in the moment between its
-    /// spawn and its registration.
+extension ProcessStart {
+    /// The processes of the run `runID`: every child of a run (and their children) inherits
+    /// `CCCI_RUN_ID=<runID>`, so this finds even one started between its spawn and its registration.
     public static func tagged(runID: String) -> [pid_t] {
-        let marker = Array("\(RunRegistration.environmentKey)=\(runID)".utf8)
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { Int32($0) }.filter { pid in
-            guard pid != getpid(), let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else {
-                return false
-            }
-            return data.split(separator: 0).contains { Array($0) == marker }
-        }
+        carrying(environment: "\(RunRegistration.environmentKey)=\(runID)")
     }
 
     /// Whether the group a dead run recorded is still that group: its leader alive with the same

@@ -1,0 +1,50 @@
+import ArgumentParser
+import CCCICore
+import CCCIServer
+import CCCIStore
+import Foundation
+
+/// `ccci gc`: remove old run directories by the node's retention rule.
+struct GCCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc",
+        abstract: "Remove run directories the retention rule lets go ([retention] keep_runs, keep_days).",
+        discussion: """
+            A run directory is removed when it is neither among the newest keep_runs runs of its recipe \
+            (default 20) nor younger than keep_days days (default 30); never a live run's, never a queued or \
+            running job's. Run history in the store is kept. `ccci serve` does this every six hours.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Only say what would be removed.")
+    var dryRun = false
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() async throws {
+        let config = try global.loadConfig()
+        let store = try? SQLiteStore(readingFrom: config.storePath)
+        let active = await Retention.activeRuns(in: store)
+        let report = Retention(config: config).collect(dryRun: dryRun, active: active)
+        if json {
+            print(String(decoding: try JSONCoding.prettyEncoder.encode(report), as: UTF8.self))
+        } else {
+            for run in report.removed {
+                print("\(dryRun ? "would remove" : "removed") \(run.runID) (\(run.recipe), \(Self.size(run.bytes)))")
+            }
+            for runID in report.protected { print("kept \(runID): its run or job is still active") }
+            for failure in report.failures { print("could not remove \(failure)") }
+            print(
+                "gc: \(report.removed.count) run director\(report.removed.count == 1 ? "y" : "ies") "
+                    + "\(dryRun ? "to remove" : "removed") (\(Self.size(report.bytes))), \(report.kept) kept "
+                    + "(keep_runs \(config.retention.keepRuns), keep_days \(config.retention.keepDays))")
+        }
+        if !report.failures.isEmpty { throw ExitCode.failure }
+    }
+
+    static func size(_ bytes: Int64) -> String {
+        ByteCountFormatter.string(fromByteCount: bytes, countStyle: .file)
+    }
+}

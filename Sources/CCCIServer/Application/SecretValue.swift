@@ -1,0 +1,68 @@
+import Foundation
+
+/// A secret read from a file (the webhook secret, the forge API token). It prints as
+/// `<redacted>` everywhere — in logs, errors, string interpolation — and only ``reveal()`` gives
+/// its value, to the one place that needs it.
+public struct SecretValue: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    private let value: String
+
+    public init(_ value: String) {
+        self.value = value
+    }
+
+    /// The secret itself (for the HMAC key or the Authorization header only).
+    public func reveal() -> String { value }
+
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+
+    /// Reads a secret from `path` (named by config key `key`): the file's text without its
+    /// trailing newline. Errors name the file and the key and say what to do; a file that others
+    /// may read is refused, so the secret cannot leak through a loose permission.
+    public static func read(file path: String, key: String) throws(ServeSetupError) -> SecretValue {
+        let url = URL(fileURLWithPath: path)
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw .secretFile(
+                path: path, key: key,
+                problem: FileManager.default.fileExists(atPath: path)
+                    ? "cannot be read by this user" : "does not exist")
+        }
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o007 != 0
+        {
+            throw .secretFile(
+                path: path, key: key,
+                problem: "may be read by any user (mode \(String(mode & 0o777, radix: 8))) — `chmod 600 \(path)`")
+        }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw .secretFile(path: path, key: key, problem: "is empty") }
+        guard !text.contains("\n") else {
+            throw .secretFile(path: path, key: key, problem: "holds more than one line — it must hold the secret only")
+        }
+        return SecretValue(text)
+    }
+}
+
+/// `ccci serve` cannot start: a key missing from the node configuration, or a secret file that
+/// cannot be used. Says which key, which file, and what to do.
+public enum ServeSetupError: Error, Sendable, CustomStringConvertible {
+    case missingKey(key: String, file: String, example: String)
+    case secretFile(path: String, key: String, problem: String)
+    case store(String)
+
+    public var description: String {
+        switch self {
+        case .missingKey(let key, let file, let example):
+            return
+                "`serve.\(key)` is not set in \(file) — `ccci serve` needs it, e.g. `\(key) = \(example)` in its [serve] table"
+        case .secretFile(let path, let key, let problem):
+            return "the file \(path) (`serve.\(key)`) \(problem) — it must hold the secret alone, readable by the "
+                + "service's user only (chmod 600)"
+        case .store(let message):
+            return message
+        }
+    }
+}

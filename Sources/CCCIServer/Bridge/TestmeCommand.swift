@@ -1,0 +1,89 @@
+import CCCICore
+
+/// A `!testme` comment: the first line of the comment starts with the word `!testme`, then
+/// options. `--stages install,upgrade,…` picks tiers (default: all); `--quick` is reserved for the
+/// warm lane (SPEC F-QUICK) and refused until that lane exists.
+public struct TestmeCommand: Sendable, Hashable {
+    /// `nil`: every stage.
+    public var stages: [Tier]?
+
+    public init(stages: [Tier]? = nil) {
+        self.stages = stages
+    }
+
+    /// `--stages` as `ccci run` takes it (`nil` for every stage).
+    public var stagesArgument: String? {
+        stages.map { $0.map(\.rawValue).joined(separator: ",") }
+    }
+
+    /// The command's word.
+    public static let word = "!testme"
+
+    /// What a malformed `!testme` gets back.
+    public static let usage = """
+        usage: `!testme [--stages install,upgrade,backup,restore,custom]`
+        - `--stages`: only these tiers (default: all five)
+        """
+
+    /// Whether `body` is a `!testme` comment at all (well formed or not): its first line's
+    /// first word is `!testme`.
+    public static func isCommand(_ body: String) -> Bool {
+        words(of: body).first == word
+    }
+
+    /// Reads the options of a `!testme` comment; the error says what is wrong in one sentence.
+    public static func parse(_ body: String) -> Result<TestmeCommand, TestmeError> {
+        var words = words(of: body)
+        guard words.first == word else { return .failure(TestmeError("the comment does not start with \(word)")) }
+        words.removeFirst()
+        var command = TestmeCommand()
+        var index = 0
+        while index < words.count {
+            let option = words[index]
+            var value: String?
+            var name = option
+            if let equals = option.firstIndex(of: "="), option.hasPrefix("--") {
+                name = String(option[..<equals])
+                value = String(option[option.index(after: equals)...])
+            }
+            switch name {
+            case "--stages":
+                if value == nil {
+                    index += 1
+                    value = index < words.count ? words[index] : nil
+                }
+                guard let list = value, !list.isEmpty, !list.hasPrefix("--") else {
+                    return .failure(TestmeError("`--stages` needs a list, e.g. `--stages install,upgrade`"))
+                }
+                guard command.stages == nil else { return .failure(TestmeError("`--stages` is given twice")) }
+                switch Tier.parseStages(list) {
+                case .success(let stages): command.stages = stages
+                case .failure(let error): return .failure(TestmeError("`--stages`: \(error)"))
+                }
+            case "--quick":
+                return .failure(TestmeError("`--quick` (the warm lane) is not available on this node yet"))
+            default:
+                let clean = option.filter { $0 != "`" }
+                let shown = clean.count > 40 ? String(clean.prefix(40)) + "…" : clean
+                return .failure(TestmeError("unknown option `\(shown)`"))
+            }
+            index += 1
+        }
+        return .success(command)
+    }
+
+    /// The words of the comment's first non-empty line.
+    static func words(of body: String) -> [String] {
+        let line = body.split(whereSeparator: \.isNewline).first { !$0.allSatisfy(\.isWhitespace) } ?? ""
+        return line.split(whereSeparator: \.isWhitespace).prefix(64).map(String.init)
+    }
+}
+
+/// Why a `!testme` comment cannot be acted on.
+public struct TestmeError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,221 @@
+import CCCICore
+import CCCIStore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The queue's workers (SPEC F-QUEUE): `capacity` loops that claim jobs in order and run each
+/// as `ccci run <recipe> --pr N --ref SHA --json --run-id ID` — a child process in its own
+/// process group, with `ccci run`'s lifetime guards (its parent-death signal fires if the server
+/// dies), its output appended to `job.log` in the run's directory.
+///
+/// At start, jobs a dead server left `running` are recovered first (``recover()``). On graceful
+/// shutdown the workers claim nothing more, send SIGTERM to every run (each tears down and
+/// exits 143), wait for them, and queue those jobs again (once: ``JobPolicy``); queued jobs stay
+/// queued.
+public final class JobWorkers: Service, Sendable {
+    let store: SQLiteStore
+    let config: NodeConfig
+    let capacity: Int
+    /// The `ccci` executable runs are started with.
+    let executable: URL
+    /// The environment of the runs (and of the janitor).
+    let environment: [String: String]
+    let links: Links
+    let running: RunningJobs
+    let wakeup: Wakeup
+    let replies: Wakeup
+    let logger: Logger
+    /// How long a run that outlived a dead server gets to finish its teardown before SIGKILL.
+    let orphanGrace: Duration
+    private let stopping = Atomic<Bool>(false)
+
+    public init(
+        store: SQLiteStore, config: NodeConfig, capacity: Int, executable: URL, environment: [String: String],
+        links: Links, running: RunningJobs, wakeup: Wakeup, replies: Wakeup, logger: Logger,
+        orphanGrace: Duration = .seconds(300)
+    ) {
+        self.store = store
+        self.config = config
+        self.capacity = capacity
+        self.executable = executable
+        self.environment = environment
+        self.links = links
+        self.running = running
+        self.wakeup = wakeup
+        self.replies = replies
+        self.logger = logger
+        self.orphanGrace = orphanGrace
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    public func run() async throws {
+        await recover()
+        guard capacity > 0 else {
+            // No workers (a node that only accepts, or a test of the bridge): wait for shutdown.
+            try? await gracefulShutdown()
+            return
+        }
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<capacity {
+                    group.addTask { await self.work(index) }
+                }
+            }
+        } onGracefulShutdown: {
+            self.stop()
+        }
+        let left = (try? await store.jobs(in: [.queued]).count) ?? -1
+        logger.notice("workers stopped", metadata: ["queue.left": "\(left)"])
+    }
+
+    /// Claims nothing more and stops every run.
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        wakeup.stop()
+        running.stopAll()
+    }
+
+    /// One worker: claim, run, repeat; wait for a signal when the queue has nothing for it.
+    func work(_ index: Int) async {
+        var logger = self.logger
+        logger[metadataKey: "worker"] = "\(index)"
+        while !isStopping {
+            let generation = wakeup.generation
+            let claimed: Job?
+            do {
+                claimed = try await store.claimNextJob { RunID.make(recipe: $0.recipe) }
+            } catch {
+                logger.error("cannot claim a job", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(5))
+                continue
+            }
+            guard let job = claimed else {
+                await wakeup.wait(since: generation)
+                continue
+            }
+            await execute(job, logger: logger)
+            // The job's pull request may have another job waiting for this one to end.
+            wakeup.signal()
+        }
+    }
+
+    /// Runs one claimed job to its end and records the outcome.
+    func execute(_ job: Job, logger: Logger) async {
+        var logger = logger
+        logger[metadataKey: "job.id"] = "\(job.number)"
+        logger[metadataKey: "recipe"] = "\(job.recipe)"
+        logger[metadataKey: "pr"] = "\(job.pr)"
+        guard let runID = job.runID else { return }
+        logger[metadataKey: "run.id"] = "\(runID)"
+        let runDirectory = config.runsDirectory.appendingPathComponent(runID)
+        let log = runDirectory.appendingPathComponent("job.log")
+        var arguments = ["run", job.recipe, "--pr", "\(job.pr)", "--ref", job.headSHA, "--json", "--run-id", runID]
+        if let stages = job.stages { arguments += ["--stages", stages] }
+        let links = self.links
+        guard !isStopping else {
+            // Claimed as the server began to stop: back to the queue, not an attempt.
+            try? await record(job.number) { job, _ in
+                job.state = .queued
+                job.startedAt = nil
+                job.runID = nil
+            }
+            return
+        }
+        let process: RunProcess
+        do {
+            try await record(job.number) { job, queue in
+                try queue.add(
+                    .status(
+                        CommitStatus.State.pending.rawValue,
+                        description: "running" + (job.attempt > 1 ? " (attempt \(job.attempt))" : ""),
+                        targetURL: links.job(job.number), sha: job.headSHA, issue: job.pr, in: job.repository,
+                        job: job.id))
+            }
+            process = try await RunProcess.start(executable, arguments, environment: environment, log: log)
+        } catch {
+            logger.error("cannot start the run", metadata: ["error": "\(error)"])
+            await end(
+                job.number,
+                outcome: JobOutcome(state: .failed, exitCode: 127, results: nil, note: "\(error)"), logger: logger)
+            return
+        }
+        logger.info("run started", metadata: ["run.pid": "\(process.pid)", "git.head": "\(job.headSHA)"])
+        try? await record(job.number) { job, _ in
+            job.pid = process.pid
+            job.processStart = Int64(process.startTime)
+        }
+        running.register(job.number, process)
+        let status = await withTaskCancellationHandler {
+            await process.wait()
+        } onCancel: {
+            process.signal(SIGTERM)
+        }
+        running.unregister(job.number)
+        let results = try? JSONCoding.decoder.decode(
+            RunResults.self, from: Data(contentsOf: runDirectory.appendingPathComponent("results.json")))
+        let current = (try? await store.job(job.number)) ?? job
+        var outcome = JobOutcome.of(exitCode: status, results: results, lastError: Self.lastError(in: log))
+        if current.cancelReason != nil, status >= 128 {
+            // Stopped because a push superseded it (a run that finished first keeps its verdict).
+            outcome = JobOutcome(state: .cancelled, exitCode: status, results: results, note: current.cancelReason)
+        } else if isStopping, status == 143 || status == 128 + SIGKILL {
+            logger.notice("run stopped by the server's shutdown", metadata: ["run.exit": "\(status)"])
+            try? await record(job.number) { job, queue in
+                try JobPolicy.interrupt(&job, reason: "the server was stopped while it ran", in: queue, links: links)
+            }
+            replies.signal()
+            return
+        }
+        logger.info(
+            "run finished",
+            metadata: [
+                "run.exit": "\(status)", "job.state": "\(outcome.state.rawValue)",
+                "run.level": "\(results.map { "\($0.level)" } ?? "none")",
+            ])
+        await end(job.number, outcome: outcome, logger: logger)
+    }
+
+    /// Records a job's end and its replies.
+    func end(_ id: Int64, outcome: JobOutcome, logger: Logger) async {
+        let links = self.links
+        do {
+            try await record(id) { job, queue in
+                job.state = outcome.state
+                job.finishedAt = queue.now
+                job.exitCode = Int(outcome.exitCode)
+                job.level = outcome.results?.level
+                job.note = outcome.note
+                job.pid = nil
+                job.processStart = nil
+                try JobPolicy.finish(job, outcome: outcome, in: queue, links: links)
+            }
+        } catch {
+            logger.error("cannot record the job's end", metadata: ["error": "\(error)"])
+        }
+        replies.signal()
+    }
+
+    /// Changes a job in one transaction.
+    func record(_ id: Int64, _ change: @escaping @Sendable (inout Job, QueueTransaction) throws -> Void) async throws {
+        try await store.updateJob(id, change)
+    }
+
+    /// The last `error:` line `ccci run` printed to its log (what an exit 2 was about).
+    static func lastError(in log: URL) -> String? {
+        guard let handle = try? FileHandle(forReadingFrom: log) else { return nil }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > 65536 ? size - 65536 : 0)
+        let text = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+        return text.split(separator: "\n").last { $0.hasPrefix("error:") }.map {
+            String($0.dropFirst("error:".count).trimmingCharacters(in: .whitespaces).prefix(300))
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The runs the workers have started and not yet reaped, by job id, so that a push can stop
+/// its pull request's run and a shutdown can stop them all.
+///
+/// Invariant: a stop request is never lost to a race with the start of a run. A job stopped
+/// before its run is registered is remembered and its run is stopped the moment it registers;
+/// once ``stopAll()`` was called, every run that registers is stopped at once.
+public final class RunningJobs: Sendable {
+    private struct State {
+        var processes: [Int64: RunProcess] = [:]
+        var stopRequested: Set<Int64> = []
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Records a started run; stops it at once when its job was stopped already.
+    func register(_ job: Int64, _ process: RunProcess) {
+        let stop = state.withLock { state in
+            state.processes[job] = process
+            return state.closed || state.stopRequested.remove(job) != nil
+        }
+        if stop { process.signal(SIGTERM) }
+    }
+
+    /// Forgets a run that was reaped.
+    func unregister(_ job: Int64) {
+        state.withLock { state in
+            state.processes[job] = nil
+            state.stopRequested.remove(job)
+        }
+    }
+
+    /// Asks the job's run to stop (SIGTERM to its process group: it tears down and exits 143).
+    public func terminate(_ job: Int64) {
+        let process = state.withLock { state in
+            guard let process = state.processes[job] else {
+                state.stopRequested.insert(job)
+                return nil as RunProcess?
+            }
+            return process
+        }
+        process?.signal(SIGTERM)
+    }
+
+    /// Stops every run, and every run that registers from now on.
+    public func stopAll() {
+        let processes = state.withLock { state in
+            state.closed = true
+            return Array(state.processes.values)
+        }
+        for process in processes { process.signal(SIGTERM) }
+    }
+
+    /// How many runs are registered.
+    public var count: Int { state.withLock { $0.processes.count } }
+}

@@ -1,0 +1,18 @@
+/// The server's public addresses of jobs, runs and their files (the links in replies and commit
+/// statuses). The routes behind them are in `Routes/`.
+public struct Links: Sendable, Hashable {
+    /// `https://ci.example.org` (no trailing slash).
+    public let base: String
+
+    public init(base: String) {
+        var base = base
+        while base.hasSuffix("/") { base.removeLast() }
+        self.base = base
+    }
+
+    public func job(_ id: Int64) -> String { "\(base)/jobs/\(id)" }
+    public func run(_ id: String) -> String { "\(base)/runs/\(id)" }
+    public func log(_ id: String) -> String { "\(base)/runs/\(id)/log" }
+    public func junit(_ id: String) -> String { "\(base)/runs/\(id)/junit.xml" }
+    public func screenshot(_ id: String) -> String { "\(base)/runs/\(id)/screenshot" }
+}

@@ -1,0 +1,177 @@
+import CCCICore
+import CCCIStore
+import Foundation
+
+/// What cc-ci says on a pull request: the acknowledgement, the result, and the short answers
+/// (refusal, usage, already running, superseded, requeued). Markdown as Gitea and Forgejo
+/// render it; every value that comes from outside (a reason, a user name) is escaped.
+public enum ReplyText {
+    /// The acknowledgement: queued, its place, where to follow it.
+    public static func queued(_ job: Job, position: Int, links: Links) -> String {
+        """
+        **cc-ci** queued `\(job.recipe)` at `\(short(job.headSHA))` — position \(position) in the queue\
+        \(job.stages.map { ", stages `\($0)`" } ?? ""). [Follow it here](\(links.job(job.number))); \
+        this comment will show the result.
+
+        \(footer(job))
+        """
+    }
+
+    /// A second `!testme` for a head that is already queued or running.
+    public static func alreadyQueued(_ job: Job, links: Links) -> String {
+        """
+        **cc-ci** is already testing `\(job.recipe)` at `\(short(job.headSHA))` for this pull request \
+        (job \(job.number), \(job.state.rawValue)): [follow it here](\(links.job(job.number))). No second run \
+        was started.
+        """
+    }
+
+    /// A `!testme` from someone who may not start runs.
+    public static func refused(user: String, repository: String) -> String {
+        """
+        Sorry @\(escape(user)) — cc-ci runs are started by people with write access to `\(escape(repository))` \
+        (or on this node's allowlist). A maintainer can comment `!testme` to test this pull request.
+        """
+    }
+
+    /// A `!testme` whose options cannot be read.
+    public static func usage(_ error: TestmeError) -> String {
+        "**cc-ci** could not read that `!testme`: \(escape(error.description, keepCode: true)).\n\n\(TestmeCommand.usage)"
+    }
+
+    /// A job stopped because a push changed the pull request's head.
+    public static func superseded(_ job: Job, links: Links) -> String {
+        """
+        **cc-ci** stopped testing `\(job.recipe)` at `\(short(job.headSHA))`: \(escape(job.cancelReason ?? "a push superseded it")). \
+        Comment `!testme` to test the new head. ([job \(job.number)](\(links.job(job.number))))
+
+        \(footer(job))
+        """
+    }
+
+    /// The server stopped while the job ran: it runs again.
+    public static func requeued(_ job: Job, links: Links) -> String {
+        """
+        **cc-ci** was stopped while it tested `\(job.recipe)` at `\(short(job.headSHA))`\
+        \(job.runID.map { " (run `\($0)`)" } ?? ""). The run's apps are cleaned up and the test is queued \
+        again — attempt \(job.attempt) of \(JobPolicy.maximumAttempts). [Follow it here](\(links.job(job.number))).
+        """
+    }
+
+    /// The result: level ladder, tier table, versions, links, screenshot.
+    public static func finished(_ job: Job, outcome: JobOutcome, links: Links) -> String {
+        var lines: [String] = []
+        guard let results = outcome.results, let runID = job.runID else {
+            lines.append("### cc-ci: `\(job.recipe)` — \(outcome.state == .cancelled ? "cancelled" : "could not run")")
+            lines.append("")
+            lines.append(escape(outcome.note ?? "`ccci run` exited \(outcome.exitCode)"))
+            if let runID = job.runID {
+                lines.append("")
+                lines.append("[run page](\(links.run(runID))) · [log](\(links.log(runID)))")
+            }
+            lines.append("")
+            lines.append(footer(job))
+            return lines.joined(separator: "\n")
+        }
+        let verdict =
+            switch outcome.state {
+            case .passed: "passed"
+            case .cancelled: "cancelled"
+            case .interrupted: "interrupted"
+            default: "failed"
+            }
+        lines.append("### cc-ci: `\(job.recipe)` — level \(results.level) (\(verdict))")
+        lines.append("")
+        lines.append(ladder(results.ladder))
+        lines.append("")
+        lines.append("| tier | verdict | time | reason |")
+        lines.append("|---|---|---|---|")
+        for tier in Tier.allCases {
+            guard let result = results.tiers[tier.rawValue] else { continue }
+            lines.append(
+                "| \(tier.rawValue) | \(icon(result.status)) \(result.status.rawValue) | "
+                    + "\(seconds(result.durationSeconds)) | \(escape(result.reason ?? "", limit: 240)) |")
+        }
+        lines.append("")
+        var versions = "head `\(escape(results.headVersion ?? "unreleased"))` (`\(short(results.headCommit))`)"
+        if let base = results.baseVersion { versions += " · base `\(escape(base))`" }
+        lines.append(versions)
+        lines.append(
+            "[run page](\(links.run(runID))) · [log](\(links.log(runID))) · [JUnit](\(links.junit(runID)))")
+        if results.artifacts.screenshot != nil {
+            lines.append("")
+            lines.append("![screenshot of \(job.recipe)](\(links.screenshot(runID)))")
+        }
+        if let note = outcome.note {
+            lines.append("")
+            lines.append("_\(escape(note))_")
+        }
+        lines.append("")
+        lines.append(footer(job))
+        return lines.joined(separator: "\n")
+    }
+
+    /// The commit status a finished job leaves.
+    public static func finalStatus(_ job: Job, outcome: JobOutcome) -> (CommitStatus.State, String) {
+        switch outcome.state {
+        case .passed:
+            return (.success, "level \(outcome.results?.level ?? 0) — every requested tier passed")
+        case .failed:
+            guard let results = outcome.results else { return (.error, "could not run (exit \(outcome.exitCode))") }
+            let failed = Tier.allCases.filter { results.tiers[$0.rawValue]?.status == .fail }.map(\.rawValue)
+            return (
+                .failure,
+                "level \(results.level)"
+                    + (failed.isEmpty
+                        ? " — \(results.outcome.rawValue)" : " — \(failed.joined(separator: ", ")) failed")
+            )
+        case .cancelled:
+            return (.error, "cancelled: \(job.cancelReason ?? outcome.note ?? "stopped")")
+        case .interrupted, .queued, .running:
+            return (.error, "interrupted: \(outcome.note ?? "the server stopped twice while it ran")")
+        }
+    }
+
+    /// `L1 install ✅ → L2 upgrade ✅ → …`.
+    static func ladder(_ ladder: Ladder) -> String {
+        ladder.rungs.map { rung in
+            let mark =
+                switch rung.state {
+                case .reached: "✅"
+                case .na: "➖"
+                case .missed: "⬜"
+                }
+            return "L\(rung.level) \(rung.name) \(mark)"
+        }.joined(separator: " → ")
+    }
+
+    static func icon(_ status: TierStatus) -> String {
+        switch status {
+        case .pass: "✅"
+        case .fail: "❌"
+        case .skip: "⏭️"
+        case .na: "➖"
+        case .cancelled: "⏹️"
+        }
+    }
+
+    static func footer(_ job: Job) -> String {
+        "<sub>job \(job.number) · attempt \(job.attempt) · asked by @\(escape(job.requester))</sub>"
+    }
+
+    static func short(_ sha: String) -> String { String(sha.prefix(10)) }
+
+    static func seconds(_ value: Double) -> String {
+        value < 60 ? String(format: "%.1f s", value) : String(format: "%d min %02d s", Int(value) / 60, Int(value) % 60)
+    }
+
+    /// Text from outside made safe for one table cell: one line, no table or HTML syntax, cut;
+    /// backticks become quotes unless `keepCode` (text whose code spans are cc-ci's own).
+    static func escape(_ text: String, limit: Int = 500, keepCode: Bool = false) -> String {
+        var flat = text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+        if flat.count > limit { flat = String(flat.prefix(limit)) + "…" }
+        return flat.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "|", with: "\\|")
+            .replacingOccurrences(of: "`", with: keepCode ? "`" : "'")
+    }
+}

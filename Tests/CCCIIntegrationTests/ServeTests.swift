@@ -1,0 +1,280 @@
+import CCCICore
+import CCCILab
+import CCCIStore
+import CCCISwarm
+import CCCISystem
+import CCCITestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Integration {
+    /// `ccci serve` as an operator runs it — the real binary, real runs on the lab, the real
+    /// store — with a stub forge (Gitea's API, recording every call) and signed webhooks.
+    @Suite struct Serve {
+        /// One scenario: a sandboxed node with the `web` fixture, a stub forge where recipes/web#1
+        /// is open at the fixture's PR head and alice may write, and helpers to drive it.
+        struct Scenario: Sendable {
+            let harness: RunHarness
+            let server: ServerHarness
+            let stub: ForgeStub
+            let web: FixtureRecipes.Repository
+            let store: SQLiteStore
+
+            static func with(_ body: @Sendable (Scenario) async throws -> Void) async throws {
+                let harness = try RunHarness()
+                let web = try await harness.add("web")
+                let server = try ServerHarness(recipes: [])
+                try await ForgeStub.with { stub in
+                    stub.setPullRequest("recipes/web", 1, head: try #require(web.head))
+                    stub.grant("alice", "write", on: "recipes/web")
+                    let store = try SQLiteStore(path: harness.config().storePath)
+                    try await body(Scenario(harness: harness, server: server, stub: stub, web: web, store: store))
+                }
+            }
+
+            func start(allowlist: [String] = [], extra: [String: String] = [:]) async throws -> ServeProcess {
+                try await ServeProcess(harness: harness, server: server, stub: stub, allowlist: allowlist, extra: extra)
+            }
+
+            /// Posts a signed `!testme …` comment on `pr`; returns the answer's status.
+            func testme(
+                _ serve: ServeProcess, _ text: String = "!testme --stages install", pr: Int = 1, commentID: Int = 101
+            ) async throws -> Int {
+                let body = try WebhookFixture.comment(text, pr: pr, commentID: commentID)
+                let headers = WebhookFixture.headers(event: "issue_comment", body: body, secret: server.secret)
+                return try await WebhookFixture.post(body, headers: headers, to: serve.hookURL).status
+            }
+
+            /// Waits (bounded) until job `id` satisfies `condition`; returns it as it then was.
+            func waitForJob(
+                _ id: Int64, timeout: Duration = .seconds(300), _ condition: @Sendable (Job) -> Bool
+            ) async throws -> Job {
+                let clock = ContinuousClock()
+                let deadline = clock.now + timeout
+                while clock.now < deadline {
+                    if let job = try await store.job(id), condition(job) { return job }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                let job = try await store.job(id)
+                throw TestSetupError("job \(id) did not get there in time: \(String(describing: job))")
+            }
+
+            /// The results document of run `runID`.
+            func results(of runID: String) throws -> RunResults {
+                try JSONCoding.decoder.decode(
+                    RunResults.self,
+                    from: Data(
+                        contentsOf: harness.config().runsDirectory.appendingPathComponent("\(runID)/results.json")))
+            }
+
+            /// The app domains a run used (from its results), with what is left of each.
+            func residue(of runID: String) async throws -> [String] {
+                let results = try results(of: runID)
+                return try await TestEnvironment.withEngine { engine in
+                    var left: [String] = []
+                    for domain in [results.appDomain] + (results.upgradeAppDomain.map { [$0] } ?? [])
+                    where !domain.isEmpty {
+                        let residue = try await harness.residue(domain, engine: engine)
+                        if !residue.isEmpty { left.append("\(domain): \(residue.summary)") }
+                    }
+                    return left
+                }
+            }
+
+            /// Fetches `path` from the server.
+            func get(_ serve: ServeProcess, _ path: String) async throws -> (status: Int, text: String) {
+                try await WebhookFixture.get(serve.baseURL + path)
+            }
+        }
+
+        @Test(
+            "end to end: a signed !testme for web is queued, runs for real, and the PR gets the ack, the statuses and a level-4 reply"
+        )
+        func endToEnd() async throws {
+            try await Scenario.with { scenario in
+                let serve = try await scenario.start()
+                #expect(try await scenario.testme(serve, "!testme") == 202)
+                let queued = try #require(try await scenario.store.jobs().first)
+                let job = try await scenario.waitForJob(queued.number) { !$0.state.isActive }
+                let runID = try #require(job.runID)
+                let runDirectory = try scenario.harness.config().runsDirectory.appendingPathComponent(runID)
+                let customLog =
+                    (try? String(contentsOf: runDirectory.appendingPathComponent("tiers/custom.log"), encoding: .utf8))
+                    ?? ""
+                #expect(job.state == .passed, "\(job.note ?? "") — \(customLog.suffix(3000))")
+                #expect(job.level == 4 && job.exitCode == 0 && job.attempt == 1)
+                #expect(await scenario.stub.waitUntil { $0.statuses.count >= 3 && $0.comments.first?.edits ?? 0 >= 1 })
+                // One comment: the acknowledgement, edited into the result.
+                let comments = scenario.stub.comments(on: "recipes/web", 1)
+                #expect(comments.count == 1)
+                let reply = try #require(comments.first).body
+                #expect(reply.contains("level 4 (passed)"), "\(reply)")
+                for tier in ["install", "upgrade", "backup", "restore", "custom"] {
+                    #expect(reply.contains("| \(tier) | ✅ pass |"), "\(tier)")
+                }
+                #expect(reply.contains("head `1.3.0+1.36.1`") && reply.contains("base `1.2.0+1.36.1`"))
+                #expect(reply.contains("[run page](http://ci.test/runs/\(runID))"))
+                #expect(reply.contains("[JUnit](http://ci.test/runs/\(runID)/junit.xml)"))
+                // Statuses: queued, running, then success with the level and the run page.
+                let statuses = scenario.stub.statuses
+                #expect(statuses.map(\.state) == ["pending", "pending", "success"])
+                #expect(statuses[0].description.hasPrefix("queued") && statuses[1].description.hasPrefix("running"))
+                #expect(statuses[2].description.hasPrefix("level 4"))
+                #expect(statuses[2].targetURL == "http://ci.test/runs/\(runID)")
+                #expect(statuses.allSatisfy { $0.context == "cc-ci" && $0.sha == scenario.web.head })
+                // The permission was asked of the forge; the head came from it.
+                #expect(scenario.stub.calls.contains { $0.path.hasSuffix("/collaborators/alice/permission") })
+                #expect(job.headSHA == scenario.web.head)
+                // The links work.
+                let results = try await scenario.get(serve, "/runs/\(runID)")
+                #expect(results.status == 200 && results.text.contains("\"level\" : 4"))
+                #expect(try await scenario.get(serve, "/runs/\(runID)/log").status == 200)
+                #expect(try await scenario.get(serve, "/runs/\(runID)/junit.xml").text.contains("<testsuite"))
+                #expect(try await scenario.residue(of: runID).isEmpty)
+                #expect(await serve.stop() == 0)
+            }
+        }
+
+        @Test(
+            "a push to the PR stops its running job: the run tears down and exits 143, the job is cancelled, the PR told"
+        )
+        func supersedingPush() async throws {
+            try await Scenario.with { scenario in
+                let serve = try await scenario.start(allowlist: ["alice"])
+                #expect(try await scenario.testme(serve) == 202)
+                let queued = try #require(try await scenario.store.jobs().first)
+                #expect(await scenario.harness.waitForLog(containing: "[install] converge: started"))
+                let newHead = String(repeating: "5", count: 40)
+                let body = try WebhookFixture.synchronized(head: newHead)
+                let push = try await WebhookFixture.post(
+                    body,
+                    headers: WebhookFixture.headers(event: "pull_request", body: body, secret: scenario.server.secret),
+                    to: serve.hookURL)
+                #expect(push.status == 200)
+                let job = try await scenario.waitForJob(queued.number, timeout: .seconds(120)) { !$0.state.isActive }
+                #expect(job.state == .cancelled && job.exitCode == 143)
+                let runID = try #require(job.runID)
+                let results = try scenario.results(of: runID)
+                #expect(results.outcome == .cancelled && results.tiers["install"]?.status == .cancelled)
+                #expect(await scenario.stub.waitUntil { $0.statuses.last?.state == "error" })
+                #expect(scenario.stub.comments(on: "recipes/web", 1).first?.body.contains("stopped testing") == true)
+                #expect(try await scenario.residue(of: runID).isEmpty)
+                #expect(await serve.stop() == 0)
+            }
+        }
+
+        @Test(
+            "the server and its run are killed mid-run: on restart the apps are reaped, the run recorded interrupted, the job requeued once and the PR told"
+        )
+        func killedAndRestarted() async throws {
+            try await Scenario.with { scenario in
+                let first = try await scenario.start(allowlist: ["alice"])
+                #expect(try await scenario.testme(first) == 202)
+                let queued = try #require(try await scenario.store.jobs().first)
+                #expect(await scenario.harness.waitForLog(containing: "[install] converge: started"))
+                let running = try await scenario.waitForJob(queued.number) { $0.pid != nil }
+                let firstRun = try #require(running.runID)
+                // A crash: the run dies without its teardown, then the server.
+                kill(-(running.pid ?? 0), SIGKILL)
+                #expect(await first.stop(SIGKILL) != nil)
+                let registration = try JSONCoding.decoder.decode(
+                    JSONValue.self,
+                    from: Data(contentsOf: scenario.harness.home.appending("live/\(firstRun).json")))
+                let domain = try #require(registration["app_domain"]?.stringValue)
+                let before = try await TestEnvironment.withEngine {
+                    try await scenario.harness.residue(domain, engine: $0)
+                }
+                #expect(!before.isEmpty, "the killed run left its app")
+
+                let second = try await scenario.start(allowlist: ["alice"])
+                let job = try await scenario.waitForJob(queued.number) { !$0.state.isActive }
+                #expect(job.state == .passed && job.attempt == 2, "\(job.note ?? "") — \(second.log.suffix(2000))")
+                #expect(job.runID != firstRun)
+                // The janitor finished the first run.
+                let interrupted = try scenario.results(of: firstRun)
+                #expect(interrupted.outcome == .interrupted)
+                #expect(second.log.contains("reaped \(domain)"))
+                #expect(await scenario.stub.waitUntil { $0.statuses.last?.state == "success" })
+                #expect(scenario.stub.comments.contains { $0.body.contains("queued again — attempt 2 of 2") })
+                let after = try await TestEnvironment.withEngine {
+                    try await scenario.harness.residue(domain, engine: $0)
+                }
+                #expect(after.isEmpty, "\(after.summary)")
+                #expect(await second.stop() == 0)
+            }
+        }
+
+        @Test(
+            "SIGTERM: the server stops accepting, its run tears down and exits 143, the job is requeued, the queued one kept, exit 0"
+        )
+        func gracefulShutdown() async throws {
+            try await Scenario.with { scenario in
+                let release = try #require(scenario.web.releases["1.2.0+1.36.1"])
+                scenario.stub.setPullRequest("recipes/web", 2, head: release)
+                let serve = try await scenario.start(allowlist: ["alice"], extra: ["CCCI_CAPACITY": "1"])
+                #expect(try await scenario.testme(serve) == 202)
+                #expect(await scenario.harness.waitForLog(containing: "[install] converge: started"))
+                #expect(try await scenario.testme(serve, pr: 2, commentID: 202) == 202)
+                let jobs = try await scenario.store.jobs()
+                #expect(jobs.map(\.state) == [.running, .queued])
+                let running = try #require(jobs.first)
+                #expect(serve.acceptsConnections())
+                kill(serve.process.processIdentifier, SIGTERM)
+                // It stops accepting first, while its run is still tearing down.
+                var refusedWhileRunTearsDown = false
+                let clock = ContinuousClock()
+                let deadline = clock.now + .seconds(120)
+                while serve.process.isRunning, clock.now < deadline {
+                    if !serve.log.contains("run stopped by the server's shutdown"), !serve.acceptsConnections() {
+                        refusedWhileRunTearsDown = true
+                    }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(refusedWhileRunTearsDown, "connections are refused before the run has finished tearing down")
+                #expect(await serve.waitForExit() == 0, "\(serve.log.suffix(2000))")
+                let log = serve.log
+                #expect(log.contains("run stopped by the server's shutdown") && log.contains("workers stopped"))
+                let requeued = try #require(try await scenario.store.job(running.number))
+                #expect(requeued.state == .queued && requeued.attempt == 2)
+                #expect(try await scenario.store.job(jobs[1].number)?.state == .queued, "nothing queued is lost")
+                let runID = try #require(requeued.runID)
+                let results = try scenario.results(of: runID)
+                #expect(results.outcome == .cancelled && results.exitCode == 143)
+                #expect(!HelperProcesses.alive(running.pid ?? 0) || running.pid == nil)
+                #expect(try await scenario.residue(of: runID).isEmpty)
+                #expect(
+                    scenario.stub.comments.contains { $0.body.contains("queued again") }, "the PR is told before exit")
+                #expect(try await scenario.store.replies().allSatisfy { $0.state != .pending })
+            }
+        }
+
+        @Test(
+            "the forge is down when the result is ready: the job still passes, the reply is retried, logged and noted on the job"
+        )
+        func forgeDownAtTheReply() async throws {
+            try await Scenario.with { scenario in
+                let serve = try await scenario.start(allowlist: ["alice"])
+                #expect(try await scenario.testme(serve) == 202)
+                let queued = try #require(try await scenario.store.jobs().first)
+                #expect(await scenario.stub.waitUntil { $0.statuses.count >= 2 }, "ack, queued and running delivered")
+                scenario.stub.failing = true
+                let job = try await scenario.waitForJob(queued.number) { !$0.state.isActive }
+                #expect(job.state == .passed)
+                let settled = try await scenario.waitForJob(queued.number, timeout: .seconds(90)) {
+                    $0.replyError != nil
+                }
+                #expect(settled.replyError?.contains("not delivered") == true)
+                #expect(settled.state == .passed, "an undeliverable reply never fails the job")
+                #expect(serve.log.contains("reply not delivered"))
+                #expect(scenario.stub.calls.filter { $0.method == "PATCH" }.count >= 2, "the edit was retried")
+                #expect(!scenario.stub.statuses.contains { $0.state == "success" })
+                #expect(try await scenario.get(serve, "/healthz").status == 200, "the server is still up")
+                #expect(await serve.stop() == 0)
+            }
+        }
+    }
+}

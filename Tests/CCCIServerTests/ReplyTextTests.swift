@@ -1,0 +1,90 @@
+import CCCICore
+import CCCIServer
+import CCCIStore
+import Foundation
+import Testing
+
+@Suite struct ReplyTextTests {
+    let links = Links(base: "https://ci.example/")
+
+    func job() -> Job {
+        var job = Job(
+            recipe: "web", repository: "recipes/web", pr: 3, headSHA: String(repeating: "a", count: 40),
+            stages: nil, requester: "alice", commentID: 1)
+        job.id = 12
+        job.runID = "20260101T120000Z-web-abc123"
+        return job
+    }
+
+    func results(level: Int, failing: Tier? = nil, screenshot: Bool = false) -> RunResults {
+        var tiers: [String: TierResult] = [:]
+        var statuses: [Tier: TierStatus] = [:]
+        for tier in Tier.defaultStages {
+            let status: TierStatus = tier == failing ? .fail : .pass
+            statuses[tier] = status
+            tiers[tier.rawValue] = TierResult(
+                status: status, durationSeconds: 12.34, reason: tier == failing ? "marker | lost\nafter <restore>" : nil
+            )
+        }
+        let ladder = LevelLadder.evaluate(statuses: statuses, declaredNA: [], customTestsExecuted: 2)
+        return RunResults(
+            runID: job().runID!, recipe: "web", ref: nil, pr: 3, headCommit: String(repeating: "a", count: 40),
+            headVersion: "1.3.0+1.36.1", baseVersion: "1.2.0+1.36.1", driver: "native", mode: "cold",
+            appDomain: "web-000000.ci.test", upgradeAppDomain: nil, startedAt: Date(), finishedAt: Date(),
+            outcome: failing == nil ? .pass : .fail, exitCode: failing == nil ? 0 : 1, tiers: tiers, ladder: ladder,
+            deployCount: 2, manifest: Manifest(meta: RecipeMeta(), overlays: [], customTests: [], envOverrides: [:]),
+            flags: [],
+            artifacts: Artifacts(runDirectory: "/tmp/x", screenshot: screenshot ? "screenshot.png" : nil),
+            ccciVersion: "test")
+    }
+
+    @Test("the result: level, ladder, a tier table, head and base versions, links to run page, log and JUnit")
+    func passed() {
+        let outcome = JobOutcome.of(exitCode: 0, results: results(level: 4), lastError: nil)
+        let text = ReplyText.finished(job(), outcome: outcome, links: links)
+        #expect(text.contains("level 4 (passed)"))
+        #expect(text.contains("L1 install ✅ → L2 upgrade ✅ → L3 backup + restore ✅ → L4 functional tests ✅"))
+        #expect(text.contains("| install | ✅ pass | 12.3 s |  |"))
+        #expect(text.contains("head `1.3.0+1.36.1` (`aaaaaaaaaa`) · base `1.2.0+1.36.1`"))
+        #expect(text.contains("[run page](https://ci.example/runs/20260101T120000Z-web-abc123)"))
+        #expect(text.contains("[log](https://ci.example/runs/20260101T120000Z-web-abc123/log)"))
+        #expect(text.contains("[JUnit](https://ci.example/runs/20260101T120000Z-web-abc123/junit.xml)"))
+        #expect(!text.contains("![screenshot"))
+        let status = ReplyText.finalStatus(job(), outcome: outcome)
+        #expect(status.0 == .success && status.1.hasPrefix("level 4"))
+    }
+
+    @Test(
+        "a failed tier shows its reason on one table row, escaped; the status names the failed tier; a screenshot is shown"
+    )
+    func failed() {
+        let outcome = JobOutcome.of(
+            exitCode: 1, results: results(level: 2, failing: .restore, screenshot: true), lastError: nil)
+        let text = ReplyText.finished(job(), outcome: outcome, links: links)
+        #expect(text.contains("(failed)"))
+        #expect(text.contains("| restore | ❌ fail | 12.3 s | marker \\| lost after &lt;restore&gt; |"))
+        #expect(text.contains("![screenshot of web](https://ci.example/runs/20260101T120000Z-web-abc123/screenshot)"))
+        let status = ReplyText.finalStatus(job(), outcome: outcome)
+        #expect(status.0 == .failure && status.1 == "level 2 — restore failed")
+    }
+
+    @Test("a run that could not start says why, from ccci run's own error line")
+    func couldNotRun() {
+        let outcome = JobOutcome.of(exitCode: 2, results: nil, lastError: "'abc' is not a commit of recipe web")
+        #expect(outcome.state == .failed)
+        let text = ReplyText.finished(job(), outcome: outcome, links: links)
+        #expect(text.contains("could not run"))
+        #expect(text.contains("is not a commit of recipe web"))
+        #expect(ReplyText.finalStatus(job(), outcome: outcome).0 == .error)
+    }
+
+    @Test("exit statuses map to job states: 0 passed, 1 and 2 and 142 failed, 143 cancelled")
+    func exitStatuses() {
+        #expect(JobOutcome.of(exitCode: 0, results: nil, lastError: nil).state == .passed)
+        #expect(JobOutcome.of(exitCode: 1, results: nil, lastError: nil).state == .failed)
+        #expect(JobOutcome.of(exitCode: 2, results: nil, lastError: nil).state == .failed)
+        #expect(JobOutcome.of(exitCode: 142, results: nil, lastError: nil).note?.contains("deadline") == true)
+        #expect(JobOutcome.of(exitCode: 143, results: nil, lastError: nil).state == .cancelled)
+        #expect(JobOutcome.of(exitCode: 137, results: nil, lastError: nil).note?.contains("signal 9") == true)
+    }
+}

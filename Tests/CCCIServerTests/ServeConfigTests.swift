@@ -1,0 +1,108 @@
+import CCCICore
+import CCCIServer
+import CCCITestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `[serve]` and `[retention]` in the node configuration, and the secret files.
+@Suite struct ServeConfigTests {
+    func load(_ text: String) throws -> NodeConfig {
+        let home = try TemporaryDirectory("ccci-config")
+        let file = home.appending("config.toml")
+        try Data(text.utf8).write(to: file)
+        return try NodeConfig.load(environment: ["CCCI_HOME": home.url.path, "CCCI_CONFIG": file.path])
+    }
+
+    func error(_ text: String) -> String {
+        do {
+            _ = try load(text)
+            return "(loaded)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test("a [serve] table and a [retention] table are read")
+    func reads() throws {
+        let config = try load(
+            """
+            [serve]
+            listen = "[::1]:9000"
+            public_url = "https://ci.example.org"
+            forge = "forgejo"
+            forge_url = "https://git.example.org/"
+            webhook_secret_file = "/etc/ccci/webhook-secret"
+            forge_token_file = "/etc/ccci/forge-token"
+            allowlist = ["alice", "bob"]
+            owners = ["coop-cloud"]
+
+            [retention]
+            keep_runs = 5
+            keep_days = 7
+            """)
+        #expect(config.serve.listenHost == "::1" && config.serve.listenPort == 9000)
+        #expect(config.serve.listen == "[::1]:9000")
+        #expect(config.serve.forge == .forgejo && config.serve.forgeURL == "https://git.example.org/")
+        #expect(config.serve.allowlist == ["alice", "bob"] && config.serve.owners == ["coop-cloud"])
+        #expect(config.retention == RetentionPolicy(keepRuns: 5, keepDays: 7))
+    }
+
+    @Test("bad [serve] values are errors that name the key")
+    func errors() {
+        #expect(error("[serve]\nlisten = \"localhost\"").contains("`serve.listen`"))
+        #expect(error("[serve]\nlisten = \"127.0.0.1:99999\"").contains("is not host:port"))
+        #expect(error("[serve]\nforge = \"gitlab\"").contains("not one of gitea, forgejo"))
+        #expect(error("[serve]\nforge_url = \"ftp://x\"").contains("is not an http(s) URL"))
+        #expect(error("[serve]\nforge_url = \"https://bot:pw@git.example\"").contains("must not carry credentials"))
+        #expect(error("[serve]\nwebhook_secret = \"hunter2\"").contains("did you mean `serve.webhook_secret_file`?"))
+        #expect(!error("[serve]\nwebhook_secret = \"hunter2\"").contains("hunter2"), "a misplaced secret is not echoed")
+        #expect(error("[serve]\nallowlist = \"alice\"").contains("expects an array of strings"))
+        #expect(error("[retention]\nkeep_runs = -1").contains("`retention.keep_runs`"))
+        #expect(error("[retention]\nkeep = 1").contains("did you mean `retention.keep_runs`?"))
+    }
+
+    @Test(
+        "ccci serve needs forge_url and both secret files; a secret file must exist, hold one line and not be world-readable"
+    )
+    func serveSetup() throws {
+        let home = try TemporaryDirectory("ccci-secrets")
+        var config = try TestEnvironment.labConfig(home: home.url)
+        func setupError() -> String {
+            do {
+                _ = try ServerArguments.load(
+                    config: config, file: "/x/config.toml", executable: URL(fileURLWithPath: "/bin/true"),
+                    logger: LogCapture().logger())
+                return "(loaded)"
+            } catch {
+                return error.description
+            }
+        }
+        #expect(setupError().contains("`serve.forge_url` is not set in /x/config.toml"))
+        config.serve.forgeURL = "http://127.0.0.1:1"
+        #expect(setupError().contains("`serve.webhook_secret_file` is not set"))
+        let secret = home.appending("secret")
+        let token = home.appending("token")
+        config.serve.webhookSecretFile = secret.path
+        config.serve.forgeTokenFile = token.path
+        #expect(setupError().contains("\(secret.path) (`serve.webhook_secret_file`) does not exist"))
+        try Data("s3cr3t-value\n".utf8).write(to: secret)
+        chmod(secret.path, 0o644)
+        #expect(setupError().contains("may be read by any user"))
+        chmod(secret.path, 0o600)
+        try Data("".utf8).write(to: token)
+        chmod(token.path, 0o600)
+        #expect(setupError().contains("is empty"))
+        try Data("t0ken\n".utf8).write(to: token)
+        #expect(setupError() == "(loaded)")
+        let arguments = try ServerArguments.load(
+            config: config, file: "/x/config.toml", executable: URL(fileURLWithPath: "/bin/true"),
+            logger: LogCapture().logger())
+        #expect(arguments.webhookSecret.reveal() == "s3cr3t-value")
+        #expect("\(arguments.webhookSecret)" == "<redacted>" && "\(arguments.forgeToken)" == "<redacted>")
+        #expect(!"\(arguments)".contains("s3cr3t-value") && !"\(arguments)".contains("t0ken"))
+    }
+}

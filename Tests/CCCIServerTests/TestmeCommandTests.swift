@@ -1,0 +1,36 @@
+import CCCICore
+import CCCIServer
+import Testing
+
+@Suite struct TestmeCommandTests {
+    @Test("the first word of the first line decides whether a comment is a !testme")
+    func recognition() {
+        #expect(TestmeCommand.isCommand("!testme"))
+        #expect(TestmeCommand.isCommand("  !testme --stages install\nthanks!"))
+        #expect(TestmeCommand.isCommand("\n\n!testme"))
+        #expect(!TestmeCommand.isCommand("!testmeplease"))
+        #expect(!TestmeCommand.isCommand("please !testme"))
+        #expect(!TestmeCommand.isCommand("LGTM\n!testme"))
+        #expect(!TestmeCommand.isCommand("!TESTME"))
+        #expect(!TestmeCommand.isCommand(""))
+    }
+
+    @Test("options: --stages in either spelling, in ladder order; anything else is an error that says what")
+    func options() throws {
+        #expect(try TestmeCommand.parse("!testme").get() == TestmeCommand())
+        #expect(try TestmeCommand.parse("!testme --stages upgrade,install").get().stages == [.install, .upgrade])
+        #expect(try TestmeCommand.parse("!testme --stages=backup,restore").get().stagesArgument == "backup,restore")
+        #expect(try TestmeCommand.parse("!testme --stages install\nmore text").get().stages == [.install])
+        func error(_ body: String) -> String {
+            guard case .failure(let error) = TestmeCommand.parse(body) else { return "(parsed)" }
+            return error.description
+        }
+        #expect(error("!testme --stages").contains("needs a list"))
+        #expect(error("!testme --stages --quick").contains("needs a list"))
+        #expect(error("!testme --stages instal").contains("did you mean `install`?"))
+        #expect(error("!testme --stages install --stages upgrade").contains("twice"))
+        #expect(error("!testme --quick").contains("not available"))
+        #expect(error("!testme now").contains("unknown option `now`"))
+        #expect(error("!testme " + String(repeating: "x", count: 500)).count < 120, "a long word is cut")
+    }
+}

@@ -1,0 +1,90 @@
+import CCCICore
+import CCCIServer
+import CCCIStore
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ccci serve`'s setting for a test: a sandboxed home (store, runs), a catalogue of recipe
+/// names, a webhook secret, and the node configuration pointing at a ``ForgeStub``. Used in
+/// process (``arguments(stub:workers:retry:)`` with `buildApplication`) and for the real
+/// `ccci serve` process (``ServeProcess``).
+public struct ServerHarness: Sendable {
+    public let home: TemporaryDirectory
+    public let secret: String
+    public let logs = LogCapture()
+
+    public init(recipes: [String] = ["web"]) throws {
+        home = try TemporaryDirectory("ccci-serve")
+        secret = "whsec-\(TestEnvironment.randomHex(16))"
+        for recipe in recipes {
+            try FileManager.default.createDirectory(
+                at: home.appending("catalogue/\(recipe)/.git"), withIntermediateDirectories: true)
+        }
+    }
+
+    /// The node configuration: the lab's, with this home and catalogue and a `[serve]` table for
+    /// `stub`.
+    public func config(stub: ForgeStub, allowlist: [String] = [], owners: [String] = []) throws -> NodeConfig {
+        var config = try TestEnvironment.labConfig(
+            home: home.url,
+            extra: [
+                "CCCI_CATALOGUE_DIR": home.appending("catalogue").path,
+                "CCCI_LOCK_DIR": home.appending("locks").path,
+            ])
+        config.serve.listenHost = "127.0.0.1"
+        config.serve.listenPort = 0
+        config.serve.publicURL = "http://ci.test"
+        config.serve.forgeURL = stub.baseURL
+        config.serve.allowlist = allowlist
+        config.serve.owners = owners
+        return config
+    }
+
+    /// In-process server arguments (no housekeeping; quick retries unless `retry` is given).
+    public func arguments(
+        stub: ForgeStub, workers: Int = 0, allowlist: [String] = [], owners: [String] = [],
+        retry: RetryPolicy = RetryPolicy(attempts: 3, firstDelay: .milliseconds(20), timeout: .seconds(5))
+    ) throws -> ServerArguments {
+        ServerArguments(
+            config: try config(stub: stub, allowlist: allowlist, owners: owners), webhookSecret: SecretValue(secret),
+            forgeToken: SecretValue(stub.token), executable: TestEnvironment.ccciExecutable,
+            logger: logs.logger(label: "ccci.serve"), workers: workers, retry: retry, housekeepingInterval: nil)
+    }
+
+    /// The store the server uses.
+    public func store() throws -> SQLiteStore {
+        try SQLiteStore(path: home.appending("ccci.sqlite"))
+    }
+
+    /// Writes the files `ccci serve` reads (config.toml, the secret and token files, mode 600)
+    /// and returns the config file.
+    public func writeServeConfig(stub: ForgeStub, allowlist: [String] = []) throws -> URL {
+        let directory = home.appending("etc")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let secretFile = directory.appendingPathComponent("webhook-secret")
+        let tokenFile = directory.appendingPathComponent("forge-token")
+        try Data((secret + "\n").utf8).write(to: secretFile)
+        try Data((stub.token + "\n").utf8).write(to: tokenFile)
+        chmod(secretFile.path, 0o600)
+        chmod(tokenFile.path, 0o600)
+        let file = directory.appendingPathComponent("config.toml")
+        let allow = allowlist.map { "\"\($0)\"" }.joined(separator: ", ")
+        try Data(
+            """
+            [serve]
+            listen = "127.0.0.1:0"
+            public_url = "http://ci.test"
+            forge = "gitea"
+            forge_url = "\(stub.baseURL)"
+            webhook_secret_file = "\(secretFile.path)"
+            forge_token_file = "\(tokenFile.path)"
+            allowlist = [\(allow)]
+
+            """.utf8
+        ).write(to: file)
+        return file
+    }
+}
