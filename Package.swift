@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(name: "CSystemShims"),
@@ -42,7 +43,6 @@ let package = Package(
                 "CCCICore", "CSystemShims",
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -71,7 +71,9 @@ let package = Package(
         ),
         .target(
             name: "CCCIDeploy",
-            dependencies: ["CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem"],
+            dependencies: [
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -83,6 +85,8 @@ let package = Package(
             name: "CCCIRunner",
             dependencies: [
                 "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIStore", "CCCISystem", "CSystemShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -94,6 +98,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [],
@@ -118,8 +124,9 @@ let package = Package(
             name: "CCCICommands",
             dependencies: [
                 "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab", "CCCILint",
-                "CCCIServer",
+                "CCCIServer", "CCCISystem", "CSystemShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -131,6 +138,7 @@ let package = Package(
                 "CCCICore", "CCCIDeploy", "CCCISwarm", "CCCISystem", "CCCILab", "CCCIGit", "CCCIServer", "CCCIStore",
                 "CCCITestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -153,7 +161,7 @@ let package = Package(
         .target(
             name: "CCCITestSupport",
             dependencies: [
-                "CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem", "CCCILab", "CCCIServer", "CCCIStore",
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem", "CCCILab", "CCCIServer", "CCCIStore", "CCCIDeploy",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -179,10 +187,22 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "CCCIRunnerTests",
+            dependencies: [
+                "CCCICore", "CCCIRunner", "CCCIStore", "CCCISystem", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "CCCIServerTests",
             dependencies: [
-                "CCCICore", "CCCIServer", "CCCIStore", "CCCITestSupport", "ccci",
+                "CCCICore", "CCCIServer", "CCCIStore", "CCCISystem", "CCCITestSupport", "ccci",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -190,8 +210,7 @@ let package = Package(
             name: "CCCIIntegrationTests",
             dependencies: [
                 "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab", "CCCILint",
-                "CCCIServer", "CCCISystem",
-                "CCCITestSupport", "ccci", "ccci-safety-helper",
+                "CCCISystem", "CCCITestSupport", "ccci", "ccci-safety-helper",
             ],
             swiftSettings: strict
         ),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CCCICore
+import CCCIRunner
 import Foundation
 import Logging
 
@@ -70,14 +71,23 @@ public struct GlobalOptions: ParsableArguments {
 
     public init() {}
 
-    /// The process logger (the one place a `Logger` is created).
-    public func makeLogger(label: String = "ccci") -> Logger {
-        var logger = Logger(label: label)
-        logger.logLevel =
+    /// The process logger (the one place a `Logger` is created): to stderr at `--verbose`'s level
+    /// (or `CCCI_LOG_LEVEL`, default warning) and, for a run, into its `run.log` at info or lower.
+    public func makeLogger(label: String = "ccci", journal: RunJournal? = nil) -> Logger {
+        let level: Logger.Level =
             verbose
             ? .debug
             : (ProcessInfo.processInfo.environment["CCCI_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning)
-        return logger
+        guard let journal else {
+            var logger = Logger(label: label)
+            logger.logLevel = level
+            return logger
+        }
+        return Logger(label: label) { label in
+            var stderr = StreamLogHandler.standardError(label: label)
+            stderr.logLevel = level
+            return MultiplexLogHandler([stderr, journal.handler(label: label, level: min(level, .info))])
+        }
     }
 
     /// The node configuration, or a configuration error (exit 2) naming the file and key.

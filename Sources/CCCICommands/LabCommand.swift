@@ -3,6 +3,8 @@ import CCCICore
 import CCCILab
 import CCCISwarm
 import Foundation
+import Logging
+import ServiceLifecycle
 
 /// `ccci lab …`: the local lab (see `scripts/lab`, which installs and starts the engine first).
 struct LabCommand: AsyncParsableCommand {
@@ -105,7 +107,10 @@ struct LabCommand: AsyncParsableCommand {
                         try AtomicFile.write(
                             "\(ProcessInfo.processInfo.processIdentifier)\n", to: URL(fileURLWithPath: pidFile))
                     }
-                    try await IngressWatcher(ingress: lab.ingress, logger: logger).run()
+                    let group = ServiceGroup(
+                        services: [IngressWatcher(ingress: lab.ingress, logger: logger)],
+                        gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                    try await group.run()
                 } else {
                     for route in try await lab.ingress.syncRoutes() {
                         print(

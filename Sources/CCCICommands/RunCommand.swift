@@ -1,6 +1,7 @@
 import ArgumentParser
 import CCCICore
 import CCCIDeploy
+import CCCIGit
 import CCCILab
 import CCCIRunner
 import CCCIStore
@@ -85,7 +86,6 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let config = try global.loadConfig()
-        let logger = global.makeLogger()
         // The caller may have made the directory (for its own log of this process); a run log
         // there means another run had this id.
         if let runID,
@@ -93,19 +93,31 @@ struct RunCommand: AsyncParsableCommand {
         {
             throw CommandFailure("--run-id \(runID): a run with that id already exists", exitCode: 2)
         }
+        let runID = self.runID ?? RunID.make(recipe: GitCredentials.split(recipe).url)
+        let secrets = SecretRegistry()
+        let journal: RunJournal
+        do {
+            journal = try RunJournal(
+                directory: config.runsDirectory.appendingPathComponent(runID), redactor: secrets)
+        } catch {
+            throw CommandFailure(
+                "cannot create the run directory under \(config.runsDirectory.path): \(error)", exitCode: 2)
+        }
+        let logger = global.makeLogger(journal: journal)
         let options = RunOptions(
             recipe: recipe, ref: ref, pr: pr, stages: (try? RunOptions.parseStages(stages).get()) ?? Tier.defaultStages,
             keepOnFailure: keepOnFailure, deployTimeout: deployTimeout.flatMap(DurationText.parse), serial: serial,
             json: json, runID: runID)
-        let secrets = SecretRegistry()
         let reporter = Reporter(enabled: !json, redactor: secrets)
-        let lifetime = RunLifetime(deadline: deadline.flatMap(DurationText.parse) ?? config.runDeadline) { signal in
+        let lifetime = await RunLifetime(deadline: deadline.flatMap(DurationText.parse) ?? config.runDeadline) {
+            signal in
             printError("ccci: signal \(signal) received during teardown — ignored, teardown continues")
         }
         let engine: DockerEngine
         do {
             engine = try await DockerEngine.connect(socketPath: config.dockerSocket, logger: logger)
         } catch {
+            journal.discardIfEmpty()
             printError("error: \(error)")
             throw ExitCode(2)
         }
@@ -121,7 +133,7 @@ struct RunCommand: AsyncParsableCommand {
         let driver = NativeDriver.onNode(config: config, engine: engine, logger: logger, secrets: secrets)
         let coordinator = RunCoordinator(
             options: options, config: config, driver: driver, reporter: reporter, store: store, lifetime: lifetime,
-            secrets: secrets)
+            secrets: secrets, journal: journal)
         let report = await LiveStatus.run(reporter: reporter) { await coordinator.run() }
         await engine.shutdown()
         if let setupError = report.setupError {

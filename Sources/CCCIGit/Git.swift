@@ -8,6 +8,9 @@ public protocol GitClient: Sendable {
     func clone(_ source: String, to destination: URL) async throws
     /// Fetches every branch and tag from `remote` (default `origin`).
     func fetch(in repository: URL, remote: String) async throws
+    /// Fetches one `refspec` (a commit, a branch, `refs/pull/<n>/head`) from `remote`; it is
+    /// then `FETCH_HEAD`.
+    func fetch(_ refspec: String, in repository: URL, remote: String) async throws
     /// Checks out `ref` (detached), discarding local changes when `force` is set.
     func checkout(_ ref: String, in repository: URL, force: Bool) async throws
     /// The full commit id `revision` names.
@@ -18,6 +21,15 @@ public protocol GitClient: Sendable {
     func isDirty(_ repository: URL) async throws -> Bool
     /// The content of `path` at `revision`, `nil` when the file does not exist there.
     func file(_ path: String, at revision: String, in repository: URL) async throws -> String?
+    /// This client with `credentials` for its remotes (`nil`: unchanged).
+    func authenticated(_ credentials: GitCredentials?) -> any GitClient
+}
+
+extension GitClient {
+    /// The releases of the repository (annotated version tags, oldest → newest).
+    public func releases(in repository: URL) async throws -> ReleaseSet {
+        ReleaseSet(tags: try await tags(in: repository))
+    }
 }
 
 /// ``GitClient`` backed by the `git` executable.
@@ -33,7 +45,7 @@ public struct Git: GitClient {
     }
 
     /// This client with `credentials` for its remotes.
-    public func authenticated(_ credentials: GitCredentials?) -> Git {
+    public func authenticated(_ credentials: GitCredentials?) -> any GitClient {
         Git(runner: runner, credentials: credentials ?? self.credentials)
     }
 
@@ -68,6 +80,10 @@ public struct Git: GitClient {
             ["fetch", "--quiet", "--tags", "--force", remote, "+refs/heads/*:refs/remotes/\(remote)/*"], in: repository)
     }
 
+    public func fetch(_ refspec: String, in repository: URL, remote: String = "origin") async throws {
+        try await run(["fetch", "--quiet", remote, refspec], in: repository)
+    }
+
     public func checkout(_ ref: String, in repository: URL, force: Bool) async throws {
         var arguments = ["checkout", "--quiet", "--detach"]
         if force { arguments.append("--force") }
@@ -95,11 +111,6 @@ public struct Git: GitClient {
             let commit = annotated ? fields[3] : fields[2]
             return RecipeTag(name: fields[0], commit: commit, annotated: annotated)
         }
-    }
-
-    /// The releases of the repository (annotated version tags, oldest → newest).
-    public func releases(in repository: URL) async throws -> ReleaseSet {
-        ReleaseSet(tags: try await tags(in: repository))
     }
 
     public func isDirty(_ repository: URL) async throws -> Bool {

@@ -2,12 +2,13 @@ import CCCICore
 import CCCISwarm
 import Foundation
 import Logging
-import Synchronization
+import ServiceLifecycle
 
 /// Keeps the lab ingress' routes in step with the swarm: resyncs whenever a service is created,
 /// updated or removed, so stacks deployed by hand (`docker stack deploy`) get their routes too.
 /// (cc-ci's own driver also syncs right after each deploy, so runs never wait on the watcher.)
-public struct IngressWatcher: Sendable {
+/// A long-lived `Service`: it runs in a `ServiceGroup` and ends on the group's graceful shutdown.
+public struct IngressWatcher: Service {
     public let ingress: LabIngress
     public let logger: Logger
 
@@ -16,8 +17,12 @@ public struct IngressWatcher: Sendable {
         self.logger = logger
     }
 
-    /// Runs until the task is cancelled.
+    /// Runs until the group shuts down (or the task is cancelled).
     public func run() async throws {
+        try await cancelWhenGracefulShutdown { try await watch() }
+    }
+
+    func watch() async throws {
         let (changes, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         signal.yield()  // initial sync
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -29,7 +34,7 @@ public struct IngressWatcher: Sendable {
                     } catch is CancellationError {
                         return
                     } catch {
-                        logger.warning("event stream ended, reconnecting", metadata: ["error": "\(error)"])
+                        logger.warning("event stream ended, reconnecting", metadata: ["error.message": "\(error)"])
                     }
                     try await Task.sleep(for: delay)
                     delay = min(delay * 2, .seconds(5))
@@ -42,9 +47,9 @@ public struct IngressWatcher: Sendable {
                     try await Task.sleep(for: .milliseconds(150))
                     do {
                         let routes = try await ingress.syncRoutes()
-                        logger.info("ingress synced", metadata: ["routes": "\(routes.count)"])
+                        logger.info("ingress synced", metadata: ["ingress.routes": "\(routes.count)"])
                     } catch {
-                        logger.error("ingress sync failed", metadata: ["error": "\(error)"])
+                        logger.error("ingress sync failed", metadata: ["error.message": "\(error)"])
                     }
                 }
             }

@@ -142,11 +142,8 @@ public struct Lab: Sendable {
         try await deployer.deploy(
             stack: Self.stack, composeFiles: [composeFile], environment: [:], workingDirectory: ingressDirectory)
         try await ConvergenceWaiter(engine: engine, logger: logger).wait(stack: Self.stack, timeout: .seconds(60))
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(30)
-        while !(await ingress.isReady()) {
-            guard clock.now < deadline else { throw LabError.ingressNotReady(config.ingressAdminSocket.path) }
-            try await Task.sleep(for: .milliseconds(100))
+        guard try await poll(until: { await ingress.isReady() }, timeout: .seconds(30)) else {
+            throw LabError.ingressNotReady(config.ingressAdminSocket.path)
         }
         let routes = try await ingress.syncRoutes()
         report("ingress: caddy up on :80/:443, \(routes.count) routes, CA \(config.labCACertificate.path)")
@@ -162,13 +159,10 @@ public struct Lab: Sendable {
         let script = "setsid -f \"$0\" lab ingress --watch --pid-file \"$1\" >>\"$2\" 2>&1 </dev/null"
         try await runner.checked(
             Command("/bin/sh", ["-c", script, executable.path, watcherPIDFile.path, watcherLog.path]))
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
-        while watcherPID() == nil {
-            guard clock.now < deadline else { throw LabError.watcherDidNotStart(watcherLog.path) }
-            try await Task.sleep(for: .milliseconds(50))
+        guard let pid = try await poll(until: { watcherPID() }, timeout: .seconds(10)) else {
+            throw LabError.watcherDidNotStart(watcherLog.path)
         }
-        report("ingress watcher: started (pid \(watcherPID()!), log \(watcherLog.path))")
+        report("ingress watcher: started (pid \(pid), log \(watcherLog.path))")
     }
 
     /// The watcher's pid when it is alive and is a ccci process.

@@ -59,7 +59,7 @@ public struct LabImages: Sendable {
         for binary in spec.binaries where !FileManager.default.isExecutableFile(atPath: binary) {
             throw LabError.missingBinary(binary, package: binary.hasSuffix("caddy") ? "caddy" : "busybox-static")
         }
-        let digest = try inputDigest(spec)
+        let digest = try await inputDigest(spec)
         let inspect = try await runner.run(
             Command(
                 "docker",
@@ -69,7 +69,7 @@ public struct LabImages: Sendable {
             spec.reference.split(separator: ":")[0].replacingOccurrences(of: "/", with: "-"))
         try? FileManager.default.removeItem(at: context)
         let rootfs = context.appendingPathComponent("rootfs")
-        try populate(rootfs, with: spec)
+        try await populate(rootfs, with: spec)
         let dockerfile =
             (["FROM scratch", "COPY rootfs/ /", "LABEL ccci.lab=true ccci.lab.digest=\(digest)"] + spec.dockerfileTail)
             .joined(separator: "\n") + "\n"
@@ -82,9 +82,9 @@ public struct LabImages: Sendable {
     }
 
     /// A digest of everything that goes into the image.
-    func inputDigest(_ spec: Spec) throws -> String {
+    func inputDigest(_ spec: Spec) async throws -> String {
         var hasher = SHA256()
-        for path in try closure(of: spec.binaries) {
+        for path in try await closure(of: spec.binaries) {
             hasher.update(data: Data(path.utf8))
             hasher.update(data: try Data(contentsOf: URL(fileURLWithPath: path)))
         }
@@ -96,19 +96,12 @@ public struct LabImages: Sendable {
     }
 
     /// The binaries plus every shared library they load (from `ldd`).
-    func closure(of binaries: [String]) throws -> [String] {
+    func closure(of binaries: [String]) async throws -> [String] {
         var files = Set(binaries)
         for binary in binaries {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
-            process.arguments = [binary]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = Pipe()
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            // `ldd` of a static binary exits 1 ("not a dynamic executable"): its output is still right.
+            let listing = try await runner.run(Command("/usr/bin/ldd", [binary])).output
+            for line in listing.split(separator: "\n") {
                 for token in line.split(whereSeparator: { $0 == " " || $0 == "\t" }) where token.hasPrefix("/") {
                     files.insert(String(token))
                 }
@@ -117,7 +110,7 @@ public struct LabImages: Sendable {
         return files.sorted()
     }
 
-    func populate(_ rootfs: URL, with spec: Spec) throws {
+    func populate(_ rootfs: URL, with spec: Spec) async throws {
         let fileManager = FileManager.default
         for directory in [
             "bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "etc", "root", "var/tmp", "var/www", "srv", "data",
@@ -133,7 +126,7 @@ public struct LabImages: Sendable {
             .write(to: rootfs.appendingPathComponent("etc/passwd"), atomically: true, encoding: .utf8)
         try "root:x:0:\nnogroup:x:65534:\n".write(
             to: rootfs.appendingPathComponent("etc/group"), atomically: true, encoding: .utf8)
-        for file in try closure(of: spec.binaries) {
+        for file in try await closure(of: spec.binaries) {
             let target = rootfs.appendingPathComponent(String(file.dropFirst()))
             try fileManager.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
             try? fileManager.removeItem(at: target)
@@ -146,15 +139,8 @@ public struct LabImages: Sendable {
         }
         if spec.binaries.contains("/bin/busybox") {
             // One symlink per applet, at the path busybox itself reports (`--list-full`).
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/busybox")
-            process.arguments = ["--list-full"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            for applet in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let applets = try await runner.checked(Command("/bin/busybox", ["--list-full"])).output
+            for applet in applets.split(separator: "\n") {
                 let link = rootfs.appendingPathComponent(String(applet))
                 guard !fileManager.fileExists(atPath: link.path), link.lastPathComponent != "busybox" else { continue }
                 if let applets = spec.applets, !applets.contains(link.lastPathComponent) { continue }

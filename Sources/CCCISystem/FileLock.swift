@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -12,10 +13,10 @@ import Glibc
 /// - after every acquisition the locked descriptor must still be the inode the path names
 ///   (another process may have unlinked the file while we waited on the old inode — a lock on
 ///   an unlinked inode protects nothing); otherwise acquisition starts over on the live path.
-public final class FileLock: @unchecked Sendable {
+public final class FileLock: Sendable {
     public let path: URL
     private let descriptor: Int32
-    private let released = LockedFlag()
+    private let released = Atomic(false)
 
     private init(path: URL, descriptor: Int32) {
         self.path = path
@@ -30,18 +31,28 @@ public final class FileLock: @unchecked Sendable {
     /// the first wait. Waiting polls the lock (50 ms, growing to 250 ms) so that it stays
     /// cancellable and never blocks a thread of the cooperative pool.
     public static func acquire(_ path: URL, onWait: @Sendable () async -> Void = {}) async throws -> FileLock {
+        try await acquireFirst(of: [path], onWait: onWait).lock
+    }
+
+    /// Takes the first free lock of `paths` (tried in order), waiting while all are held, as
+    /// ``acquire(_:onWait:)`` does. Returns the lock and its index in `paths`.
+    public static func acquireFirst(
+        of paths: [URL], backoff: Backoff = Backoff(initial: .milliseconds(50), maximum: .milliseconds(250)),
+        onWait: @Sendable () async -> Void = {}
+    ) async throws -> (lock: FileLock, index: Int) {
         var waited = false
-        var delay = Duration.milliseconds(50)
-        while true {
-            try Task.checkCancellation()
-            if let lock = try tryAcquire(path) { return lock }
-            if !waited {
-                await onWait()
-                waited = true
-            }
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .milliseconds(250))
-        }
+        let taken = try await poll(
+            until: { () async throws -> (FileLock, Int)? in
+                for (index, path) in paths.enumerated() {
+                    if let lock = try tryAcquire(path) { return (lock, index) }
+                }
+                if !waited {
+                    await onWait()
+                    waited = true
+                }
+                return nil
+            }, backoff: backoff)
+        return taken!  // A poll with no timeout returns a value or throws.
     }
 
     /// Takes the lock if nobody holds it; `nil` when it is held. Creates the file if needed.
@@ -82,22 +93,9 @@ public final class FileLock: @unchecked Sendable {
 
     /// Releases the lock (closes the descriptor). Idempotent.
     public func release() {
-        if released.set() { close(descriptor) }
-    }
-}
-
-/// A flag that can be set once, safely from any thread.
-final class LockedFlag: @unchecked Sendable {
-    private var value = false
-    private let lock = NSLock()
-
-    /// Sets the flag; returns `true` only for the call that set it.
-    func set() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if value { return false }
-        value = true
-        return true
+        if released.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+            close(descriptor)
+        }
     }
 }
 

@@ -3,7 +3,7 @@ import CCCITestSupport
 import Foundation
 import Testing
 
-/// The real-world recipe files in `shared/fixtures/real-recipes` (read in place, never copied).
+/// The real-world recipe files copied into `Fixtures/real-recipes` (their sources: its README).
 @Suite struct RealRecipes {
     static let recipes = ["custom-php-2021", "foodsharing-cms", "gaseous"]
 

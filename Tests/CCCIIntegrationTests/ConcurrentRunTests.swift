@@ -45,7 +45,7 @@ extension Integration {
             defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
             #expect(await waitForLog(harness, containing: "[install] converge: started"))
             kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
+            try await process.exit(within: .seconds(180))
             #expect(process.terminationStatus == 143)
             let text = try String(contentsOf: output, encoding: .utf8)
             #expect(text.contains("stopping: SIGTERM — tearing down"))
@@ -97,7 +97,7 @@ extension Integration {
             defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
             #expect(await waitForLog(harness, containing: "app lock held"))
             let second = try await harness.ccci(["run", "web", "--stages", "install,upgrade"])
-            first.waitUntilExit()
+            try await first.exit(within: .seconds(180))
             #expect(first.terminationStatus == 0)
             #expect(second.status == 0, "\(second.output)")
             #expect(
@@ -117,7 +117,7 @@ extension Integration {
             #expect(await waitForLog(harness, containing: "run slot 1/1 taken"))
             let second = try await harness.ccci(
                 ["run", "oneshot", "--stages", "install"], extra: ["CCCI_CAPACITY": "1"])
-            first.waitUntilExit()
+            try await first.exit(within: .seconds(180))
             #expect(first.terminationStatus == 0)
             #expect(second.status == 0, "\(second.output)")
             #expect(second.output.contains("waiting for a free run slot (this node runs 1 at once"))
@@ -146,7 +146,7 @@ extension Integration {
             let started = try await HelperProcesses.waitForPIDs(in: pids)
             #expect(started.count == 2)
             kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
+            try await process.exit(within: .seconds(180))
             #expect(process.terminationStatus == 143)
             for pid in started {
                 #expect(

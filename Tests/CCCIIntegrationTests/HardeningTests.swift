@@ -112,7 +112,7 @@ extension Integration {
                 #expect(!services.isEmpty, "the live run's app is still there")
             }
             kill(run.processIdentifier, SIGTERM)
-            run.waitUntilExit()
+            try await run.exit(within: .seconds(180))
             #expect(run.terminationStatus == 143)
         }
 
@@ -378,7 +378,7 @@ extension Integration {
             defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
             #expect(await harness.waitForLog(containing: "[install] converge: started"))
             kill(run.processIdentifier, SIGTERM)
-            run.waitUntilExit()
+            try await run.exit(within: .seconds(180))
             #expect(run.terminationStatus == 143)
             let results = try #require(try harness.allResults().first)
             #expect(results.tiers["install"]?.status == .cancelled, "\(String(describing: results.tiers["install"]))")
@@ -411,7 +411,7 @@ extension Integration {
             let started = try await HelperProcesses.waitForPIDs(in: pids)
             #expect(started.count == 2)
             kill(run.processIdentifier, SIGKILL)
-            run.waitUntilExit()
+            try await run.exit(within: .seconds(180))
             defer { for pid in started where HelperProcesses.alive(pid) { kill(pid, SIGKILL) } }
             #expect(started.allSatisfy(HelperProcesses.alive), "SIGKILL cannot stop the run's children itself")
             let janitor = try await harness.ccci(["janitor"])

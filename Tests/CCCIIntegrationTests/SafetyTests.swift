@@ -57,11 +57,7 @@ extension Integration {
         }
 
         func waitLockState(_ domain: String, _ state: String) async -> Bool {
-            for _ in 0..<200 {
-                if lockState(domain) == state { return true }
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-            return false
+            (try? await poll(until: { lockState(domain) == state }, timeout: .seconds(10))) ?? false
         }
 
         /// An env file, as a run app leaves it.
@@ -325,7 +321,7 @@ extension Integration {
         func orphanRefuses() async throws {
             let marker = helpers.markerFile()
             let intermediate = try helpers.start(["spawn-orphan", marker])
-            intermediate.waitUntilExit()
+            try await intermediate.exit(within: .seconds(180))
             let line = await HelperProcesses.waitForMarker(marker, "REFUSED", timeout: .seconds(20))
             #expect(line?.contains("refusing to run orphaned") == true, "\(line ?? "no verdict")")
         }
@@ -336,7 +332,7 @@ extension Integration {
             let marker = helpers.markerFile()
             let process = try helpers.start(["guarded", lockDirectory.path, domain, marker, "2"])
             #expect(await HelperProcesses.waitForMarker(marker, "READY") != nil)
-            process.waitUntilExit()
+            try await process.exit(within: .seconds(180))
             #expect(process.terminationStatus == 142)
             #expect(await HelperProcesses.waitForMarker(marker, "TEARDOWN")?.contains("deadline") == true)
             #expect(await HelperProcesses.waitForMarker(marker, "DONE") != nil)
@@ -352,7 +348,7 @@ extension Integration {
             kill(process.processIdentifier, SIGTERM)
             #expect(await HelperProcesses.waitForMarker(marker, "TEARDOWN") != nil)
             kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
+            try await process.exit(within: .seconds(180))
             #expect(process.terminationStatus == 143)
             #expect(await HelperProcesses.waitForMarker(marker, "IGNORED 15") != nil)
             #expect(await HelperProcesses.waitForMarker(marker, "DONE") != nil, "the teardown was not cut short")

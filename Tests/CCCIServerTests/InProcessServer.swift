@@ -1,5 +1,6 @@
 import CCCIServer
 import CCCIStore
+import CCCISystem
 import CCCITestSupport
 import Foundation
 import HTTPTypes
@@ -62,13 +63,7 @@ struct InProcessServer: Sendable {
 
     /// Waits until the outbox has nothing pending (the sender delivered or gave up on everything).
     func repliesSettled(timeout: Duration = .seconds(20)) async throws -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if try await store.replies().allSatisfy({ $0.state != .pending }) { return true }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return false
+        try await poll(until: { try await store.replies().allSatisfy { $0.state != .pending } }, timeout: timeout)
     }
 
     /// Every job in the store.

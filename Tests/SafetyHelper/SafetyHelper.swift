@@ -62,7 +62,7 @@ struct SafetyHelper {
                 mark(out, "REFUSED \(error)")
                 exit(2)
             }
-            let lifetime = RunLifetime(deadline: deadline) { signal in mark(out, "IGNORED \(signal)") }
+            let lifetime = await RunLifetime(deadline: deadline) { signal in mark(out, "IGNORED \(signal)") }
             let start = ContinuousClock.now
             do {
                 try await AppLocks.acquire(domain: domain, in: directory) {}

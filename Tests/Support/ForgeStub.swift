@@ -1,3 +1,4 @@
+import CCCISystem
 import Foundation
 import Hummingbird
 import Logging
@@ -150,12 +151,7 @@ public final class ForgeStub: Sendable {
     public func waitUntil(
         timeout: Duration = .seconds(30), _ condition: @Sendable (ForgeStub) -> Bool
     ) async -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if condition(self) { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
+        if (try? await poll(until: { condition(self) }, timeout: timeout)) == true { return true }
         return condition(self)
     }
 

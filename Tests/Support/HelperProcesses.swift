@@ -1,4 +1,6 @@
+import CCCISystem
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -6,12 +8,15 @@ import Glibc
 
 /// Helper subprocesses of the real-kernel safety tests (`ccci-safety-helper`). Every process
 /// started here, and every pid recorded, is killed by pid in ``cleanup()`` — never by name.
-public final class HelperProcesses: @unchecked Sendable {
+public final class HelperProcesses: Sendable {
     public let directory: TemporaryDirectory
-    private var processes: [Process] = []
-    private var pids: [pid_t] = []
-    private var counter = 0
-    private let lock = NSLock()
+    private let state = Mutex(State())
+
+    private struct State: ~Copyable {
+        var processes: [Process] = []
+        var pids: [pid_t] = []
+        var counter = 0
+    }
 
     public init() throws {
         directory = try TemporaryDirectory("ccci-safety")
@@ -24,9 +29,10 @@ public final class HelperProcesses: @unchecked Sendable {
 
     /// A fresh marker file path.
     public func markerFile() -> String {
-        lock.lock()
-        defer { lock.unlock() }
-        counter += 1
+        let counter = state.withLock { state in
+            state.counter += 1
+            return state.counter
+        }
         return directory.appending("marker-\(counter).txt").path
     }
 
@@ -41,26 +47,24 @@ public final class HelperProcesses: @unchecked Sendable {
         process.environment = env
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        lock.lock()
-        processes.append(process)
-        lock.unlock()
+        state.withLock { $0.processes.append(process) }
         return process
     }
 
     /// Records a pid to kill at cleanup (a helper's own child).
     public func track(_ pid: pid_t) {
-        lock.lock()
-        pids.append(pid)
-        lock.unlock()
+        state.withLock { $0.pids.append(pid) }
     }
 
-    /// Kills every helper and tracked pid (SIGKILL, by pid).
+    /// Kills every helper still running and every tracked pid (SIGKILL, by pid). A SIGKILLed
+    /// process cannot linger, and `Process` reaps its own children, so nothing is waited for.
     public func cleanup() {
-        lock.lock()
-        defer { lock.unlock() }
-        for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        for pid in pids { kill(pid, SIGKILL) }
-        for process in processes { process.waitUntilExit() }
+        state.withLock { state in
+            for process in state.processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            for pid in state.pids { kill(pid, SIGKILL) }
+            state.processes = []
+            state.pids = []
+        }
     }
 
     deinit {
@@ -71,17 +75,12 @@ public final class HelperProcesses: @unchecked Sendable {
     public static func waitForMarker(
         _ file: String, _ prefix: String, timeout: Duration = .seconds(15)
     ) async -> String? {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if let text = try? String(contentsOfFile: file, encoding: .utf8),
-                let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) })
-            {
-                return String(line)
-            }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return nil
+        let line = try? await poll(
+            until: { () -> String? in
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+                return text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }).map(String.init)
+            }, timeout: timeout)
+        return line ?? nil
     }
 
     /// Whether a process with `pid` is running (a zombie — exited, not yet reaped — is not).
@@ -95,11 +94,7 @@ public final class HelperProcesses: @unchecked Sendable {
 
     /// The pids a test wrote to `file` (space-separated), once the file exists (bounded).
     public static func waitForPIDs(in file: URL, timeout: Duration = .seconds(90)) async throws -> [pid_t] {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while !FileManager.default.fileExists(atPath: file.path), clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        _ = try await poll(until: { FileManager.default.fileExists(atPath: file.path) }, timeout: timeout)
         return try String(contentsOf: file, encoding: .utf8).split(separator: " ").compactMap {
             pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
         }
@@ -107,12 +102,6 @@ public final class HelperProcesses: @unchecked Sendable {
 
     /// Waits (bounded) for `pid` to be gone.
     public static func waitGone(_ pid: pid_t, timeout: Duration = .seconds(15)) async -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if !alive(pid) { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return false
+        (try? await poll(until: { !alive(pid) }, timeout: timeout)) ?? false
     }
 }

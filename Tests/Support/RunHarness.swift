@@ -105,20 +105,15 @@ public struct RunHarness: Sendable {
 
     /// Waits until the run.log of a run under this harness' home contains `text`.
     public func waitForLog(containing text: String, timeout: Duration = .seconds(60)) async -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            let runs = home.appending("runs")
-            for run in (try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? [] {
-                if let log = try? String(contentsOf: runs.appendingPathComponent("\(run)/run.log"), encoding: .utf8),
-                    log.contains(text)
-                {
-                    return true
+        let runs = home.appending("runs")
+        let found = try? await poll(
+            until: {
+                ((try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? []).contains { run in
+                    let log = try? String(contentsOf: runs.appendingPathComponent("\(run)/run.log"), encoding: .utf8)
+                    return log?.contains(text) ?? false
                 }
-            }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        return false
+            }, timeout: timeout)
+        return found ?? false
     }
 
     /// The results documents of every finished run under this harness' home.

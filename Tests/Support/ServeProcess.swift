@@ -1,4 +1,5 @@
 import CCCIStore
+import CCCISystem
 import Foundation
 
 #if canImport(Glibc)
@@ -8,6 +9,9 @@ import Glibc
 /// A real `ccci serve` process of a ``RunHarness`` (its home, CI domain, catalogue and locks),
 /// configured for a ``ForgeStub``. The test ends it by pid (``stop(_:)``, ``kill()``); `deinit`
 /// kills it if the test did not.
+///
+/// `@unchecked`: Foundation's `Process` is not `Sendable`; the stored properties are constants,
+/// and `Process` guards its own state.
 public final class ServeProcess: @unchecked Sendable {
     public let process: Process
     public let output: URL
@@ -23,18 +27,17 @@ public final class ServeProcess: @unchecked Sendable {
         output = harness.home.appending("\(name)-\(UUID().uuidString.prefix(6)).log")
         var environment = ["CCCI_CONFIG": config.path, "CCCI_LOG_LEVEL": "info"]
         for (key, value) in extra { environment[key] = value }
-        process = try harness.start(["serve"], output: output, extra: environment)
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
-        var port: String?
-        while clock.now < deadline, process.isRunning {
-            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-            if let range = text.range(of: "http.port=") {
-                port = String(text[range.upperBound...].prefix { $0.isNumber })
-                break
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        let (process, output) = (try harness.start(["serve"], output: output, extra: environment), output)
+        self.process = process
+        // The port it logs once it listens; "" when it exited first.
+        let port = try await poll(
+            until: { () -> String? in
+                let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+                if let range = text.range(of: "http.port=") {
+                    return String(text[range.upperBound...].prefix { $0.isNumber })
+                }
+                return process.isRunning ? nil : ""
+            }, timeout: .seconds(60))
         guard let port, !port.isEmpty else {
             let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
             if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
@@ -74,12 +77,7 @@ public final class ServeProcess: @unchecked Sendable {
 
     /// Waits (bounded) for the process to exit; returns its exit status (nil: still running).
     public func waitForExit(timeout: Duration = .seconds(180)) async -> Int32? {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while process.isRunning, clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        guard !process.isRunning else { return nil }
+        guard (try? await poll(until: { !process.isRunning }, timeout: timeout)) == true else { return nil }
         return process.terminationStatus
     }
 

@@ -101,7 +101,7 @@ public struct TestSetupError: Error, CustomStringConvertible {
 }
 
 /// A temporary directory removed when the value is released.
-public final class TemporaryDirectory: @unchecked Sendable {
+public final class TemporaryDirectory: Sendable {
     public let url: URL
 
     public init(_ prefix: String = "ccci-test") throws {

@@ -104,11 +104,12 @@ public enum TestSession {
         }
     }
 
-    /// Runs the docker CLI and returns its output (empty on failure).
+    /// Runs the docker CLI and returns its output (empty on failure). Bounded by coreutils'
+    /// `timeout`, since this waits synchronously: a hung engine cannot hang the test process.
     static func docker(_ arguments: [String]) -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["docker"] + arguments
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["--kill-after=5", "60", "docker"] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice

@@ -1,5 +1,6 @@
 import CCCICore
 import CCCISwarm
+import CCCISystem
 import Foundation
 
 /// Health over the ingress by domain (SPEC F-HEALTH): an HTTPS request for the app's domain, with
@@ -50,18 +51,15 @@ public struct HealthChecker: Sendable {
     @discardableResult
     public func waitHealthy(domain: String, path: String, accepted: [Int], timeout: Duration) async throws -> Result {
         try await probe.withClient(domains: [domain]) { client in
-            let clock = ContinuousClock()
-            let deadline = clock.now + timeout
-            var delay = Duration.milliseconds(100)
-            while true {
-                let result = await check(client: client, domain: domain, path: path, accepted: accepted)
-                if result.healthy { return result }
-                guard clock.now + delay < deadline else {
-                    throw HealthError(domain: domain, path: path, timeout: timeout, last: result)
-                }
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .milliseconds(500))
-            }
+            var last: Result?
+            let healthy = try await poll(
+                until: { () async -> Result? in
+                    let result = await check(client: client, domain: domain, path: path, accepted: accepted)
+                    last = result
+                    return result.healthy ? result : nil
+                }, timeout: timeout, backoff: Backoff(initial: .milliseconds(100), maximum: .milliseconds(500)))
+            guard let healthy else { throw HealthError(domain: domain, path: path, timeout: timeout, last: last!) }
+            return healthy
         }
     }
 }

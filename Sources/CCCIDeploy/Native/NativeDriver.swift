@@ -18,7 +18,7 @@ public struct NativeDriver: AppDriver, BackupHost {
     public let config: NodeConfig
     public let engine: DockerEngine
     public let runner: ProcessRunner
-    public let git: Git
+    public let git: any GitClient
     public let networkMode: NetworkMode
     /// Told after every deploy and removal (the lab's ingress resyncs its routes; `nil` on a
     /// production node, where traefik watches the swarm itself).
@@ -97,7 +97,8 @@ public struct NativeDriver: AppDriver, BackupHost {
                 labels: Self.ownershipLabels(domain: spec.domain, runID: spec.runID))
             values[secret.name] = value
         }
-        logger.info("app created", metadata: ["app.domain": "\(spec.domain)", "secrets": "\(values.keys.sorted())"])
+        logger.info(
+            "app created", metadata: ["app.domain": "\(spec.domain)", "app.secrets": "\(values.keys.sorted())"])
         return App(spec: spec, stack: stack, envFile: envFile, secretValues: values)
     }
 

@@ -89,7 +89,7 @@ struct CustomTier {
         let timeout = prepared.meta.testTimeout
         let clock = ContinuousClock()
         let start = clock.now
-        await context.journal.line(
+        context.journal.line(
             "test \(test.displayName): running (log \(log.lastPathComponent), timeout \(DurationText.format(timeout)))",
             tier: "custom")
         let outcome: HookRunner.Outcome

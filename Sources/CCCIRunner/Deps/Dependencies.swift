@@ -64,13 +64,13 @@ struct DependencySetup {
             info.credentials = app.secretValues
             await context.reporter.step(
                 role: "dep", tier: name, name: "ready", result: .passed, elapsed: clock.now - start)
-            await context.journal.line("dependency \(name) ready at \(domain)")
+            context.journal.line("dependency \(name) ready at \(domain)")
         } catch {
             info.reason = String(describing: error).split(separator: "\n").first.map(String.init)
             await context.reporter.step(
                 role: "dep", tier: name, name: "not ready", result: .failed(info.reason ?? "failed"),
                 elapsed: clock.now - start)
-            await context.journal.line("dependency \(name) not ready: \(error)")
+            context.journal.line("dependency \(name) not ready: \(error)")
         }
         return info
     }

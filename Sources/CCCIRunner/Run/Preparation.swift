@@ -43,7 +43,7 @@ struct Preparation {
 
     var options: RunOptions { context.options }
     var config: NodeConfig { context.config }
-    var git: Git { context.git }
+    var git: any GitClient { context.git }
     var driver: any AppDriver { context.driver }
     var runID: String { context.runID }
     var workspace: URL { context.workspace }
@@ -59,7 +59,7 @@ struct Preparation {
         }
         let source = try RecipeSource.resolve(options.recipe, config: config)
         for secret in source.credentials?.secrets ?? [] { context.secrets.register(secret) }
-        await journal.line("run \(runID): recipe \(source.name) from \(source.location)")
+        journal.line("run \(runID): recipe \(source.name) from \(source.location)")
         let checkout = RecipeCheckout(git: git, source: source)
         let headTree = workspace.appendingPathComponent("head/\(source.name)")
         let upgradeTree = workspace.appendingPathComponent("upgrade/\(source.name)")
@@ -71,7 +71,7 @@ struct Preparation {
         let commit = try await checkout.headCommit(ref: options.ref, pr: options.pr, in: headTree)
         try await git.checkout(commit, in: headTree, force: true)
         if let local = source.localPath, options.ref == nil, (try? await git.isDirty(local)) == true {
-            await journal.line(
+            journal.line(
                 "note: \(local.path) has uncommitted changes; the run tests its HEAD commit \(commit.prefix(8))")
         }
         let head = try await checkout.readHead(commit: commit, clone: headTree, naming: naming)
@@ -183,7 +183,7 @@ struct Preparation {
         lines += prepared.manifest.renderLines().map { "  " + $0 }
         lines.append("")
         await reporter.print(lines)
-        for line in lines { await context.journal.line(line) }
+        for line in lines { context.journal.line(line) }
     }
 }
 

@@ -79,10 +79,10 @@ public struct RecipeHead: Sendable {
 /// Clones a recipe for each app of a run (each app gets its own tree, so checking one out never
 /// changes another) and reads the head.
 public struct RecipeCheckout: Sendable {
-    public let git: Git
+    public let git: any GitClient
     public let source: RecipeSource
 
-    public init(git: Git, source: RecipeSource) {
+    public init(git: any GitClient, source: RecipeSource) {
         self.git = git.authenticated(source.credentials)
         self.source = source
     }
@@ -95,7 +95,7 @@ public struct RecipeCheckout: Sendable {
             var refspecs = [ref]
             if pr > 0 { refspecs.append("refs/pull/\(pr)/head") }
             for refspec in refspecs {
-                _ = try? await git.run(["fetch", "--quiet", "origin", refspec], in: clone)
+                try? await git.fetch(refspec, in: clone, remote: "origin")
             }
             if let commit = try? await git.commit(of: ref, in: clone) { return commit }
             if pr > 0, let commit = try? await git.commit(of: "FETCH_HEAD", in: clone),

@@ -17,7 +17,7 @@ struct RunContext: Sendable {
     /// The run's own recipe clones — removed when the run ends.
     let workspace: URL
     let driver: any AppDriver
-    let git: Git
+    let git: any GitClient
     let runner: ProcessRunner
     let journal: RunJournal
     let reporter: Reporter
@@ -29,7 +29,7 @@ struct RunContext: Sendable {
 
     /// A line in the run log and on the terminal.
     func say(_ line: String) async {
-        await journal.line(line)
+        journal.line(line)
         await reporter.print([line])
     }
 }

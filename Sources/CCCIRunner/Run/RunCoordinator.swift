@@ -31,13 +31,15 @@ public final class RunCoordinator: Sendable {
     /// Every secret value the run generates or is given, for redaction everywhere it writes.
     public let secrets: SecretRegistry
     public let runID: String
+    /// The run's log when the caller opened it first (to log library lines into it).
+    let openedJournal: RunJournal?
     let startDate = Date()
     let startInstant = ContinuousClock.now
 
     public init(
         options: RunOptions, config: NodeConfig, driver: any AppDriver, reporter: Reporter,
         store: (any ResultStore)?, lifetime: RunLifetime?, runner: ProcessRunner = ProcessRunner(),
-        secrets: SecretRegistry = SecretRegistry()
+        secrets: SecretRegistry = SecretRegistry(), journal: RunJournal? = nil
     ) {
         self.options = options
         self.config = config
@@ -47,6 +49,7 @@ public final class RunCoordinator: Sendable {
         self.lifetime = lifetime
         self.runner = runner
         self.secrets = secrets
+        openedJournal = journal
         // `ccci serve` names the run up front (`--run-id`) so that it can link to it while it runs.
         runID = options.runID ?? RunID.make(recipe: options.recipe, at: startDate)
     }
@@ -82,7 +85,7 @@ public final class RunCoordinator: Sendable {
         let journal: RunJournal
         do {
             try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
-            journal = try RunJournal(directory: runDirectory, redactor: secrets)
+            journal = try openedJournal ?? RunJournal(directory: runDirectory, redactor: secrets)
         } catch {
             return Report(
                 outcome: .error, results: nil, runDirectory: runDirectory,
@@ -99,8 +102,8 @@ public final class RunCoordinator: Sendable {
             // Nothing was deployed: a usage or configuration error, or a stop during setup.
             let message =
                 stop.map { "stopped during setup (\($0.description))" } ?? progress.setupError ?? "setup failed"
-            await journal.line("setup failed: \(message)")
-            await journal.close()
+            journal.line("setup failed: \(message)")
+            journal.close()
             cleanWorkspace()
             return Report(
                 outcome: stop.map { $0.outcome } ?? .error, results: nil, runDirectory: runDirectory,
@@ -127,7 +130,7 @@ public final class RunCoordinator: Sendable {
         await recorder.write(results)
         await reporter.summary(results, runDirectory: runDirectory)
         cleanWorkspace()
-        await journal.close()
+        journal.close()
         recorder.scrubSecrets(dependencies: progress.dependencies, depsFile: prepared.stateFiles.deps)
         return Report(outcome: results.outcome, results: results, runDirectory: runDirectory, setupError: nil)
     }
@@ -150,7 +153,7 @@ public final class RunCoordinator: Sendable {
                 RunAdmission.domains(of: prepared, stages: options.stages))
         } catch let error as AdmissionError {
             // No app can be created: every tier asked for fails for that reason.
-            await context.journal.line(error.message)
+            context.journal.line(error.message)
             var refused = PathResult()
             for tier in options.stages {
                 refused.tiers[tier] = TierResult(status: .fail, durationSeconds: 0, reason: error.message)
@@ -158,7 +161,7 @@ public final class RunCoordinator: Sendable {
             progress.paths = [refused]
             return progress
         } catch {
-            await context.journal.line("stopped while waiting to be admitted: \(error)")
+            context.journal.line("stopped while waiting to be admitted: \(error)")
             return progress
         }
         progress.dependencies = await DependencySetup(context: context, prepared: prepared).deploy()
@@ -237,7 +240,7 @@ public final class RunCoordinator: Sendable {
     /// The janitor at every run start: reaps the apps of dead runs, says so.
     func janitorAtStart(_ context: RunContext, naming: AppNaming) async {
         let report = await Janitor(config: config, naming: naming, driver: driver, store: store).sweep()
-        for line in report.lines { await context.journal.line(line) }
+        for line in report.lines { context.journal.line(line) }
         let notable = report.lines.filter { !$0.contains("belongs to a live run") }
         if !notable.isEmpty { await reporter.print(notable) }
     }

@@ -17,16 +17,16 @@ struct RunRecord {
             try AtomicFile.write(try results.encoded(), to: context.runDirectory.appendingPathComponent("results.json"))
             try AtomicFile.write(JUnit.render(results), to: context.runDirectory.appendingPathComponent("junit.xml"))
         } catch {
-            await journal.line("cannot write results: \(error)")
+            journal.line("cannot write results: \(error)")
         }
         if let store {
             do {
                 try await store.record(results)
             } catch {
-                await journal.line("cannot record the run in the store: \(error)")
+                journal.line("cannot record the run in the store: \(error)")
             }
         }
-        await journal.line(
+        journal.line(
             "run \(context.runID) finished: \(results.outcome.rawValue), level \(results.level), exit \(results.exitCode)"
         )
     }

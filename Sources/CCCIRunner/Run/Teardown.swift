@@ -32,7 +32,7 @@ struct Teardown {
                 files.append("services/\(name)")
             }
         }
-        await context.journal.line("diagnostics of \(locked.count) app(s) written to \(directory.path)")
+        context.journal.line("diagnostics of \(locked.count) app(s) written to \(directory.path)")
         return files.sorted()
     }
 
@@ -72,21 +72,21 @@ struct Teardown {
         let journal = context.journal
         // An earlier run's kept app (its keep mark predates this teardown) is never this run's to remove.
         if FileManager.default.fileExists(atPath: context.driver.keepMark(for: locked.domain).path) {
-            await journal.line("teardown: \(name) is kept for inspection by an earlier run — left alone")
+            journal.line("teardown: \(name) is kept for inspection by an earlier run — left alone")
             return true
         }
         do {
             let residue = try await context.driver.remove(domain: locked.domain)
             if residue.isEmpty {
-                await journal.line("teardown: \(name) removed, no residue")
+                journal.line("teardown: \(name) removed, no residue")
                 await context.reporter.step(role: "teardown", tier: "", name: name, result: .passed, elapsed: nil)
                 return true
             }
-            await journal.line("teardown: \(name) LEFT RESIDUE — \(residue.summary)")
+            journal.line("teardown: \(name) LEFT RESIDUE — \(residue.summary)")
             await context.reporter.step(
                 role: "teardown", tier: "", name: name, result: .failed("residue: \(residue.summary)"), elapsed: nil)
         } catch {
-            await journal.line("teardown: \(name) failed: \(error)")
+            journal.line("teardown: \(name) failed: \(error)")
             await context.reporter.step(
                 role: "teardown", tier: "", name: name, result: .failed("\(error)"), elapsed: nil)
         }

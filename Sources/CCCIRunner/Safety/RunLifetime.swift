@@ -1,6 +1,7 @@
 import CCCICore
-import Dispatch
+import CCCISystem
 import Foundation
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -12,10 +13,10 @@ import Glibc
 ///
 /// Invariant: a stop request only ever *cancels the run's work*; the teardown funnel runs after
 /// it, un-cancelled, and a signal arriving during teardown is logged and ignored so it cannot
-/// abort the cleanup the first signal asked for. Signals are received through dispatch sources
-/// (the default handlers are ignored), never by interrupting code at random points.
-// `@unchecked`: the dispatch sources are created in `init` and only cancelled in `deinit`.
-public final class RunLifetime: @unchecked Sendable {
+/// abort the cleanup the first signal asked for. Signals are received as a sequence
+/// (swift-service-lifecycle's `UnixSignalsSequence`; the default handlers are ignored from the
+/// first moment), never by interrupting code at random points.
+public final class RunLifetime: Sendable {
     public enum StopReason: Sendable, Hashable {
         case signal(Int32)
         case deadline(Duration)
@@ -42,38 +43,37 @@ public final class RunLifetime: @unchecked Sendable {
     public let deadline: Duration
     private let stops: AsyncStream<StopReason>
     private let continuation: AsyncStream<StopReason>.Continuation
-    private let state = LifetimeState()
-    private let sources: [any DispatchSourceSignal]
-    /// Called for every signal that arrives once teardown has begun (it is ignored).
-    private let onIgnoredSignal: @Sendable (Int32) -> Void
+    /// Shared with the signal listener, which starts before `self` is fully initialised.
+    private let state = Locked(State())
+    private let listener: Task<Void, Never>
 
-    /// Installs the SIGTERM/SIGINT handlers. `deadline` bounds the run's work.
-    public init(deadline: Duration, onIgnoredSignal: @escaping @Sendable (Int32) -> Void) {
+    private struct State: Sendable {
+        var tearingDown = false
+        var stopReason: StopReason?
+    }
+
+    /// Takes over SIGTERM, SIGINT and SIGHUP (and ignores SIGPIPE). `deadline` bounds the run's
+    /// work; `onIgnoredSignal` is called for every signal that arrives once teardown has begun.
+    public init(deadline: Duration, onIgnoredSignal: @escaping @Sendable (Int32) -> Void) async {
         self.deadline = deadline
-        self.onIgnoredSignal = onIgnoredSignal
         (stops, continuation) = AsyncStream.makeStream(of: StopReason.self, bufferingPolicy: .bufferingNewest(4))
-        var sources: [any DispatchSourceSignal] = []
-        let continuation = self.continuation
-        let state = self.state
-        signal(SIGPIPE, SIG_IGN)
-        for number in [SIGTERM, SIGINT, SIGHUP] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                if state.tearingDown {
-                    onIgnoredSignal(number)
+        // Ignored first, so no signal between here and the sequence's registration kills the run.
+        for number in [SIGPIPE, SIGTERM, SIGINT, SIGHUP] { signal(number, SIG_IGN) }
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+        let (continuation, state) = (self.continuation, self.state)
+        listener = Task {
+            for await received in signals {
+                if state.withLock({ $0.tearingDown }) {
+                    onIgnoredSignal(received.rawValue)
                 } else {
-                    continuation.yield(.signal(number))
+                    continuation.yield(.signal(received.rawValue))
                 }
             }
-            source.resume()
-            sources.append(source)
         }
-        self.sources = sources
     }
 
     deinit {
-        for source in sources { source.cancel() }
+        listener.cancel()
         continuation.finish()
     }
 
@@ -93,33 +93,16 @@ public final class RunLifetime: @unchecked Sendable {
             }
             let reason = try await group.next()!
             group.cancelAll()
-            state.stopReason = reason
+            state.withLock { if $0.stopReason == nil { $0.stopReason = reason } }
             return reason
         }
     }
 
     /// Marks the start of the teardown funnel: from now on, signals are logged and ignored.
     public func beginTeardown() {
-        state.tearingDown = true
+        state.withLock { $0.tearingDown = true }
     }
 
     /// Why the run was stopped, if it was.
-    public var stopReason: StopReason? { state.stopReason }
-}
-
-/// Flags shared with the signal handlers.
-final class LifetimeState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var _tearingDown = false
-    private var _stopReason: RunLifetime.StopReason?
-
-    var tearingDown: Bool {
-        get { lock.withLock { _tearingDown } }
-        set { lock.withLock { _tearingDown = newValue } }
-    }
-
-    var stopReason: RunLifetime.StopReason? {
-        get { lock.withLock { _stopReason } }
-        set { lock.withLock { if _stopReason == nil { _stopReason = newValue } } }
-    }
+    public var stopReason: StopReason? { state.withLock { $0.stopReason } }
 }

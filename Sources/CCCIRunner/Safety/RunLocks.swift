@@ -48,7 +48,7 @@ struct RunAdmission {
         } catch {
             throw AdmissionError(message: "cannot take a run slot: \(error)")
         }
-        await context.journal.line("run slot \(slot + 1)/\(capacity) taken")
+        context.journal.line("run slot \(slot + 1)/\(capacity) taken")
         let clock = ContinuousClock()
         let start = clock.now
         for locked in domains.sorted(by: { $0.domain < $1.domain }) {
@@ -61,7 +61,7 @@ struct RunAdmission {
             } catch {
                 throw AdmissionError(message: "cannot take the app lock of \(locked.domain): \(error)")
             }
-            await context.journal.line("app lock held: \(locked.domain)")
+            context.journal.line("app lock held: \(locked.domain)")
         }
         await context.reporter.step(
             role: "run", tier: "", name: "app locks", result: .passed, elapsed: clock.now - start)

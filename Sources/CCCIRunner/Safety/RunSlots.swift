@@ -18,22 +18,10 @@ public enum RunSlots {
         capacity: Int, in directory: URL, onWait: @Sendable () async -> Void
     ) async throws -> Int {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var waited = false
-        var delay = Duration.milliseconds(100)
-        while true {
-            try Task.checkCancellation()
-            for index in 0..<max(1, capacity) {
-                if let lock = try FileLock.tryAcquire(path(index, in: directory)) {
-                    HeldLocks.shared.keep(lock)
-                    return index
-                }
-            }
-            if !waited {
-                await onWait()
-                waited = true
-            }
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(1))
-        }
+        let slot = try await FileLock.acquireFirst(
+            of: (0..<max(1, capacity)).map { path($0, in: directory) },
+            backoff: Backoff(initial: .milliseconds(100), maximum: .seconds(1)), onWait: onWait)
+        HeldLocks.shared.keep(slot.lock)
+        return slot.index
     }
 }

@@ -37,7 +37,7 @@ struct BackupAndRestore {
                     .restore: TierResult(status: .skip, durationSeconds: 0, reason: "no backup"),
                 ]
             }
-            await context.journal.line("backup and restore n/a: \(reason)", tier: "backup")
+            context.journal.line("backup and restore n/a: \(reason)", tier: "backup")
             var verdicts: [Tier: TierResult] = [:]
             for tier in [Tier.backup, .restore] where stages.contains(tier) {
                 verdicts[tier] = TierResult(status: .na, durationSeconds: 0, reason: reason)
@@ -89,7 +89,7 @@ struct BackupAndRestore {
             await backup.note("snapshot \(snapshot.id.prefix(12)): \(snapshot.files) files, \(snapshot.bytes) bytes")
             taken = (snapshot, data)
         } catch {
-            await context.journal.line("backup stopped: \(error)", tier: "backup")
+            context.journal.line("backup stopped: \(error)", tier: "backup")
         }
         if !context.options.stages.contains(.backup) && !backup.failed {
             backup.conclude(.skip, reason: "not requested (a backup was still taken for restore)")
@@ -133,7 +133,7 @@ struct BackupAndRestore {
                 try await steps.runHook(hook, name: "backup_verify hook", op: "verify", app: app, recorder: restore)
             }
         } catch {
-            await context.journal.line("restore stopped: \(error)", tier: "restore")
+            context.journal.line("restore stopped: \(error)", tier: "restore")
         }
         return restore.result()
     }

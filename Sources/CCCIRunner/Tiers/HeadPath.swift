@@ -74,7 +74,7 @@ struct HeadPath {
                 try await steps.verifyHead(created, recorder: install)
             }
         } catch {
-            await context.journal.line("install stopped: \(error)", tier: "install")
+            context.journal.line("install stopped: \(error)", tier: "install")
         }
         if !context.options.stages.contains(.install) && !install.failed {
             install.conclude(.skip, reason: "not requested (the head app was still deployed for the other tiers)")

@@ -1,5 +1,6 @@
 import CCCICore
 import CCCISwarm
+import CCCISystem
 import Foundation
 
 /// The ready probe of SPEC F-META: a declarative HTTP check, or a hook, polled until it passes.
@@ -9,23 +10,22 @@ enum ReadyProbe {
         probe: HTTPSProbe, domain: String, path: String, status: Int, contains: String?, timeout: Duration
     ) async throws {
         try await probe.withClient(domains: [domain]) { client in
-            let clock = ContinuousClock()
-            let deadline = clock.now + timeout
-            var delay = Duration.milliseconds(100)
             var last = "no answer"
-            while true {
-                if let response = try? await client.get(domain: domain, path: path, timeout: .seconds(10)) {
-                    if response.status == status && (contains.map { response.body.contains($0) } ?? true) { return }
+            let ready = try await poll(
+                until: { () async -> Bool in
+                    guard let response = try? await client.get(domain: domain, path: path, timeout: .seconds(10))
+                    else { return false }
+                    if response.status == status && (contains.map { response.body.contains($0) } ?? true) {
+                        return true
+                    }
                     last =
                         "answered \(response.status)"
                         + (contains.map { response.body.contains($0) ? "" : " without '\($0)'" } ?? "")
-                }
-                guard clock.now + delay < deadline else {
-                    throw ReadyProbeError(
-                        message: "https://\(domain)\(path) not ready within \(DurationText.format(timeout)): \(last)")
-                }
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .milliseconds(500))
+                    return false
+                }, timeout: timeout, backoff: Backoff(initial: .milliseconds(100), maximum: .milliseconds(500)))
+            guard ready else {
+                throw ReadyProbeError(
+                    message: "https://\(domain)\(path) not ready within \(DurationText.format(timeout)): \(last)")
             }
         }
     }
@@ -36,21 +36,21 @@ enum ReadyProbe {
     ) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
-        var delay = Duration.milliseconds(250)
-        while true {
-            let outcome = try await runner.run(
-                URL(fileURLWithPath: hook.path), context: context,
-                directory: URL(fileURLWithPath: hook.path).deletingLastPathComponent(), log: log,
-                timeout: max(.seconds(1), deadline - clock.now))
-            if outcome.succeeded { return }
-            guard clock.now + delay < deadline else {
-                throw ReadyProbeError(
-                    message:
-                        "ready hook \(hook.declared) did not exit 0 within \(DurationText.format(timeout)) (last exit \(outcome.exitCode))"
-                )
-            }
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(1))
+        var lastExit: Int32?
+        let ready = try await poll(
+            until: { () async throws -> Bool in
+                let outcome = try await runner.run(
+                    URL(fileURLWithPath: hook.path), context: context,
+                    directory: URL(fileURLWithPath: hook.path).deletingLastPathComponent(), log: log,
+                    timeout: max(.seconds(1), deadline - clock.now))
+                lastExit = outcome.exitCode
+                return outcome.succeeded
+            }, timeout: timeout, backoff: Backoff(initial: .milliseconds(250), maximum: .seconds(1)))
+        guard ready else {
+            throw ReadyProbeError(
+                message:
+                    "ready hook \(hook.declared) did not exit 0 within \(DurationText.format(timeout)) (last exit \(lastExit.map(String.init) ?? "none"))"
+            )
         }
     }
 }

@@ -42,7 +42,7 @@ public final class TierRecorder: Sendable {
         _ name: String, waitLabel: String? = nil, _ body: () async throws -> T
     ) async throws -> T {
         let checkStart = clock.now
-        await journal.line("\(name): started", tier: tier.rawValue)
+        journal.line("\(name): started", tier: tier.rawValue)
         var token: Int?
         if let waitLabel { token = await reporter.beginWait("\(role.rawValue) \(waitLabel)") }
         do {
@@ -50,7 +50,7 @@ public final class TierRecorder: Sendable {
             if let token { await reporter.endWait(token) }
             let elapsed = clock.now - checkStart
             record(Check(name: name, status: .pass, durationSeconds: elapsed.seconds))
-            await journal.line("\(name): passed in \(DurationText.format(elapsed))", tier: tier.rawValue)
+            journal.line("\(name): passed in \(DurationText.format(elapsed))", tier: tier.rawValue)
             await reporter.step(role: role.rawValue, tier: tier.rawValue, name: name, result: .passed, elapsed: elapsed)
             return value
         } catch {
@@ -62,7 +62,7 @@ public final class TierRecorder: Sendable {
             if error is CancellationError || Task.isCancelled {
                 record(Check(name: name, status: .cancelled, durationSeconds: elapsed.seconds, message: "stopped"))
                 state.withLock { if $0.cancelledDuring == nil { $0.cancelledDuring = name } }
-                await journal.line("\(name): stopped after \(DurationText.format(elapsed))", tier: tier.rawValue)
+                journal.line("\(name): stopped after \(DurationText.format(elapsed))", tier: tier.rawValue)
                 await reporter.step(
                     role: role.rawValue, tier: tier.rawValue, name: name, result: .skipped("stopped"), elapsed: elapsed)
                 throw CancellationError()
@@ -70,7 +70,7 @@ public final class TierRecorder: Sendable {
             let message = journal.redactor.redact(String(describing: error))
             record(Check(name: name, status: .fail, durationSeconds: elapsed.seconds, message: message))
             state.withLock { if $0.failure == nil { $0.failure = "\(name): \(message)" } }
-            await journal.line("\(name): FAILED after \(DurationText.format(elapsed)): \(message)", tier: tier.rawValue)
+            journal.line("\(name): FAILED after \(DurationText.format(elapsed)): \(message)", tier: tier.rawValue)
             await reporter.step(
                 role: role.rawValue, tier: tier.rawValue, name: name, result: .failed(message), elapsed: elapsed)
             throw CheckFailure(check: name, message: message)
@@ -80,7 +80,7 @@ public final class TierRecorder: Sendable {
     /// Records a check that did not run.
     public func skip(_ name: String, reason: String) async {
         record(Check(name: name, status: .skip, durationSeconds: 0, message: reason))
-        await journal.line("\(name): skipped — \(reason)", tier: tier.rawValue)
+        journal.line("\(name): skipped — \(reason)", tier: tier.rawValue)
         await reporter.step(
             role: role.rawValue, tier: tier.rawValue, name: name, result: .skipped(reason), elapsed: nil)
     }
@@ -104,7 +104,7 @@ public final class TierRecorder: Sendable {
 
     /// Reports a detail line without a verdict.
     public func note(_ text: String) async {
-        await journal.line(text, tier: tier.rawValue)
+        journal.line(text, tier: tier.rawValue)
         await reporter.step(role: role.rawValue, tier: tier.rawValue, name: "", result: .info(text), elapsed: nil)
     }
 

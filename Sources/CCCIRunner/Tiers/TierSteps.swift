@@ -28,7 +28,7 @@ struct TierSteps: Sendable {
         }
         if driver.hasApp(domain) {
             let left = try await driver.remove(domain: domain)
-            await context.journal.line(
+            context.journal.line(
                 "removed a leftover app at \(domain) before creating it\(left.isEmpty ? "" : " (left: \(left.summary))")"
             )
         }
@@ -59,7 +59,7 @@ struct TierSteps: Sendable {
                 URL(fileURLWithPath: hook.path), context: hookContext,
                 directory: URL(fileURLWithPath: hook.path).deletingLastPathComponent(), log: recorder.log,
                 timeout: prepared.deployTimeout)
-            await context.journal.line(
+            context.journal.line(
                 "hook \(hook.declared) exited \(outcome.exitCode) in \(String(format: "%.2f", outcome.durationSeconds))s",
                 tier: recorder.tier.rawValue)
             guard outcome.succeeded else { throw HookFailure(hook: hook.declared, outcome: outcome) }

@@ -86,7 +86,7 @@ struct UpgradePath {
                 }
             }
         } catch {
-            await context.journal.line("upgrade stopped: \(error)", tier: "upgrade")
+            context.journal.line("upgrade stopped: \(error)", tier: "upgrade")
         }
         return upgrade.result()
     }

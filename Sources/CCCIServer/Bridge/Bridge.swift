@@ -65,7 +65,7 @@ public struct Bridge: Sendable {
                         "\(Self.printable(delivery.header("X-Gitea-Delivery") ?? delivery.header("X-Forgejo-Delivery")))",
                     "forge.event":
                         "\(Self.printable(delivery.header("X-Gitea-Event") ?? delivery.header("X-Forgejo-Event")))",
-                    "http.status": "\(status)", "reason": "\(error)",
+                    "http.status": "\(status)", "webhook.reason": "\(error)",
                 ])
             return Answer(status: status, message: error.description)
         }
@@ -84,10 +84,10 @@ public struct Bridge: Sendable {
                 return .ignored("event \(name) is not acted on")
             }
         } catch let error as ForgeError {
-            logger.error("webhook not handled: the forge could not be asked", metadata: ["error": "\(error)"])
+            logger.error("webhook not handled: the forge could not be asked", metadata: ["error.message": "\(error)"])
             return Answer(status: 502, message: error.description)
         } catch {
-            logger.error("webhook not handled", metadata: ["error": "\(error)"])
+            logger.error("webhook not handled", metadata: ["error.message": "\(error)"])
             return Answer(status: 500, message: "cc-ci could not handle this delivery: \(error)")
         }
     }
@@ -250,7 +250,9 @@ public struct Bridge: Sendable {
         }
         logger.info(
             "push superseded jobs",
-            metadata: ["recipe": "\(recipe)", "pr": "\(change.number)", "job.ids": "\(stopped.map(\.number))"])
+            metadata: [
+                "recipe.name": "\(recipe)", "forge.pr": "\(change.number)", "job.ids": "\(stopped.map(\.number))",
+            ])
         return Answer(status: 200, message: "superseded \(stopped.count) job(s)")
     }
 

@@ -40,7 +40,7 @@ public struct Housekeeping: Service {
         do {
             try await store.pruneQueueHistory(before: Date().addingTimeInterval(-30 * 86_400))
         } catch {
-            logger.warning("cannot prune the queue history", metadata: ["error": "\(error)"])
+            logger.warning("cannot prune the queue history", metadata: ["error.message": "\(error)"])
         }
     }
 }

@@ -92,7 +92,7 @@ public final class JobWorkers: Service, Sendable {
             do {
                 claimed = try await store.claimNextJob { RunID.make(recipe: $0.recipe) }
             } catch {
-                logger.error("cannot claim a job", metadata: ["error": "\(error)"])
+                logger.error("cannot claim a job", metadata: ["error.message": "\(error)"])
                 try? await Task.sleep(for: .seconds(5))
                 continue
             }
@@ -140,7 +140,7 @@ public final class JobWorkers: Service, Sendable {
             }
             process = try await RunProcess.start(executable, arguments, environment: environment, log: log)
         } catch {
-            logger.error("cannot start the run", metadata: ["error": "\(error)"])
+            logger.error("cannot start the run", metadata: ["error.message": "\(error)"])
             await end(
                 job.number,
                 outcome: JobOutcome(state: .failed, exitCode: 127, results: nil, note: "\(error)"), logger: logger)
@@ -197,7 +197,7 @@ public final class JobWorkers: Service, Sendable {
                 try JobPolicy.finish(job, outcome: outcome, in: queue, links: links)
             }
         } catch {
-            logger.error("cannot record the job's end", metadata: ["error": "\(error)"])
+            logger.error("cannot record the job's end", metadata: ["error.message": "\(error)"])
         }
         replies.signal()
     }

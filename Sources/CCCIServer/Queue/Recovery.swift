@@ -18,7 +18,7 @@ extension JobWorkers {
         do {
             orphans = try await store.jobs(in: [.running])
         } catch {
-            logger.error("cannot read the queue to recover running jobs", metadata: ["error": "\(error)"])
+            logger.error("cannot read the queue to recover running jobs", metadata: ["error.message": "\(error)"])
             return
         }
         guard !orphans.isEmpty else { return }
@@ -46,7 +46,8 @@ extension JobWorkers {
                 }
             } catch {
                 logger.error(
-                    "cannot requeue a recovered job", metadata: ["job.id": "\(job.number)", "error": "\(error)"])
+                    "cannot requeue a recovered job",
+                    metadata: ["job.id": "\(job.number)", "error.message": "\(error)"])
             }
         }
         replies.signal()
@@ -66,7 +67,7 @@ extension JobWorkers {
                 logger.warning("the janitor did not finish cleanly", metadata: ["janitor.stderr": "\(result.tail())"])
             }
         } catch {
-            logger.error("cannot run the janitor", metadata: ["error": "\(error)"])
+            logger.error("cannot run the janitor", metadata: ["error.message": "\(error)"])
         }
     }
 }

@@ -60,6 +60,10 @@ public struct RunProcess: Sendable {
 }
 
 /// The one thread that forks the server's runs (see ``RunProcess``).
+///
+/// `@unchecked` because `pending` is guarded by a condition variable: the spawner is a plain
+/// thread that must sleep while there is nothing to fork, and Synchronization's `Mutex` has no
+/// wait/signal. Every access to `pending` holds `condition`.
 final class RunSpawner: @unchecked Sendable {
     static let shared = RunSpawner()
 

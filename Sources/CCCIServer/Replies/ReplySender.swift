@@ -54,7 +54,7 @@ public final class ReplySender: Service, Sendable {
             do {
                 reply = try await store.nextPendingReply()
             } catch {
-                logger.error("cannot read the outbox", metadata: ["error": "\(error)"])
+                logger.error("cannot read the outbox", metadata: ["error.message": "\(error)"])
                 return
             }
             guard let reply, let id = reply.id else { return }
@@ -79,7 +79,8 @@ public final class ReplySender: Service, Sendable {
             return  // still pending: delivered after the next start
         } catch {
             let attempts = (error as? ForgeError)?.attempts ?? 1
-            logger.error("reply not delivered", metadata: ["forge.repository": "\(repository)", "error": "\(error)"])
+            logger.error(
+                "reply not delivered", metadata: ["forge.repository": "\(repository)", "error.message": "\(error)"])
             try? await store.finishReply(id, delivered: false, attempts: attempts, error: "\(error)", commentID: nil)
         }
     }

@@ -85,7 +85,9 @@ public struct ConvergenceWaiter: Sendable {
                     progress?(state)
                     logger.debug(
                         "waiting",
-                        metadata: ["swarm.stack": "\(stack)", "waiting_on": "\(state.waitingOn.map(\.summary))"])
+                        metadata: [
+                            "swarm.stack": "\(stack)", "convergence.waiting_on": "\(state.waitingOn.map(\.summary))",
+                        ])
                 }
                 last = state
                 if reason == .deadline || clock.now >= deadline {

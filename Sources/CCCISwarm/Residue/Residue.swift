@@ -1,4 +1,5 @@
 import CCCICore
+import CCCISystem
 import Foundation
 
 /// What remains of an app on the node (SPEC F-TEARDOWN).
@@ -108,15 +109,8 @@ public struct StackJanitor: Sendable {
     /// Removes the services of `stack` and waits (bounded) for their containers to go; volumes,
     /// secrets, configs and networks stay (abra's `app undeploy`).
     public func removeServices(stack: String, timeout: Duration = .seconds(120)) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
         for service in try await owned(stack: stack).services { try await engine.removeService(service) }
-        var delay = Duration.milliseconds(50)
-        while clock.now < deadline {
-            if try await ownedContainers(stack: stack).isEmpty { return }
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .milliseconds(500))
-        }
+        _ = try await poll(until: { try await ownedContainers(stack: stack).isEmpty }, timeout: timeout)
     }
 
     /// Removes every object of `stack` this janitor owns — services, then their containers
@@ -131,28 +125,27 @@ public struct StackJanitor: Sendable {
     /// services' tasks are gone (after which no container of theirs can appear).
     @discardableResult
     public func remove(stack: String, timeout: Duration = .seconds(120)) async throws -> Residue {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
         let services = try await engine.services(stack: stack).filter { ownership.owns($0.labels, stack: stack) }
         let serviceIDs = Set(services.map(\.ID))
         for service in services { try await engine.removeService(service.ID) }
-        var delay = Duration.milliseconds(50)
-        while true {
-            let left = try await owned(stack: stack)
-            let tasks = serviceIDs.isEmpty ? [] : try await engine.tasks().filter { serviceIDs.contains($0.ServiceID) }
-            if (left.isEmpty && tasks.isEmpty) || clock.now >= deadline { break }
-            for service in left.services { try? await engine.removeService(service) }
-            for container in try await ownedContainers(stack: stack) {
-                try? await engine.removeContainer(container.Id)
-            }
-            for network in left.networks { try? await engine.removeNetwork(network) }
-            for config in left.configs { try? await engine.removeConfig(config) }
-            for secret in left.secrets { try? await engine.removeSecret(secret) }
-            for volume in left.volumes { try? await engine.removeVolume(volume) }
-            if try await owned(stack: stack).isEmpty && tasks.isEmpty { break }
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .milliseconds(500))
-        }
+        // Gone when the stack owns nothing and no task of a removed service is left; on timeout
+        // the residue report below says what stayed.
+        _ = try await poll(
+            until: { () async throws -> Bool in
+                let left = try await owned(stack: stack)
+                let tasks =
+                    serviceIDs.isEmpty ? [] : try await engine.tasks().filter { serviceIDs.contains($0.ServiceID) }
+                if left.isEmpty && tasks.isEmpty { return true }
+                for service in left.services { try? await engine.removeService(service) }
+                for container in try await ownedContainers(stack: stack) {
+                    try? await engine.removeContainer(container.Id)
+                }
+                for network in left.networks { try? await engine.removeNetwork(network) }
+                for config in left.configs { try? await engine.removeConfig(config) }
+                for secret in left.secrets { try? await engine.removeSecret(secret) }
+                for volume in left.volumes { try? await engine.removeVolume(volume) }
+                return try await owned(stack: stack).isEmpty && tasks.isEmpty
+            }, timeout: timeout)
         return try await residue(stack: stack)
     }
 }

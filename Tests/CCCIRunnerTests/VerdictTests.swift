@@ -1,0 +1,89 @@
+import CCCICore
+import Testing
+
+/// The verdict builder: what the steps concluded, plus the stop and the teardown, become the
+/// run's tiers, outcome and level — and nothing else does.
+@Suite struct RunVerdictTests {
+    static func passed(_ tiers: [Tier]) -> [Tier: TierResult] {
+        Dictionary(uniqueKeysWithValues: tiers.map { ($0, TierResult(status: .pass, durationSeconds: 1)) })
+    }
+
+    @Test("every tier passed and nothing was left: pass, level 4")
+    func allPassed() {
+        let decision = RunVerdict.decide(
+            concluded: Self.passed(Tier.defaultStages), requested: Tier.defaultStages, stop: nil, residueClean: true,
+            declaredNA: [], customTestsExecuted: 2)
+        #expect(decision.outcome == .pass)
+        #expect(decision.ladder.level == 4)
+    }
+
+    @Test("a tier the steps did not conclude: 'not run' when requested, 'not requested' otherwise")
+    func unconcluded() {
+        let decision = RunVerdict.decide(
+            concluded: Self.passed([.install]), requested: [.install, .upgrade], stop: nil, residueClean: true,
+            declaredNA: [], customTestsExecuted: 0)
+        #expect(decision.tiers[.upgrade] == TierResult(status: .skip, durationSeconds: 0, reason: "not run"))
+        #expect(decision.tiers[.backup] == TierResult(status: .skip, durationSeconds: 0, reason: "not requested"))
+        #expect(decision.tiers.count == Tier.defaultStages.count)
+        #expect(decision.outcome == .pass)
+        #expect(decision.ladder.level == 1)
+    }
+
+    @Test("a failed requested tier fails the run; so does residue, with every tier passed")
+    func failures() {
+        var concluded = Self.passed(Tier.defaultStages)
+        concluded[.backup] = TierResult(status: .fail, durationSeconds: 3, reason: "backup: marker missing")
+        let failedTier = RunVerdict.decide(
+            concluded: concluded, requested: Tier.defaultStages, stop: nil, residueClean: true, declaredNA: [],
+            customTestsExecuted: 1)
+        #expect(failedTier.outcome == .fail)
+        #expect(failedTier.ladder.level == 2)
+        #expect(failedTier.tiers[.backup]?.reason == "backup: marker missing", "a step's own reason is kept")
+
+        let residue = RunVerdict.decide(
+            concluded: Self.passed(Tier.defaultStages), requested: Tier.defaultStages, stop: nil,
+            residueClean: false, declaredNA: [], customTestsExecuted: 1)
+        #expect(residue.outcome == .fail)
+    }
+
+    @Test("a stopped run: the stop's outcome, requested tiers not reached are cancelled with its reason")
+    func stopped() {
+        var concluded = Self.passed([.install])
+        concluded[.upgrade] = TierResult(status: .cancelled, durationSeconds: 4, reason: "stopped during `converge`")
+        let stop = RunVerdict.Stop(outcome: .cancelled, description: "SIGTERM")
+        let decision = RunVerdict.decide(
+            concluded: concluded, requested: Tier.defaultStages, stop: stop, residueClean: true, declaredNA: [],
+            customTestsExecuted: 0)
+        #expect(decision.outcome == .cancelled)
+        #expect(decision.tiers[.upgrade]?.reason == "stopped during `converge` (SIGTERM)")
+        #expect(decision.tiers[.backup]?.status == .cancelled)
+        #expect(decision.tiers[.backup]?.reason == "not run: the run was stopped (SIGTERM)")
+        #expect(decision.tiers[.install]?.status == .pass, "a concluded pass stays a pass")
+    }
+
+    @Test("a stop decides the outcome even when a tier failed before it (the run did not finish)")
+    func stopOverFailure() {
+        var concluded = Self.passed([.install])
+        concluded[.upgrade] = TierResult(status: .fail, durationSeconds: 1, reason: "x")
+        let decision = RunVerdict.decide(
+            concluded: concluded, requested: Tier.defaultStages,
+            stop: RunVerdict.Stop(outcome: .deadline, description: "the 1m hard deadline"), residueClean: false,
+            declaredNA: [], customTestsExecuted: 0)
+        #expect(decision.outcome == .deadline)
+    }
+
+    @Test("tiers the recipe declares N/A count as reached rungs, and no functional test means no L4")
+    func notApplicable() {
+        var concluded = Self.passed([.install, .upgrade, .custom])
+        concluded[.backup] = TierResult(status: .na, durationSeconds: 0, reason: "no backupbot labels")
+        concluded[.restore] = TierResult(status: .na, durationSeconds: 0, reason: "no backupbot labels")
+        let declared = RunVerdict.decide(
+            concluded: concluded, requested: Tier.defaultStages, stop: nil, residueClean: true,
+            declaredNA: [.backup, .restore], customTestsExecuted: 1)
+        #expect(declared.ladder.level == 4)
+        let noTests = RunVerdict.decide(
+            concluded: concluded, requested: Tier.defaultStages, stop: nil, residueClean: true,
+            declaredNA: [.backup, .restore], customTestsExecuted: 0)
+        #expect(noTests.ladder.level == 3)
+    }
+}
