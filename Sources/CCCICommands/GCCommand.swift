@@ -1,7 +1,9 @@
 import ArgumentParser
 import CCCICore
+import CCCIDeploy
 import CCCIServer
 import CCCIStore
+import CCCISystem
 import Foundation
 
 /// `ccci gc`: remove old run directories by the node's retention rule.
@@ -28,6 +30,18 @@ struct GCCommand: AsyncParsableCommand {
         let store = try? SQLiteStore(readingFrom: config.storePath)
         let active = await Retention.activeRuns(in: store)
         let report = Retention(config: config).collect(dryRun: dryRun, active: active)
+        // The snapshots of removed apps were forgotten at their teardown; their data goes here,
+        // under restic's exclusive lock, out of every run's way.
+        var pruned: String?
+        if !dryRun {
+            let restic = ResticStore(
+                directory: config.resticDirectory, runner: ProcessRunner(), secrets: SecretRegistry())
+            do {
+                pruned = try await restic.prune()
+            } catch {
+                pruned = "prune failed: \(error)"
+            }
+        }
         if json {
             print(String(decoding: try JSONCoding.prettyEncoder.encode(report), as: UTF8.self))
         } else {
@@ -40,6 +54,10 @@ struct GCCommand: AsyncParsableCommand {
                 "gc: \(report.removed.count) run director\(report.removed.count == 1 ? "y" : "ies") "
                     + "\(dryRun ? "to remove" : "removed") (\(Self.size(report.bytes))), \(report.kept) kept "
                     + "(keep_runs \(config.retention.keepRuns), keep_days \(config.retention.keepDays))")
+            if let pruned {
+                let last = pruned.split(separator: "\n").last.map(String.init) ?? pruned
+                print("restic: \(last)")
+            }
         }
         if !report.failures.isEmpty { throw ExitCode.failure }
     }

@@ -1,4 +1,5 @@
 import CCCICore
+import CCCIDeploy
 import CCCIGit
 import CCCISwarm
 import CCCISystem
@@ -57,6 +58,9 @@ public struct Lab: Sendable {
             report("image \(spec.reference): \(built ? "built" : "up to date")")
         }
         try await ensureIngress(report: report)
+        let restic = ResticStore(directory: config.resticDirectory, runner: runner, secrets: SecretRegistry())
+        let initialised = try await restic.ensureRepository()
+        report("restic: node repository \(initialised ? "initialised" : "present") at \(restic.repository.path)")
         if let fixtures {
             let recipes = FixtureRecipes(root: fixtures)
             for name in try recipes.names() {

@@ -218,6 +218,58 @@ extension Integration {
             }
         }
 
+        @Test(
+            "one restic repository per node: two apps back up at once, a snapshot restores only into its own app, teardown forgets the app's snapshots"
+        )
+        func nodeRepository() async throws {
+            try await withHarness { harness, apps in
+                let driver = harness.driver
+                let repository = try await harness.checkout("appdb")
+                let first = try await driver.newApp(harness.spec(repository))
+                let second = try await driver.newApp(harness.spec(repository))
+                apps += [first, second]
+                for app in [first, second] { _ = try await driver.deploy(app, mode: .chaos) }
+                for app in [first, second] { _ = try await driver.waitConverged(app, timeout: .seconds(90)) }
+
+                // Concurrent backups share the repository (restic's shared lock); the first use
+                // initialised it once.
+                async let firstBackup = driver.backup(first)
+                async let secondBackup = driver.backup(second)
+                let (a, b) = try await (firstBackup, secondBackup)
+                #expect(a.id != b.id)
+                let restic = driver.restic
+                #expect(FileManager.default.fileExists(atPath: restic.repository.appendingPathComponent("config").path))
+                let perApp = restic.legacyFiles(for: first.domain) + restic.legacyFiles(for: second.domain)
+                #expect(perApp.allSatisfy { !FileManager.default.fileExists(atPath: $0.path) }, "no per-app repository")
+                let listed = try await restic.run(["snapshots", "--json", "--no-cache"])
+                #expect(listed.contains("\"\(first.domain.name)\"") && listed.contains("\"\(second.domain.name)\""))
+
+                // Another app's snapshot is refused before anything of this app is touched.
+                do {
+                    try await driver.restore(first, snapshot: b)
+                    Issue.record("a snapshot of \(second.domain) must not restore into \(first.domain)")
+                } catch let error as DriverError {
+                    #expect("\(error)".contains("is not a snapshot of \(first.domain.name)"))
+                }
+
+                // Teardown forgets the app's snapshots (and only its own); no mark, no residue.
+                let left = try await driver.remove(first)
+                apps.removeAll { $0.domain == first.domain }
+                #expect(left.isEmpty, "\(left.summary)")
+                #expect(!FileManager.default.fileExists(atPath: restic.snapshotMark(for: first.domain).path))
+                let after = try await restic.run(["snapshots", "--json", "--no-cache"])
+                #expect(!after.contains("\"\(first.domain.name)\""), "the removed app's snapshots are forgotten")
+                #expect(after.contains("\"\(second.domain.name)\""), "another app's snapshots stay")
+
+                // A mark whose snapshots could not be forgotten is residue.
+                try restic.markSnapshots(of: first.domain)
+                let residue = try await driver.residue(domain: first.domain)
+                #expect(residue.files == [restic.snapshotMark(for: first.domain).path])
+                _ = try await restic.forget(first.domain)
+                #expect(try await driver.residue(domain: first.domain).isEmpty)
+            }
+        }
+
         @Test("a recipe without backupbot labels is not backup capable; a failing backup hook is an error")
         func backupNotCapableAndHookFailure() async throws {
             try await withHarness { harness, apps in

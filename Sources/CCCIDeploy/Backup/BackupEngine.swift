@@ -7,8 +7,8 @@ import Foundation
 ///
 /// For every service labelled `backupbot.backup=true`: its `backupbot.backup.pre-hook` runs inside
 /// its running container, then the volumes (or their `.path` parts) are snapshotted from the
-/// host with restic into a repository of the app's own, then the post-hook runs. One snapshot
-/// covers all services; its id is returned. A failed hook, a failed restic run or a snapshot
+/// host with restic into the node's repository, tagged with the app's domain (and the run's id),
+/// then the post-hook runs. One snapshot covers all services; its id is returned. A failed hook, a failed restic run or a snapshot
 /// holding no files is an error — never a silent pass.
 ///
 /// A restore runs `backupbot.restore.pre-hook`, replaces the content of every backed-up path with
@@ -25,9 +25,6 @@ public struct BackupEngine: Sendable {
         self.host = host
         self.restic = restic
     }
-
-    var repository: URL { restic.repository(for: app.domain) }
-    var passwordFile: URL { restic.passwordFile(for: app.domain) }
 
     /// The backup plan of the app as deployed now.
     public func plan() throws -> (BackupPlan?, ComposeProject) {
@@ -97,7 +94,7 @@ public struct BackupEngine: Sendable {
         var snapshot: BackupSnapshot?
         if failure == nil {
             do {
-                try await ensureRepository()
+                try await restic.ensureRepository()
                 snapshot = try await resticBackup(paths: paths)
             } catch {
                 failure = error
@@ -123,11 +120,13 @@ public struct BackupEngine: Sendable {
         // Make each backed-up path hold exactly the snapshot: files not in it are removed, and so
         // are directories it does not have — but directories it has are kept (not re-created), so
         // a running app holding one open (its working directory) keeps a valid handle.
+        // The snapshot's listing first: it proves the snapshot is this app's (the repository is
+        // the node's) before anything of the app is touched.
+        let snapshotDirectories = try await self.directories(in: snapshot)
         let directories = try removeFiles(under: snapshot.paths)
         var arguments = ["restore", snapshot.id, "--target", "/", "--no-cache"]
         for path in snapshot.paths { arguments += ["--include", path] }
-        _ = try await restic(arguments)
-        let snapshotDirectories = try await self.directories(in: snapshot)
+        _ = try await restic.run(arguments)
         for directory in directories.sorted(by: { $0.count > $1.count }) where !snapshotDirectories.contains(directory)
         {
             try? FileManager.default.removeItem(atPath: directory)
@@ -168,15 +167,25 @@ public struct BackupEngine: Sendable {
         return directories
     }
 
-    /// The directories a snapshot holds.
+    /// The directories a snapshot holds; throws when the snapshot is not tagged with this app's
+    /// domain (`restic ls --json` prints the snapshot itself first, then its nodes).
     func directories(in snapshot: BackupSnapshot) async throws -> Set<String> {
-        let output = try await restic(["ls", "--json", "--no-cache", snapshot.id])
+        let output = try await restic.run(["ls", "--json", "--no-cache", snapshot.id])
         var result = Set<String>()
+        var tags: [String]?
         for line in output.split(separator: "\n") {
-            guard let node = try? JSONCoding.decoder.decode([String: JSONValue].self, from: Data(line.utf8)),
-                node["type"]?.stringValue == "dir", let path = node["path"]?.stringValue
-            else { continue }
-            result.insert(path)
+            guard let node = try? JSONCoding.decoder.decode([String: JSONValue].self, from: Data(line.utf8)) else {
+                continue
+            }
+            if node["struct_type"]?.stringValue == "snapshot" {
+                tags = node["tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            } else if node["type"]?.stringValue == "dir", let path = node["path"]?.stringValue {
+                result.insert(path)
+            }
+        }
+        guard let tags, tags.contains(app.domain.name) else {
+            throw DriverError.resticFailed(
+                "snapshot \(snapshot.id) is not a snapshot of \(app.domain.name) (tags: \(tags ?? [])); not restored")
         }
         return result
     }
@@ -191,22 +200,12 @@ public struct BackupEngine: Sendable {
         }
     }
 
-    func ensureRepository() async throws {
-        let fileManager = FileManager.default
-        try fileManager.createDirectory(at: restic.directory, withIntermediateDirectories: true)
-        if !fileManager.fileExists(atPath: passwordFile.path) {
-            let password = SecretGenerator.value(length: 40)
-            restic.secrets.register(password)
-            try AtomicFile.write(password, to: passwordFile, permissions: 0o600)
-        }
-        if !fileManager.fileExists(atPath: repository.appendingPathComponent("config").path) {
-            _ = try await restic(["init"])
-        }
-    }
-
     func resticBackup(paths: [String]) async throws -> BackupSnapshot {
-        let output = try await restic(
-            ["backup", "--json", "--no-cache", "--host", "ccci", "--tag", "ccci", "--tag", app.domain.name] + paths)
+        try restic.markSnapshots(of: app.domain)
+        let output = try await restic.run(
+            ["backup", "--json", "--no-cache", "--host", "ccci"]
+                + restic.tags(for: app.domain).flatMap { ["--tag", $0] }
+                + paths)
         var summary: [String: JSONValue]?
         for line in output.split(separator: "\n") {
             guard let object = try? JSONCoding.decoder.decode([String: JSONValue].self, from: Data(line.utf8)) else {
@@ -228,22 +227,6 @@ public struct BackupEngine: Sendable {
         guard files > 0 else { throw DriverError.emptySnapshot(domain: app.domain.name, paths: paths) }
         return BackupSnapshot(id: id, paths: paths, files: Int(files), bytes: int("total_bytes_processed"))
     }
-
-    /// Runs restic against the app's repository; throws with its stderr on failure.
-    func restic(_ arguments: [String]) async throws -> String {
-        let result = try await restic.runner.run(
-            Command(
-                "restic", arguments,
-                environment: [
-                    "RESTIC_REPOSITORY": repository.path, "RESTIC_PASSWORD_FILE": passwordFile.path,
-                    "RESTIC_PASSWORD": nil, "RESTIC_CACHE_DIR": nil,
-                ]))
-        guard result.succeeded else {
-            throw DriverError.resticFailed(
-                "`restic \(arguments.prefix(2).joined(separator: " "))` failed: \(result.tail())")
-        }
-        return result.output
-    }
 }
 
 /// What the backup engine needs of the node an app runs on.
@@ -252,30 +235,6 @@ public protocol BackupHost: Sendable {
     func exec(_ app: App, service: String, command: [String]) async throws -> DockerEngine.ExecResult
     /// The host directory of the docker volume `name` (`nil` when it does not exist).
     func volumeMountpoint(_ name: String) async throws -> String?
-}
-
-/// The restic repositories of a node: one per app, each with a password file only root reads.
-public struct ResticStore: Sendable {
-    public let directory: URL
-    public let runner: ProcessRunner
-    /// Every password generated is registered here, for redaction.
-    public let secrets: SecretRegistry
-
-    public init(directory: URL, runner: ProcessRunner, secrets: SecretRegistry) {
-        self.directory = directory
-        self.runner = runner
-        self.secrets = secrets
-    }
-
-    /// The repository of `domain`.
-    public func repository(for domain: AppDomain) -> URL {
-        directory.appendingPathComponent(domain.name)
-    }
-
-    /// The password file of `domain`'s repository (mode 0600; the password never leaves it).
-    public func passwordFile(for domain: AppDomain) -> URL {
-        directory.appendingPathComponent("\(domain.name).password")
-    }
 }
 
 extension AppModel {

@@ -26,7 +26,7 @@ public struct NativeDriver: AppDriver, BackupHost {
     public let logger: Logger
     /// Every secret value this driver generates is registered here (for redaction).
     public let secrets: SecretRegistry
-    /// The node's restic repositories.
+    /// The node's restic repository.
     public let restic: ResticStore
 
     public init(
@@ -404,8 +404,18 @@ public struct NativeDriver: AppDriver, BackupHost {
         _ = try await StackJanitor(engine: engine).remove(stack: stack)
         try? FileManager.default.removeItem(at: envFile(for: domain))
         try? FileManager.default.removeItem(at: keepMark(for: domain))
-        try? FileManager.default.removeItem(at: restic.repository(for: domain))
-        try? FileManager.default.removeItem(at: restic.passwordFile(for: domain))
+        for file in restic.legacyFiles(for: domain) { try? FileManager.default.removeItem(at: file) }
+        do {
+            let left = try await restic.forget(domain)
+            if left > 0 {
+                logger.warning(
+                    "snapshots left after forget", metadata: ["app.domain": "\(domain)", "restic.snapshots": "\(left)"])
+            }
+        } catch {
+            // The snapshot mark stays, so the residue check reports the app's snapshots.
+            logger.warning(
+                "cannot forget the app's snapshots", metadata: ["app.domain": "\(domain)", "error.message": "\(error)"])
+        }
         if let ingress { _ = try? await ingress.sync() }
         return try await residue(domain: domain)
     }
@@ -426,9 +436,10 @@ public struct NativeDriver: AppDriver, BackupHost {
         return owned
     }
 
-    /// The files an app has outside docker: env file and backups.
+    /// The files an app has outside docker: its env file, and the mark of its snapshots in the
+    /// node's restic repository (present while snapshots of it may remain).
     func files(of domain: AppDomain) -> [URL] {
-        [envFile(for: domain), restic.repository(for: domain), restic.passwordFile(for: domain)]
+        [envFile(for: domain), restic.snapshotMark(for: domain)] + restic.legacyFiles(for: domain)
     }
 }
 

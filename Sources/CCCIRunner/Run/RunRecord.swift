@@ -1,5 +1,6 @@
 import CCCICore
 import CCCIStore
+import CCCISystem
 import Foundation
 
 /// Writes what a run found where people and programs read it (SPEC F-RESULTS, F-LOGS):
@@ -26,9 +27,10 @@ struct RunRecord {
                 journal.line("cannot record the run in the store: \(error)")
             }
         }
+        let cpu = CPUUsage.now()
         journal.line(
             "run \(context.runID) finished: \(results.outcome.rawValue), level \(results.level), exit \(results.exitCode)"
-        )
+                + String(format: "; cpu: ccci %.2fs, children %.2fs", cpu.own.seconds, cpu.children.seconds))
     }
 
     /// Keeps secret values out of the run directory. Everything cc-ci writes is redacted as it is

@@ -52,6 +52,7 @@ struct Teardown {
             return report
         }
         let apps = locked.filter { $0.dependency == nil }
+        context.journal.line("teardown: removing \(locked.count) app\(locked.count == 1 ? "" : "s")")
         let removed = await withTaskGroup(of: Bool.self, returning: Bool.self) { group in
             for app in apps { group.addTask { await remove(app) } }
             var clean = true

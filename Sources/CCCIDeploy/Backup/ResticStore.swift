@@ -1,0 +1,147 @@
+import CCCICore
+import CCCISystem
+import Foundation
+
+/// The node's one restic repository (SPEC F-BACKUP), as backup-bot-two keeps one per server.
+///
+/// Opening a restic repository derives its key (scrypt): ~0.5 s of CPU for every command, and
+/// `restic init` ~3 s. So the repository is initialised once per node — at lab set-up, or by the
+/// first backup, under a lock — and every snapshot is tagged `ccci`, the app's domain and the
+/// run's id. Restore checks a snapshot's tags before it touches the app; teardown forgets the
+/// app's snapshots; `ccci gc` prunes the unreferenced data later, under restic's exclusive lock,
+/// never in a run's hot path.
+///
+/// Invariant: `apps/<domain>` exists while the repository may hold snapshots of that app. It is
+/// written before a backup starts and removed only when a `forget` of the app's tag left none, so
+/// an app with no mark costs teardown no restic process, and a mark left over is residue.
+public struct ResticStore: Sendable {
+    public let directory: URL
+    public let runner: ProcessRunner
+    /// The repository password is registered here, for redaction.
+    public let secrets: SecretRegistry
+
+    public init(directory: URL, runner: ProcessRunner, secrets: SecretRegistry) {
+        self.directory = directory
+        self.runner = runner
+        self.secrets = secrets
+    }
+
+    /// The repository.
+    public var repository: URL { directory.appendingPathComponent("repository") }
+    /// Its password (mode 0600 in a 0700 directory; the password never leaves it).
+    public var passwordFile: URL { directory.appendingPathComponent("password") }
+    /// The mark of an app that may have snapshots (see the invariant above).
+    public func snapshotMark(for domain: AppDomain) -> URL {
+        directory.appendingPathComponent("apps").appendingPathComponent(domain.name)
+    }
+    /// Where earlier versions kept one repository per app; removed with the app.
+    public func legacyFiles(for domain: AppDomain) -> [URL] {
+        [directory.appendingPathComponent(domain.name), directory.appendingPathComponent("\(domain.name).password")]
+    }
+
+    /// The tags of a snapshot of `domain`: `ccci`, the domain, and `run:<id>` inside a run (every
+    /// process of a run carries its id in `CCCI_RUN_ID`).
+    public func tags(for domain: AppDomain) -> [String] {
+        let runID = ProcessInfo.processInfo.environment["CCCI_RUN_ID"].flatMap { RunID.isValid($0) ? $0 : nil }
+        return ["ccci", domain.name] + (runID.map { ["run:\($0)"] } ?? [])
+    }
+
+    /// Creates the password and the repository if they do not exist yet — once per node: the lock
+    /// makes concurrent first uses wait for one `restic init`. Returns whether it initialised.
+    @discardableResult
+    public func ensureRepository() async throws -> Bool {
+        let files = FileManager.default
+        try files.createDirectory(
+            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        if files.fileExists(atPath: repository.appendingPathComponent("config").path) {
+            try registerPassword()
+            return false
+        }
+        let lock = try await FileLock.acquire(directory.appendingPathComponent("init.lock"))
+        defer { lock.release() }
+        if !files.fileExists(atPath: passwordFile.path) {
+            try AtomicFile.write(SecretGenerator.value(length: 40), to: passwordFile, permissions: 0o600)
+        }
+        try registerPassword()
+        guard !files.fileExists(atPath: repository.appendingPathComponent("config").path) else { return false }
+        _ = try await run(["init"])
+        return true
+    }
+
+    private func registerPassword() throws {
+        let password = try String(contentsOf: passwordFile, encoding: .utf8).trimmingCharacters(in: .newlines)
+        secrets.register(password)
+    }
+
+    /// Marks `domain` as having snapshots (before its backup starts).
+    public func markSnapshots(of domain: AppDomain) throws {
+        let mark = snapshotMark(for: domain)
+        try FileManager.default.createDirectory(at: mark.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try AtomicFile.write("\(domain.name)\n", to: mark)
+    }
+
+    /// Forgets every snapshot of `domain` and returns how many are left (0 unless restic failed to
+    /// remove one). No restic process runs for an app that never backed up. The data stays in the
+    /// repository until ``prune()``.
+    public func forget(_ domain: AppDomain) async throws -> Int {
+        let mark = snapshotMark(for: domain)
+        guard FileManager.default.fileExists(atPath: mark.path) else { return 0 }
+        guard FileManager.default.fileExists(atPath: repository.appendingPathComponent("config").path) else {
+            try? FileManager.default.removeItem(at: mark)
+            return 0
+        }
+        try registerPassword()
+        // No snapshot carries the keep tag, so every snapshot with the app's tag is removed.
+        let output = try await run([
+            "forget", "--json", "--no-cache", "--tag", domain.name, "--keep-tag", "ccci-never-kept", "--group-by", "",
+        ])
+        let groups = (try? JSONCoding.decoder.decode([JSONValue].self, from: Data(output.utf8))) ?? []
+        let kept = groups.reduce(0) { $0 + ($1["keep"]?.arrayValue?.count ?? 0) }
+        if kept == 0 { try? FileManager.default.removeItem(at: mark) }
+        return kept
+    }
+
+    /// Removes the data no snapshot references any more (`ccci gc`). Takes restic's exclusive lock,
+    /// waiting for running backups.
+    public func prune() async throws -> String {
+        guard FileManager.default.fileExists(atPath: repository.appendingPathComponent("config").path) else {
+            return "no repository yet"
+        }
+        try registerPassword()
+        return try await run(["prune", "--no-cache"], lockWait: .seconds(600))
+    }
+
+    /// Runs restic against the repository; throws with its stderr on failure. A repository locked
+    /// by another command (a backup holds a shared lock, forget and prune an exclusive one) is
+    /// waited for, up to `lockWait`; a lock left by a killed restic is cleared by `restic unlock`,
+    /// which removes only locks whose process is gone.
+    public func run(_ arguments: [String], lockWait: Duration = .seconds(180)) async throws -> String {
+        let command = Command(
+            "restic", arguments,
+            environment: [
+                "RESTIC_REPOSITORY": repository.path, "RESTIC_PASSWORD_FILE": passwordFile.path,
+                "RESTIC_PASSWORD": nil, "RESTIC_CACHE_DIR": nil,
+            ])
+        var unlocked = false
+        let result = try await poll(
+            until: { () async throws -> CommandResult? in
+                let result = try await runner.run(command)
+                guard !result.succeeded, result.errorOutput.contains("already locked") else { return result }
+                if !unlocked {
+                    unlocked = true
+                    _ = try await runner.run(Command("restic", ["unlock"], environment: command.environment))
+                }
+                return nil
+            }, timeout: lockWait, backoff: Backoff(initial: .milliseconds(200), maximum: .seconds(2)))
+        guard let result else {
+            throw DriverError.resticFailed(
+                "`restic \(arguments.prefix(1).joined())`: the repository stayed locked for \(DurationText.format(lockWait))"
+            )
+        }
+        guard result.succeeded else {
+            throw DriverError.resticFailed(
+                "`restic \(arguments.prefix(2).joined(separator: " "))` failed: \(result.tail())")
+        }
+        return result.output
+    }
+}
