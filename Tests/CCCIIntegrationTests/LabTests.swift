@@ -136,9 +136,7 @@ extension Integration {
         func publishedPortsBecomeHostMode() async throws {
             try await TestEnvironment.withEngine { engine in
                 let work = try TemporaryDirectory("ccci-lab-ports")
-                let ciDomain = "lab\(TestEnvironment.randomHex()).ccci.test"
-                TestSession.register(ciDomain: ciDomain)
-                let stack = "ports\(TestEnvironment.randomHex(4))_" + ciDomain.replacingOccurrences(of: ".", with: "_")
+                let stack = TestSession.stackName("ports")
                 let inline = try InlineStack(
                     stack,
                     compose: """

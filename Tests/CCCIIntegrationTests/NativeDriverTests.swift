@@ -124,9 +124,7 @@ extension Integration {
         func pausedUpdateIsSettled() async throws {
             try await TestEnvironment.withEngine { engine in
                 let work = try TemporaryDirectory("ccci-paused")
-                let ciDomain = "d\(TestEnvironment.randomHex(5)).ccci.test"
-                TestSession.register(ciDomain: ciDomain)
-                let stack = "paused\(TestEnvironment.randomHex(4))_" + ciDomain.replacingOccurrences(of: ".", with: "_")
+                let stack = TestSession.stackName("paused")
                 // Each spec version fails its very first start, then runs: an update's first new
                 // task fails inside the monitor window, so swarm pauses the update — and then
                 // restarts the task, which runs.
@@ -160,14 +158,13 @@ extension Integration {
                     try await inline.waitConverged(engine: engine)
                     try await inline.deploy(environment: ["SPEC": "two"])
                     // Wait (bounded) for swarm to pause the update.
-                    let clock = ContinuousClock()
-                    let deadline = clock.now + .seconds(60)
                     var updateState: String?
-                    while clock.now < deadline {
-                        updateState = try await engine.service("\(stack)_app").UpdateStatus?.State
-                        if updateState == "paused" { break }
-                        try await Task.sleep(for: .milliseconds(250))
-                    }
+                    _ = try await poll(
+                        until: { () async throws -> Bool in
+                            updateState = try await engine.service("\(stack)_app").UpdateStatus?.State
+                            return updateState == "paused"
+                        }, timeout: .seconds(60),
+                        backoff: Backoff(initial: .milliseconds(250), maximum: .milliseconds(250)))
                     #expect(updateState == "paused", "swarm did not pause the update (state \(updateState ?? "none"))")
                     let state = try await inline.waitConverged(engine: engine)
                     let service = try #require(state.services.first)

@@ -23,6 +23,14 @@ public enum TestSession {
     /// The session locks this process holds (for its whole life).
     private static let held = Locked<[FileLock]>([])
 
+    /// A fresh stack name `<prefix><4 hex>_<ci domain>` under a CI domain registered for this
+    /// process, so a killed test's stack is swept by the next session.
+    public static func stackName(_ prefix: String) -> String {
+        let ciDomain = "s\(TestEnvironment.randomHex(5)).ccci.test"
+        register(ciDomain: ciDomain)
+        return "\(prefix)\(TestEnvironment.randomHex(4))_" + ciDomain.replacingOccurrences(of: ".", with: "_")
+    }
+
     /// Registers `ciDomain` for this process (sweeping dead sessions first, once per process).
     public static func register(ciDomain: String, home: URL? = nil) {
         let directory = self.directory

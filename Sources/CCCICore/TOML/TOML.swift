@@ -494,15 +494,25 @@ private struct TOMLParser {
     // MARK: - Strings
 
     mutating func basicString() throws(TOMLError) -> String {
-        advance()  // '"'
+        try singleLineString(quote: "\"", escapes: true)
+    }
+
+    mutating func literalString() throws(TOMLError) -> String {
+        try singleLineString(quote: "'", escapes: false)
+    }
+
+    /// A one-line string delimited by `quote`; with `escapes` (basic strings) a `\` starts an
+    /// escape, without (literal strings) it is a character like any other.
+    mutating func singleLineString(quote: Unicode.Scalar, escapes: Bool) throws(TOMLError) -> String {
+        advance()  // the opening quote
         var text = ""
         while true {
             guard let scalar = peek else { throw error("the string is not closed before the end of the file") }
             switch scalar {
-            case "\"":
+            case quote:
                 advance()
                 return text
-            case "\\":
+            case "\\" where escapes:
                 text.unicodeScalars.append(try escape())
             case "\n", "\r":
                 throw error("the string is not closed before the end of the line")
@@ -545,25 +555,6 @@ private struct TOMLParser {
             throw error("U+\(String(format: "%X", value)) is not a Unicode scalar value")
         }
         return result
-    }
-
-    mutating func literalString() throws(TOMLError) -> String {
-        advance()  // '\''
-        var text = ""
-        while true {
-            guard let scalar = peek else { throw error("the string is not closed before the end of the file") }
-            switch scalar {
-            case "'":
-                advance()
-                return text
-            case "\n", "\r":
-                throw error("the string is not closed before the end of the line")
-            default:
-                if isControl(scalar) && scalar != "\t" { throw error("\(describe(scalar)) is not allowed in a string") }
-                text.unicodeScalars.append(scalar)
-                advance()
-            }
-        }
     }
 
     /// A line break right after the opening delimiter is not part of a multi-line string.
