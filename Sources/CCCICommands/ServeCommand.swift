@@ -22,13 +22,14 @@ struct ServeCommand: AsyncParsableCommand {
         let config = try global.loadConfig()
         var logger = global.makeLogger(label: "ccci.serve")
         if !global.verbose, ProcessInfo.processInfo.environment["CCCI_LOG_LEVEL"] == nil { logger.logLevel = .info }
-        let arguments: ServerArguments
+        var arguments: ServerArguments
         do {
             arguments = try ServerArguments.load(
                 config: config, file: NodeConfig.configFile().path, executable: Executable.current, logger: logger)
         } catch {
             throw CommandFailure(error.description, exitCode: 2)
         }
+        arguments.pruneBackups = { try await GCCommand.pruneBackups(config) }
         do {
             try await runServer(arguments)
         } catch let error as ServeSetupError {

@@ -264,6 +264,26 @@ extension Integration {
                 #expect(residue.files == [restic.snapshotMark(for: first.domain).path])
                 _ = try await restic.forget(first.domain)
                 #expect(try await driver.residue(domain: first.domain).isEmpty)
+
+                // `ccci gc` prunes the forgotten snapshots' data under restic's exclusive lock; a
+                // backup running meanwhile (a shared lock) is waited for, not broken.
+                func gc() async throws -> CommandResult {
+                    try await ProcessRunner().run(
+                        Command(
+                            TestEnvironment.ccciExecutable.path, ["gc"],
+                            environment: ["CCCI_HOME": harness.home.url.path, "CCCI_CONFIG": nil]))
+                }
+                async let concurrentBackup = driver.backup(second)
+                async let concurrentGC = gc()
+                let (third, pruning) = try await (concurrentBackup, concurrentGC)
+                #expect(pruning.status == 0, "\(pruning.output)\(pruning.errorOutput)")
+                let pruned = try #require(pruning.output.split(separator: "\n").first { $0.hasPrefix("backups: ") })
+                #expect(
+                    pruned.hasPrefix("backups: pruned ") && !pruned.hasPrefix("backups: pruned 0 blobs"), "\(pruned)")
+                #expect(try await restic.run(["snapshots", "--json", "--no-cache"]).contains(third.id))
+                let again = try await gc()
+                #expect(
+                    again.output.contains("backups: pruned 0 blobs / 0 B"), "nothing left to prune: \(again.output)")
             }
         }
 

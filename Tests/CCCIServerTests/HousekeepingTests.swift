@@ -1,7 +1,9 @@
 import CCCICore
 import CCCIServer
+import CCCIStore
 import CCCITestSupport
 import Foundation
+import Synchronization
 import Testing
 
 /// Run directory retention (`[retention]`, `ccci gc`) on real directories.
@@ -56,5 +58,34 @@ import Testing
         #expect(report.removed.map(\.runID) == [ids[2]] && report.bytes == 100)
         let left = try FileManager.default.contentsOfDirectory(atPath: config.runsDirectory.path).sorted()
         #expect(left == [ids[0], ids[1], ids[3]])
+    }
+
+    @Test("housekeeping prunes the node's backups each sweep and logs what was freed; a failed prune is a warning")
+    func prunesBackups() async throws {
+        let home = try TemporaryDirectory("ccci-housekeeping")
+        let config = try TestEnvironment.labConfig(home: home.url)
+        let capture = LogCapture()
+        let calls = Mutex(0)
+        let pruning = Housekeeping(
+            retention: Retention(config: config), store: try SQLiteStore(),
+            pruneBackups: {
+                calls.withLock { $0 += 1 }
+                return "pruned 5 blobs / 2.862 MiB, 0 blobs / 0 B remaining"
+            }, logger: capture.logger())
+        await pruning.sweep()
+        await pruning.sweep()
+        #expect(calls.withLock { $0 } == 2)
+        #expect(capture.text.contains("backups pruned gc.backups=pruned 5 blobs / 2.862 MiB"))
+
+        struct Locked: Error, CustomStringConvertible {
+            var description: String { "the repository stayed locked for 10m" }
+        }
+        let failing = Housekeeping(
+            retention: Retention(config: config), store: try SQLiteStore(), pruneBackups: { throw Locked() },
+            logger: capture.logger())
+        await failing.sweep()
+        let warning = try #require(capture.lines.first { $0.message == "cannot prune the backups" })
+        #expect(
+            warning.level == .warning && warning.metadata["error.message"] == "the repository stayed locked for 10m")
     }
 }

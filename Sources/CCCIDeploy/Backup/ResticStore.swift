@@ -101,14 +101,49 @@ public struct ResticStore: Sendable {
         return kept
     }
 
-    /// Removes the data no snapshot references any more (`ccci gc`). Takes restic's exclusive lock,
-    /// waiting for running backups.
-    public func prune() async throws -> String {
+    /// Removes the data no snapshot references any more (`ccci gc`, `ccci serve`'s housekeeping).
+    /// Takes restic's exclusive lock, waiting for running backups.
+    public func prune() async throws -> PruneSummary {
         guard FileManager.default.fileExists(atPath: repository.appendingPathComponent("config").path) else {
-            return "no repository yet"
+            return PruneSummary(freed: nil, remaining: nil)
         }
         try registerPassword()
-        return try await run(["prune", "--no-cache"], lockWait: .seconds(600))
+        return PruneSummary(output: try await run(["prune", "--no-cache"], lockWait: .seconds(600)))
+    }
+
+    /// What a prune freed and left, as restic printed them (`5 blobs / 2.862 MiB`).
+    public struct PruneSummary: Sendable, Hashable, CustomStringConvertible {
+        /// Blobs and bytes removed; `nil` when there was no repository (or restic said nothing).
+        public let freed: String?
+        /// Blobs and bytes still referenced.
+        public let remaining: String?
+
+        public init(freed: String?, remaining: String?) {
+            self.freed = freed
+            self.remaining = remaining
+        }
+
+        /// Reads the `total prune:` and `remaining:` lines of `restic prune`'s report.
+        public init(output: String) {
+            func value(_ key: String) -> String? {
+                output.split(separator: "\n").lazy
+                    .map { $0.trimmingCharacters(in: .whitespaces) }
+                    .first { $0.hasPrefix(key) }
+                    .map { String($0.dropFirst(key.count)).trimmingCharacters(in: .whitespaces) }
+            }
+            self.init(freed: value("total prune:"), remaining: value("remaining:"))
+        }
+
+        /// Whether the prune removed any data.
+        public var freedAnything: Bool {
+            guard let freed else { return false }
+            return !freed.hasPrefix("0 blobs")
+        }
+
+        public var description: String {
+            guard let freed else { return "no backups to prune" }
+            return "pruned \(freed), \(remaining ?? "?") remaining"
+        }
     }
 
     /// Runs restic against the repository; throws with its stderr on failure. A repository locked

@@ -42,7 +42,9 @@ public func buildApplication(_ arguments: ServerArguments) async throws -> some 
     ]
     if let interval = arguments.housekeepingInterval {
         services.append(
-            Housekeeping(retention: Retention(config: config), store: store, interval: interval, logger: logger))
+            Housekeeping(
+                retention: Retention(config: config), store: store, interval: interval,
+                pruneBackups: arguments.pruneBackups, logger: logger))
     }
     return Application(
         router: router,

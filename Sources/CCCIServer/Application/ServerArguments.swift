@@ -21,6 +21,9 @@ public struct ServerArguments: Sendable {
     public var housekeepingInterval: Duration?
     /// How long a run that outlived a dead server gets to tear down before it is killed.
     public var orphanGrace: Duration
+    /// Prunes the node's backup repository in housekeeping (the command layer, which knows restic,
+    /// sets it); returns what was freed.
+    public var pruneBackups: (@Sendable () async throws -> String)?
     /// Called with the bound port once the server listens (tests and benchmarks bind port 0).
     public var onListening: (@Sendable (Int) async -> Void)?
 

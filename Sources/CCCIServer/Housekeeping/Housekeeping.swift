@@ -4,19 +4,26 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// The server's periodic chores: run directory retention (``Retention``) and forgetting old
-/// webhook deliveries and delivered replies, at start and then every ``interval``, so that a
-/// server that runs for months does not fill its disk.
+/// The server's periodic chores: run directory retention (``Retention``), pruning the node's
+/// backups of torn-down apps' data, and forgetting old webhook deliveries and delivered replies,
+/// at start and then every ``interval``, so that a server that runs for months does not fill its
+/// disk.
 public struct Housekeeping: Service {
     let retention: Retention
     let store: SQLiteStore
     let interval: Duration
+    /// Prunes the node's backup repository and says what it freed (``ServerArguments/pruneBackups``).
+    let pruneBackups: (@Sendable () async throws -> String)?
     let logger: Logger
 
-    public init(retention: Retention, store: SQLiteStore, interval: Duration = .seconds(6 * 3600), logger: Logger) {
+    public init(
+        retention: Retention, store: SQLiteStore, interval: Duration = .seconds(6 * 3600),
+        pruneBackups: (@Sendable () async throws -> String)? = nil, logger: Logger
+    ) {
         self.retention = retention
         self.store = store
         self.interval = interval
+        self.pruneBackups = pruneBackups
         self.logger = logger
     }
 
@@ -27,7 +34,7 @@ public struct Housekeeping: Service {
         }
     }
 
-    func sweep() async {
+    public func sweep() async {
         let report = retention.collect(dryRun: false, active: await Retention.activeRuns(in: store))
         if !report.removed.isEmpty || !report.failures.isEmpty {
             logger.notice(
@@ -36,6 +43,14 @@ public struct Housekeeping: Service {
                     "gc.removed": "\(report.removed.count)", "gc.bytes": "\(report.bytes)", "gc.kept": "\(report.kept)",
                     "gc.failures": "\(report.failures)",
                 ])
+        }
+        if let pruneBackups {
+            do {
+                let pruned = try await pruneBackups()
+                logger.info("backups pruned", metadata: ["gc.backups": "\(pruned)"])
+            } catch {
+                logger.warning("cannot prune the backups", metadata: ["error.message": "\(error)"])
+            }
         }
         do {
             try await store.pruneQueueHistory(before: Date().addingTimeInterval(-30 * 86_400))
