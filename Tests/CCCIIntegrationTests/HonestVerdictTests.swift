@@ -195,11 +195,13 @@ extension Integration {
             let dead = "s\(TestEnvironment.randomHex(5)).ccci.test"
             let live = "s\(TestEnvironment.randomHex(5)).ccci.test"
             let directory = try TemporaryDirectory("ccci-sessions")
+            // The live one first: a process' first registration sweeps, and must not sweep the
+            // dead session below before its stack exists (this test may be the process' first).
+            TestSession.register(ciDomain: live)
             // A dead session: its registration exists, nobody holds its lock.
             try "{\"ciDomain\":\"\(dead)\",\"pid\":1}".write(
                 to: TestSession.directory.appendingPathComponent("\(dead).json"), atomically: true, encoding: .utf8)
             _ = try FileLock.tryAcquire(TestSession.directory.appendingPathComponent("\(dead).lock"))?.release()
-            TestSession.register(ciDomain: live)
             let compose =
                 "version: \"3.8\"\nservices:\n  app:\n    image: ccci-lab/busybox:latest\n    command: [\"sleep\", \"3600\"]\n    deploy: { endpoint_mode: dnsrr }\n"
             let deadStack = "web-abcdef_" + dead.replacingOccurrences(of: ".", with: "_")
