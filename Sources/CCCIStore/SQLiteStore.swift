@@ -89,6 +89,10 @@ public final class SQLiteStore: ResultStore {
         }
         // `ccci serve`'s durable queue: jobs, the outbox of forge replies, webhook deliveries seen.
         migrator.registerMigration("v2-job-queue") { db in try createQueueTables(db) }
+        // The dashboard reads each recipe's newest runs: one index walk per recipe.
+        migrator.registerMigration("v3-run-by-recipe-and-time") { db in
+            try db.create(index: "run_on_recipe_startedAt", on: "run", columns: ["recipe", "startedAt"])
+        }
         return migrator
     }
 
@@ -130,23 +134,27 @@ public final class SQLiteStore: ResultStore {
     private func summaries(recipe: String?, limit: Int) async throws -> [RunSummary] {
         try await writer.read { db in
             guard try db.tableExists("run") else { return [] }
-            var request = RunRecord.order(RunRecord.Columns.startedAt.desc).limit(limit)
+            var request = RunRow.all().order(RunRecord.Columns.startedAt.desc).limit(limit)
             if let recipe { request = request.filter(RunRecord.Columns.recipe == recipe) }
-            let runs = try request.fetchAll(db)
-            let tiers = try TierRecord.filter(runs.map(\.id).contains(TierRecord.Columns.runID)).fetchAll(db)
-            let byRun = Dictionary(grouping: tiers, by: \.runID)
-            return runs.map { run in
-                RunSummary(
-                    runID: run.id, recipe: run.recipe, headCommit: run.headCommit, headVersion: run.headVersion,
-                    outcome: RunOutcome(rawValue: run.outcome) ?? .fail, exitCode: run.exitCode, level: run.level,
-                    ladderVersion: run.ladderVersion,
-                    startedAt: run.startedAt, durationSeconds: run.durationSeconds,
-                    tiers: Dictionary(
-                        uniqueKeysWithValues: (byRun[run.id] ?? []).map {
-                            ($0.tier, TierStatus(rawValue: $0.status) ?? .skip)
-                        }),
-                    runDirectory: run.runDirectory)
-            }
+            return try Self.summaries(of: request.fetchAll(db), in: db)
+        }
+    }
+
+    /// `runs` as summaries, with their tiers' verdicts (one query for all of them).
+    static func summaries(of runs: [RunRow], in db: Database) throws -> [RunSummary] {
+        let tiers = try TierRecord.filter(runs.map(\.id).contains(TierRecord.Columns.runID)).fetchAll(db)
+        let byRun = Dictionary(grouping: tiers, by: \.runID)
+        return runs.map { run in
+            RunSummary(
+                runID: run.id, recipe: run.recipe, headCommit: run.headCommit, headVersion: run.headVersion,
+                outcome: RunOutcome(rawValue: run.outcome) ?? .fail, exitCode: run.exitCode, level: run.level,
+                ladderVersion: run.ladderVersion,
+                startedAt: run.startedAt, durationSeconds: run.durationSeconds,
+                tiers: Dictionary(
+                    uniqueKeysWithValues: (byRun[run.id] ?? []).map {
+                        ($0.tier, TierStatus(rawValue: $0.status) ?? .skip)
+                    }),
+                runDirectory: run.runDirectory)
         }
     }
 
@@ -221,6 +229,31 @@ struct RunRecord: Codable, FetchableRecord, PersistableRecord {
         runDirectory = results.artifacts.runDirectory
         resultsJSON = json
     }
+}
+
+/// A row of `run` without its results document: what lists need.
+struct RunRow: Decodable, FetchableRecord, TableRecord {
+    static let databaseTableName = "run"
+    static var databaseSelection: [any SQLSelectable] {
+        [
+            Column("id"), Column("recipe"), Column("headCommit"), Column("headVersion"), Column("outcome"),
+            Column("exitCode"), Column("level"), Column("ladderVersion"), Column("startedAt"),
+            Column("durationSeconds"),
+            Column("runDirectory"),
+        ]
+    }
+
+    var id: String
+    var recipe: String
+    var headCommit: String
+    var headVersion: String?
+    var outcome: String
+    var exitCode: Int
+    var level: Int
+    var ladderVersion: String
+    var startedAt: Date
+    var durationSeconds: Double
+    var runDirectory: String
 }
 
 /// One row of `tier`.

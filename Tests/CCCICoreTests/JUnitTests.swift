@@ -64,7 +64,7 @@ func sampleResults(
         let xml = JUnit.render(Self.results)
         #expect(
             xml.contains(
-                "<failure message=\"service app: 0/1 &lt;&quot;task&quot; failed&gt; &amp; &apos;rolled back&apos;\">"))
+                "<failure message=\"service app: 0/1 &lt;&quot;task&quot; failed&gt; &amp; &#39;rolled back&#39;\">"))
         #expect(xml.contains("<skipped message=\"upgrade failed\"/>"))
         #expect(xml.contains("<skipped message=\"na\"/>"))
         #expect(xml.contains("name=\"health &lt;GET /&gt;\""))
@@ -73,7 +73,7 @@ func sampleResults(
 
     @Test("XML special characters are escaped and characters XML forbids are dropped")
     func escaping() {
-        #expect(JUnit.escape("a<b>&\"c\"'d'") == "a&lt;b&gt;&amp;&quot;c&quot;&apos;d&apos;")
+        #expect(JUnit.escape("a<b>&\"c\"'d'") == "a&lt;b&gt;&amp;&quot;c&quot;&#39;d&#39;")
         #expect(JUnit.escape("tab\tnew\nline") == "tab\tnew\nline")
         #expect(JUnit.escape("bell\u{7}nul\u{0}") == "bellnul")
         #expect(!JUnit.render(Self.results).contains("\u{1}"))

@@ -130,8 +130,11 @@ extension Integration {
                 #expect(scenario.stub.calls.contains { $0.path.hasSuffix("/collaborators/alice/permission") })
                 #expect(job.headSHA == scenario.web.head)
                 // The links work.
-                let results = try await scenario.get(serve, "/runs/\(runID)")
+                let results = try await scenario.get(serve, "/runs/\(runID)/results.json")
                 #expect(results.status == 200 && results.text.contains("\"level\" : 4"))
+                let page = try await scenario.get(serve, "/runs/\(runID)")
+                #expect(page.status == 200 && page.text.contains("title=\"level 4\">L4</span>"))
+                #expect(try await scenario.get(serve, "/").text.contains("<a href=\"/runs/\(runID)\">"))
                 #expect(try await scenario.get(serve, "/runs/\(runID)/log").status == 200)
                 #expect(try await scenario.get(serve, "/runs/\(runID)/junit.xml").text.contains("<testsuite"))
                 #expect(try await scenario.residue(of: runID).isEmpty)

@@ -78,6 +78,7 @@ public func buildRouter(
     let router = Router()
     HookRoutes(bridge: bridge).addRoutes(to: router)
     RunRoutes(store: store, config: config, links: links).addRoutes(to: router)
+    DashboardRoutes(store: store, config: config, links: links, forgeURL: config.serve.forgeURL).addRoutes(to: router)
     HealthRoutes().addRoutes(to: router)
     return router
 }

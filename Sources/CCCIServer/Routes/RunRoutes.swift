@@ -3,10 +3,10 @@ import CCCIStore
 import Foundation
 import Hummingbird
 
-/// Jobs and runs: `GET /jobs/{id}` (a job as JSON), `GET /runs/{id}` (its results document),
-/// `/runs/{id}/log`, `/runs/{id}/junit.xml`, `/runs/{id}/screenshot` — the links in replies.
-/// (The dashboard's pages will be built on these.) Run ids are checked before they name a
-/// directory; files come only from that run's directory.
+/// Jobs and runs' files: `GET /jobs/{id}` (a job as JSON), `/runs/{id}/results.json`,
+/// `/runs/{id}/log`, `/runs/{id}/junit.xml`, `/runs/{id}/screenshot` — the links in replies and
+/// on the run page (`/runs/{id}` itself is the dashboard's). Run ids are checked before they name
+/// a directory; files come only from that run's directory.
 struct RunRoutes {
     let store: SQLiteStore
     let config: NodeConfig
@@ -19,7 +19,7 @@ struct RunRoutes {
             }
             return .json(try JSONCoding.prettyEncoder.encode(JobView(job, links: links)))
         }
-        router.get("/runs/:id") { _, context -> Response in
+        router.get("/runs/:id/results.json") { _, context -> Response in
             guard let directory = runDirectory(context.parameters.get("id")) else {
                 return .text(.notFound, "no such run")
             }
@@ -59,10 +59,15 @@ struct RunRoutes {
         }
     }
 
-    /// The directory of run `id`, when `id` is a run id and the directory exists.
-    func runDirectory(_ id: String?) -> URL? {
+    func runDirectory(_ id: String?) -> URL? { config.existingRunDirectory(id) }
+}
+
+extension NodeConfig {
+    /// The directory of run `id`, when `id` is a run id and the directory exists: an id is checked
+    /// before it names a path.
+    func existingRunDirectory(_ id: String?) -> URL? {
         guard let id, RunID.isValid(id) else { return nil }
-        let directory = config.runsDirectory.appendingPathComponent(id)
+        let directory = runsDirectory.appendingPathComponent(id)
         return FileManager.default.fileExists(atPath: directory.path) ? directory : nil
     }
 }

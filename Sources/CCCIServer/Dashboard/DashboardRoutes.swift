@@ -1,0 +1,176 @@
+import CCCICore
+import CCCIStore
+import Crypto
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The dashboard (SPEC F-DASH): `/` (the recipe matrix), `/recipes/<name>`, `/runs/<id>` (a run,
+/// followed live while it runs: `/runs/<id>/events`), `/queue`, and the badges
+/// `/badge/<recipe>.svg` and `/badge/<recipe>/<tier>.svg`. Every page is server-rendered HTML,
+/// complete without JavaScript; names and ids are checked before they reach the store or a path.
+struct DashboardRoutes {
+    let store: SQLiteStore
+    let config: NodeConfig
+    let links: Links
+    /// The forge's web address, for links to pull requests.
+    let forgeURL: String?
+
+    func addRoutes(to router: Router<some RequestContext>) {
+        router.get("/") { _, _ -> Response in
+            .html(MatrixPage.render(try await store.recipeMatrix(), now: Date()))
+        }
+        router.get("/recipes/:name") { _, context -> Response in
+            guard let name = context.parameters.get("name"), RecipeName.problem(name) == nil else {
+                return .notFoundPage("That is not a recipe name.")
+            }
+            let runs = try await store.runs(recipe: name, limit: 200)
+            guard !runs.isEmpty || Catalogue.names(directory: config.catalogueDirectory).contains(name) else {
+                return .notFoundPage("No recipe \(name) is enrolled or has runs here.")
+            }
+            return .html(RecipePage.render(recipe: name, runs: runs, now: Date()))
+        }
+        router.get("/runs/:id") { _, context -> Response in
+            guard let id = context.parameters.get("id"), RunID.isValid(id) else {
+                return .notFoundPage("That is not a run id.")
+            }
+            if let results = try await finishedResults(id) {
+                return .html(RunPage.render(results, origin: try await origin(of: id)))
+            }
+            guard let directory = runDirectory(id) else { return .notFoundPage("No run \(id) here.") }
+            let job = try await store.job(runID: id)
+            return .html(RunPage.renderLive(runID: id, recipe: job?.recipe, log: Self.log(in: directory)))
+        }
+        router.get("/runs/:id/events") { request, context -> Response in
+            guard let id = context.parameters.get("id"), let directory = runDirectory(id) else {
+                return .text(.notFound, "no such run")
+            }
+            let from = request.uri.queryParameters.get("from").flatMap(Int.init) ?? 0
+            return LogEvents(directory: directory).response(from: from)
+        }
+        router.get("/queue") { _, _ -> Response in
+            let running = try await store.jobs(in: [.running])
+            let queued = try await store.jobs(in: [.queued])
+            return .html(QueuePage.render(running: running, queued: queued, now: Date()))
+        }
+        // One parameter name per position (the router's rule): `:recipe` is `web.svg` here.
+        router.get("/badge/:recipe") { request, context -> Response in
+            guard let file = context.parameters.get("recipe"), file.hasSuffix(".svg"),
+                case let recipe = String(file.dropLast(4)), RecipeName.problem(recipe) == nil
+            else { return .text(.notFound, "no such badge") }
+            let latest = try await store.runs(recipe: recipe, limit: 1).first
+            return .badge(Badge.level(latest?.level), request: request)
+        }
+        router.get("/badge/:recipe/:file") { request, context -> Response in
+            guard let recipe = context.parameters.get("recipe"), RecipeName.problem(recipe) == nil,
+                let file = context.parameters.get("file"), file.hasSuffix(".svg"),
+                let tier = Tier(rawValue: String(file.dropLast(4)))
+            else { return .text(.notFound, "no such badge") }
+            let latest = try await store.runs(recipe: recipe, limit: 1).first
+            return .badge(Badge.tier(tier, latest?.tiers[tier.rawValue]), request: request)
+        }
+    }
+
+    /// The results of finished run `id`: its run directory's document, else the store's.
+    func finishedResults(_ id: String) async throws -> RunResults? {
+        if let directory = runDirectory(id),
+            let data = try? Data(contentsOf: directory.appendingPathComponent("results.json")),
+            let results = try? JSONCoding.decoder.decode(RunResults.self, from: data)
+        {
+            return results
+        }
+        return try await store.results(runID: id)
+    }
+
+    /// The pull request and requester of run `id`, when a job started it.
+    func origin(of id: String) async throws -> RunPage.Origin? {
+        guard let job = try await store.job(runID: id) else { return nil }
+        let base = (forgeURL ?? "").trimmingCharacters(in: ["/"])
+        return RunPage.Origin(pullRequestURL: "\(base)/\(job.repository)/pulls/\(job.pr)", requester: job.requester)
+    }
+
+    func runDirectory(_ id: String) -> URL? { config.existingRunDirectory(id) }
+
+    /// The run's log so far (the run's own, else the worker's job log).
+    static func log(in directory: URL) -> String {
+        for name in ["run.log", "job.log"] {
+            if let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) {
+                return String(decoding: data, as: UTF8.self)
+            }
+        }
+        return ""
+    }
+}
+
+/// A live run's log as server-sent events: every new line is a `message`; `done` once the run's
+/// results exist. Polls the file (a run writes its log line by line), from byte `from` on.
+struct LogEvents {
+    let directory: URL
+    var interval: Duration = .milliseconds(250)
+
+    func response(from offset: Int) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        let directory = self.directory
+        let interval = self.interval
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                var offset = max(0, offset)
+                var pending = ""
+                while !Task.isCancelled {
+                    let finished = FileManager.default.fileExists(
+                        atPath: directory.appendingPathComponent("results.json").path)
+                    let text = DashboardRoutes.log(in: directory)
+                    let bytes = Array(text.utf8)
+                    if bytes.count > offset {
+                        pending += String(decoding: bytes[offset...], as: UTF8.self)
+                        offset = bytes.count
+                        var lines = pending.split(separator: "\n", omittingEmptySubsequences: false)
+                        pending = String(lines.removeLast())
+                        if !lines.isEmpty {
+                            let events = lines.map { "data: \($0)\n\n" }.joined()
+                            try await writer.write(ByteBuffer(string: events))
+                        }
+                    }
+                    if finished {
+                        try await writer.write(ByteBuffer(string: "event: done\ndata: finished\n\n"))
+                        break
+                    }
+                    try await Task.sleep(for: interval)
+                }
+                try await writer.finish(nil)
+            })
+    }
+}
+
+extension Response {
+    /// An HTML page.
+    static func html(_ page: HTML, status: HTTPResponse.Status = .ok) -> Response {
+        body(status, Data(page.rendered.utf8), type: "text/html; charset=utf-8")
+    }
+
+    /// The dashboard's 404 page, saying what was not found.
+    static func notFoundPage(_ message: String) -> Response {
+        html(
+            Layout.page(title: "Not found", "<h1>Not found</h1><p>\(message)</p><p><a href=\"/\">All recipes</a></p>"),
+            status: .notFound)
+    }
+
+    /// A badge, cacheable for a minute and revalidated by its ETag.
+    static func badge(_ badge: Badge, request: Request) -> Response {
+        let svg = badge.svg
+        let etag = "\"" + SHA256.hash(data: Data(svg.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined() + "\""
+        var headers = HTTPFields()
+        headers[.contentType] = "image/svg+xml"
+        headers[.cacheControl] = "public, max-age=60, must-revalidate"
+        headers[.eTag] = etag
+        if request.headers[.ifNoneMatch]?.split(separator: ",").contains(where: {
+            $0.trimmingCharacters(in: .whitespaces) == etag
+        }) == true {
+            return Response(status: .notModified, headers: headers)
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: svg)))
+    }
+}

@@ -1,0 +1,103 @@
+import CCCICore
+import Foundation
+
+/// The frame every dashboard page shares: one stylesheet inline (no CDN, no web font), a header
+/// with the navigation, the page's content. Pages are complete without JavaScript; a page that
+/// follows something live adds a small script of its own and a `<noscript>` refresh.
+enum Layout {
+    static func page(title: String, refresh: Int? = nil, script: HTML = .empty, _ content: HTML) -> HTML {
+        let reload: HTML =
+            refresh.map { "<noscript><meta http-equiv=\"refresh\" content=\"\($0)\"></noscript>" } ?? .empty
+        return """
+            <!doctype html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>\(title) · cc-ci</title>
+            \(reload)
+            <style>\(stylesheet)</style>
+            </head>
+            <body>
+            <header><a class="brand" href="/">cc-ci</a> <nav><a href="/">Recipes</a> <a href="/queue">Queue</a> <a href="/api/v1/recipes">API</a></nav></header>
+            <main>
+            \(content)
+            </main>
+            <footer>cc-ci \(CCCIVersion.current)</footer>
+            \(script)
+            </body>
+            </html>
+            """
+    }
+
+    /// A verdict as an icon *and* a word, coloured by a class (never by colour alone).
+    static func verdict(_ status: TierStatus?) -> HTML {
+        guard let status else { return "<span class=\"v none\">· none</span>" }
+        return "<span class=\"v \(status.rawValue)\">\(icon(status)) \(label(status))</span>"
+    }
+
+    static func icon(_ status: TierStatus) -> String {
+        switch status {
+        case .pass: "✓"
+        case .fail: "✗"
+        case .skip: "–"
+        case .na: "○"
+        case .cancelled: "⊘"
+        }
+    }
+
+    static func label(_ status: TierStatus) -> String {
+        switch status {
+        case .pass: "pass"
+        case .fail: "fail"
+        case .skip: "skipped"
+        case .na: "n/a"
+        case .cancelled: "cancelled"
+        }
+    }
+
+    /// A run's outcome as a word with its class.
+    static func outcome(_ outcome: RunOutcome) -> HTML {
+        "<span class=\"o \(outcome.rawValue)\">\(outcome.rawValue)</span>"
+    }
+
+    /// "4 min ago", from `date` to `now`.
+    static func age(_ date: Date, now: Date) -> String {
+        let seconds = max(0, Int(now.timeIntervalSince(date)))
+        switch seconds {
+        case ..<60: return "\(seconds) s ago"
+        case ..<3600: return "\(seconds / 60) min ago"
+        case ..<86_400: return "\(seconds / 3600) h ago"
+        default: return "\(seconds / 86_400) d ago"
+        }
+    }
+
+    /// "1 min 12 s" for a duration in seconds.
+    static func duration(_ seconds: Double) -> String {
+        guard seconds >= 60 else { return String(format: "%.1f s", seconds) }
+        let whole = Int(seconds.rounded())
+        return "\(whole / 60) min \(whole % 60) s"
+    }
+
+    /// An ISO 8601 time, for `<time datetime>`.
+    static func iso(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+
+    static let stylesheet: HTML = """
+        :root{--fg:#1b1f24;--muted:#59636e;--line:#d1d9e0;--pass:#1a7f37;--fail:#cf222e;--skip:#6e7781;--warn:#9a6700}
+        *{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,sans-serif;color:var(--fg)}
+        header{display:flex;gap:1.5em;align-items:baseline;padding:.7em 1.2em;border-bottom:1px solid var(--line)}
+        header .brand{font-weight:700;font-size:1.15em;color:var(--fg);text-decoration:none}
+        nav a{margin-right:1em}main{padding:1em 1.2em;max-width:80em}footer{padding:1em 1.2em;color:var(--muted);font-size:.85em}
+        table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35em .6em;border-bottom:1px solid var(--line);vertical-align:top}
+        th{font-weight:600;color:var(--muted);font-size:.85em}
+        .v,.o{white-space:nowrap;font-weight:600}.pass,.o.pass{color:var(--pass)}.fail,.o.fail,.o.error{color:var(--fail)}
+        .skip,.na,.none{color:var(--skip);font-weight:400}.cancelled,.o.cancelled,.o.deadline,.o.interrupted{color:var(--warn)}
+        .level{display:inline-block;min-width:2.2em;text-align:center;border-radius:.3em;color:#fff;font-weight:700;padding:0 .3em}
+        .l0{background:#cf222e}.l1{background:#bc4c00}.l2{background:#9a6700}.l3{background:#4d7c0f}.l4{background:#1a7f37}.l5{background:#116329}
+        .muted{color:var(--muted)}pre{background:#f6f8fa;padding:.8em;overflow:auto;max-height:40em;font-size:.85em}
+        dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}dt{color:var(--muted)}dd{margin:0}
+        section{margin:1.5em 0}h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.5em}svg.trend{vertical-align:middle}
+        """
+}

@@ -1,0 +1,65 @@
+import CCCICore
+import CCCIStore
+import Foundation
+
+/// `/`: every recipe with its current level, the last verdict of each tier, the age of its last
+/// run and the trend of its last levels.
+enum MatrixPage {
+    static func render(_ recipes: [RecipeStatus], now: Date) -> HTML {
+        let header = HTML(joining: Tier.allCases.map { tier -> HTML in "<th scope=\"col\">\(tier.rawValue)</th>" })
+        let rows = recipes.map { status -> HTML in
+            let run = status.latest
+            let cells = HTML(
+                joining: Tier.allCases.map { tier -> HTML in
+                    "<td>\(Layout.verdict(run.tiers[tier.rawValue]))</td>"
+                })
+            return """
+                <tr><th scope="row"><a href="/recipes/\(status.recipe)">\(status.recipe)</a></th>\
+                <td>\(level(run.level))</td>\(cells)\
+                <td><a href="/runs/\(run.runID)"><time datetime="\(Layout.iso(run.startedAt))">\(Layout.age(run.startedAt, now: now))</time></a></td>\
+                <td>\(trend(status.trend))</td></tr>
+                """
+        }
+        let table: HTML =
+            recipes.isEmpty
+            ? "<p class=\"muted\">No runs recorded yet. A run appears here once <code>ccci run</code> or <code>!testme</code> has finished one.</p>"
+            : """
+            <table>
+            <thead><tr><th scope="col">recipe</th><th scope="col">level</th>\(header)<th scope="col">last run</th><th scope="col">trend</th></tr></thead>
+            <tbody>
+            \(rows)
+            </tbody>
+            </table>
+            """
+        return Layout.page(
+            title: "Recipes",
+            """
+            <h1>Recipes</h1>
+            \(table)
+            <p class="muted">Level: L1 installs, L2 upgrades, L3 backs up and restores, L4 passes its own tests, L5 lints clean with a screenshot.</p>
+            """)
+    }
+
+    /// A level as a labelled chip.
+    static func level(_ level: Int) -> HTML {
+        "<span class=\"level l\(min(max(level, 0), 5))\" title=\"level \(level)\">L\(level)</span>"
+    }
+
+    /// The levels as a small line chart (0 at the bottom, 5 at the top), with the levels as text
+    /// for screen readers and copy-paste.
+    static func trend(_ levels: [Int]) -> HTML {
+        guard !levels.isEmpty else { return .empty }
+        let width = 80.0
+        let height = 20.0
+        let step = levels.count > 1 ? width / Double(levels.count - 1) : 0
+        let points = levels.enumerated().map { index, level in
+            String(
+                format: "%.1f,%.1f", Double(index) * step, height - 2 - Double(min(max(level, 0), 5)) / 5 * (height - 4)
+            )
+        }.joined(separator: " ")
+        let text = levels.map(String.init).joined(separator: " ")
+        return """
+            <svg class="trend" width="\(Int(width))" height="\(Int(height))" viewBox="-2 0 \(Int(width) + 4) \(Int(height))" role="img" aria-label="last levels: \(text)"><title>last levels: \(text)</title><polyline fill="none" stroke="#1a7f37" stroke-width="2" points="\(points)"/></svg>
+            """
+    }
+}

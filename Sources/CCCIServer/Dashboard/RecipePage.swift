@@ -1,0 +1,79 @@
+import CCCICore
+import CCCIStore
+import Foundation
+
+/// `/recipes/<name>`: the recipe's run history, newest first, under a chart of level and duration
+/// over time.
+enum RecipePage {
+    static func render(recipe: String, runs: [RunSummary], now: Date) -> HTML {
+        let rows = runs.map { run -> HTML in
+            """
+            <tr><td><a href="/runs/\(run.runID)"><time datetime="\(Layout.iso(run.startedAt))">\(Layout.age(run.startedAt, now: now))</time></a></td>\
+            <td>\(MatrixPage.level(run.level))</td><td>\(Layout.outcome(run.outcome))</td>\
+            <td>\(run.headVersion ?? "unreleased") <code>\(run.headCommit.prefix(8))</code></td>\
+            <td>\(Layout.duration(run.durationSeconds))</td></tr>
+            """
+        }
+        let body: HTML =
+            runs.isEmpty
+            ? "<p class=\"muted\">No runs of this recipe are recorded.</p>"
+            : """
+            \(chart(runs.reversed()))
+            <table><thead><tr><th>run</th><th>level</th><th>outcome</th><th>head</th><th>duration</th></tr></thead>
+            <tbody>\(rows)</tbody></table>
+            """
+        return Layout.page(
+            title: recipe,
+            """
+            <h1>\(recipe)</h1>
+            <p><a href="/badge/\(recipe).svg"><img src="/badge/\(recipe).svg" alt="cc-ci level badge of \(recipe)"></a></p>
+            \(body)
+            """)
+    }
+
+    /// Level (steps, left axis 0–5) and duration (dots, right axis) of `runs`, oldest first.
+    static func chart(_ runs: [RunSummary]) -> HTML {
+        let width = 720.0
+        let height = 180.0
+        let left = 36.0
+        let right = 56.0
+        let top = 10.0
+        let bottom = 24.0
+        let plotWidth = width - left - right
+        let plotHeight = height - top - bottom
+        let longest = max(runs.map(\.durationSeconds).max() ?? 1, 1)
+        func x(_ index: Int) -> Double {
+            runs.count > 1 ? left + Double(index) / Double(runs.count - 1) * plotWidth : left + plotWidth / 2
+        }
+        func yLevel(_ level: Int) -> Double { top + plotHeight - Double(min(max(level, 0), 5)) / 5 * plotHeight }
+        func yDuration(_ seconds: Double) -> Double { top + plotHeight - seconds / longest * plotHeight }
+        let levels = runs.enumerated().map { String(format: "%.1f,%.1f", x($0.offset), yLevel($0.element.level)) }
+            .joined(separator: " ")
+        let dots = runs.enumerated().map { index, run -> HTML in
+            """
+            <circle cx="\(String(format: "%.1f", x(index)))" cy="\(String(format: "%.1f", yDuration(run.durationSeconds)))" r="3" fill="#8250df"><title>\(run.runID): \(Layout.duration(run.durationSeconds))</title></circle>
+            """
+        }
+        let gridlines = (0...5).map { level -> HTML in
+            let y = String(format: "%.1f", yLevel(level))
+            return
+                "<line x1=\"\(left)\" x2=\"\(width - right)\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"#d1d9e0\"/><text x=\"\(left - 6)\" y=\"\(y)\" text-anchor=\"end\" dominant-baseline=\"middle\" font-size=\"11\">L\(level)</text>"
+        }
+        let first = runs.first.map { Layout.iso($0.startedAt).prefix(10) } ?? ""
+        let last = runs.last.map { Layout.iso($0.startedAt).prefix(10) } ?? ""
+        return """
+            <figure>
+            <svg width="100%" viewBox="0 0 \(Int(width)) \(Int(height))" role="img" aria-label="level and duration of the last \(runs.count) runs">
+            \(gridlines)
+            <polyline fill="none" stroke="#1a7f37" stroke-width="2" points="\(levels)"/>
+            \(dots)
+            <text x="\(width - right + 6)" y="\(top + 4)" font-size="11" fill="#8250df">\(Layout.duration(longest))</text>
+            <text x="\(width - right + 6)" y="\(top + plotHeight)" font-size="11" fill="#8250df">0 s</text>
+            <text x="\(left)" y="\(height - 6)" font-size="11">\(String(first))</text>
+            <text x="\(width - right)" y="\(height - 6)" font-size="11" text-anchor="end">\(String(last))</text>
+            </svg>
+            <figcaption class="muted">Level (green line, left) and duration (purple dots, right) of the last \(runs.count) runs, oldest on the left.</figcaption>
+            </figure>
+            """
+    }
+}

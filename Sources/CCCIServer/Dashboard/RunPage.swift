@@ -1,0 +1,119 @@
+import CCCICore
+import CCCIStore
+import Foundation
+
+/// `/runs/<id>`: a finished run — header, level ladder, each tier with its checks, timings and
+/// reason, the (redacted) manifest and the artifacts — or a live one, whose log grows on the page
+/// (server-sent events from `/runs/<id>/events`; without JavaScript the page reloads itself).
+enum RunPage {
+    /// Where a pull request lives on the forge, when the run came from a job.
+    struct Origin {
+        let pullRequestURL: String
+        let requester: String
+    }
+
+    static func render(_ results: RunResults, origin: Origin?) -> HTML {
+        let id = results.runID
+        let pr: HTML =
+            if let pr = results.pr {
+                if let origin {
+                    "<a href=\"\(origin.pullRequestURL)\">#\(pr)</a> (asked by \(origin.requester))"
+                } else {
+                    "#\(pr)"
+                }
+            } else { "—" }
+        let tiers = results.tiers.sorted {
+            (Tier(rawValue: $0.key) ?? .screenshot) < (Tier(rawValue: $1.key) ?? .screenshot)
+        }
+        let tierSections = tiers.map { name, tier -> HTML in section(name, tier) }
+        let rungs = results.ladder.rungs.map { rung -> HTML in
+            let state: HTML =
+                switch rung.state {
+                case .reached: "<span class=\"v pass\">✓ reached</span>"
+                case .na: "<span class=\"v na\">○ n/a</span>"
+                case .missed: "<span class=\"v fail\">✗ missed</span>"
+                }
+            return "<tr><td>L\(rung.level)</td><td>\(rung.name)</td><td>\(state)</td></tr>"
+        }
+        let manifest = redactedManifest(results.manifest)
+        var artifacts: [HTML] = [
+            "<li><a href=\"/runs/\(id)/results.json\">results.json</a></li>",
+            "<li><a href=\"/runs/\(id)/junit.xml\">junit.xml</a></li>",
+            "<li><a href=\"/runs/\(id)/log\">run log</a></li>",
+        ]
+        if results.artifacts.screenshot != nil {
+            artifacts.append("<li><a href=\"/runs/\(id)/screenshot\">screenshot</a></li>")
+        }
+        let screenshot: HTML =
+            results.artifacts.screenshot == nil
+            ? .empty
+            : "<section><h2>Screenshot</h2><img src=\"/runs/\(id)/screenshot\" alt=\"the app as deployed\" style=\"max-width:100%\"></section>"
+        return Layout.page(
+            title: "\(results.recipe) run \(id)",
+            """
+            <h1><a href="/recipes/\(results.recipe)">\(results.recipe)</a> · \(MatrixPage.level(results.level)) \(Layout.outcome(results.outcome))</h1>
+            <dl>
+            <dt>run</dt><dd><code>\(id)</code></dd>
+            <dt>pull request</dt><dd>\(pr)</dd>
+            <dt>head</dt><dd>\(results.headVersion ?? "unreleased") <code>\(results.headCommit.prefix(12))</code></dd>
+            <dt>base</dt><dd>\(results.baseVersion ?? "—")</dd>
+            <dt>started</dt><dd><time datetime="\(Layout.iso(results.startedAt))">\(Layout.iso(results.startedAt))</time></dd>
+            <dt>duration</dt><dd>\(Layout.duration(results.durationSeconds))</dd>
+            <dt>exit code</dt><dd>\(results.exitCode)</dd>
+            </dl>
+            <section><h2>Level ladder (\(results.ladder.version))</h2>
+            <table><thead><tr><th>level</th><th>rung</th><th>state</th></tr></thead><tbody>\(rungs)</tbody></table></section>
+            <section><h2>Tiers</h2>\(tierSections)</section>
+            \(screenshot)
+            <section><h2>Artifacts</h2><ul>\(artifacts)</ul></section>
+            <section><h2>Manifest</h2><p class="muted">What this run was configured with (secret values redacted).</p><pre>\(manifest)</pre></section>
+            """)
+    }
+
+    /// The manifest as JSON, redacted again here: a results document read from disk may come
+    /// from anywhere, and a page must never show a secret-named key's value.
+    static func redactedManifest(_ manifest: Manifest) -> String {
+        guard let data = try? JSONCoding.prettyEncoder.encode(manifest),
+            let value = try? JSONCoding.decoder.decode(JSONValue.self, from: data),
+            let redacted = try? JSONCoding.prettyEncoder.encode(Redaction.redact(value))
+        else { return "(the manifest cannot be shown)" }
+        return String(decoding: redacted, as: UTF8.self)
+    }
+
+    static func section(_ name: String, _ tier: TierResult) -> HTML {
+        let checks = tier.checks.map { check -> HTML in
+            "<tr><td>\(check.name)</td><td>\(Layout.verdict(check.status))</td><td>\(Layout.duration(check.durationSeconds))</td><td>\(check.message)</td></tr>"
+        }
+        let proofs = tier.proofs.map { proof -> HTML in "<li>\(proof)</li>" }
+        return """
+            <h3 id="tier-\(name)">\(name) · \(Layout.verdict(tier.status)) <span class="muted">\(Layout.duration(tier.durationSeconds))</span></h3>
+            \(tier.reason.map { reason -> HTML in "<p><strong>Why:</strong> \(reason)</p>" } ?? .empty)
+            \(proofs.isEmpty ? HTML.empty : "<ul>\(proofs)</ul>")
+            \(checks.isEmpty ? HTML.empty : "<table><thead><tr><th>step</th><th>verdict</th><th>time</th><th>detail</th></tr></thead><tbody>\(checks)</tbody></table>")
+            """
+    }
+
+    /// A run that has not finished: its log so far, followed live.
+    static func renderLive(runID: String, recipe: String?, log: String) -> HTML {
+        Layout.page(
+            title: "run \(runID) (running)", refresh: 5,
+            script: """
+                <script>
+                (function () {
+                  var log = document.getElementById("log");
+                  var source = new EventSource("/runs/\(runID)/events?from=" + log.dataset.bytes);
+                  source.onmessage = function (event) {
+                    log.textContent += event.data + "\\n";
+                    log.scrollTop = log.scrollHeight;
+                  };
+                  source.addEventListener("done", function () { source.close(); location.reload(); });
+                })();
+                </script>
+                """,
+            """
+            <h1>\(recipe.map { name -> HTML in "<a href=\"/recipes/\(name)\">\(name)</a> · " } ?? .empty)<span class="o running">running</span></h1>
+            <p>Run <code>\(runID)</code> has not finished; its log follows.</p>
+            <pre id="log" data-bytes="\(log.utf8.count)">\(log)</pre>
+            """)
+    }
+}

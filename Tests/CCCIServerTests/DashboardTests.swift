@@ -1,0 +1,199 @@
+import CCCICore
+import CCCIServer
+import CCCIStore
+import CCCITestSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+/// The dashboard's pages and badges, served by a `ccci serve` built in this process over a real
+/// SQLite store.
+@Suite struct DashboardTests {
+    static let hostile = "<img src=x onerror=alert(1)>"
+
+    /// A finished run of `recipe`: every tier up to `level` passes; the next one fails with a
+    /// reason that holds markup.
+    static func results(
+        _ recipe: String, level: Int, runID: String, startedAt: Date, pr: Int? = nil
+    ) -> RunResults {
+        var statuses: [Tier: TierStatus] = [:]
+        var tiers: [String: TierResult] = [:]
+        let order: [Tier] = [.install, .upgrade, .backup, .restore, .custom]
+        let passing = [0, 1, 2, 4, 5, 5][min(level, 5)]
+        for (index, tier) in order.enumerated() {
+            let status: TierStatus = index < passing ? .pass : (index == passing ? .fail : .skip)
+            statuses[tier] = status
+            tiers[tier.rawValue] = TierResult(
+                status: status, durationSeconds: 2.5,
+                checks: [Check(name: "converge", status: status, durationSeconds: 1.25, message: "took \(hostile)")],
+                reason: status == .fail ? "the app said \(hostile)" : nil)
+        }
+        let ladder = LevelLadder.evaluate(statuses: statuses, declaredNA: [], customTestsExecuted: 1)
+        var manifest = Manifest(
+            meta: RecipeMeta(), overlays: [], customTests: [], envOverrides: ["ADMIN_PASSWORD": "hunter2"])
+        // A document written elsewhere may hold what the manifest's own redaction would catch.
+        manifest.envOverrides["API_TOKEN"] = "s3cr3t-token"
+        return RunResults(
+            runID: runID, recipe: recipe, ref: nil, pr: pr, headCommit: String(repeating: "c", count: 40),
+            headVersion: "1.3.0+\"><script>x</script>", baseVersion: "1.2.0", driver: "native", mode: "cold",
+            appDomain: "\(recipe)-000000.ci.test", upgradeAppDomain: nil, startedAt: startedAt,
+            finishedAt: startedAt.addingTimeInterval(42), outcome: ladder.level == 4 ? .pass : .fail,
+            exitCode: ladder.level == 4 ? 0 : 1, tiers: tiers, ladder: ladder, deployCount: 2, manifest: manifest,
+            flags: [], artifacts: Artifacts(runDirectory: "/tmp/\(runID)"), ccciVersion: "test")
+    }
+
+    func get(_ server: InProcessServer, _ path: String, headers: HTTPFields = [:]) async throws -> TestResponse {
+        try await server.client.execute(uri: path, method: .get, headers: headers, body: nil)
+    }
+
+    func text(_ response: TestResponse) -> String { String(buffer: response.body) }
+
+    @Test("interpolated values are escaped; only HTML built from literals is written as it is")
+    func escaping() {
+        let name = "<script>alert('x') & \"y\"</script>"
+        let page: HTML = "<p title=\"\(name)\">\(name)</p>\(HTML("<b>bold</b>"))"
+        #expect(
+            page.rendered == "<p title=\"&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;\">"
+                + "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;</p><b>bold</b>")
+    }
+
+    @Test("the matrix lists each recipe's level, every tier's verdict as icon and word, the run's age and its trend")
+    func matrix() async throws {
+        try await InProcessServer.with { server in
+            let now = Date()
+            for (index, level) in [2, 3, 4].enumerated() {
+                try await server.store.record(
+                    Self.results(
+                        "web", level: level, runID: "2026010\(index)T000000Z-web-aaaaa\(index)",
+                        startedAt: now.addingTimeInterval(Double(index - 3) * 600)))
+            }
+            try await server.store.record(
+                Self.results(
+                    "appdb", level: 1, runID: "20260101T000000Z-appdb-bbbbbb", startedAt: now.addingTimeInterval(-7200))
+            )
+            let response = try await get(server, "/")
+            #expect(response.status == .ok && response.headers[.contentType] == "text/html; charset=utf-8")
+            let page = text(response)
+            #expect(
+                page.contains("<a href=\"/recipes/appdb\">appdb</a>")
+                    && page.contains("<a href=\"/recipes/web\">web</a>"))
+            #expect(page.range(of: "recipes/appdb")!.lowerBound < page.range(of: "recipes/web")!.lowerBound, "by name")
+            #expect(page.contains("title=\"level 4\">L4</span>") && page.contains("title=\"level 1\">L1</span>"))
+            #expect(page.contains("✓ pass") && page.contains("✗ fail") && page.contains("· none"))
+            #expect(page.contains("aria-label=\"last levels: 2 3 4\""))
+            #expect(page.contains("10 min ago") && page.contains("2 h ago"))
+            #expect(page.contains("href=\"/runs/20260102T000000Z-web-aaaaa2\""))
+            #expect(!page.contains("<script"), "no script on a page that follows nothing live")
+        }
+    }
+
+    @Test("a run page: header, ladder, tiers with steps and reasons, artifacts; values escaped, secrets redacted")
+    func runPage() async throws {
+        try await InProcessServer.with { server in
+            let id = "20260101T000000Z-web-cccccc"
+            try await server.store.record(Self.results("web", level: 3, runID: id, startedAt: Date()))
+            let response = try await get(server, "/runs/\(id)")
+            #expect(response.status == .ok)
+            let page = text(response)
+            #expect(page.contains("<h3 id=\"tier-custom\">custom · <span class=\"v fail\">✗ fail</span>"))
+            #expect(page.contains("<strong>Why:</strong> the app said &lt;img src=x onerror=alert(1)&gt;"))
+            #expect(page.contains("took &lt;img src=x onerror=alert(1)&gt;"))
+            #expect(!page.contains(Self.hostile) && !page.contains("<script>x</script>"))
+            #expect(page.contains("1.3.0+&quot;&gt;&lt;script&gt;x&lt;/script&gt;"))
+            #expect(page.contains("L4</td><td>functional tests</td><td><span class=\"v fail\">✗ missed"))
+            #expect(page.contains("href=\"/runs/\(id)/junit.xml\"") && page.contains("href=\"/runs/\(id)/log\""))
+            #expect(!page.contains("hunter2") && !page.contains("s3cr3t-token"), "secret values never reach a page")
+            #expect(page.contains("API_TOKEN") && page.contains("&lt;redacted&gt;"))
+        }
+    }
+
+    @Test("unknown recipes, runs and badges are 404 pages, never a crash; ids are checked before a path is formed")
+    func notFound() async throws {
+        try await InProcessServer.with { server in
+            for path in [
+                "/runs/20260101T000000Z-web-ffffff", "/runs/..%2F..%2Fetc", "/runs/%3Cscript%3E", "/recipes/nope",
+                "/recipes/..", "/recipes/%3Cb%3E", "/badge/web/bogus.svg", "/badge/..%2Fx.svg", "/badge/web.png",
+            ] {
+                let response = try await get(server, path)
+                #expect(response.status == .notFound, "\(path)")
+                #expect(!text(response).contains("<script"), "\(path)")
+            }
+            let page = text(try await get(server, "/recipes/%3Cb%3E"))
+            #expect(page.contains("Not found") && !page.contains("<b>"))
+        }
+    }
+
+    @Test("badges: the level in shields colours, a tier's verdict, 'no runs' for a recipe without any; cached by ETag")
+    func badges() async throws {
+        try await InProcessServer.with { server in
+            try await server.store.record(
+                Self.results("web", level: 4, runID: "20260101T000000Z-web-dddddd", startedAt: Date()))
+            let level = try await get(server, "/badge/web.svg")
+            #expect(level.status == .ok && level.headers[.contentType] == "image/svg+xml")
+            #expect(text(level).contains("aria-label=\"cc-ci: level 4\"") && text(level).contains("#97ca00"))
+            #expect(level.headers[.cacheControl] == "public, max-age=60, must-revalidate")
+            let etag = try #require(level.headers[.eTag])
+            let again = try await get(server, "/badge/web.svg", headers: [.ifNoneMatch: etag])
+            #expect(again.status == .notModified && again.body.readableBytes == 0)
+            #expect(text(try await get(server, "/badge/web/install.svg")).contains("aria-label=\"install: pass\""))
+            #expect(text(try await get(server, "/badge/web/lint.svg")).contains("aria-label=\"lint: no runs\""))
+            let none = try await get(server, "/badge/appdb.svg")
+            #expect(none.status == .ok && text(none).contains("aria-label=\"cc-ci: no runs\""))
+        }
+    }
+
+    @Test("a recipe's page charts level and duration over its history; the queue lists waiting jobs by position")
+    func recipeAndQueue() async throws {
+        try await InProcessServer.with { server in
+            for index in 0..<3 {
+                try await server.store.record(
+                    Self.results(
+                        "web", level: 2 + index, runID: "2026010\(index)T000000Z-web-eeeee\(index)",
+                        startedAt: Date().addingTimeInterval(Double(index) * 60)))
+            }
+            let recipe = text(try await get(server, "/recipes/web"))
+            #expect(recipe.contains("aria-label=\"level and duration of the last 3 runs\""))
+            #expect(recipe.contains("<img src=\"/badge/web.svg\""))
+            #expect(recipe.components(separatedBy: "<a href=\"/runs/").count == 4, "one row per run")
+            let empty = text(try await get(server, "/queue"))
+            #expect(empty.contains("Nothing is running or waiting."))
+            try await server.post(WebhookFixture.comment("!testme"))
+            let queue = text(try await get(server, "/queue"))
+            #expect(queue.contains("0 running, 1 waiting."))
+            #expect(queue.contains("<td>1</td><td><a href=\"/recipes/web\">web</a></td><td>recipes/web #1</td>"))
+            #expect(queue.contains("<td>alice</td>"))
+        }
+    }
+
+    @Test("a live run: its page shows the log so far, the event stream sends each new line and 'done' at the end")
+    func liveRun() async throws {
+        try await InProcessServer.with { server in
+            let id = "20260101T000000Z-web-abcdef"
+            let directory = server.harness.home.appending("runs/\(id)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let log = directory.appendingPathComponent("run.log")
+            try "first line <b>\n".write(to: log, atomically: true, encoding: .utf8)
+            let page = text(try await get(server, "/runs/\(id)"))
+            #expect(page.contains("running") && page.contains("first line &lt;b&gt;"))
+            #expect(page.contains("new EventSource(\"/runs/\(id)/events?from=\" + log.dataset.bytes)"))
+            #expect(page.contains("<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>"))
+            let writer = Task {
+                try await Task.sleep(for: .milliseconds(600))
+                let handle = try FileHandle(forWritingTo: log)
+                try handle.seekToEnd()
+                try handle.write(contentsOf: Data("second line\nthird".utf8))
+                try handle.write(contentsOf: Data(" line\n".utf8))
+                try handle.close()
+                try await Task.sleep(for: .milliseconds(600))
+                try Data("{}".utf8).write(to: directory.appendingPathComponent("results.json"))
+            }
+            let events = try await get(server, "/runs/\(id)/events?from=\("first line <b>\n".utf8.count)")
+            try await writer.value
+            #expect(events.headers[.contentType] == "text/event-stream")
+            #expect(text(events) == "data: second line\n\ndata: third line\n\nevent: done\ndata: finished\n\n")
+        }
+    }
+}
