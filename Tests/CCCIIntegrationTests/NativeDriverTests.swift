@@ -175,6 +175,71 @@ extension Integration {
             }
         }
 
+        @Test(
+            "a 30 s healthcheck interval: converged as soon as the healthcheck passes when cc-ci runs it, not at docker's first probe; one that fails never converges"
+        )
+        func healthcheckProbedEarly() async throws {
+            try await TestEnvironment.withEngine { engine in
+                let work = try TemporaryDirectory("ccci-probe")
+                func compose(_ test: String) -> String {
+                    """
+                    version: "3.8"
+                    services:
+                      app:
+                        image: ccci-lab/busybox:latest
+                        init: true
+                        command: ["sh", "-c", "touch /tmp/up; exec sleep 3600"]
+                        healthcheck:
+                          test: \(test)
+                          interval: 30s
+                          timeout: 2s
+                          retries: 3
+                        deploy:
+                          endpoint_mode: dnsrr
+
+                    """
+                }
+                let good = TestSession.stackName("probe")
+                let bad = TestSession.stackName("probebad")
+                let goodFolder = work.appending("good")
+                let badFolder = work.appending("bad")
+                for folder in [goodFolder, badFolder] {
+                    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                }
+                let healthy = try InlineStack(
+                    good, compose: compose("[\"CMD\", \"test\", \"-f\", \"/tmp/up\"]"), in: goodFolder)
+                let failing = try InlineStack(bad, compose: compose("[\"CMD-SHELL\", \"exit 1\"]"), in: badFolder)
+                let left = try await TestEnvironment.withStack(good, engine: engine) {
+                    try await healthy.deploy()
+                    let clock = ContinuousClock()
+                    let start = clock.now
+                    let state = try await healthy.waitConverged(engine: engine, timeout: .seconds(25))
+                    #expect(clock.now - start < .seconds(10), "converged long before docker's first probe at 30 s")
+                    #expect(state.services.first?.running == 1)
+                    // Docker itself has not probed yet: the pass was cc-ci's run of the same command.
+                    let container = try #require(
+                        try await engine.containers(labels: ["com.docker.stack.namespace=\(good)"], all: false).first)
+                    #expect(container.health == "starting")
+                    // The stability window holds it, re-running the healthcheck at its end.
+                    let window = StabilityWindow(engine: engine)
+                    try await window.verify(try await window.baseline(stack: good), window: .seconds(1))
+                }
+                #expect(left.isEmpty, "\(left.summary)")
+                let leftBad = try await TestEnvironment.withStack(bad, engine: engine) {
+                    try await failing.deploy()
+                    do {
+                        try await failing.waitConverged(engine: engine, timeout: .seconds(8))
+                        Issue.record("a healthcheck that fails must not count as healthy")
+                    } catch let timeout as ConvergenceTimeout {
+                        #expect(
+                            timeout.description.contains("health starting")
+                                || timeout.description.contains("task starting"), "\(timeout)")
+                    }
+                }
+                #expect(leftBad.isEmpty, "\(leftBad.summary)")
+            }
+        }
+
         @Test("appdb: marker written, backed up (snapshot id), mutated, restored: the marker is back")
         func appdbBackupRestore() async throws {
             try await withHarness { harness, apps in

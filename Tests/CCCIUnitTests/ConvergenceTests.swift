@@ -71,6 +71,37 @@ import Testing
         #expect(!notYet.converged)
     }
 
+    @Test("a healthcheck cc-ci ran and saw pass counts as healthy; docker's unhealthy still blocks")
+    func probedHealth() throws {
+        let tasks = [try Self.task(id: "t1", index: 11, state: "starting")]
+        let starting = [try Self.container(task: "t1", status: "Up 1 second (health: starting)")]
+        #expect(!Convergence.evaluate(services: [try Self.service()], tasks: tasks, containers: starting).converged)
+        let probed = Convergence.evaluate(
+            services: [try Self.service()], tasks: tasks, containers: starting, probedHealthy: ["c-t1"])
+        #expect(probed.converged && probed.services[0].running == 1)
+        let unhealthy = Convergence.evaluate(
+            services: [try Self.service()], tasks: [try Self.task(id: "t1", index: 11, state: "running")],
+            containers: [try Self.container(task: "t1", status: "Up 40 seconds (unhealthy)")], probedHealthy: ["c-t1"])
+        #expect(!unhealthy.converged, "docker's verdict of unhealthy wins over an earlier pass")
+        #expect(
+            !Convergence.evaluate(
+                services: [try Self.service()], tasks: tasks, containers: starting, probedHealthy: ["c-other"]
+            ).converged)
+    }
+
+    @Test("the healthcheck command docker runs: CMD as argv, CMD-SHELL through /bin/sh, NONE and inherited not at all")
+    func healthcheckCommand() {
+        #expect(
+            HealthProbe.command(["CMD", "wget", "-q", "http://127.0.0.1/"]) == ["wget", "-q", "http://127.0.0.1/"])
+        #expect(
+            HealthProbe.command(["CMD-SHELL", "curl -f localhost || exit 1"]) == [
+                "/bin/sh", "-c", "curl -f localhost || exit 1",
+            ])
+        #expect(HealthProbe.command(["NONE"]) == nil)
+        #expect(
+            HealthProbe.command([]) == nil && HealthProbe.command(nil) == nil && HealthProbe.command(["CMD"]) == nil)
+    }
+
     @Test("a stop-first update showing N/N of the old tasks is not converged")
     func stopFirstUpdateRace() throws {
         // The service already has the new spec; its only running task still runs the old one.

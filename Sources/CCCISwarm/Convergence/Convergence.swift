@@ -8,7 +8,9 @@ import Foundation
 /// is settled and no update is in flight:
 /// - the slot's newest task runs the service's *current* spec and is `running`, with its
 ///   container's healthcheck (if any) `healthy` — swarm keeps a task `starting` until then, and
-///   a `starting` task whose container already reports `healthy` counts as running;
+///   a `starting` task whose container already reports `healthy` counts as running; so does one
+///   whose container's healthcheck passed when cc-ci ran it (``HealthProbe``) before docker's
+///   first scheduled probe;
 /// - or the newest task, on the current spec, is `complete` and the restart policy will not
 ///   restart it (`none`, `on-failure`): a one-shot that did its job counts as converged;
 /// - `updating` / `rollback_started` update states block (a stop-first update can show N/N
@@ -16,8 +18,10 @@ import Foundation
 ///   paused update paused forever, and N/N with health is still required;
 /// - `failed`, `rejected`, and every not-yet-running state block, as does a slot with no task.
 public enum Convergence {
+    /// - Parameter probedHealthy: containers whose healthcheck passed when cc-ci ran it.
     public static func evaluate(
-        services: [SwarmService], tasks: [SwarmTask], containers: [ContainerSummary]
+        services: [SwarmService], tasks: [SwarmTask], containers: [ContainerSummary],
+        probedHealthy: Set<String> = []
     ) -> ConvergenceState {
         let tasksByService = Dictionary(grouping: tasks, by: \.ServiceID)
         let containerByTask = Dictionary(
@@ -25,13 +29,16 @@ public enum Convergence {
             },
             uniquingKeysWith: { first, _ in first })
         let states = services.sorted { $0.name < $1.name }.map { service in
-            evaluate(service: service, tasks: tasksByService[service.ID] ?? [], containerByTask: containerByTask)
+            evaluate(
+                service: service, tasks: tasksByService[service.ID] ?? [], containerByTask: containerByTask,
+                probedHealthy: probedHealthy)
         }
         return ConvergenceState(services: states)
     }
 
     static func evaluate(
-        service: SwarmService, tasks: [SwarmTask], containerByTask: [String: ContainerSummary]
+        service: SwarmService, tasks: [SwarmTask], containerByTask: [String: ContainerSummary],
+        probedHealthy: Set<String>
     ) -> ServiceConvergence {
         var blockers: [String] = []
         let updateState = service.UpdateStatus?.State
@@ -66,7 +73,10 @@ public enum Convergence {
                 }
                 continue
             }
-            let health = containerByTask[newest.ID]?.health
+            var health = containerByTask[newest.ID]?.health
+            if health == "starting", let container = containerByTask[newest.ID], probedHealthy.contains(container.Id) {
+                health = "healthy"
+            }
             // Swarm holds a task in `starting` until its container's healthcheck passes, and
             // reports `running` a few hundred milliseconds after the container does: a healthy
             // container is taken at its word.

@@ -21,11 +21,23 @@ public struct ConvergenceWaiter: Sendable {
 
     /// One observation of a stack.
     public func snapshot(stack: String) async throws -> ConvergenceState {
+        try await observe(stack: stack, probedHealthy: []).state
+    }
+
+    /// One observation of a stack, counting `probedHealthy` containers as healthy; also returns the
+    /// running containers whose docker health is still `starting` (the ones to probe).
+    func observe(
+        stack: String, probedHealthy: Set<String>
+    ) async throws -> (state: ConvergenceState, starting: Set<String>) {
         let services = try await engine.services(stack: stack)
-        guard !services.isEmpty else { return ConvergenceState(services: []) }
+        guard !services.isEmpty else { return (ConvergenceState(services: []), []) }
         async let tasks = engine.tasks(services: services.map(\.ID))
         async let containers = engine.containers(labels: ["com.docker.stack.namespace=\(stack)"])
-        return Convergence.evaluate(services: services, tasks: try await tasks, containers: try await containers)
+        let found = try await containers
+        let starting = Set(found.filter { $0.State == "running" && $0.health == "starting" }.map(\.Id))
+        let state = Convergence.evaluate(
+            services: services, tasks: try await tasks, containers: found, probedHealthy: probedHealthy)
+        return (state, starting)
     }
 
     /// Waits until `stack` converges or `timeout` passes.
@@ -76,10 +88,20 @@ public struct ConvergenceWaiter: Sendable {
             var last: ConvergenceState?
             var reason = WakeReason.tick
             var iterator = wakes.makeAsyncIterator()
+            let probes = HealthProbes()
             while true {
-                let state = try await snapshot(stack: stack)
+                let (state, starting) = try await observe(stack: stack, probedHealthy: probes.passed)
                 if state.converged {
+                    if !probes.passed.isEmpty {
+                        logger.debug(
+                            "healthy before docker's first probe: cc-ci ran the healthcheck",
+                            metadata: ["swarm.stack": "\(stack)", "health.probed": "\(probes.passed.count)"])
+                    }
                     return (state, clock.now - start)
+                }
+                // Run the healthcheck of every container docker has not probed yet.
+                for container in probes.update(starting: starting) {
+                    group.addTask { await probe(container, probes: probes, wake: wake) }
                 }
                 if state != last {
                     progress?(state)
@@ -102,6 +124,24 @@ public struct ConvergenceWaiter: Sendable {
         }
     }
 
+    /// Runs `container`'s healthcheck until it passes (then wakes an evaluation) or docker's
+    /// health leaves `starting`: first at once, then every 100 ms doubling to 1 s. A container
+    /// whose healthcheck cannot be read is left to docker.
+    func probe(_ container: String, probes: HealthProbes, wake: AsyncStream<WakeReason>.Continuation) async {
+        let probe = HealthProbe(engine: engine)
+        guard let check = try? await probe.check(container: container) else { return }
+        var delay = Duration.milliseconds(100)
+        while !Task.isCancelled, probes.isStarting(container) {
+            if await probe.passes(check, container: container) {
+                probes.finish(container, passed: true)
+                wake.yield(.event)
+                return
+            }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(1))
+        }
+    }
+
     /// The re-check delay: reset by events, doubled by each tick up to 500 ms.
     private final class Backoff: Sendable {
         private let delay = Mutex(Duration.milliseconds(25))
@@ -119,7 +159,7 @@ public struct ConvergenceWaiter: Sendable {
         }
     }
 
-    private enum WakeReason: Sendable {
+    enum WakeReason: Sendable {
         case event, tick, deadline
     }
 

@@ -7,8 +7,9 @@ import Foundation
 /// Convergence is a moment: a healthcheck that flaps can be healthy at that moment in one run and
 /// unhealthy in the next, so a verdict taken at convergence alone would blame or excuse the
 /// recipe at random. A tier that passes on a converged app therefore also holds it for a window:
-/// the tasks that converged must still be the ones running at the end, every container healthy,
-/// and the engine's event log for the window must show no container of the stack dying or turning
+/// the tasks that converged must still be the ones running at the end, every container healthy
+/// (a container docker has not probed yet passes its healthcheck when cc-ci runs it), and the
+/// engine's event log for the window must show no container of the stack dying or turning
 /// unhealthy. The window overlaps whatever the tier does meanwhile (health over the ingress, the
 /// ready probe); only its remainder is waited for.
 public struct StabilityWindow: Sendable {
@@ -36,7 +37,7 @@ public struct StabilityWindow: Sendable {
         var running: [String: Set<String>] = [:]
         for service in services where !Self.finishes(service) {
             running[service.name] = Set(
-                tasks.filter { $0.ServiceID == service.ID && $0.Status.State == "running" }.map(\.ID))
+                tasks.filter { $0.ServiceID == service.ID && Self.isUp($0) }.map(\.ID))
         }
         return Baseline(stack: stack, start: start, clockStart: clockStart, running: running)
     }
@@ -61,7 +62,7 @@ public struct StabilityWindow: Sendable {
         let containers = try await engine.containers(labels: ["com.docker.stack.namespace=\(baseline.stack)"])
         for service in services.sorted(by: { $0.name < $1.name }) {
             guard let before = baseline.running[service.name] else { continue }
-            let now = Set(tasks.filter { $0.ServiceID == service.ID && $0.Status.State == "running" }.map(\.ID))
+            let now = Set(tasks.filter { $0.ServiceID == service.ID && Self.isUp($0) }.map(\.ID))
             guard before.isSubset(of: now) else {
                 throw Unstable(
                     stack: baseline.stack, window: window, what: "service \(service.name)'s task was replaced")
@@ -71,6 +72,24 @@ public struct StabilityWindow: Sendable {
             let service = sick.Labels?["com.docker.swarm.service.name"] ?? sick.Id
             throw Unstable(stack: baseline.stack, window: window, what: "service \(service)'s container is unhealthy")
         }
+        // Docker has not run the healthcheck yet (its first probe comes one interval after the
+        // start): cc-ci runs it, and it must still pass at the end of the window.
+        let probe = HealthProbe(engine: engine)
+        for container in containers where container.State == "running" && container.health == "starting" {
+            guard let check = try await probe.check(container: container.Id) else { continue }
+            if await !probe.passes(check, container: container.Id) {
+                let service = container.Labels?["com.docker.swarm.service.name"] ?? container.Id
+                throw Unstable(
+                    stack: baseline.stack, window: window,
+                    what: "service \(service)'s healthcheck failed when cc-ci ran it at the end of the window")
+            }
+        }
+    }
+
+    /// A task that is up: `running`, or `starting` (swarm's state until docker's first health
+    /// probe passes, when convergence counted cc-ci's own probe).
+    static func isUp(_ task: SwarmTask) -> Bool {
+        task.Status.State == "running" || task.Status.State == "starting"
     }
 
     /// The first container of `stack` that died or turned unhealthy between `from` and `to`,

@@ -165,9 +165,20 @@ public struct ContainerInspect: Decodable, Sendable, Hashable {
         public let Source: String?
         public let Destination: String
     }
+    /// What the container was created with (only the healthcheck is read).
+    public struct Config: Decodable, Sendable, Hashable {
+        public struct Healthcheck: Decodable, Sendable, Hashable {
+            /// `["CMD", …]`, `["CMD-SHELL", "…"]`, `["NONE"]`, or empty (the image's).
+            public let Test: [String]?
+            /// Nanoseconds; 0 or absent: docker's default (30 s).
+            public let Timeout: Int64?
+        }
+        public let Healthcheck: Healthcheck?
+    }
     public let Id: String
     public let State: State?
     public let Mounts: [Mount]?
+    public let Config: Config?
 }
 
 /// A swarm secret or config (metadata only: the engine never returns secret data).
