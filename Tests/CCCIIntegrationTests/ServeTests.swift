@@ -143,6 +143,43 @@ extension Integration {
         }
 
         @Test(
+            "the dashboard in a real browser: a live run's log grows on its page, which turns into the result; every page works with and without JavaScript"
+        )
+        func dashboardInBrowser() async throws {
+            try await Scenario.with { scenario in
+                let serve = try await scenario.start()
+                #expect(try await scenario.testme(serve, "!testme") == 202)
+                let queued = try #require(try await scenario.store.jobs().first)
+                // In flight: claimed, and its run has begun writing its log.
+                let runs = try scenario.harness.config().runsDirectory
+                let running = try await scenario.waitForJob(queued.number, timeout: .seconds(120)) { job in
+                    guard job.state == .running, let runID = job.runID else { return false }
+                    return FileManager.default.fileExists(atPath: runs.appendingPathComponent("\(runID)/run.log").path)
+                }
+                let runID = try #require(running.runID)
+                // The screenshots are kept for a person to look at.
+                let artifacts = TestEnvironment.repositoryRoot.appendingPathComponent(".build/test-artifacts/dashboard")
+                let browser = try await ProcessRunner().run(
+                    Command(
+                        "python3",
+                        [
+                            TestEnvironment.repositoryRoot.appendingPathComponent("Tests/Browser/dashboard.py").path,
+                            serve.baseURL, runID, "web", artifacts.path,
+                        ]))
+                #expect(browser.status == 0, "\(browser.output)\(browser.errorOutput.suffix(3000))")
+                #expect(browser.output.contains("all dashboard checks passed"))
+                for name in ["matrix", "run", "run-live", "recipe", "queue", "badge", "run-nojs"] {
+                    #expect(
+                        FileManager.default.fileExists(atPath: artifacts.appendingPathComponent("\(name).png").path))
+                }
+                let job = try await scenario.waitForJob(queued.number) { !$0.state.isActive }
+                #expect(job.state == .passed, "\(job.note ?? "")")
+                #expect(try await scenario.residue(of: runID).isEmpty)
+                #expect(await serve.stop() == 0)
+            }
+        }
+
+        @Test(
             "a push to the PR stops its running job: the run tears down and exits 143, the job is cancelled, the PR told"
         )
         func supersedingPush() async throws {

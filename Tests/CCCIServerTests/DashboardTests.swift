@@ -84,6 +84,7 @@ import Testing
             #expect(page.contains("title=\"level 4\">L4</span>") && page.contains("title=\"level 1\">L1</span>"))
             #expect(page.contains("✓ pass") && page.contains("✗ fail") && page.contains("· none"))
             #expect(page.contains("aria-label=\"last levels: 2 3 4\""))
+            #expect(page.contains("aria-label=\"last levels: 1\"") && page.contains("<circle"), "one run is a dot")
             #expect(page.contains("10 min ago") && page.contains("2 h ago"))
             #expect(page.contains("href=\"/runs/20260102T000000Z-web-aaaaa2\""))
             #expect(!page.contains("<script"), "no script on a page that follows nothing live")

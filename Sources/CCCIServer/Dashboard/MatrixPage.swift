@@ -58,8 +58,13 @@ enum MatrixPage {
             )
         }.joined(separator: " ")
         let text = levels.map(String.init).joined(separator: " ")
+        // One run is a point, not a line.
+        let dot: HTML =
+            levels.count == 1
+            ? "<circle cx=\"\(Int(width / 2))\" cy=\"\(points.split(separator: ",").last ?? "0")\" r=\"3\" fill=\"#1a7f37\"/>"
+            : .empty
         return """
-            <svg class="trend" width="\(Int(width))" height="\(Int(height))" viewBox="-2 0 \(Int(width) + 4) \(Int(height))" role="img" aria-label="last levels: \(text)"><title>last levels: \(text)</title><polyline fill="none" stroke="#1a7f37" stroke-width="2" points="\(points)"/></svg>
+            <svg class="trend" width="\(Int(width))" height="\(Int(height))" viewBox="-2 0 \(Int(width) + 4) \(Int(height))" role="img" aria-label="last levels: \(text)"><title>last levels: \(text)</title><polyline fill="none" stroke="#1a7f37" stroke-width="2" points="\(points)"/>\(dot)</svg>
             """
     }
 }
