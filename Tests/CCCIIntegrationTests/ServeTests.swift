@@ -135,6 +135,9 @@ extension Integration {
                 let page = try await scenario.get(serve, "/runs/\(runID)")
                 #expect(page.status == 200 && page.text.contains("title=\"level 4\">L4</span>"))
                 #expect(try await scenario.get(serve, "/").text.contains("<a href=\"/runs/\(runID)\">"))
+                let metrics = try await scenario.get(serve, "/metrics").text
+                #expect(metrics.contains("ccci_runs_total{recipe=\"web\",outcome=\"pass\"} 1"), "\(metrics)")
+                #expect(metrics.contains("ccci_webhook_requests_total{result=\"accepted\"} 1"))
                 #expect(try await scenario.get(serve, "/runs/\(runID)/log").status == 200)
                 #expect(try await scenario.get(serve, "/runs/\(runID)/junit.xml").text.contains("<testsuite"))
                 #expect(try await scenario.residue(of: runID).isEmpty)

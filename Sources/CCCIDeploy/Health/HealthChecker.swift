@@ -46,8 +46,9 @@ public struct HealthChecker: Sendable {
         }
     }
 
-    /// Polls until the app answers healthily or `timeout` passes (checks every 100 ms growing to
-    /// 500 ms; never a fixed long sleep).
+    /// Polls until the app answers healthily or `timeout` passes (checks every 50 ms growing to
+    /// 200 ms: the app becomes reachable the moment swarm puts its task in the service's DNS, and
+    /// a request through the ingress costs little; never a fixed long sleep).
     @discardableResult
     public func waitHealthy(domain: String, path: String, accepted: [Int], timeout: Duration) async throws -> Result {
         try await probe.withClient(domains: [domain]) { client in
@@ -57,7 +58,7 @@ public struct HealthChecker: Sendable {
                     let result = await check(client: client, domain: domain, path: path, accepted: accepted)
                     last = result
                     return result.healthy ? result : nil
-                }, timeout: timeout, backoff: Backoff(initial: .milliseconds(100), maximum: .milliseconds(500)))
+                }, timeout: timeout, backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(200)))
             guard let healthy else { throw HealthError(domain: domain, path: path, timeout: timeout, last: last!) }
             return healthy
         }

@@ -3,6 +3,8 @@ import CCCIStore
 import Foundation
 import Hummingbird
 import Logging
+import OpenAPIHummingbird
+import OpenAPIRuntime
 import ServiceLifecycle
 
 /// Builds `ccci serve`: the store, the forge client, the bridge, the router, and the services —
@@ -32,13 +34,15 @@ public func buildApplication(_ arguments: ServerArguments) async throws -> some 
         forge: forge, store: store, settings: config.serve, links: links,
         enrolled: { Catalogue.names(directory: catalogueDirectory).union(catalogueURLs) }, running: running,
         wakeWorkers: workWakeup, wakeReplies: replyWakeup, logger: logger)
-    let router = buildRouter(bridge: bridge, store: store, config: config, links: links)
+    let metrics = ServerMetrics()
+    let router = try buildRouter(
+        bridge: bridge, store: store, config: config, links: links, metrics: metrics, workers: arguments.workers)
     var services: [any Service] = [
         ReplySender(store: store, forge: forge, wakeup: replyWakeup, logger: logger),
         JobWorkers(
             store: store, config: config, capacity: arguments.workers, executable: arguments.executable,
             environment: arguments.environment, links: links, running: running, wakeup: workWakeup,
-            replies: replyWakeup, logger: logger, orphanGrace: arguments.orphanGrace),
+            replies: replyWakeup, logger: logger, orphanGrace: arguments.orphanGrace, metrics: metrics),
     ]
     if let interval = arguments.housekeepingInterval {
         services.append(
@@ -69,17 +73,22 @@ public func runServer(_ arguments: ServerArguments) async throws {
     try await buildApplication(arguments).runService()
 }
 
-/// The routes, by topic: webhooks, jobs and runs, health.
+/// The routes, by topic: webhooks, jobs and runs' files, the dashboard, health and metrics.
 public func buildRouter(
-    bridge: Bridge, store: SQLiteStore, config: NodeConfig, links: Links
-) -> Router<
+    bridge: Bridge, store: SQLiteStore, config: NodeConfig, links: Links, metrics: ServerMetrics, workers: Int
+) throws -> Router<
     BasicRequestContext
 > {
     let router = Router()
-    HookRoutes(bridge: bridge).addRoutes(to: router)
+    HookRoutes(bridge: bridge, metrics: metrics).addRoutes(to: router)
     RunRoutes(store: store, config: config, links: links).addRoutes(to: router)
     DashboardRoutes(store: store, config: config, links: links, forgeURL: config.serve.forgeURL).addRoutes(to: router)
-    HealthRoutes().addRoutes(to: router)
+    HealthRoutes(store: store, metrics: metrics, workers: workers).addRoutes(to: router)
+    // The JSON API, generated from Sources/CCCIAPI/openapi.yaml.
+    router.add(middleware: APIMethods())
+    try APIHandler(store: store, config: config).registerHandlers(
+        on: router, serverURL: URL(string: "/api/v1")!,
+        configuration: Configuration(dateTranscoder: .iso8601WithFractionalSeconds), middlewares: [APIInputErrors()])
     return router
 }
 

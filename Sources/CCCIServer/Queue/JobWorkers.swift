@@ -33,13 +33,16 @@ public final class JobWorkers: Service, Sendable {
     let logger: Logger
     /// How long a run that outlived a dead server gets to finish its teardown before SIGKILL.
     let orphanGrace: Duration
+    /// Where finished runs are counted (`/metrics`).
+    let metrics: ServerMetrics
     private let stopping = Atomic<Bool>(false)
 
     public init(
         store: SQLiteStore, config: NodeConfig, capacity: Int, executable: URL, environment: [String: String],
         links: Links, running: RunningJobs, wakeup: Wakeup, replies: Wakeup, logger: Logger,
-        orphanGrace: Duration = .seconds(300)
+        orphanGrace: Duration = .seconds(300), metrics: ServerMetrics = ServerMetrics()
     ) {
+        self.metrics = metrics
         self.store = store
         self.config = config
         self.capacity = capacity
@@ -160,6 +163,7 @@ public final class JobWorkers: Service, Sendable {
         running.unregister(job.number)
         let results = try? JSONCoding.decoder.decode(
             RunResults.self, from: Data(contentsOf: runDirectory.appendingPathComponent("results.json")))
+        if let results { metrics.runFinished(results) }
         let current = (try? await store.job(job.number)) ?? job
         var outcome = JobOutcome.of(exitCode: status, results: results, lastError: Self.lastError(in: log))
         if current.cancelReason != nil, status >= 128 {

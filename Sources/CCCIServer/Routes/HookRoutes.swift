@@ -11,10 +11,13 @@ struct HookRoutes {
     static let bodyLimit = 1 << 20
 
     let bridge: Bridge
+    let metrics: ServerMetrics
 
     func addRoutes(to router: Router<some RequestContext>) {
         router.post("/hooks/forge") { request, _ in
-            await receive(request)
+            let response = await receive(request)
+            metrics.webhook(status: Int(response.status.code))
+            return response
         }
     }
 
