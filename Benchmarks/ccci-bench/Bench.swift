@@ -13,7 +13,7 @@ import Logging
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ccci-bench", abstract: "Benchmarks of cc-ci on the local lab.",
-        subcommands: [ConvergenceLatency.self, WebhookLatency.self])
+        subcommands: [ConvergenceLatency.self, WebhookLatency.self, DashboardLoad.self])
 }
 
 /// Convergence detection latency: the time from the last container of a stack reporting

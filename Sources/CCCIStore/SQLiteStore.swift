@@ -106,20 +106,37 @@ public final class SQLiteStore: ResultStore {
         }
     }
 
+    /// Records many finished runs in one transaction (an import, a benchmark's seed).
+    public func record(contentsOf batch: [RunResults]) async throws {
+        do {
+            let rows = try batch.map { ($0, String(decoding: try $0.encoded(), as: UTF8.self)) }
+            try await writer.write { db in
+                for (results, json) in rows { try Self.insert(results, json: json, in: db) }
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(path: path, operation: "write to", underlying: error)
+        }
+    }
+
     /// Where the database lives (for messages).
     var path: String { (writer as? DatabasePool)?.path ?? (writer as? DatabaseQueue)?.path ?? "the results store" }
 
     private func insert(_ results: RunResults) async throws {
         let json = String(decoding: try results.encoded(), as: UTF8.self)
-        try await writer.write { db in
-            try RunRecord(results: results, json: json).save(db)
-            try TierRecord.filter(TierRecord.Columns.runID == results.runID).deleteAll(db)
-            for (tier, result) in results.tiers {
-                try TierRecord(
-                    runID: results.runID, tier: tier, status: result.status.rawValue,
-                    durationSeconds: result.durationSeconds, reason: result.reason
-                ).insert(db)
-            }
+        try await writer.write { db in try Self.insert(results, json: json, in: db) }
+    }
+
+    /// Writes one run and its tiers (replacing an earlier record of the same run).
+    static func insert(_ results: RunResults, json: String, in db: Database) throws {
+        try RunRecord(results: results, json: json).save(db)
+        try TierRecord.filter(TierRecord.Columns.runID == results.runID).deleteAll(db)
+        for (tier, result) in results.tiers {
+            try TierRecord(
+                runID: results.runID, tier: tier, status: result.status.rawValue,
+                durationSeconds: result.durationSeconds, reason: result.reason
+            ).insert(db)
         }
     }
 
