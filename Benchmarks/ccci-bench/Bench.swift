@@ -3,10 +3,13 @@ import CCCICore
 import CCCIDeploy
 import CCCIGit
 import CCCILab
+import CCCIServer
 import CCCISwarm
 import CCCISystem
+import CCCITestSupport
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// cc-ci's benchmarks. They print tables; none of them is a test.
 @main
@@ -95,5 +98,28 @@ struct ConvergenceLatency: AsyncParsableCommand {
             String(
                 format: "deploy → converged: p50 %6.0f ms   p90 %6.0f ms", percentile(totals, 50),
                 percentile(totals, 90)))
+    }
+}
+
+/// Runs `ccci serve` of `server` (no workers, logging only critical lines) in this process
+/// against `stub`, calls `body` with its port once it listens, then shuts it down gracefully.
+func withServer(
+    _ server: ServerHarness, stub: ForgeStub, _ body: @Sendable (Int) async throws -> Void
+) async throws {
+    var arguments = try server.arguments(stub: stub, workers: 0)
+    var logger = Logger(label: "ccci.bench")
+    logger.logLevel = .critical
+    arguments.logger = logger
+    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+    arguments.onListening = { continuation.yield($0) }
+    let app = try await buildApplication(arguments)
+    let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw ValidationError("the server did not start") }
+        try await body(port)
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
     }
 }

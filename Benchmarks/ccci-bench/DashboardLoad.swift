@@ -5,8 +5,6 @@ import CCCIStore
 import CCCISystem
 import CCCITestSupport
 import Foundation
-import Logging
-import ServiceLifecycle
 
 /// The dashboard under load: a store seeded with `runs` runs over `recipes` recipes, the real
 /// server on loopback, and `wrk` (Debian) at `connections` connections against the matrix, a run
@@ -34,18 +32,7 @@ struct DashboardLoad: AsyncParsableCommand {
         try await seed(store)
         print("seeded \(runs) runs over \(recipes) recipes in \(ContinuousClock.now - seeded)")
         try await ForgeStub.with { stub in
-            var arguments = try server.arguments(stub: stub, workers: 0)
-            var logger = Logger(label: "ccci.bench")
-            logger.logLevel = .critical
-            arguments.logger = logger
-            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-            arguments.onListening = { continuation.yield($0) }
-            let app = try await buildApplication(arguments)
-            let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                var iterator = ports.makeAsyncIterator()
-                guard let port = await iterator.next() else { throw ValidationError("the server did not start") }
+            try await withServer(server, stub: stub) { port in
                 let base = "http://127.0.0.1:\(port)"
                 let run = Self.runID(recipe: (runs / 2) % recipes, index: runs / 2)
                 let endpoints: [(String, String, String)] = [
@@ -70,8 +57,6 @@ struct DashboardLoad: AsyncParsableCommand {
                             stats.percentile("90%"), stats.percentile("99%"), stats.requestsPerSecond, target))
                     if stats.errors > 0 { print("  \(stats.errors) non-2xx or socket errors") }
                 }
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
             }
         }
     }

@@ -5,9 +5,7 @@ import CCCIServer
 import CCCIStore
 import CCCITestSupport
 import Foundation
-import Logging
 import NIOCore
-import ServiceLifecycle
 
 /// Webhook accept latency of `ccci serve` on loopback, with a deep queue: the time from sending a
 /// signed delivery to receiving the answer, per kind of delivery. The server is the real one
@@ -33,12 +31,6 @@ struct WebhookLatency: AsyncParsableCommand {
             for pr in 1...(requests + 1) {
                 stub.setPullRequest("recipes/web", pr, head: String(format: "%040x", pr))
             }
-            var arguments = try server.arguments(stub: stub, workers: 0)
-            var logger = Logger(label: "ccci.bench")
-            logger.logLevel = .critical
-            arguments.logger = logger
-            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-            arguments.onListening = { continuation.yield($0) }
             let store = try server.store()
             // The deep queue: jobs of other pull requests, as they would wait on a busy node.
             _ = try await store.transaction { queue in
@@ -50,12 +42,7 @@ struct WebhookLatency: AsyncParsableCommand {
                             commentID: nil))
                 }
             }
-            let app = try await buildApplication(arguments)
-            let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                var iterator = ports.makeAsyncIterator()
-                guard let port = await iterator.next() else { throw ValidationError("the server did not start") }
+            try await withServer(server, stub: stub) { port in
                 let url = "http://127.0.0.1:\(port)/hooks/forge"
                 let secret = server.secret
                 func measure(_ body: [UInt8], signed: Bool = true) async throws -> (Double, Int) {
@@ -99,8 +86,6 @@ struct WebhookLatency: AsyncParsableCommand {
                 rows.append(("other comment (ignored)", 204, ignored))
                 rows.append(("forged signature", 401, forged))
                 let depth = try await store.jobs(in: [.queued], limit: 1_000_000).count
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
                 print("webhook accept latency on loopback — \(queued) jobs queued before, \(depth) after")
                 print("kind                          status  requests      p50      p90      p99      max")
                 for (name, status, values) in rows {
