@@ -89,6 +89,20 @@ import Testing
             ).converged)
     }
 
+    @Test("a restart: none one-shot blocks while it runs and settles once complete; an on-failure service may run")
+    func oneShotRunning() throws {
+        let running = Convergence.evaluate(
+            services: [try Self.service(restart: "none")],
+            tasks: [try Self.task(id: "t1", index: 11, state: "running")],
+            containers: [])
+        #expect(!running.converged)
+        #expect(running.services[0].blockers == ["slot 1: one-shot task still running (restart policy none)"])
+        let daemon = Convergence.evaluate(
+            services: [try Self.service(restart: "on-failure")],
+            tasks: [try Self.task(id: "t1", index: 11, state: "running")], containers: [])
+        #expect(daemon.converged)
+    }
+
     @Test("the healthcheck command docker runs: CMD as argv, CMD-SHELL through /bin/sh, NONE and inherited not at all")
     func healthcheckCommand() {
         #expect(

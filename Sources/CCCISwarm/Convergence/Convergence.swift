@@ -12,7 +12,10 @@ import Foundation
 ///   whose container's healthcheck passed when cc-ci ran it (``HealthProbe``) before docker's
 ///   first scheduled probe;
 /// - or the newest task, on the current spec, is `complete` and the restart policy will not
-///   restart it (`none`, `on-failure`): a one-shot that did its job counts as converged;
+///   restart it (`none`, `on-failure`): a one-shot that did its job counts as converged. A
+///   service with restart policy `none` is a one-shot by definition (swarm never starts it
+///   again), so while its task still runs it blocks: the app is not ready until its migration
+///   or set-up job is done. (`on-failure` is also how some daemons run, so a running one counts.)
 /// - `updating` / `rollback_started` update states block (a stop-first update can show N/N
 ///   replicas of the *old* tasks); `paused` / `rollback_paused` are settled — swarm leaves a
 ///   paused update paused forever, and N/N with health is still required;
@@ -71,6 +74,10 @@ public enum Convergence {
                 } else {
                     blockers.append("slot \(key): task complete, about to be restarted (restart policy any)")
                 }
+                continue
+            }
+            if service.restartCondition == "none", state == "running" || state == "starting" {
+                blockers.append("slot \(key): one-shot task still \(state) (restart policy none)")
                 continue
             }
             var health = containerByTask[newest.ID]?.health
