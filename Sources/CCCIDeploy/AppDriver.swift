@@ -195,6 +195,11 @@ public struct BackupSnapshot: Sendable, Hashable, Codable {
     public let paths: [String]
     public let files: Int
     public let bytes: Int64
+    /// The app it was taken of (`nil`: not known here — restore asks the repository).
+    public var domain: String? = nil
+    /// Every directory it holds, as restic listed them while backing up (`nil`: restore lists
+    /// the snapshot instead).
+    public var directories: Set<String>? = nil
 }
 
 /// A driver operation that failed.

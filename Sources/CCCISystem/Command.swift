@@ -11,6 +11,9 @@ public struct Command: Sendable, Hashable {
         /// Appended, interleaved, to a log file as the program writes them (a live log); the
         /// result's `output` holds what was appended.
         case logFile(URL)
+        /// Standard output written to this file, whole and unbounded (a listing the caller reads
+        /// back line by line); standard error captured. The result's `output` is empty.
+        case file(URL)
     }
 
     public var executable: String

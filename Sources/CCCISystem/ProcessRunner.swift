@@ -58,6 +58,18 @@ public struct ProcessRunner: Sendable {
                 return CommandResult(
                     command: command, status: status.0, signaled: status.1, output: output, errorOutput: error,
                     duration: clock.now - start)
+            case .file(let url):
+                let descriptor = try FileDescriptor.open(
+                    FilePath(url.path), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                    permissions: [.ownerReadWrite])
+                defer { try? descriptor.close() }
+                let sink = FileDescriptorOutput.fileDescriptor(descriptor, closeAfterSpawningProcess: false)
+                let (status, _, error) = try await Self.execute(
+                    configuration, input: input.descriptor, output: sink,
+                    error: StringOutput<UTF8>.string(limit: Self.captureLimit), watch: nil)
+                return CommandResult(
+                    command: command, status: status.0, signaled: status.1, output: "", errorOutput: error,
+                    duration: clock.now - start)
             case .logFile(let url):
                 try FileManager.default.createDirectory(
                     at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -306,12 +306,19 @@ extension Integration {
                 let listed = try await restic.run(["snapshots", "--json", "--no-cache"])
                 #expect(listed.contains("\"\(first.domain.name)\"") && listed.contains("\"\(second.domain.name)\""))
 
-                // Another app's snapshot is refused before anything of this app is touched.
-                do {
-                    try await driver.restore(first, snapshot: b)
-                    Issue.record("a snapshot of \(second.domain) must not restore into \(first.domain)")
-                } catch let error as DriverError {
-                    #expect("\(error)".contains("is not a snapshot of \(first.domain.name)"))
+                // Another app's snapshot is refused before anything of this app is touched: known
+                // from the backup itself, or, for a snapshot known only by id, from its tags.
+                #expect(a.domain == first.domain.name && a.directories?.isEmpty == false, "listed while backing up")
+                var byID = b
+                byID.domain = nil
+                byID.directories = nil
+                for snapshot in [b, byID] {
+                    do {
+                        try await driver.restore(first, snapshot: snapshot)
+                        Issue.record("a snapshot of \(second.domain) must not restore into \(first.domain)")
+                    } catch let error as DriverError {
+                        #expect("\(error)".contains("is not a snapshot of \(first.domain.name)"))
+                    }
                 }
 
                 // Teardown forgets the app's snapshots (and only its own); no mark, no residue.
@@ -349,6 +356,45 @@ extension Integration {
                 let again = try await gc()
                 #expect(
                     again.output.contains("backups: pruned 0 blobs / 0 B"), "nothing left to prune: \(again.output)")
+            }
+        }
+
+        @Test(
+            "a restore makes each backed-up path hold exactly the snapshot: later files and directories go, the snapshot's empty directories stay"
+        )
+        func restoreIsExact() async throws {
+            try await withHarness { harness, apps in
+                let driver = harness.driver
+                let app = try await driver.newApp(harness.spec(try await harness.checkout("appdb")))
+                apps.append(app)
+                _ = try await driver.deploy(app, mode: .chaos)
+                _ = try await driver.waitConverged(app, timeout: .seconds(90))
+                let files = FileManager.default
+                // The first backup finds the backed-up path; the tree is set up in it, then backed up.
+                let root = URL(fileURLWithPath: try #require(try await driver.backup(app).paths.first))
+                try files.createDirectory(
+                    at: root.appendingPathComponent("kept-empty"), withIntermediateDirectories: true)
+                try files.createDirectory(
+                    at: root.appendingPathComponent("sub/deeper"), withIntermediateDirectories: true)
+                try "data\n".write(
+                    to: root.appendingPathComponent("sub/deeper/file"), atomically: true, encoding: .utf8)
+                let snapshot = try await driver.backup(app)
+                #expect(snapshot.directories?.contains(root.appendingPathComponent("kept-empty").path) == true)
+                // After the backup: a new tree, a new empty directory, a removed one, a changed file.
+                try files.createDirectory(
+                    at: root.appendingPathComponent("later/inner"), withIntermediateDirectories: true)
+                try "x\n".write(to: root.appendingPathComponent("later/inner/x"), atomically: true, encoding: .utf8)
+                try files.createDirectory(
+                    at: root.appendingPathComponent("later-empty"), withIntermediateDirectories: true)
+                try files.removeItem(at: root.appendingPathComponent("kept-empty"))
+                try "changed\n".write(
+                    to: root.appendingPathComponent("sub/deeper/file"), atomically: true, encoding: .utf8)
+                try await driver.restore(app, snapshot: snapshot)
+                #expect(files.fileExists(atPath: root.appendingPathComponent("kept-empty").path))
+                #expect(
+                    try String(contentsOf: root.appendingPathComponent("sub/deeper/file"), encoding: .utf8) == "data\n")
+                #expect(!files.fileExists(atPath: root.appendingPathComponent("later").path))
+                #expect(!files.fileExists(atPath: root.appendingPathComponent("later-empty").path))
             }
         }
 

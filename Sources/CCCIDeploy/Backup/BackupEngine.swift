@@ -120,9 +120,19 @@ public struct BackupEngine: Sendable {
         // Make each backed-up path hold exactly the snapshot: files not in it are removed, and so
         // are directories it does not have — but directories it has are kept (not re-created), so
         // a running app holding one open (its working directory) keeps a valid handle.
-        // The snapshot's listing first: it proves the snapshot is this app's (the repository is
-        // the node's) before anything of the app is touched.
-        let snapshotDirectories = try await self.directories(in: snapshot)
+        // Whose snapshot and which directories, before anything of the app is touched: known
+        // from its own backup (restic listed every directory it stored), else from the
+        // repository (`restic ls`, which also shows the snapshot's tags).
+        let snapshotDirectories: Set<String>
+        if let domain = snapshot.domain, let directories = snapshot.directories {
+            guard domain == app.domain.name else {
+                throw DriverError.resticFailed(
+                    "snapshot \(snapshot.id) is not a snapshot of \(app.domain.name) (it is \(domain)'s); not restored")
+            }
+            snapshotDirectories = directories
+        } else {
+            snapshotDirectories = try await self.directories(in: snapshot)
+        }
         let directories = try removeFiles(under: snapshot.paths)
         var arguments = ["restore", snapshot.id, "--target", "/", "--no-cache"]
         for path in snapshot.paths { arguments += ["--include", path] }
@@ -202,16 +212,32 @@ public struct BackupEngine: Sendable {
 
     func resticBackup(paths: [String]) async throws -> BackupSnapshot {
         try restic.markSnapshots(of: app.domain)
-        let output = try await restic.run(
-            ["backup", "--json", "--no-cache", "--host", "ccci"]
+        // `-v --json` lists every file and directory as restic stores it: the directories are
+        // what a restore must keep, so the restore needs no `restic ls` of its own. The listing
+        // goes to a file (a volume may hold millions of files) and is read line by line.
+        let listing = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ccci-backup-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: listing) }
+        _ = try await restic.run(
+            ["backup", "--json", "--verbose", "--no-cache", "--host", "ccci"]
                 + restic.tags(for: app.domain).flatMap { ["--tag", $0] }
-                + paths)
+                + paths, output: .file(listing))
         var summary: [String: JSONValue]?
-        for line in output.split(separator: "\n") {
-            guard let object = try? JSONCoding.decoder.decode([String: JSONValue].self, from: Data(line.utf8)) else {
-                continue
+        var directories = Set<String>()
+        try LineReader.forEachLine(of: listing) { line in
+            // Only a directory's line (its item ends in `/`) and the summary are decoded.
+            let isDirectory = line.contains("verbose_status") && line.contains("/\",")
+            guard isDirectory || line.contains("\"summary\""),
+                let object = try? JSONCoding.decoder.decode([String: JSONValue].self, from: Data(line.utf8))
+            else { return }
+            switch object["message_type"]?.stringValue {
+            case "summary": summary = object
+            case "verbose_status":
+                if let item = object["item"]?.stringValue, item.hasSuffix("/"), item.count > 1 {
+                    directories.insert(String(item.dropLast()))
+                }
+            default: break
             }
-            if object["message_type"]?.stringValue == "summary" { summary = object }
         }
         guard let summary, let id = summary["snapshot_id"]?.stringValue else {
             throw DriverError.resticFailed("backup printed no summary")
@@ -225,7 +251,9 @@ public struct BackupEngine: Sendable {
         }
         let files = int("total_files_processed")
         guard files > 0 else { throw DriverError.emptySnapshot(domain: app.domain.name, paths: paths) }
-        return BackupSnapshot(id: id, paths: paths, files: Int(files), bytes: int("total_bytes_processed"))
+        return BackupSnapshot(
+            id: id, paths: paths, files: Int(files), bytes: int("total_bytes_processed"), domain: app.domain.name,
+            directories: directories)
     }
 }
 

@@ -150,13 +150,16 @@ public struct ResticStore: Sendable {
     /// by another command (a backup holds a shared lock, forget and prune an exclusive one) is
     /// waited for, up to `lockWait`; a lock left by a killed restic is cleared by `restic unlock`,
     /// which removes only locks whose process is gone.
-    public func run(_ arguments: [String], lockWait: Duration = .seconds(180)) async throws -> String {
+    /// - Parameter output: `.file(url)` sends standard output to a file (a long listing).
+    public func run(
+        _ arguments: [String], lockWait: Duration = .seconds(180), output: Command.OutputMode = .capture
+    ) async throws -> String {
         let command = Command(
             "restic", arguments,
             environment: [
                 "RESTIC_REPOSITORY": repository.path, "RESTIC_PASSWORD_FILE": passwordFile.path,
                 "RESTIC_PASSWORD": nil, "RESTIC_CACHE_DIR": nil,
-            ])
+            ], output: output)
         var unlocked = false
         let result = try await poll(
             until: { () async throws -> CommandResult? in
