@@ -19,20 +19,35 @@ public struct RecipeStatus: Sendable, Hashable, Codable {
 
 extension SQLiteStore {
     /// Every recipe with a recorded run, by name, with its newest run and the levels of its last
-    /// `trend` runs. One walk of the `(recipe, startedAt)` index per recipe, never a scan of the
-    /// whole history.
-    public func recipeMatrix(trend: Int = 10) async throws -> [RecipeStatus] {
+    /// runs (``trendLength``): one query over the `recipe_status` rows the writes keep, joined to
+    /// their runs — never a walk of the whole history. Rows are read by column, not decoded.
+    public func recipeMatrix() async throws -> [RecipeStatus] {
         do {
             return try await writer.read { db in
-                guard try db.tableExists("run") else { return [] }
-                let recipes = try String.fetchAll(db, sql: "SELECT DISTINCT recipe FROM run ORDER BY recipe")
-                return try recipes.compactMap { recipe in
-                    let runs = try RunRow.filter(RunRecord.Columns.recipe == recipe)
-                        .order(RunRecord.Columns.startedAt.desc).limit(max(1, trend)).fetchAll(db)
-                    guard let newest = runs.first, let latest = try Self.summaries(of: [newest], in: db).first else {
-                        return nil
+                guard try db.tableExists("recipe_status") else { return [] }
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT s.recipe, s.tiers, s.trend, r.id, r.headCommit, r.headVersion, r.outcome, r.exitCode,
+                               r.level, r.ladderVersion, r.startedAt, r.durationSeconds, r.runDirectory
+                        FROM recipe_status s JOIN run r ON r.id = s.runID ORDER BY s.recipe
+                        """)
+                return rows.map { row in
+                    var tiers: [String: TierStatus] = [:]
+                    for pair in (row["tiers"] as String).split(separator: ",") {
+                        let parts = pair.split(separator: "=", maxSplits: 1)
+                        if parts.count == 2 {
+                            tiers[String(parts[0])] = TierStatus(rawValue: String(parts[1])) ?? .skip
+                        }
                     }
-                    return RecipeStatus(recipe: recipe, latest: latest, trend: runs.reversed().map(\.level))
+                    let latest = RunSummary(
+                        runID: row["id"], recipe: row["recipe"], headCommit: row["headCommit"],
+                        headVersion: row["headVersion"], outcome: RunOutcome(rawValue: row["outcome"]) ?? .fail,
+                        exitCode: row["exitCode"], level: row["level"], ladderVersion: row["ladderVersion"],
+                        startedAt: row["startedAt"], durationSeconds: row["durationSeconds"], tiers: tiers,
+                        runDirectory: row["runDirectory"])
+                    let trend = (row["trend"] as String).split(separator: ",").compactMap { Int($0) }
+                    return RecipeStatus(recipe: row["recipe"], latest: latest, trend: trend)
                 }
             }
         } catch {

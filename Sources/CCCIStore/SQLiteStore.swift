@@ -93,6 +93,20 @@ public final class SQLiteStore: ResultStore {
         migrator.registerMigration("v3-run-by-recipe-and-time") { db in
             try db.create(index: "run_on_recipe_startedAt", on: "run", columns: ["recipe", "startedAt"])
         }
+        // Each recipe's newest run and recent levels, kept with every write: the matrix is one
+        // read of at most one row per recipe, whatever the history's length.
+        migrator.registerMigration("v4-recipe-status") { db in
+            try db.create(table: "recipe_status") { table in
+                table.primaryKey("recipe", .text)
+                table.column("runID", .text).notNull()
+                // `install=pass,upgrade=fail,…` of the newest run; levels oldest first, `3,4`.
+                table.column("tiers", .text).notNull()
+                table.column("trend", .text).notNull()
+            }
+            for recipe in try String.fetchAll(db, sql: "SELECT DISTINCT recipe FROM run") {
+                try refreshStatus(of: recipe, in: db)
+            }
+        }
         return migrator
     }
 
@@ -128,7 +142,8 @@ public final class SQLiteStore: ResultStore {
         try await writer.write { db in try Self.insert(results, json: json, in: db) }
     }
 
-    /// Writes one run and its tiers (replacing an earlier record of the same run).
+    /// Writes one run and its tiers (replacing an earlier record of the same run), and its
+    /// recipe's status row.
     static func insert(_ results: RunResults, json: String, in db: Database) throws {
         try RunRecord(results: results, json: json).save(db)
         try TierRecord.filter(TierRecord.Columns.runID == results.runID).deleteAll(db)
@@ -138,6 +153,27 @@ public final class SQLiteStore: ResultStore {
                 durationSeconds: result.durationSeconds, reason: result.reason
             ).insert(db)
         }
+        try refreshStatus(of: results.recipe, in: db)
+    }
+
+    /// How many levels a recipe's trend keeps.
+    static let trendLength = 10
+
+    /// Recomputes `recipe`'s row of `recipe_status` from its newest runs (one index walk).
+    static func refreshStatus(of recipe: String, in db: Database) throws {
+        let newest = try Row.fetchAll(
+            db, sql: "SELECT id, level FROM run WHERE recipe = ? ORDER BY startedAt DESC LIMIT ?",
+            arguments: [recipe, trendLength])
+        guard let latest = newest.first else { return }
+        let runID: String = latest["id"]
+        let trend = newest.reversed().map { String($0["level"] as Int) }.joined(separator: ",")
+        let tiers = try Row.fetchAll(
+            db, sql: "SELECT tier, status FROM tier WHERE runID = ? ORDER BY tier", arguments: [runID]
+        )
+        .map { "\($0["tier"] as String)=\($0["status"] as String)" }.joined(separator: ",")
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO recipe_status (recipe, runID, tiers, trend) VALUES (?, ?, ?, ?)",
+            arguments: [recipe, runID, tiers, trend])
     }
 
     public func runs(recipe: String?, limit: Int) async throws -> [RunSummary] {

@@ -161,7 +161,10 @@ extension Response {
     /// A badge, cacheable for a minute and revalidated by its ETag.
     static func badge(_ badge: Badge, request: Request) -> Response {
         let svg = badge.svg
-        let etag = "\"" + SHA256.hash(data: Data(svg.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined() + "\""
+        let etag =
+            "\""
+            + SHA256.hash(data: Data(svg.utf8)).prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+            + "\""
         var headers = HTTPFields()
         headers[.contentType] = "image/svg+xml"
         headers[.cacheControl] = "public, max-age=60, must-revalidate"

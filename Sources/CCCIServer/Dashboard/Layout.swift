@@ -1,6 +1,10 @@
 import CCCICore
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The frame every dashboard page shares: one stylesheet inline (no CDN, no web font), a header
 /// with the navigation, the page's content. Pages are complete without JavaScript; a page that
 /// follows something live adds a small script of its own and a `<noscript>` refresh.
@@ -74,14 +78,27 @@ enum Layout {
 
     /// "1 min 12 s" for a duration in seconds.
     static func duration(_ seconds: Double) -> String {
-        guard seconds >= 60 else { return String(format: "%.1f s", seconds) }
+        guard seconds >= 60 else { return "\(decimal(seconds)) s" }
         let whole = Int(seconds.rounded())
         return "\(whole / 60) min \(whole % 60) s"
     }
 
-    /// An ISO 8601 time, for `<time datetime>`.
+    /// `value` with one decimal (`12.3`), without Foundation's formatter (pages print hundreds).
+    static func decimal(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded())
+        let sign = tenths < 0 ? "-" : ""
+        return "\(sign)\(abs(tenths) / 10).\(abs(tenths) % 10)"
+    }
+
+    /// A UTC time in ISO 8601 (`2026-01-01T12:00:00Z`), for `<time datetime>`; computed from
+    /// the calendar fields directly, as a page prints hundreds of them.
     static func iso(_ date: Date) -> String {
-        date.formatted(.iso8601)
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var fields = tm()
+        gmtime_r(&seconds, &fields)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(fields.tm_year + 1900)-\(two(fields.tm_mon + 1))-\(two(fields.tm_mday))T"
+            + "\(two(fields.tm_hour)):\(two(fields.tm_min)):\(two(fields.tm_sec))Z"
     }
 
     static let stylesheet: HTML = """

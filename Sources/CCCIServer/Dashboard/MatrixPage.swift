@@ -49,22 +49,16 @@ enum MatrixPage {
     /// for screen readers and copy-paste.
     static func trend(_ levels: [Int]) -> HTML {
         guard !levels.isEmpty else { return .empty }
-        let width = 80.0
-        let height = 20.0
-        let step = levels.count > 1 ? width / Double(levels.count - 1) : 0
-        let points = levels.enumerated().map { index, level in
-            String(
-                format: "%.1f,%.1f", Double(index) * step, height - 2 - Double(min(max(level, 0), 5)) / 5 * (height - 4)
-            )
-        }.joined(separator: " ")
+        // An 80 x 20 box: x in equal steps across, y from 18 (level 0) up to 2 (level 5).
+        let step = levels.count > 1 ? 80 / (levels.count - 1) : 0
+        func y(_ level: Int) -> Int { 18 - min(max(level, 0), 5) * 16 / 5 }
+        let points = levels.enumerated().map { "\($0.offset * step),\(y($0.element))" }.joined(separator: " ")
         let text = levels.map(String.init).joined(separator: " ")
         // One run is a point, not a line.
         let dot: HTML =
-            levels.count == 1
-            ? "<circle cx=\"\(Int(width / 2))\" cy=\"\(points.split(separator: ",").last ?? "0")\" r=\"3\" fill=\"#1a7f37\"/>"
-            : .empty
+            levels.count == 1 ? "<circle cx=\"40\" cy=\"\(y(levels[0]))\" r=\"3\" fill=\"#1a7f37\"/>" : .empty
         return """
-            <svg class="trend" width="\(Int(width))" height="\(Int(height))" viewBox="-2 0 \(Int(width) + 4) \(Int(height))" role="img" aria-label="last levels: \(text)"><title>last levels: \(text)</title><polyline fill="none" stroke="#1a7f37" stroke-width="2" points="\(points)"/>\(dot)</svg>
+            <svg class="trend" width="80" height="20" viewBox="-2 0 84 20" role="img" aria-label="last levels: \(text)"><title>last levels: \(text)</title><polyline fill="none" stroke="#1a7f37" stroke-width="2" points="\(points)"/>\(dot)</svg>
             """
     }
 }
