@@ -7,9 +7,10 @@ import Foundation
 /// Opening a restic repository derives its key (scrypt): ~0.5 s of CPU for every command, and
 /// `restic init` ~3 s. So the repository is initialised once per node — at lab set-up, or by the
 /// first backup, under a lock — and every snapshot is tagged `ccci`, the app's domain and the
-/// run's id. Restore checks a snapshot's tags before it touches the app; teardown forgets the
-/// app's snapshots; `ccci gc` prunes the unreferenced data later, under restic's exclusive lock,
-/// never in a run's hot path.
+/// run's id. Restore refuses another app's snapshot before it touches the app; teardown forgets
+/// the app's snapshots; `ccci gc` and `ccci serve`'s housekeeping prune the unreferenced data
+/// later, under restic's exclusive lock, never in a run's hot path. Each step is one restic
+/// process.
 ///
 /// Invariant: `apps/<domain>` exists while the repository may hold snapshots of that app. It is
 /// written before a backup starts and removed only when a `forget` of the app's tag left none, so
