@@ -31,6 +31,14 @@ background=()
 cleanup() {
   for pid in "${background[@]}"; do kill -KILL "$pid" 2>/dev/null; done
   docker stack rm "$decoy_stack" "ccci-decoy-$suffix" >/dev/null 2>&1
+  # The decoys' volumes outlive their stacks: remove them once their containers are gone.
+  for stack in "$decoy_stack" "ccci-decoy-$suffix"; do
+    for _ in $(seq 1 60); do
+      [ -z "$(docker ps -aq --filter "label=com.docker.stack.namespace=$stack")" ] && break
+      sleep 0.5
+    done
+    docker volume ls -q --filter "label=com.docker.stack.namespace=$stack" | xargs -r docker volume rm >/dev/null 2>&1
+  done
   "$ccci" janitor >/dev/null 2>&1
   rm -rf "$work"
 }
