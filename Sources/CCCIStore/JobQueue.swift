@@ -349,6 +349,11 @@ extension SQLiteStore {
         }
     }
 
+    /// How many jobs are in `state` (one count, not a fetch).
+    public func jobCount(in state: JobState) async throws -> Int {
+        try await queueRead { db in try Job.filter(Job.Columns.state == state).fetchCount(db) }
+    }
+
     /// The job whose current run is `runID`.
     public func job(runID: String) async throws -> Job? {
         try await queueRead { db in try Job.filter(Job.Columns.runID == runID).fetchOne(db) }

@@ -42,12 +42,9 @@ struct APIHandler: APIProtocol {
     func getRun(_ input: Operations.GetRun.Input) async throws -> Operations.GetRun.Output {
         let id = input.path.id
         guard RunID.isValid(id) else { return .notFound(.init(body: .json(.init(error: "that is not a run id")))) }
-        var document: Data?
-        if let directory = config.existingRunDirectory(id) {
-            document = try? Data(contentsOf: directory.appendingPathComponent("results.json"))
+        guard let document = try await config.resultsDocument(id, store: store) else {
+            return .notFound(.init(body: .json(.init(error: "no finished run \(id)"))))
         }
-        if document == nil, let results = try await store.results(runID: id) { document = try results.encoded() }
-        guard let document else { return .notFound(.init(body: .json(.init(error: "no finished run \(id)")))) }
         // The document as the schema types it (the full schema is schemas/results.schema.json).
         let results = try JSONCoding.decoder.decode(Components.Schemas.RunResults.self, from: document)
         return .ok(.init(body: .json(results)))

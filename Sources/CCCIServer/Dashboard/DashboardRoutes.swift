@@ -71,15 +71,10 @@ struct DashboardRoutes {
         }
     }
 
-    /// The results of finished run `id`: its run directory's document, else the store's.
+    /// The results of finished run `id` (``NodeConfig/resultsDocument(_:store:)``).
     func finishedResults(_ id: String) async throws -> RunResults? {
-        if let directory = runDirectory(id),
-            let data = try? Data(contentsOf: directory.appendingPathComponent("results.json")),
-            let results = try? JSONCoding.decoder.decode(RunResults.self, from: data)
-        {
-            return results
-        }
-        return try await store.results(runID: id)
+        guard let data = try await config.resultsDocument(id, store: store) else { return nil }
+        return try? JSONCoding.decoder.decode(RunResults.self, from: data)
     }
 
     /// The pull request and requester of run `id`, when a job started it.
@@ -91,19 +86,17 @@ struct DashboardRoutes {
 
     func runDirectory(_ id: String) -> URL? { config.existingRunDirectory(id) }
 
-    /// The run's log so far (the run's own, else the worker's job log).
+    /// The run's log so far.
     static func log(in directory: URL) -> String {
-        for name in ["run.log", "job.log"] {
-            if let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) {
-                return String(decoding: data, as: UTF8.self)
-            }
-        }
-        return ""
+        guard let log = NodeConfig.runLog(in: directory), let data = FileManager.default.contents(atPath: log.path)
+        else { return "" }
+        return String(decoding: data, as: UTF8.self)
     }
 }
 
 /// A live run's log as server-sent events: every new line is a `message`; `done` once the run's
-/// results exist. Polls the file (a run writes its log line by line), from byte `from` on.
+/// results exist. Polls the file (a run writes its log line by line) and reads only the bytes
+/// past what it has sent, from byte `from` on.
 struct LogEvents {
     let directory: URL
     var interval: Duration = .milliseconds(250)
@@ -122,11 +115,9 @@ struct LogEvents {
                 while !Task.isCancelled {
                     let finished = FileManager.default.fileExists(
                         atPath: directory.appendingPathComponent("results.json").path)
-                    let text = DashboardRoutes.log(in: directory)
-                    let bytes = Array(text.utf8)
-                    if bytes.count > offset {
-                        pending += String(decoding: bytes[offset...], as: UTF8.self)
-                        offset = bytes.count
+                    if let fresh = Self.bytes(of: directory, from: offset), !fresh.isEmpty {
+                        pending += String(decoding: fresh, as: UTF8.self)
+                        offset += fresh.count
                         var lines = pending.split(separator: "\n", omittingEmptySubsequences: false)
                         pending = String(lines.removeLast())
                         if !lines.isEmpty {
@@ -142,6 +133,18 @@ struct LogEvents {
                 }
                 try await writer.finish(nil)
             })
+    }
+}
+
+extension LogEvents {
+    /// The run log's bytes past `offset` (`nil`: no log yet).
+    static func bytes(of directory: URL, from offset: Int) -> Data? {
+        guard let log = NodeConfig.runLog(in: directory), let handle = try? FileHandle(forReadingFrom: log) else {
+            return nil
+        }
+        defer { try? handle.close() }
+        guard (try? handle.seek(toOffset: UInt64(offset))) != nil else { return nil }
+        return try? handle.readToEnd()
     }
 }
 

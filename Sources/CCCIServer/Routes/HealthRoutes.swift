@@ -13,8 +13,8 @@ struct HealthRoutes {
     func addRoutes(to router: Router<some RequestContext>) {
         router.get("/healthz") { _, _ in Response.text(.ok, "ok") }
         router.get("/metrics") { _, _ -> Response in
-            let queued = try await store.jobs(in: [.queued]).count
-            let running = try await store.jobs(in: [.running]).count
+            let queued = try await store.jobCount(in: .queued)
+            let running = try await store.jobCount(in: .running)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(

@@ -32,12 +32,10 @@ struct RunRoutes {
             guard let directory = runDirectory(context.parameters.get("id")) else {
                 return .text(.notFound, "no such run")
             }
-            for name in ["run.log", "job.log"] {
-                if let data = try? Data(contentsOf: directory.appendingPathComponent(name)) {
-                    return .body(.ok, data, type: "text/plain; charset=utf-8")
-                }
+            guard let log = NodeConfig.runLog(in: directory), let data = try? Data(contentsOf: log) else {
+                return .text(.notFound, "run \(directory.lastPathComponent) has no log yet")
             }
-            return .text(.notFound, "run \(directory.lastPathComponent) has no log yet")
+            return .body(.ok, data, type: "text/plain; charset=utf-8")
         }
         router.get("/runs/:id/junit.xml") { _, context -> Response in
             guard let directory = runDirectory(context.parameters.get("id")),
@@ -69,6 +67,24 @@ extension NodeConfig {
         guard let id, RunID.isValid(id) else { return nil }
         let directory = runsDirectory.appendingPathComponent(id)
         return FileManager.default.fileExists(atPath: directory.path) ? directory : nil
+    }
+
+    /// The results document of finished run `id`: its run directory's `results.json`, else the
+    /// store's copy (run directories are collected long before history is). `nil`: not finished.
+    func resultsDocument(_ id: String, store: SQLiteStore) async throws -> Data? {
+        if let directory = existingRunDirectory(id),
+            let data = try? Data(contentsOf: directory.appendingPathComponent("results.json"))
+        {
+            return data
+        }
+        return try await store.results(runID: id).map { try $0.encoded() }
+    }
+
+    /// The log of the run in `directory`: its own `run.log`, else the worker's `job.log` (a run
+    /// that failed to start).
+    static func runLog(in directory: URL) -> URL? {
+        ["run.log", "job.log"].map { directory.appendingPathComponent($0) }
+            .first { FileManager.default.fileExists(atPath: $0.path) }
     }
 }
 
