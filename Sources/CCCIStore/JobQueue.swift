@@ -189,6 +189,11 @@ public struct QueueTransaction {
         ).order(Job.Columns.id).fetchOne(db)
     }
 
+    /// Job `id`, in any state.
+    public func job(_ id: Int64) throws -> Job? {
+        try Job.fetchOne(db, key: id)
+    }
+
     /// The queued and running jobs of a pull request.
     public func activeJobs(recipe: String, pr: Int) throws -> [Job] {
         try Job.filter(

@@ -22,6 +22,28 @@ extension SQLiteStore {
     /// runs (``trendLength``): one query over the `recipe_status` rows the writes keep, joined to
     /// their runs — never a walk of the whole history. Rows are read by column, not decoded.
     public func recipeMatrix() async throws -> [RecipeStatus] {
+        try await statuses(recipe: nil)
+    }
+
+    /// `recipe`'s row of the matrix (`nil`: it has no recorded run): one primary-key read.
+    public func recipeStatus(_ recipe: String) async throws -> RecipeStatus? {
+        try await statuses(recipe: recipe).first
+    }
+
+    /// Where the store's history stands: a number every recorded, changed or removed run moves
+    /// (also those another process writes). What was read at one generation holds until it moves.
+    public func generation() async throws -> Int64 {
+        do {
+            return try await writer.read { db in
+                guard try db.tableExists("generation") else { return 0 }
+                return try Int64.fetchOne(db, sql: "SELECT value FROM generation WHERE id = 1") ?? 0
+            }
+        } catch {
+            throw StoreError(path: path, operation: "read", underlying: error)
+        }
+    }
+
+    private func statuses(recipe: String?) async throws -> [RecipeStatus] {
         do {
             return try await writer.read { db in
                 guard try db.tableExists("recipe_status") else { return [] }
@@ -30,8 +52,9 @@ extension SQLiteStore {
                     sql: """
                         SELECT s.recipe, s.tiers, s.trend, r.id, r.headCommit, r.headVersion, r.outcome, r.exitCode,
                                r.level, r.ladderVersion, r.startedAt, r.durationSeconds, r.runDirectory
-                        FROM recipe_status s JOIN run r ON r.id = s.runID ORDER BY s.recipe
-                        """)
+                        FROM recipe_status s JOIN run r ON r.id = s.runID
+                        """ + (recipe == nil ? " ORDER BY s.recipe" : " WHERE s.recipe = ?"),
+                    arguments: recipe.map { [$0] } ?? [])
                 return rows.map { row in
                     var tiers: [String: TierStatus] = [:]
                     for pair in (row["tiers"] as String).split(separator: ",") {

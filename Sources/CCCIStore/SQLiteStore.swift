@@ -107,6 +107,18 @@ public final class SQLiteStore: ResultStore {
                 try refreshStatus(of: recipe, in: db)
             }
         }
+        // A counter every write to `run` moves (by trigger, so a `ccci run` process' writes move it
+        // too): the dashboard keeps what it rendered until the counter moves.
+        migrator.registerMigration("v5-generation") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+                    INSERT INTO generation (id, value) VALUES (1, 0);
+                    CREATE TRIGGER run_inserted AFTER INSERT ON run BEGIN UPDATE generation SET value = value + 1; END;
+                    CREATE TRIGGER run_updated AFTER UPDATE ON run BEGIN UPDATE generation SET value = value + 1; END;
+                    CREATE TRIGGER run_deleted AFTER DELETE ON run BEGIN UPDATE generation SET value = value + 1; END;
+                    """)
+        }
         return migrator
     }
 

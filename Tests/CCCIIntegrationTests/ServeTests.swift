@@ -211,6 +211,35 @@ extension Integration {
         }
 
         @Test(
+            "an operator cancels a running job with the node's admin token: the run tears down, the job is cancelled, the PR told"
+        )
+        func operatorCancel() async throws {
+            try await Scenario.with { scenario in
+                let serve = try await scenario.start(allowlist: ["alice"])
+                #expect(try await scenario.testme(serve) == 202)
+                let queued = try #require(try await scenario.store.jobs().first)
+                #expect(await scenario.harness.waitForLog(containing: "[install] converge: started"))
+                let url = "\(serve.baseURL)/queue/\(queued.number)/cancel"
+                let refused = try await WebhookFixture.post([], headers: ["Authorization": "Bearer nope"], to: url)
+                #expect(refused.status == 403)
+                let answer = try await WebhookFixture.post(
+                    [], headers: ["Authorization": "Bearer \(scenario.server.adminToken)"], to: url)
+                #expect(answer.status == 200 && answer.text.contains("is being stopped"))
+                let job = try await scenario.waitForJob(queued.number, timeout: .seconds(120)) { !$0.state.isActive }
+                #expect(job.state == .cancelled && job.exitCode == 143)
+                let runID = try #require(job.runID)
+                #expect(try scenario.results(of: runID).outcome == .cancelled)
+                #expect(await scenario.stub.waitUntil { $0.statuses.last?.state == "error" })
+                #expect(
+                    scenario.stub.comments(on: "recipes/web", 1).first?.body.contains("an operator cancelled it")
+                        == true)
+                #expect(try await scenario.residue(of: runID).isEmpty)
+                #expect(!serve.log.contains(scenario.server.adminToken))
+                #expect(await serve.stop() == 0)
+            }
+        }
+
+        @Test(
             "the server and its run are killed mid-run: on restart the apps are reaped, the run recorded interrupted, the job requeued once and the PR told"
         )
         func killedAndRestarted() async throws {

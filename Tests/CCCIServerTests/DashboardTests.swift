@@ -146,6 +146,35 @@ import Testing
         }
     }
 
+    @Test(
+        "the matrix and the badges are rendered once per store generation, and follow a run another store handle records at once"
+    )
+    func renderedOncePerGeneration() async throws {
+        try await InProcessServer.with { server in
+            let start = Date(timeIntervalSince1970: 1_767_225_600)
+            try await server.store.record(
+                Self.results("web", level: 2, runID: "20260101T000000Z-web-aaaaaa", startedAt: start))
+            let first = try await get(server, "/badge/web.svg")
+            let firstMatrix = text(try await get(server, "/"))
+            #expect(text(first).contains("level 2") && firstMatrix.contains("L2"))
+            let generation = try await server.store.generation()
+            #expect(try await server.store.generation() == generation, "reading does not move it")
+            // `server.store` is a second handle on the server's database, as a `ccci run` process
+            // is: its write moves the generation the server reads.
+            try await server.store.record(
+                Self.results("web", level: 4, runID: "20260101T010000Z-web-bbbbbb", startedAt: start + 3600))
+            #expect(try await server.store.generation() > generation)
+            let second = try await get(server, "/badge/web.svg")
+            #expect(text(second).contains("level 4") && second.headers[.eTag] != first.headers[.eTag])
+            let revalidated = try await get(
+                server, "/badge/web.svg", headers: [.ifNoneMatch: first.headers[.eTag] ?? ""])
+            #expect(revalidated.status == .ok, "the old ETag no longer matches")
+            let matrix = text(try await get(server, "/"))
+            #expect(matrix.contains("20260101T010000Z-web-bbbbbb") && !matrix.contains("20260101T000000Z-web-aaaaaa"))
+            #expect(text(try await get(server, "/badge/web/backup.svg")).contains("aria-label=\"backup: pass\""))
+        }
+    }
+
     @Test("a recipe's page charts level and duration over its history; the queue lists waiting jobs by position")
     func recipeAndQueue() async throws {
         try await InProcessServer.with { server in
@@ -195,6 +224,62 @@ import Testing
             try await writer.value
             #expect(events.headers[.contentType] == "text/event-stream")
             #expect(text(events) == "data: second line\n\ndata: third line\n\nevent: done\ndata: finished\n\n")
+        }
+    }
+
+    /// Posts to `/queue/<number>/cancel` with a form body and/or a bearer token.
+    func cancel(
+        _ server: InProcessServer, _ number: Int64, form: String? = nil, bearer: String? = nil
+    ) async throws
+        -> TestResponse
+    {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-www-form-urlencoded"
+        if let bearer { headers[.authorization] = "Bearer \(bearer)" }
+        return try await server.client.execute(
+            uri: "/queue/\(number)/cancel", method: .post, headers: headers, body: form.map { ByteBuffer(string: $0) })
+    }
+
+    @Test(
+        "the queue's cancel needs the admin token: wrong or missing → 403 and the job stays; the right one cancels it and tells the PR; again → 409"
+    )
+    func cancelWithAdminToken() async throws {
+        try await InProcessServer.with(adminToken: true) { server in
+            #expect(try await server.post(WebhookFixture.comment("!testme")).status == .accepted)
+            let job = try #require(try await server.jobs().first)
+            let page = text(try await get(server, "/queue"))
+            #expect(page.contains("<form method=\"post\" action=\"/queue/\(job.number)/cancel\">"))
+            #expect(page.contains("<input type=\"password\" name=\"token\""))
+            #expect(try await cancel(server, job.number, form: "token=wrong").status == .forbidden)
+            #expect(try await cancel(server, job.number).status == .forbidden)
+            #expect(try await cancel(server, job.number, bearer: "adm").status == .forbidden)
+            #expect(try await server.jobs().first?.state == .queued, "a refused cancel changes nothing")
+            // The form encodes the token (`/` and `+` are in it).
+            let encoded = try #require(
+                server.harness.adminToken.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+            let done = try await cancel(server, job.number, form: "other=1&token=\(encoded)")
+            #expect(done.status == .ok && text(done).contains("is cancelled"))
+            let cancelled = try #require(try await server.jobs().first)
+            #expect(cancelled.state == .cancelled && cancelled.cancelReason == "an operator cancelled it")
+            #expect(try await server.repliesSettled())
+            #expect(server.stub.comments(on: "recipes/web", 1).first?.body.contains("an operator cancelled it") == true)
+            #expect(server.stub.statuses.last?.state == "error")
+            #expect(server.stub.statuses.last?.description == "cancelled by an operator")
+            #expect(try await cancel(server, job.number, bearer: server.harness.adminToken).status == .conflict)
+            #expect(try await cancel(server, 999, bearer: server.harness.adminToken).status == .notFound)
+            #expect(!server.harness.logs.text.contains(server.harness.adminToken), "the token is never logged")
+        }
+    }
+
+    @Test("a node without an admin token shows no cancel forms and refuses every cancel")
+    func cancelIsOffWithoutToken() async throws {
+        try await InProcessServer.with { server in
+            #expect(try await server.post(WebhookFixture.comment("!testme")).status == .accepted)
+            let job = try #require(try await server.jobs().first)
+            #expect(!text(try await get(server, "/queue")).contains("<form"))
+            let refused = try await cancel(server, job.number, form: "token=anything", bearer: "anything")
+            #expect(refused.status == .forbidden && text(refused).contains("admin_token_file"))
+            #expect(try await server.jobs().first?.state == .queued)
         }
     }
 }

@@ -20,9 +20,9 @@ struct InProcessServer: Sendable {
     static let head = String(repeating: "ab", count: 20)
 
     /// Runs `body` against a fresh server: recipes/web#1 open at ``head``, `alice` may write,
-    /// `mallory` may only read.
+    /// `mallory` may only read. With `adminToken`, the node has the harness' admin token.
     static func with<T: Sendable>(
-        workers: Int = 0, allowlist: [String] = [], owners: [String] = [],
+        workers: Int = 0, allowlist: [String] = [], owners: [String] = [], adminToken: Bool = false,
         _ body: @Sendable (InProcessServer) async throws -> T
     ) async throws -> T {
         try await ForgeStub.with { stub in
@@ -30,8 +30,9 @@ struct InProcessServer: Sendable {
             stub.grant("alice", "write", on: "recipes/web")
             stub.grant("mallory", "read", on: "recipes/web")
             let harness = try ServerHarness()
-            let app = try await buildApplication(
-                harness.arguments(stub: stub, workers: workers, allowlist: allowlist, owners: owners))
+            var arguments = try harness.arguments(stub: stub, workers: workers, allowlist: allowlist, owners: owners)
+            if adminToken { arguments.adminToken = SecretValue(harness.adminToken) }
+            let app = try await buildApplication(arguments)
             let store = try harness.store()
             return try await app.test(.router) { client in
                 try await body(InProcessServer(client: client, stub: stub, harness: harness, store: store))

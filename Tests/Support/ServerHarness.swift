@@ -14,11 +14,14 @@ import Glibc
 public struct ServerHarness: Sendable {
     public let home: TemporaryDirectory
     public let secret: String
+    /// The node's admin token (cancels jobs on `/queue`), written to a file by ``writeServeConfig``.
+    public let adminToken: String
     public let logs = LogCapture()
 
     public init(recipes: [String] = ["web"]) throws {
         home = try TemporaryDirectory("ccci-serve")
         secret = "whsec-\(TestEnvironment.randomHex(16))"
+        adminToken = "adm/+\(TestEnvironment.randomHex(12))"
         for recipe in recipes {
             try FileManager.default.createDirectory(
                 at: home.appending("catalogue/\(recipe)/.git"), withIntermediateDirectories: true)
@@ -66,10 +69,11 @@ public struct ServerHarness: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let secretFile = directory.appendingPathComponent("webhook-secret")
         let tokenFile = directory.appendingPathComponent("forge-token")
-        try Data((secret + "\n").utf8).write(to: secretFile)
-        try Data((stub.token + "\n").utf8).write(to: tokenFile)
-        chmod(secretFile.path, 0o600)
-        chmod(tokenFile.path, 0o600)
+        let adminFile = directory.appendingPathComponent("admin-token")
+        for (file, value) in [(secretFile, secret), (tokenFile, stub.token), (adminFile, adminToken)] {
+            try Data((value + "\n").utf8).write(to: file)
+            chmod(file.path, 0o600)
+        }
         let file = directory.appendingPathComponent("config.toml")
         let allow = allowlist.map { "\"\($0)\"" }.joined(separator: ", ")
         try Data(
@@ -81,6 +85,7 @@ public struct ServerHarness: Sendable {
             forge_url = "\(stub.baseURL)"
             webhook_secret_file = "\(secretFile.path)"
             forge_token_file = "\(tokenFile.path)"
+            admin_token_file = "\(adminFile.path)"
             allowlist = [\(allow)]
 
             """.utf8

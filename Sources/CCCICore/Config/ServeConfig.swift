@@ -10,11 +10,12 @@ import Foundation
 /// forge_url = "https://git.coopcloud.tech"
 /// webhook_secret_file = "/etc/ccci/webhook-secret"
 /// forge_token_file = "/etc/ccci/forge-token"
+/// admin_token_file = "/etc/ccci/admin-token"        # optional: cancelling jobs on /queue
 /// allowlist = ["alice"]                              # may run !testme without write access
 /// owners = ["coop-cloud"]                            # only these owners' repositories (default: any)
 /// ```
 ///
-/// The webhook secret and the API token are never in the configuration: it names the files that
+/// The webhook secret and the tokens are never in the configuration: it names the files that
 /// hold them (readable by the service's user only), and `ccci serve` reads them at start.
 public struct ServeConfig: Sendable, Hashable {
     /// Which forge sends the webhooks and answers the API calls.
@@ -35,6 +36,9 @@ public struct ServeConfig: Sendable, Hashable {
     public var webhookSecretFile: String?
     /// The file holding the forge API token (comments, commit statuses, permission checks).
     public var forgeTokenFile: String?
+    /// The file holding the node's admin token, which cancels jobs on the dashboard's queue
+    /// (`nil`: nobody can cancel there).
+    public var adminTokenFile: String?
     /// Forge users who may run `!testme` without write access to the repository.
     public var allowlist: [String] = []
     /// When not empty, only repositories of these owners are accepted.
@@ -44,7 +48,9 @@ public struct ServeConfig: Sendable, Hashable {
 
     /// The keys of the `[serve]` table.
     public static let keys = [
-        "listen", "public_url", "forge", "forge_url", "webhook_secret_file", "forge_token_file", "allowlist", "owners",
+        "listen", "public_url", "forge", "forge_url", "webhook_secret_file", "forge_token_file", "admin_token_file",
+        "allowlist",
+        "owners",
     ]
 
     /// The `listen` value as written.
@@ -84,6 +90,7 @@ public struct ServeConfig: Sendable, Hashable {
         }
         webhookSecretFile = try reader.string("webhook_secret_file")
         forgeTokenFile = try reader.string("forge_token_file")
+        adminTokenFile = try reader.string("admin_token_file")
         allowlist = try reader.strings("allowlist") ?? []
         owners = try reader.strings("owners") ?? []
     }

@@ -36,7 +36,8 @@ public func buildApplication(_ arguments: ServerArguments) async throws -> some 
         wakeWorkers: workWakeup, wakeReplies: replyWakeup, logger: logger)
     let metrics = ServerMetrics()
     let router = try buildRouter(
-        bridge: bridge, store: store, config: config, links: links, metrics: metrics, workers: arguments.workers)
+        bridge: bridge, store: store, config: config, links: links, metrics: metrics, workers: arguments.workers,
+        adminToken: arguments.adminToken)
     var services: [any Service] = [
         ReplySender(store: store, forge: forge, wakeup: replyWakeup, logger: logger),
         JobWorkers(
@@ -75,14 +76,18 @@ public func runServer(_ arguments: ServerArguments) async throws {
 
 /// The routes, by topic: webhooks, jobs and runs' files, the dashboard, health and metrics.
 public func buildRouter(
-    bridge: Bridge, store: SQLiteStore, config: NodeConfig, links: Links, metrics: ServerMetrics, workers: Int
+    bridge: Bridge, store: SQLiteStore, config: NodeConfig, links: Links, metrics: ServerMetrics, workers: Int,
+    adminToken: SecretValue? = nil
 ) throws -> Router<
     BasicRequestContext
 > {
     let router = Router()
     HookRoutes(bridge: bridge, metrics: metrics).addRoutes(to: router)
     RunRoutes(store: store, config: config, links: links).addRoutes(to: router)
-    DashboardRoutes(store: store, config: config, links: links, forgeURL: config.serve.forgeURL).addRoutes(to: router)
+    DashboardRoutes(
+        store: store, config: config, links: links, forgeURL: config.serve.forgeURL, bridge: bridge,
+        adminToken: adminToken
+    ).addRoutes(to: router)
     HealthRoutes(store: store, metrics: metrics, workers: workers).addRoutes(to: router)
     // The JSON API, generated from Sources/CCCIAPI/openapi.yaml.
     router.add(middleware: APIMethods())

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// A secret read from a file (the webhook secret, the forge API token). It prints as
@@ -12,6 +13,12 @@ public struct SecretValue: Sendable, CustomStringConvertible, CustomDebugStringC
 
     /// The secret itself (for the HMAC key or the Authorization header only).
     public func reveal() -> String { value }
+
+    /// Whether `candidate` is the secret, compared in time that does not depend on where they
+    /// differ (the digests' comparison is constant-time).
+    public func matches(_ candidate: String) -> Bool {
+        SHA256.hash(data: Data(candidate.utf8)) == SHA256.hash(data: Data(value.utf8))
+    }
 
     public var description: String { "<redacted>" }
     public var debugDescription: String { "<redacted>" }

@@ -9,6 +9,8 @@ public struct ServerArguments: Sendable {
     public var config: NodeConfig
     public var webhookSecret: SecretValue
     public var forgeToken: SecretValue
+    /// The node's admin token: cancels jobs on the dashboard's queue (`nil`: cancelling is off).
+    public var adminToken: SecretValue?
     /// The `ccci` executable the workers start runs (and the janitor) with.
     public var executable: URL
     /// The environment of those processes.
@@ -62,10 +64,14 @@ public struct ServerArguments: Sendable {
         guard let tokenFile = serve.forgeTokenFile else {
             throw .missingKey(key: "forge_token_file", file: file, example: "\"/etc/ccci/forge-token\"")
         }
-        return ServerArguments(
+        var arguments = ServerArguments(
             config: config, webhookSecret: try SecretValue.read(file: secretFile, key: "webhook_secret_file"),
             forgeToken: try SecretValue.read(file: tokenFile, key: "forge_token_file"), executable: executable,
             logger: logger)
+        if let adminFile = serve.adminTokenFile {
+            arguments.adminToken = try SecretValue.read(file: adminFile, key: "admin_token_file")
+        }
+        return arguments
     }
 
     /// Where replies link to.

@@ -221,24 +221,9 @@ public struct Bridge: Sendable {
         let stopped = try await store.transaction(delivery: delivery) { queue -> [Job] in
             var stopped: [Job] = []
             for var job in try queue.activeJobs(recipe: recipe, pr: change.number) where job.headSHA != newHead {
-                job.cancelReason = "a push made \(newHead.prefix(10)) the head of the pull request"
-                if job.state == .queued {
-                    job.state = .cancelled
-                    job.finishedAt = queue.now
-                    job.note = "superseded before it started"
-                    try queue.update(job)
-                    try queue.add(
-                        .comment(
-                            ReplyText.superseded(job, links: links), on: job.pr, in: job.repository, job: job.id,
-                            kind: .jobComment))
-                    try queue.add(
-                        .status(
-                            CommitStatus.State.error.rawValue, description: "cancelled: superseded by a push",
-                            targetURL: links.job(job.number), sha: job.headSHA, issue: job.pr, in: job.repository,
-                            job: job.id))
-                } else {
-                    try queue.update(job)
-                }
+                try Self.stop(
+                    &job, reason: "a push made \(newHead.prefix(10)) the head of the pull request",
+                    status: "cancelled: superseded by a push", in: queue, links: links)
                 stopped.append(job)
             }
             return stopped
@@ -254,6 +239,60 @@ public struct Bridge: Sendable {
                 "recipe.name": "\(recipe)", "forge.pr": "\(change.number)", "job.ids": "\(stopped.map(\.number))",
             ])
         return Answer(status: 200, message: "superseded \(stopped.count) job(s)")
+    }
+
+    /// Stops an active job for `reason`. A queued job ends `cancelled` here, with its comment and
+    /// an error status with description `status`; a running job is only marked — the caller ends its
+    /// process, and the worker records the end and replies.
+    static func stop(_ job: inout Job, reason: String, status: String, in queue: QueueTransaction, links: Links) throws
+    {
+        job.cancelReason = reason
+        guard job.state == .queued else {
+            try queue.update(job)
+            return
+        }
+        job.state = .cancelled
+        job.finishedAt = queue.now
+        job.note = "cancelled before it started"
+        try queue.update(job)
+        try queue.add(
+            .comment(
+                ReplyText.superseded(job, links: links), on: job.pr, in: job.repository, job: job.id, kind: .jobComment)
+        )
+        try queue.add(
+            .status(
+                CommitStatus.State.error.rawValue, description: status, targetURL: links.job(job.number),
+                sha: job.headSHA, issue: job.pr, in: job.repository, job: job.id))
+    }
+
+    // MARK: - Operators
+
+    /// What an operator's cancel did.
+    public enum Cancellation: Sendable, Equatable {
+        /// Stopped: a queued job is cancelled; a running job's run is told to stop and tear down.
+        case stopped(Job)
+        /// It had ended already (in the state it has).
+        case ended(Job)
+        case unknown
+    }
+
+    /// Cancels job `number` for an operator (the dashboard's queue, with the admin token).
+    public func cancel(job number: Int64, logger: Logger) async throws -> Cancellation {
+        let links = self.links
+        let answer = try await store.transaction { queue -> Cancellation in
+            guard var job = try queue.job(number) else { return .unknown }
+            guard job.state.isActive else { return .ended(job) }
+            try Self.stop(
+                &job, reason: "an operator cancelled it", status: "cancelled by an operator", in: queue, links: links)
+            return .stopped(job)
+        }
+        guard case .stopped(let job) = answer else { return answer ?? .unknown }
+        wakeReplies.signal()
+        if job.state == .running { running.terminate(job.number) }
+        logger.notice(
+            "operator cancelled a job",
+            metadata: ["recipe.name": "\(job.recipe)", "job.id": "\(job.number)", "job.state": "\(job.state.rawValue)"])
+        return .stopped(job)
     }
 
     /// Writes replies with the delivery recorded, in one transaction.

@@ -1,6 +1,5 @@
 import CCCICore
 import CCCIStore
-import Crypto
 import Foundation
 import Hummingbird
 import NIOCore
@@ -15,10 +14,20 @@ struct DashboardRoutes {
     let links: Links
     /// The forge's web address, for links to pull requests.
     let forgeURL: String?
+    /// Cancels jobs from the queue page.
+    let bridge: Bridge
+    /// The token an operator gives to cancel a job (`nil`: cancelling is off).
+    let adminToken: SecretValue?
+    /// The matrix and the badges as last rendered.
+    let cache = RenderCache()
 
     func addRoutes(to router: Router<some RequestContext>) {
         router.get("/") { _, _ -> Response in
-            .html(MatrixPage.render(try await store.recipeMatrix(), now: Date()))
+            // The ages it shows are in minutes: kept for at most 30 s.
+            let page = try await cache.body("/", generation: store.generation(), maxAge: .seconds(30)) {
+                MatrixPage.render(try await store.recipeMatrix(), now: Date()).rendered
+            }
+            return .html(page.body)
         }
         router.get("/recipes/:name") { _, context -> Response in
             guard let name = context.parameters.get("name"), RecipeName.problem(name) == nil else {
@@ -51,23 +60,34 @@ struct DashboardRoutes {
         router.get("/queue") { _, _ -> Response in
             let running = try await store.jobs(in: [.running])
             let queued = try await store.jobs(in: [.queued])
-            return .html(QueuePage.render(running: running, queued: queued, now: Date()))
+            return .html(
+                QueuePage.render(running: running, queued: queued, now: Date(), cancellable: adminToken != nil))
+        }
+        router.post("/queue/:number/cancel") { request, context -> Response in
+            guard let number = context.parameters.get("number").flatMap(Int64.init), number > 0 else {
+                return .notFoundPage("That is not a job number.")
+            }
+            return try await QueueCancel(bridge: bridge, adminToken: adminToken).cancel(number, request: request)
         }
         // One parameter name per position (the router's rule): `:recipe` is `web.svg` here.
         router.get("/badge/:recipe") { request, context -> Response in
             guard let file = context.parameters.get("recipe"), file.hasSuffix(".svg"),
                 case let recipe = String(file.dropLast(4)), RecipeName.problem(recipe) == nil
             else { return .text(.notFound, "no such badge") }
-            let latest = try await store.runs(recipe: recipe, limit: 1).first
-            return .badge(Badge.level(latest?.level), request: request)
+            let badge = try await cache.body(request.uri.path, generation: store.generation()) {
+                Badge.level(try await store.recipeStatus(recipe)?.latest.level).svg
+            }
+            return .badge(badge, request: request)
         }
         router.get("/badge/:recipe/:file") { request, context -> Response in
             guard let recipe = context.parameters.get("recipe"), RecipeName.problem(recipe) == nil,
                 let file = context.parameters.get("file"), file.hasSuffix(".svg"),
                 let tier = Tier(rawValue: String(file.dropLast(4)))
             else { return .text(.notFound, "no such badge") }
-            let latest = try await store.runs(recipe: recipe, limit: 1).first
-            return .badge(Badge.tier(tier, latest?.tiers[tier.rawValue]), request: request)
+            let badge = try await cache.body(request.uri.path, generation: store.generation()) {
+                Badge.tier(tier, try await store.recipeStatus(recipe)?.latest.tiers[tier.rawValue]).svg
+            }
+            return .badge(badge, request: request)
         }
     }
 
@@ -151,7 +171,14 @@ extension LogEvents {
 extension Response {
     /// An HTML page.
     static func html(_ page: HTML, status: HTTPResponse.Status = .ok) -> Response {
-        body(status, Data(page.rendered.utf8), type: "text/html; charset=utf-8")
+        html(ByteBuffer(string: page.rendered), status: status)
+    }
+
+    /// An HTML page already rendered.
+    static func html(_ body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 
     /// The dashboard's 404 page, saying what was not found.
@@ -162,21 +189,16 @@ extension Response {
     }
 
     /// A badge, cacheable for a minute and revalidated by its ETag.
-    static func badge(_ badge: Badge, request: Request) -> Response {
-        let svg = badge.svg
-        let etag =
-            "\""
-            + SHA256.hash(data: Data(svg.utf8)).prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-            + "\""
+    static func badge(_ badge: RenderCache.Entry, request: Request) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "image/svg+xml"
         headers[.cacheControl] = "public, max-age=60, must-revalidate"
-        headers[.eTag] = etag
+        headers[.eTag] = badge.etag
         if request.headers[.ifNoneMatch]?.split(separator: ",").contains(where: {
-            $0.trimmingCharacters(in: .whitespaces) == etag
+            $0.trimmingCharacters(in: .whitespaces) == badge.etag
         }) == true {
             return Response(status: .notModified, headers: headers)
         }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: svg)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: badge.body))
     }
 }
