@@ -31,6 +31,9 @@ struct DashboardLoad: AsyncParsableCommand {
         let seeded = ContinuousClock.now
         try await seed(store)
         print("seeded \(runs) runs over \(recipes) recipes in \(ContinuousClock.now - seeded)")
+        #if DEBUG
+        print("a debug build: the targets are for `swift build -c release --product ccci-bench` (.build/release/ccci-bench)")
+        #endif
         try await ForgeStub.with { stub in
             try await withServer(server, stub: stub) { port in
                 let base = "http://127.0.0.1:\(port)"
