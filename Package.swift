@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "CCCIRunner",
             dependencies: [
-                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIStore", "CCCISystem", "CSystemShims",
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIStore", "CCCISystem", "CCCILint", "CSystemShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],

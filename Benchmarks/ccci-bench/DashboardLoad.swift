@@ -32,7 +32,9 @@ struct DashboardLoad: AsyncParsableCommand {
         try await seed(store)
         print("seeded \(runs) runs over \(recipes) recipes in \(ContinuousClock.now - seeded)")
         #if DEBUG
-        print("a debug build: the targets are for `swift build -c release --product ccci-bench` (.build/release/ccci-bench)")
+        print(
+            "a debug build: the targets are for `swift build -c release --product ccci-bench` (.build/release/ccci-bench)"
+        )
         #endif
         try await ForgeStub.with { stub in
             try await withServer(server, stub: stub) { port in

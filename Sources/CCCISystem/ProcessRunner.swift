@@ -32,6 +32,20 @@ public struct ProcessRunner: Sendable {
         self.terminationGrace = terminationGrace
     }
 
+    /// Runs `command`; when `timeout` passes first, ends it (its process group) and returns `nil`.
+    public func run(_ command: Command, timeout: Duration) async throws -> CommandResult? {
+        try await withThrowingTaskGroup(of: CommandResult?.self) { group in
+            group.addTask { try await run(command) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+    }
+
     /// Runs `command` to completion.
     public func run(_ command: Command) async throws -> CommandResult {
         var options = PlatformOptions()

@@ -233,7 +233,7 @@ func metaProblems(_ packs: [Pack]) -> [MetaProblem] {
         #expect(metaProblems([pack]).count == 1)
     }
 
-    @Test("screenshot is a table { path, wait }, or false to disable it")
+    @Test("screenshot is a table { path, selector, text, wait, viewport }, or false to disable it")
     func screenshot() throws {
         let table = try Pack("screenshot = { path = \"/login\", wait = \"2s\" }\n")
         let spec = try MetaLoader.load(packDirectories: [table.url]).screenshot
@@ -245,6 +245,16 @@ func metaProblems(_ packs: [Pack]) -> [MetaProblem] {
         #expect(offMeta.isCustomized(.screenshot))
         let unknown = try Pack("screenshot = { path = \"/\", delay = \"2s\" }\n")
         #expect(metaProblems([unknown]).first?.message.contains("delay") == true)
+        let full = try Pack(
+            "screenshot = { path = \"login\", selector = \"#app\", text = \"Welcome\", viewport = \"1024x640\" }\n")
+        let fullSpec = try #require(try MetaLoader.load(packDirectories: [full.url]).screenshot)
+        #expect(fullSpec == ScreenshotSpec(path: "/login", selector: "#app", text: "Welcome", width: 1024, height: 640))
+        #expect(ScreenshotSpec().width == 1280 && ScreenshotSpec().height == 800)
+        for bad in ["1024", "10x10", "1024x99999", "wide"] {
+            let pack = try Pack("screenshot = { viewport = \"\(bad)\" }\n")
+            let message = metaProblems([pack]).first?.message ?? ""
+            #expect(message.contains("viewport") && message.contains(bad) && message.contains("WIDTHxHEIGHT"), "\(bad)")
+        }
     }
 
     @Test("a malformed upgrade_base_version is a problem showing the text")
@@ -293,7 +303,7 @@ func metaProblems(_ packs: [Pack]) -> [MetaProblem] {
             ("dependencies = \"keycloak\"", "dependencies", "an array of strings", "a string"),
             ("health_statuses = [200, \"ok\"]", "health_statuses", "an array of integers", "a string"),
             ("extra_env = \"A=1\"", "extra_env", "a table of strings", "a string"),
-            ("screenshot = 3", "screenshot", "a table { path, wait } or false", "an integer"),
+            ("screenshot = 3", "screenshot", "a table { path, selector, text, wait, viewport } or false", "an integer"),
             ("na_tiers = \"backup\"", "na_tiers", "an array of tier names", "a string"),
         ])
     func typeMismatch(line: String, key: String, expected: String, found: String) throws {

@@ -78,7 +78,7 @@ extension Integration {
             #expect(b.status == 0, "\(b.errorOutput)")
             let webResults = try harness.results(a)
             let appdbResults = try harness.results(b)
-            #expect(webResults.level == 4)
+            #expect(webResults.level == 5)
             #expect(appdbResults.level == 3)
             try await expectNoResidue(
                 harness,

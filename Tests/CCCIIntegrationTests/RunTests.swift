@@ -12,28 +12,43 @@ import FoundationXML
 extension Integration {
     /// `ccci run` end to end on the real lab (SPEC F-RUN and its tiers).
     @Suite struct Run {
-        @Test("web, all five stages: exit 0, level 4, schema-valid results, junit.xml, zero residue, in `ccci results`")
+        @Test(
+            "web, every stage: exit 0, level 5 with lint and a screenshot of the app, schema-valid results, junit.xml, zero residue, in `ccci results`"
+        )
         func webFullRun() async throws {
             let harness = try RunHarness()
             try await harness.add("web")
             let result = try await harness.ccci(["run", "web"])
             #expect(result.status == 0, "ccci run web failed:\n\(result.output)\n\(result.errorOutput)")
             // The human report: a table with every tier and the level.
-            for tier in ["install", "upgrade", "backup", "restore", "custom"] {
+            for tier in Tier.allCases.map(\.rawValue) {
                 #expect(
                     result.output.contains("  \(tier.padding(toLength: 10, withPad: " ", startingAt: 0)) pass"),
                     "\(tier) row")
             }
-            #expect(result.output.contains("level 4 (ladder/2)"))
+            #expect(result.output.contains("level 5 (ladder/2)"))
             let line = try #require(result.output.split(separator: "\n").first { $0.contains("artifacts: ") })
             let runDirectory = URL(fileURLWithPath: String(line.split(separator: " ")[1].dropLast()))
             let resultsFile = runDirectory.appendingPathComponent("results.json")
             let errors = try await SchemaValidation.errors(ofFile: resultsFile)
             #expect(errors.isEmpty, "\(errors)")
             let results = try JSONCoding.decoder.decode(RunResults.self, from: Data(contentsOf: resultsFile))
-            #expect(results.level == 4)
+            #expect(results.level == 5)
             #expect(results.outcome == .pass && results.exitCode == 0)
             #expect(results.deployCount == 2)
+            // L5: lint ran over the head (its warnings reported, one check per rule) and the
+            // screenshot is a picture of the app.
+            let lint = try #require(results.tiers["lint"])
+            #expect(lint.checks.first { $0.name == "lint" }?.message == "0 errors, 2 warnings")
+            #expect(lint.checks.contains { $0.name.hasPrefix("R004 ") && $0.message?.contains("latest") == true })
+            #expect(FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent("lint.json").path))
+            #expect(results.artifacts.screenshot == "screenshot.png")
+            let picture = try Data(contentsOf: runDirectory.appendingPathComponent("screenshot.png"))
+            #expect(picture.starts(with: [0x89, 0x50, 0x4E, 0x47]) && picture.count > 5000, "a PNG of the page")
+            #expect(
+                FileManager.default.contents(atPath: runDirectory.appendingPathComponent("tiers/screenshot.log").path)
+                    != nil)
+            #expect(result.output.contains("title \"web fixture\""), "the page the browser saw is the app's")
             // The data proofs went through the running apps, and the report says so.
             #expect(results.tiers["upgrade"]?.proofs.contains("read through the app (service app at /var/www)") == true)
             #expect(results.tiers["restore"]?.proofs.contains("read through the app (service app at /var/www)") == true)
@@ -61,7 +76,55 @@ extension Integration {
             let history = try await harness.ccci(["results", "--json", "--recipe", "web"])
             let runs = try JSONCoding.decoder.decode([JSONValue].self, from: Data(history.output.utf8))
             #expect(runs.first?["run_id"]?.stringValue == results.runID)
-            #expect(runs.first?["level"] == 4)
+            #expect(runs.first?["level"] == 5)
+        }
+
+        @Test(
+            "L5 fails for its reasons: lint errors name their rules (the deploy still runs); a blank page and an error page fail the screenshot; exit 1, nothing left"
+        )
+        func levelFiveFailures() async throws {
+            // The CI packs, with web's screenshot pointed at a page that does not exist.
+            let packs = try TestEnvironment.copyOfPacks()
+            let webPack = packs.appending("web/ccci.toml")
+            let original = try String(contentsOf: webPack, encoding: .utf8)
+            try (original + "\nscreenshot = { path = \"/no-such-page\" }\n").write(
+                to: webPack, atomically: true, encoding: .utf8)
+            let harness = try RunHarness(packs: packs.url)
+            for name in ["lintbad", "blank", "web"] { try await harness.add(name) }
+
+            let lintbad = try await harness.ccci(["run", "lintbad", "--stages", "lint,install", "--json"])
+            #expect(lintbad.status == 1, "\(lintbad.errorOutput)")
+            let linted = try harness.results(lintbad)
+            let lint = try #require(linted.tiers["lint"])
+            #expect(lint.status == .fail)
+            #expect(
+                lint.reason?.contains("C004") == true && lint.reason?.contains("R014") == true, "\(lint.reason ?? "")")
+            #expect(lint.checks.contains { $0.name.hasPrefix("R014 ") && $0.status == .fail })
+            #expect(linted.tiers["install"]?.status == .pass, "lint errors do not stop the deploy")
+            #expect(linted.level == 1)
+
+            let blank = try await harness.ccci(["run", "blank", "--stages", "install,screenshot", "--json"])
+            #expect(blank.status == 1, "\(blank.errorOutput)")
+            let blankResults = try harness.results(blank)
+            let blankShot = try #require(blankResults.tiers["screenshot"])
+            #expect(blankShot.status == .fail)
+            #expect(blankShot.reason?.contains("the page is blank") == true, "\(blankShot.reason ?? "")")
+            #expect(blankShot.reason?.contains("#ffffff") == true)
+            #expect(blankResults.tiers["install"]?.status == .pass && blankResults.level == 1)
+
+            let missing = try await harness.ccci(["run", "web", "--stages", "install,screenshot", "--json"])
+            #expect(missing.status == 1, "\(missing.errorOutput)")
+            let missingResults = try harness.results(missing)
+            let missingShot = try #require(missingResults.tiers["screenshot"])
+            #expect(missingShot.status == .fail)
+            #expect(missingShot.reason?.contains("HTTP 404") == true, "\(missingShot.reason ?? "")")
+
+            try await TestEnvironment.withEngine { engine in
+                for domain in [linted.appDomain, blankResults.appDomain, missingResults.appDomain] {
+                    let left = try await harness.residue(domain, engine: engine)
+                    #expect(left.isEmpty, "\(domain) left \(left.summary)")
+                }
+            }
         }
 
         @Test("a recipe given as a git URL runs like a catalogue name; --ref picks the commit under test")
@@ -127,11 +190,7 @@ extension Integration {
         @Test("consumer: provider deployed first and torn down after; its test uses the handed-over credentials")
         func consumerWithProvider() async throws {
             // The CI packs, plus a test that prints the handed-over secret (as a careless test might).
-            let packs = try TemporaryDirectory("ccci-packs")
-            for entry in try FileManager.default.contentsOfDirectory(atPath: TestEnvironment.packsRoot.path) {
-                try FileManager.default.copyItem(
-                    at: TestEnvironment.packsRoot.appendingPathComponent(entry), to: packs.appending(entry))
-            }
+            let packs = try TestEnvironment.copyOfPacks()
             let leak = packs.appending("consumer/functional/leak.sh")
             try FileManager.default.createDirectory(
                 at: leak.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -153,7 +212,7 @@ extension Integration {
             let custom = try #require(results.tiers["custom"])
             #expect(custom.status == .pass, "\(custom.reason ?? "")")
             #expect(custom.checks.contains { $0.name.contains("token with handed-over secret") && $0.status == .pass })
-            #expect(results.level == 4, "consumer declares backup/restore n/a, so the ladder continues")
+            #expect(results.level == 5, "consumer declares backup/restore n/a, so the ladder continues")
             let log = try String(contentsOfFile: "\(results.artifacts.runDirectory)/run.log", encoding: .utf8)
             let lines = log.split(separator: "\n").map(String.init)
             let providerReady = try #require(lines.firstIndex { $0.contains("dependency provider ready") })

@@ -92,7 +92,7 @@ extension Integration {
         }
 
         @Test(
-            "end to end: a signed !testme for web is queued, runs for real, and the PR gets the ack, the statuses and a level-4 reply"
+            "end to end: a signed !testme for web is queued, runs for real, and the PR gets the ack, the statuses and a level-5 reply"
         )
         func endToEnd() async throws {
             try await Scenario.with { scenario in
@@ -106,13 +106,13 @@ extension Integration {
                     (try? String(contentsOf: runDirectory.appendingPathComponent("tiers/custom.log"), encoding: .utf8))
                     ?? ""
                 #expect(job.state == .passed, "\(job.note ?? "") — \(customLog.suffix(3000))")
-                #expect(job.level == 4 && job.exitCode == 0 && job.attempt == 1)
+                #expect(job.level == 5 && job.exitCode == 0 && job.attempt == 1)
                 #expect(await scenario.stub.waitUntil { $0.statuses.count >= 3 && $0.comments.first?.edits ?? 0 >= 1 })
                 // One comment: the acknowledgement, edited into the result.
                 let comments = scenario.stub.comments(on: "recipes/web", 1)
                 #expect(comments.count == 1)
                 let reply = try #require(comments.first).body
-                #expect(reply.contains("level 4 (passed)"), "\(reply)")
+                #expect(reply.contains("level 5 (passed)"), "\(reply)")
                 for tier in ["install", "upgrade", "backup", "restore", "custom"] {
                     #expect(reply.contains("| \(tier) | ✅ pass |"), "\(tier)")
                 }
@@ -123,7 +123,7 @@ extension Integration {
                 let statuses = scenario.stub.statuses
                 #expect(statuses.map(\.state) == ["pending", "pending", "success"])
                 #expect(statuses[0].description.hasPrefix("queued") && statuses[1].description.hasPrefix("running"))
-                #expect(statuses[2].description.hasPrefix("level 4"))
+                #expect(statuses[2].description.hasPrefix("level 5"))
                 #expect(statuses[2].targetURL == "http://ci.test/runs/\(runID)")
                 #expect(statuses.allSatisfy { $0.context == "cc-ci" && $0.sha == scenario.web.head })
                 // The permission was asked of the forge; the head came from it.
@@ -131,9 +131,9 @@ extension Integration {
                 #expect(job.headSHA == scenario.web.head)
                 // The links work.
                 let results = try await scenario.get(serve, "/runs/\(runID)/results.json")
-                #expect(results.status == 200 && results.text.contains("\"level\" : 4"))
+                #expect(results.status == 200 && results.text.contains("\"level\" : 5"))
                 let page = try await scenario.get(serve, "/runs/\(runID)")
-                #expect(page.status == 200 && page.text.contains("title=\"level 4\">L4</span>"))
+                #expect(page.status == 200 && page.text.contains("title=\"level 5\">L5</span>"))
                 #expect(try await scenario.get(serve, "/").text.contains("<a href=\"/runs/\(runID)\">"))
                 let metrics = try await scenario.get(serve, "/metrics").text
                 #expect(metrics.contains("ccci_runs_total{recipe=\"web\",outcome=\"pass\"} 1"), "\(metrics)")
@@ -176,7 +176,9 @@ extension Integration {
                         FileManager.default.fileExists(atPath: artifacts.appendingPathComponent("\(name).png").path))
                 }
                 let job = try await scenario.waitForJob(queued.number) { !$0.state.isActive }
-                #expect(job.state == .passed, "\(job.note ?? "")")
+                #expect(
+                    job.state == .passed,
+                    "\(job.note ?? "") \((try? scenario.results(of: runID))?.tiers.compactMapValues(\.reason) ?? [:])")
                 #expect(try await scenario.residue(of: runID).isEmpty)
                 #expect(await serve.stop() == 0)
             }

@@ -8,13 +8,18 @@ import Testing
         Dictionary(uniqueKeysWithValues: tiers.map { ($0, TierResult(status: .pass, durationSeconds: 1)) })
     }
 
-    @Test("every tier passed and nothing was left: pass, level 4")
+    @Test("every tier passed and nothing was left: pass, level 5; without lint and screenshot, level 4")
     func allPassed() {
         let decision = RunVerdict.decide(
             concluded: Self.passed(Tier.defaultStages), requested: Tier.defaultStages, stop: nil, residueClean: true,
             declaredNA: [], customTestsExecuted: 2)
         #expect(decision.outcome == .pass)
-        #expect(decision.ladder.level == 4)
+        #expect(decision.ladder.level == 5)
+        let fourTiers: [Tier] = [.install, .upgrade, .backup, .restore, .custom]
+        let withoutL5 = RunVerdict.decide(
+            concluded: Self.passed(fourTiers), requested: fourTiers, stop: nil, residueClean: true, declaredNA: [],
+            customTestsExecuted: 2)
+        #expect(withoutL5.outcome == .pass && withoutL5.ladder.level == 4)
     }
 
     @Test("a tier the steps did not conclude: 'not run' when requested, 'not requested' otherwise")

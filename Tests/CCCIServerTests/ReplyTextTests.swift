@@ -20,7 +20,8 @@ import Testing
         var tiers: [String: TierResult] = [:]
         var statuses: [Tier: TierStatus] = [:]
         for tier in Tier.defaultStages {
-            let status: TierStatus = tier == failing ? .fail : .pass
+            // Lint and the screenshot pass only for a level-5 run.
+            let status: TierStatus = tier == failing ? .fail : (tier >= .lint && level < 5 ? .skip : .pass)
             statuses[tier] = status
             tiers[tier.rawValue] = TierResult(
                 status: status, durationSeconds: 12.34, reason: tier == failing ? "marker | lost\nafter <restore>" : nil

@@ -21,6 +21,15 @@ public enum TestEnvironment {
     /// `Fixtures/packs`.
     public static var packsRoot: URL { repositoryRoot.appendingPathComponent("Fixtures/packs") }
 
+    /// A copy of the CI packs in a temporary directory, for a test that changes one.
+    public static func copyOfPacks() throws -> TemporaryDirectory {
+        let packs = try TemporaryDirectory("ccci-packs")
+        for entry in try FileManager.default.contentsOfDirectory(atPath: packsRoot.path) {
+            try FileManager.default.copyItem(at: packsRoot.appendingPathComponent(entry), to: packs.appending(entry))
+        }
+        return packs
+    }
+
     /// `Fixtures/real-recipes`: real recipes' files (see its SOURCE.md).
     public static var realRecipesRoot: URL { repositoryRoot.appendingPathComponent("Fixtures/real-recipes") }
 

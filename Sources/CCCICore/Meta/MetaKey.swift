@@ -89,8 +89,12 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
                     + "`lint` and `screenshot` are earned only by passing them.")
         case .screenshot:
             return MetaKeySpec(
-                type: .screenshot, default: .screenshot(ScreenshotSpec(path: "/", wait: .zero)),
-                doc: "Screenshot of the running app: `{ path = \"/\", wait = \"2s\" }`, or `false`.")
+                type: .screenshot, default: .screenshot(ScreenshotSpec()),
+                doc: "The screenshot tier's picture of the head app, taken through the ingress once it is healthy: "
+                    + "`{ path = \"/\", selector = \"#app\", text = \"Welcome\", wait = \"1s\", viewport = \"1280x800\" }` "
+                    + "(every field optional: the page, a CSS selector and/or text to wait for, a pause after, "
+                    + "the window). A blank page, the ingress' 404/502 or a browser error fails the tier. "
+                    + "`false` skips the tier, so the run cannot reach L5.")
         case .dependencies:
             return MetaKeySpec(
                 type: .stringList, default: .strings([]),
@@ -164,7 +168,7 @@ public enum MetaType: String, Sendable, Hashable {
         case .hook: return "the path of an executable in the pack"
         case .triState: return "\"auto\", true or false"
         case .probe: return "a table { path, status, contains, timeout } or the path of an executable"
-        case .screenshot: return "a table { path, wait } or false"
+        case .screenshot: return "a table { path, selector, text, wait, viewport } or false"
         case .version: return "a recipe version such as \"1.2.0+3.4.5\""
         case .dataLocation: return "a table { service, path } naming a service and an absolute path in it"
         case .tierList: return "an array of tier names (\(Tier.allCases.map(\.rawValue).joined(separator: ", ")))"
@@ -221,8 +225,7 @@ public enum MetaValue: Sendable, Hashable {
         case .triState(let flag): return flag.map(JSONValue.bool) ?? .string("auto")
         case .probe(let probe): return probe.json
         case .screenshot(let spec):
-            guard let spec else { return .bool(false) }
-            return .object(["path": .string(spec.path), "wait": .string(DurationText.format(spec.wait))])
+            return spec?.json ?? .bool(false)
         case .version(let version): return .string(version.raw)
         case .tiers(let tiers): return .array(tiers.map { .string($0.rawValue) })
         case .dataLocation(let service, let path): return ["service": .string(service), "path": .string(path)]
@@ -259,8 +262,42 @@ public enum ReadyProbe: Sendable, Hashable {
     }
 }
 
-/// Where and when to take the screenshot.
+/// Where and when to take the screenshot (the `screenshot` tier).
 public struct ScreenshotSpec: Sendable, Hashable {
-    public let path: String
-    public let wait: Duration
+    /// The page, on the app's domain.
+    public var path: String
+    /// How long to wait after the page (and `selector` or `text`) is there.
+    public var wait: Duration
+    /// A CSS selector the page must show before the picture is taken.
+    public var selector: String?
+    /// Text the page must show before the picture is taken.
+    public var text: String?
+    /// The browser window, in CSS pixels.
+    public var width: Int
+    public var height: Int
+
+    public init(
+        path: String = "/", wait: Duration = .zero, selector: String? = nil, text: String? = nil, width: Int = 1280,
+        height: Int = 800
+    ) {
+        self.path = path
+        self.wait = wait
+        self.selector = selector
+        self.text = text
+        self.width = width
+        self.height = height
+    }
+
+    /// The allowed window sizes, each side.
+    public static let sides = 200...4000
+
+    var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "path": .string(path), "wait": .string(DurationText.format(wait)),
+            "viewport": .string("\(width)x\(height)"),
+        ]
+        if let selector { object["selector"] = .string(selector) }
+        if let text { object["text"] = .string(text) }
+        return .object(object)
+    }
 }

@@ -220,19 +220,37 @@ public enum MetaLoader {
         case .screenshot:
             switch raw {
             case .bool(false): return .screenshot(nil)
-            case .bool(true): return .screenshot(ScreenshotSpec(path: "/", wait: .zero))
+            case .bool(true): return .screenshot(ScreenshotSpec())
             case .object(let object):
-                for name in object.keys where !["path", "wait"].contains(name) {
-                    throw mismatch(nil, "unknown field `\(name)` in `\(key)` — it takes `path` and `wait`")
+                let fields = ["path", "wait", "selector", "text", "viewport"]
+                for name in object.keys where !fields.contains(name) {
+                    throw mismatch(
+                        nil,
+                        "unknown field `\(name)` in `\(key)` — it takes \(fields.map { "`\($0)`" }.joined(separator: ", "))"
+                    )
                 }
-                var wait = Duration.zero
+                var spec = ScreenshotSpec()
                 if let value = object["wait"],
                     case .duration(let parsed) = try validate(
                         value, as: .duration, key: "\(key).wait", context: context)
                 {
-                    wait = parsed
+                    spec.wait = parsed
                 }
-                return .screenshot(ScreenshotSpec(path: try stringField(object, "path", key: key) ?? "/", wait: wait))
+                let path = try stringField(object, "path", key: key) ?? "/"
+                spec.path = path.hasPrefix("/") ? path : "/" + path
+                spec.selector = try stringField(object, "selector", key: key).flatMap { $0.isEmpty ? nil : $0 }
+                spec.text = try stringField(object, "text", key: key).flatMap { $0.isEmpty ? nil : $0 }
+                if let viewport = try stringField(object, "viewport", key: key) {
+                    let sides = viewport.lowercased().split(separator: "x").compactMap { Int($0) }
+                    guard sides.count == 2, sides.allSatisfy(ScreenshotSpec.sides.contains) else {
+                        throw mismatch(
+                            nil,
+                            "`\(key).viewport` is '\(viewport)' — write WIDTHxHEIGHT, each \(ScreenshotSpec.sides.lowerBound)–\(ScreenshotSpec.sides.upperBound), e.g. \"1280x800\""
+                        )
+                    }
+                    (spec.width, spec.height) = (sides[0], sides[1])
+                }
+                return .screenshot(spec)
             default:
                 throw mismatch()
             }

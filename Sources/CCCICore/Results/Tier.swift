@@ -16,8 +16,8 @@ public enum Tier: String, Sendable, Codable, CaseIterable, Hashable, Comparable 
     /// A screenshot of the running app is captured.
     case screenshot
 
-    /// The tiers `ccci run` executes when `--stages` is not given.
-    public static let defaultStages: [Tier] = [.install, .upgrade, .backup, .restore, .custom]
+    /// The tiers `ccci run` executes when `--stages` is not given: all of them.
+    public static let defaultStages: [Tier] = allCases
 
     public static func < (lhs: Tier, rhs: Tier) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!

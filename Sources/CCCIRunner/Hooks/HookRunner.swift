@@ -37,17 +37,7 @@ public struct HookRunner: Sendable {
         let command = Command(
             executable.path, arguments, environment: environment, workingDirectory: directory, input: input,
             output: .logFile(log))
-        let runner = self.runner
-        let result = try await withThrowingTaskGroup(of: CommandResult?.self) { group in
-            group.addTask { try await runner.run(command) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = try await group.next()!
-            group.cancelAll()
-            return first
-        }
+        let result = try await runner.run(command, timeout: timeout)
         guard let result else {
             return Outcome(
                 hook: executable.path, exitCode: 124, durationSeconds: timeout.seconds,

@@ -14,10 +14,12 @@ import Foundation
 ///  2. the work, racing a stop (a signal, the deadline — `RunLifetime`), which cancels it:
 ///     - `Preparation`: read the code under test and its customization; nothing is deployed,
 ///       a problem here is a usage or configuration error (exit 2);
+///     - `LintTier`: the code under test against the lint rules, before any deploy;
 ///     - `Janitor`: reap what dead runs left;
 ///     - `RunAdmission`: a run slot, then the locks of every app the run will create;
 ///     - `DependencySetup`: the recipes this one depends on, deployed first;
-///     - `HeadPath` (install → `BackupAndRestore` → `CustomTier`) and `UpgradePath`, together;
+///     - `HeadPath` (install → `ScreenshotTier` → `BackupAndRestore` → `CustomTier`) and
+///       `UpgradePath`, together;
 ///  3. `Teardown`: the evidence of a failure, then every locked app removed and verified;
 ///  4. `RunVerdict`: outcome and level; `RunRecord`: results.json, junit.xml, the store.
 public final class RunCoordinator: Sendable {
@@ -147,6 +149,13 @@ public final class RunCoordinator: Sendable {
         }
         progress.prepared = prepared
         registration?.prepared(prepared, stages: options.stages)
+        let sink: VerdictSink = { tier, verdict in registration?.update { $0.tiers[tier.rawValue] = verdict } }
+        if options.stages.contains(.lint), !Task.isCancelled {
+            // Before anything is deployed: it needs no swarm, no slot and no lock.
+            let lint = await LintTier(context: context, prepared: prepared).run()
+            await sink(.lint, lint)
+            progress.paths.append(PathResult(tiers: [.lint: lint]))
+        }
         await janitorAtStart(context, naming: prepared.naming)
         do {
             progress.locked = try await RunAdmission(context: context).admit(
@@ -155,10 +164,10 @@ public final class RunCoordinator: Sendable {
             // No app can be created: every tier asked for fails for that reason.
             context.journal.line(error.message)
             var refused = PathResult()
-            for tier in options.stages {
+            for tier in options.stages where tier != .lint {
                 refused.tiers[tier] = TierResult(status: .fail, durationSeconds: 0, reason: error.message)
             }
-            progress.paths = [refused]
+            progress.paths.append(refused)
             return progress
         } catch {
             context.journal.line("stopped while waiting to be admitted: \(error)")
@@ -166,7 +175,6 @@ public final class RunCoordinator: Sendable {
         }
         progress.dependencies = await DependencySetup(context: context, prepared: prepared).deploy()
         let steps = TierSteps(context: context, prepared: prepared, dependencies: progress.dependencies)
-        let sink: VerdictSink = { tier, verdict in registration?.update { $0.tiers[tier.rawValue] = verdict } }
         let head = HeadPath(steps: steps, sink: sink)
         let upgrade: @Sendable () async -> PathResult = {
             guard self.options.stages.contains(.upgrade) else { return PathResult() }
@@ -175,11 +183,11 @@ public final class RunCoordinator: Sendable {
             return PathResult(tiers: [.upgrade: verdict])
         }
         if options.serial {
-            progress.paths = [await head.run(), await upgrade()]
+            progress.paths += [await head.run(), await upgrade()]
         } else {
             async let headResult = head.run()
             async let upgradeResult = upgrade()
-            progress.paths = [await headResult, await upgradeResult]
+            progress.paths += [await headResult, await upgradeResult]
         }
         return progress
     }
@@ -261,7 +269,11 @@ public final class RunCoordinator: Sendable {
             tiers: Dictionary(uniqueKeysWithValues: decision.tiers.map { ($0.key.rawValue, $0.value) }),
             ladder: decision.ladder, deployCount: await prepared.deployGuard.total, manifest: prepared.manifest,
             flags: flags.sorted(),
-            artifacts: Artifacts(runDirectory: runDirectory.path, tierLogs: tierLogs, serviceLogs: serviceLogs),
+            artifacts: Artifacts(
+                runDirectory: runDirectory.path, tierLogs: tierLogs, serviceLogs: serviceLogs,
+                screenshot: FileManager.default.fileExists(
+                    atPath: runDirectory.appendingPathComponent(ScreenshotTier.fileName).path)
+                    ? ScreenshotTier.fileName : nil),
             ccciVersion: CCCIVersion.current)
     }
 

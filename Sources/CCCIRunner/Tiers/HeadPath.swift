@@ -8,9 +8,9 @@ struct PathResult: Sendable {
     var customTestsExecuted = 0
 }
 
-/// The head app's path (SPEC F-INSTALL, F-BACKUP-TIER, F-RESTORE-TIER, F-CUSTOM): a fresh install
-/// of the code under test — what a new operator does — then, on that app, backup, restore and
-/// the recipe's own tests. Each tier concludes once, reported to `sink` as it does; a stopped run
+/// The head app's path (SPEC F-INSTALL, F-BACKUP-TIER, F-RESTORE-TIER, F-CUSTOM, F-LEVEL): a fresh
+/// install of the code under test — what a new operator does — then, on that app, its
+/// screenshot, backup, restore and the recipe's own tests. Each tier concludes once, reported to `sink` as it does; a stopped run
 /// leaves the tiers it did not reach without a verdict.
 struct HeadPath {
     let steps: TierSteps
@@ -22,17 +22,20 @@ struct HeadPath {
     func run() async -> PathResult {
         var result = PathResult()
         let stages = context.options.stages
-        guard stages.contains(where: { $0 != .upgrade }) else { return result }
+        guard stages.contains(where: { $0 != .upgrade && $0 != .lint }) else { return result }
         let (install, app) = await self.install()
         await conclude(.install, install, into: &result)
         guard install.status != .cancelled, !Task.isCancelled else { return result }
         guard let app, install.status != .fail else {
-            for tier in [Tier.backup, .restore, .custom] where stages.contains(tier) {
+            for tier in [Tier.screenshot, .backup, .restore, .custom] where stages.contains(tier) {
                 await conclude(
                     tier, TierResult(status: .skip, durationSeconds: 0, reason: "the head app did not install"),
                     into: &result)
             }
             return result
+        }
+        if stages.contains(.screenshot), !Task.isCancelled {
+            await conclude(.screenshot, await ScreenshotTier(steps: steps).run(app), into: &result)
         }
         if stages.contains(.backup) || stages.contains(.restore) {
             let tiers = await BackupAndRestore(steps: steps).run(app)

@@ -1,0 +1,1 @@
+# blank has no configs to version.
