@@ -103,8 +103,8 @@ for round in $(seq 1 "$rounds"); do
   run=$(last_run); read -r own children <<<"$(cpu_of "$run")"; add cpu_own "$own"; add cpu_children "$children"
   cp "$run/results.json" "$work/full-$round.json"; cp "$run/run.log" "$work/full-$round.log"
   printf '%-6s %-42s %10.2f\n' "$round" "ccci run web (all stages)" "$t"
-  # The same run without the recipe's functional tests (a real browser): the run's own CPU.
-  "$ccci" run web --stages install,upgrade,backup,restore --json >/dev/null
+  # The same run without a browser (the recipe's functional tests, the screenshot): the run's own CPU.
+  "$ccci" run web --stages install,upgrade,backup,restore,lint --json >/dev/null
   read -r own children <<<"$(cpu_of "$(last_run)")"; add nt_own "$own"; add nt_children "$children"
   start=$(now); "$ccci" run web --serial --json >/dev/null; t=$(since "$start"); add serial "$t"
   printf '%-6s %-42s %10.2f\n' "$round" "ccci run web --serial" "$t"
@@ -144,9 +144,10 @@ for r in range(1, rounds + 1):
         "deploy": pick("deploy"), "converge": pick("converge"), "health": pick("health") + pick("ready"),
         "backup": res["tiers"]["backup"]["duration_s"], "restore": res["tiers"]["restore"]["duration_s"],
         "tests": res["tiers"]["custom"]["duration_s"],
+        "lint": res["tiers"]["lint"]["duration_s"], "screenshot": res["tiers"]["screenshot"]["duration_s"],
         "teardown": (max(teardown) - min(teardown)) if teardown else 0.0,
     })
-for key in ["deploy", "converge", "health", "backup", "restore", "tests", "teardown"]:
+for key in ["lint", "deploy", "converge", "health", "screenshot", "backup", "restore", "tests", "teardown"]:
     print(key, statistics.median(row[key] for row in rows))
 PY
 )
@@ -165,7 +166,7 @@ own=$(med cpu_own); children=$(med cpu_children)
 printf '%-44s %10.2f s   ccci %.2f s + children %.2f s\n' "CPU per full web run" \
   "$(echo "$own + $children" | bc)" "$own" "$children"
 own=$(med nt_own); children=$(med nt_children)
-printf '%-44s %10.2f s   ccci %.2f s + children %.2f s   (target <= 4)\n' "  the same without the recipe's own tests" \
+printf '%-44s %10.2f s   ccci %.2f s + children %.2f s   (target <= 4)\n' "  the same without a browser (tests, screenshot)" \
   "$(echo "$own + $children" | bc)" "$own" "$children"
 echo
 printf '%-12s %10s %14s\n' phase ccci "docker/restic"

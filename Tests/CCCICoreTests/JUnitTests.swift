@@ -71,6 +71,25 @@ func sampleResults(
         #expect(xml.contains("classname=\"web&amp;co.install\""))
     }
 
+    @Test("the screenshot is attached to the screenshot tier's first test case, and nowhere without one")
+    func screenshotAttachment() {
+        var results = sampleResults(
+            tiers: [
+                "install": TierResult(status: .pass, durationSeconds: 1),
+                "screenshot": TierResult(
+                    status: .pass, durationSeconds: 2,
+                    checks: [Check(name: "screenshot of /", status: .pass, durationSeconds: 2)]),
+            ])
+        #expect(!JUnit.render(results).contains("ATTACHMENT"))
+        results.artifacts.screenshot = "screenshot.png"
+        let xml = JUnit.render(results)
+        #expect(
+            xml.contains(
+                "name=\"screenshot of /\" time=\"2.000\"><system-out>[[ATTACHMENT|runs/1/screenshot.png]]</system-out></testcase>"
+            ))
+        #expect(xml.components(separatedBy: "ATTACHMENT").count == 2, "once")
+    }
+
     @Test("XML special characters are escaped and characters XML forbids are dropped")
     func escaping() {
         #expect(JUnit.escape("a<b>&\"c\"'d'") == "a&lt;b&gt;&amp;&quot;c&quot;&#39;d&#39;")

@@ -64,6 +64,9 @@ extension Integration {
             let junit = try Data(contentsOf: runDirectory.appendingPathComponent("junit.xml"))
             #expect(XMLParser(data: junit).parse(), "junit.xml is well-formed")
             #expect(String(decoding: junit, as: UTF8.self).contains("<testsuite name=\"install\""))
+            #expect(
+                String(decoding: junit, as: UTF8.self).contains(
+                    "[[ATTACHMENT|\(runDirectory.path)/screenshot.png]]"))
             for log in ["run.log", "tiers/install.log", "tiers/upgrade.log", "tiers/backup.log", "tiers/restore.log"] {
                 #expect(FileManager.default.fileExists(atPath: runDirectory.appendingPathComponent(log).path), "\(log)")
             }
@@ -80,7 +83,7 @@ extension Integration {
         }
 
         @Test(
-            "L5 fails for its reasons: lint errors name their rules (the deploy still runs); a blank page and an error page fail the screenshot; exit 1, nothing left"
+            "L5 fails for its reasons: lint errors name their rules (the deploy still runs); a blank page, an error page and a selector that never shows fail the screenshot; exit 1, nothing left"
         )
         func levelFiveFailures() async throws {
             // The CI packs, with web's screenshot pointed at a page that does not exist.
@@ -119,8 +122,20 @@ extension Integration {
             #expect(missingShot.status == .fail)
             #expect(missingShot.reason?.contains("HTTP 404") == true, "\(missingShot.reason ?? "")")
 
+            try (original + "\nscreenshot = { selector = \"#never-there\" }\n").write(
+                to: webPack, atomically: true, encoding: .utf8)
+            let unseen = try await harness.ccci(["run", "web", "--stages", "install,screenshot", "--json"])
+            #expect(unseen.status == 1, "\(unseen.errorOutput)")
+            let unseenResults = try harness.results(unseen)
+            let unseenShot = try #require(unseenResults.tiers["screenshot"])
+            #expect(
+                unseenShot.reason?.contains("never showed selector `#never-there` within 20 s") == true,
+                "\(unseenShot.reason ?? "")")
+
             try await TestEnvironment.withEngine { engine in
-                for domain in [linted.appDomain, blankResults.appDomain, missingResults.appDomain] {
+                for domain in [
+                    linted.appDomain, blankResults.appDomain, missingResults.appDomain, unseenResults.appDomain,
+                ] {
                     let left = try await harness.residue(domain, engine: engine)
                     #expect(left.isEmpty, "\(domain) left \(left.summary)")
                 }

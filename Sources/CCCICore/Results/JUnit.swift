@@ -3,7 +3,9 @@ import Foundation
 /// JUnit XML rendering of a run's results, for CI engines that display test reports.
 public enum JUnit {
     /// One `<testsuite>` per tier, one `<testcase>` per check (a tier without checks becomes one
-    /// test case named after the tier).
+    /// test case named after the tier). The screenshot is attached to the screenshot tier's first
+    /// test case as `[[ATTACHMENT|<path>]]` in its `<system-out>` (the convention Jenkins' and
+    /// GitLab's JUnit readers follow).
     public static func render(_ results: RunResults) -> String {
         var suites: [String] = []
         var totals = (tests: 0, failures: 0, skipped: 0)
@@ -20,7 +22,8 @@ public enum JUnit {
             var cases: [String] = []
             var failures = 0
             var skipped = 0
-            for check in checks {
+            let attachment = tier == .screenshot ? results.artifacts.screenshot : nil
+            for (index, check) in checks.enumerated() {
                 var body = ""
                 switch check.status {
                 case .fail:
@@ -32,6 +35,10 @@ public enum JUnit {
                     body = "<skipped message=\"\(escape(check.message ?? check.status.rawValue))\"/>"
                 case .pass:
                     break
+                }
+                if index == 0, let attachment {
+                    let path = results.artifacts.runDirectory + "/" + attachment
+                    body += "<system-out>[[ATTACHMENT|\(escape(path))]]</system-out>"
                 }
                 let name = "\(escape(check.name))"
                 let time = String(format: "%.3f", check.durationSeconds)

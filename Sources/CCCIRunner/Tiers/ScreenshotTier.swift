@@ -56,6 +56,8 @@ struct Screenshooter {
     let probe: HTTPSProbe
     var chromium = ProcessInfo.processInfo.environment["CCCI_CHROMIUM"] ?? "/usr/bin/chromium"
     var timeout = Duration.seconds(90)
+    /// How long the page may take to show the selector or text it is waited for.
+    var showTimeout = Duration.seconds(20)
 
     /// Distinct colours counted at most (a page of one colour is blank).
     static let enoughColours = 16
@@ -92,6 +94,7 @@ struct Screenshooter {
             "url": .string("https://\(domain)\(spec.path)"), "output": .string(output.path),
             "chromium": .string(chromium), "width": .int(spec.width), "height": .int(spec.height),
             "wait_ms": .int(Int(spec.wait.seconds * 1000)), "timeout_ms": .int(Int(timeout.seconds * 1000) / 2),
+            "show_timeout_ms": .int(Int(showTimeout.seconds * 1000)),
             "ingress_header": .string(HTTPSProbe.ingressAnswerHeader), "enough_colours": .int(Self.enoughColours),
         ]
         if let resolve = probe.curlResolve(for: domain), let address = resolve.split(separator: ":").last {
@@ -181,13 +184,14 @@ struct Screenshooter {
                 finish(error="the page is an error: HTTP %d" % status, status=status)
             try:
                 if request.get("selector"):
-                    page.wait_for_selector(request["selector"], state="visible", timeout=timeout)
+                    page.wait_for_selector(request["selector"], state="visible", timeout=request["show_timeout_ms"])
                 if request.get("text"):
-                    page.get_by_text(request["text"]).first.wait_for(state="visible", timeout=timeout)
+                    page.get_by_text(request["text"]).first.wait_for(state="visible", timeout=request["show_timeout_ms"])
             except BrowserError as error:
                 page.screenshot(path=request["output"])
                 wanted = " and ".join("%s `%s`" % (kind, request[kind]) for kind in ("selector", "text") if request.get(kind))
-                finish(error="the page never showed %s (%s)" % (wanted, first_line(error)), status=status)
+                finish(error="the page never showed %s within %d s" % (wanted, request["show_timeout_ms"] // 1000),
+                       status=status)
             if request["wait_ms"] > 0:
                 page.wait_for_timeout(request["wait_ms"])
             png = page.screenshot(path=request["output"])
