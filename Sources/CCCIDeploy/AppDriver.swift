@@ -21,6 +21,12 @@ public protocol AppDriver: Sendable {
     /// Deploys the app from its recipe checkout as it is now (fresh, or in place over a running
     /// deployment), `envOverrides` written into its env first. Returns without waiting.
     func deploy(_ app: App, mode: DeployMode, envOverrides: [String: String]) async throws -> DeployRecord
+    /// Gives the app's secrets `values` (by secret name), before a deploy; later deploys that
+    /// create those secrets use them too. With `replace`, a secret the app already has is
+    /// replaced (an app not deployed yet); without, it is kept as it is (a running app uses it,
+    /// as an operator's upgrade keeps an inserted secret). Throws for a secret the recipe does not
+    /// declare.
+    func setSecrets(_ app: App, _ values: [String: String], replace: Bool) async throws -> App
     /// The app as its checkout and env describe it now: the compose project and backup plan.
     func model(of app: App) throws -> AppModel
 
@@ -124,6 +130,9 @@ public struct AppSpec: Sendable, Hashable {
     public var workDirectory: URL
     /// Recorded on every object created (`ccci.run`).
     public var runID: String
+    /// Secret values given instead of generated ones, by secret name (meta `extra_secrets`, a
+    /// `pre_deploy` hook's): used by every deploy that creates that secret.
+    public var givenSecrets: [String: String] = [:]
 
     public init(
         recipe: String, domain: AppDomain, checkout: URL, packComposeFiles: [URL] = [],
@@ -215,9 +224,18 @@ public enum DriverError: Error, Sendable, CustomStringConvertible {
     case missingVolume(String)
     case envFileExists(String)
     case unsafeBackupPath(volume: String, path: String)
+    /// A value given for a secret the recipe does not declare.
+    case unknownSecret(name: String, recipe: String, known: [String])
+    /// A secret of that name exists and is not this app's.
+    case foreignSecret(String)
 
     public var description: String {
         switch self {
+        case .unknownSecret(let name, let recipe, let known):
+            return "a value is given for secret `\(name)`, which \(recipe) does not declare (its secrets: "
+                + "\(known.isEmpty ? "none" : known.joined(separator: ", "))) — check `extra_secrets` and the pre_deploy hook"
+        case .foreignSecret(let name):
+            return "secret \(name) exists and is not this app's — it is left alone"
         case .missingImages(let images, let policy):
             return "image\(images.count == 1 ? "" : "s") not present on this node: \(images.joined(separator: ", ")) "
                 + (policy == "local"

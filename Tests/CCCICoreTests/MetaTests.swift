@@ -257,6 +257,29 @@ func metaProblems(_ packs: [Pack]) -> [MetaProblem] {
         }
     }
 
+    @Test(
+        "dependency placeholders are checked across packs: they must name a declared dependency; extra_secrets' values never show"
+    )
+    func dependencyPlaceholders() throws {
+        let recipe = try Pack("dependencies = [\"provider\"]\n")
+        let ci = try Pack(
+            """
+            extra_env = { OIDC = "{{deps.provider.url}}" }
+            extra_secrets = { client_secret = "{{deps.provider.creds.client_secret}}", api = "literal-value" }
+            pre_deploy = "hooks/pre.sh"
+
+            """, executables: ["hooks/pre.sh"])
+        let meta = try MetaLoader.load(packDirectories: [recipe.url, ci.url])
+        #expect(meta.extraSecrets["api"] == "literal-value" && meta.preDeploy?.declared == "hooks/pre.sh")
+        let manifest = Manifest(meta: meta, overlays: [], customTests: [], envOverrides: meta.extraEnv)
+        #expect(manifest.meta["extra_secrets"]?.value["api"] == .string(Redaction.mask), "a literal secret is hidden")
+        let undeclared = try Pack("extra_secrets = { s = \"{{deps.keycloak.creds.secret}}\" }\n")
+        let problem = try #require(metaProblems([recipe, undeclared]).first)
+        #expect(problem.key == "extra_secrets.s" && problem.message.contains("`keycloak` is not in `dependencies`"))
+        let malformed = try Pack("upgrade_extra_env = { A = \"{{deps.provider.port}}\" }\n")
+        #expect(metaProblems([recipe, malformed]).first?.message.contains("is not a dependency fact") == true)
+    }
+
     @Test("a malformed upgrade_base_version is a problem showing the text")
     func badVersion() throws {
         let pack = try Pack("upgrade_base_version = \"latest\"\n")

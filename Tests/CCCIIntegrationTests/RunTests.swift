@@ -226,8 +226,22 @@ extension Integration {
             let results = try harness.results(result)
             let custom = try #require(results.tiers["custom"])
             #expect(custom.status == .pass, "\(custom.reason ?? "")")
-            #expect(custom.checks.contains { $0.name.contains("token with handed-over secret") && $0.status == .pass })
+            for check in [
+                "consumer fetched the provider's discovery document", "consumer holds the provisioned client id",
+                "token granted with the client secret",
+            ] {
+                #expect(custom.checks.contains { $0.name.contains(check) && $0.status == .pass }, "\(check)")
+            }
             #expect(results.level == 5, "consumer declares backup/restore n/a, so the ladder continues")
+            #expect(results.tiers["upgrade"]?.status == .pass, "the upgrade app is wired the same way")
+            // The manifest says where each wired value came from, never the values.
+            #expect(
+                results.manifest.inputs == [
+                    "env.OIDC_PROVIDER": "deps.provider.url", "env.OIDC_CLIENT_ID": "deps.provider.creds.client_id",
+                    "secret.client_secret": "deps.provider.creds.client_secret", "env.OIDC_SCOPES": "pre_deploy",
+                    "secret.session_key": "pre_deploy",
+                ])
+            #expect(results.manifest.meta["extra_secrets"]?.value["client_secret"] == .string(Redaction.mask))
             let log = try String(contentsOfFile: "\(results.artifacts.runDirectory)/run.log", encoding: .utf8)
             let lines = log.split(separator: "\n").map(String.init)
             let providerReady = try #require(lines.firstIndex { $0.contains("dependency provider ready") })
@@ -261,7 +275,9 @@ extension Integration {
             }
         }
 
-        @Test("consumer with its provider unavailable: the test that needs it is skipped and counted, not passed")
+        @Test(
+            "a provider that does not converge: consumer's tiers are skipped with the dependency's reason, exit 1, nothing left"
+        )
         func consumerProviderUnavailable() async throws {
             // A catalogue whose "provider" never becomes healthy, with a short deploy timeout.
             let packs = try TemporaryDirectory("ccci-packs")
@@ -274,25 +290,134 @@ extension Integration {
             try await harness.add("consumer")
             try await harness.add("broken", as: "provider")
             let result = try await harness.ccci(["run", "consumer", "--json", "--stages", "install,custom"])
+            #expect(result.status == 1, "\(result.errorOutput)")
             let results = try harness.results(result)
-            let custom = try #require(results.tiers["custom"])
-            #expect(custom.status == .skip)
-            #expect(custom.reason?.contains("1 test skipped, none executed") == true, "\(custom.reason ?? "")")
-            #expect(custom.reason?.contains("dependency provider is not ready") == true)
-            #expect(custom.checks.filter { $0.status == .skip }.count == 1)
-            #expect(custom.checks.allSatisfy { $0.status != .pass }, "nothing that needs the provider may pass")
-            let skipReport = try FileManager.default.contentsOfDirectory(
-                atPath: "\(results.artifacts.runDirectory)/state"
-            )
-            .first { $0.hasPrefix("depskip-") }
-            let report = try JSONCoding.decoder.decode(
-                JSONValue.self,
-                from: Data(
-                    contentsOf: URL(
-                        fileURLWithPath: "\(results.artifacts.runDirectory)/state/\(try #require(skipReport))")))
-            #expect(report["count"] == 1)
-            #expect(results.level < 4)
-            #expect(result.status == 0, "a skipped test is not a failure")
+            for tier in ["install", "custom"] {
+                let verdict = try #require(results.tiers[tier])
+                #expect(verdict.status == .skip)
+                #expect(verdict.reason?.hasPrefix("dependency provider failed: ") == true, "\(verdict.reason ?? "")")
+            }
+            #expect(results.outcome == .fail && results.level == 0)
+            #expect(results.deployCount == 0, "consumer itself is never deployed")
+            try await expectNothingLeft(results, harness: harness)
+        }
+
+        @Test(
+            "a provider whose provision hook fails fails the dependency: consumer's tiers say so, exit 1, nothing left")
+        func provisionFails() async throws {
+            let packs = try TestEnvironment.copyOfPacks()
+            let hook = packs.appending("provider/hooks/provision.sh")
+            try "#!/bin/sh\necho 'the admin API said no' >&2\nexit 3\n".write(
+                to: hook, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook.path)
+            let harness = try RunHarness(packs: packs.url)
+            try await harness.add("consumer")
+            try await harness.add("provider")
+            let result = try await harness.ccci(["run", "consumer", "--json", "--stages", "install"])
+            #expect(result.status == 1, "\(result.errorOutput)")
+            let results = try harness.results(result)
+            let install = try #require(results.tiers["install"])
+            #expect(install.status == .skip)
+            #expect(install.reason?.contains("dependency provider failed: hook hooks/provision.sh exited 3") == true)
+            #expect(install.reason?.contains("the admin API said no") == true, "\(install.reason ?? "")")
+            try await expectNothingLeft(results, harness: harness)
+        }
+
+        @Test(
+            "a placeholder no dependency provides ends the run as a configuration error (exit 2) naming the known facts; nothing left"
+        )
+        func unknownFact() async throws {
+            let packs = try TestEnvironment.copyOfPacks()
+            let pack = packs.appending("consumer/ccci.toml")
+            try
+                (try String(contentsOf: pack, encoding: .utf8)
+                + "upgrade_extra_env = { OIDC_AUDIENCE = \"{{deps.provider.creds.audience}}\" }\n").write(
+                    to: pack, atomically: true, encoding: .utf8)
+            let harness = try RunHarness(packs: packs.url)
+            try await harness.add("consumer")
+            try await harness.add("provider")
+            let result = try await harness.ccci(["run", "consumer", "--json", "--stages", "install,upgrade"])
+            #expect(result.status == 2, "\(result.errorOutput)")
+            let results = try harness.results(result)
+            let reason = try #require(results.tiers["install"]?.reason)
+            #expect(reason.contains("`upgrade_extra_env.OIDC_AUDIENCE` uses `{{deps.provider.creds.audience}}`"))
+            #expect(
+                reason.contains("{{deps.provider.creds.client_secret}}") && reason.contains("{{deps.provider.url}}"))
+            #expect(results.outcome == .error)
+            try await expectNothingLeft(results, harness: harness)
+        }
+
+        @Test("a dependency cycle is exit 2 naming the cycle, before anything is deployed")
+        func dependencyCycle() async throws {
+            let packs = try TestEnvironment.copyOfPacks()
+            let pack = packs.appending("provider/ccci.toml")
+            try (try String(contentsOf: pack, encoding: .utf8) + "dependencies = [\"consumer\"]\n").write(
+                to: pack, atomically: true, encoding: .utf8)
+            let harness = try RunHarness(packs: packs.url)
+            try await harness.add("consumer")
+            try await harness.add("provider")
+            let result = try await harness.ccci(["run", "consumer"])
+            #expect(result.status == 2)
+            #expect(
+                (result.output + result.errorOutput).contains("dependency cycle: consumer → provider → consumer"),
+                "\(result.output)\(result.errorOutput)")
+        }
+
+        @Test(
+            "stopped while consumer is being wired: SIGTERM tears consumer down before its provider; after SIGKILL the janitor reaps the provider"
+        )
+        func dependencyTeardownOnStops() async throws {
+            // consumer's pre_deploy hook says it started, then takes its time.
+            let packs = try TestEnvironment.copyOfPacks()
+            let marker = packs.appending("pre-deploy-started")
+            let hook = packs.appending("consumer/hooks/pre_deploy.sh")
+            try "#!/bin/sh\necho \"$$\" > \(marker.path)\nsleep 120\n".write(
+                to: hook, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook.path)
+            let harness = try RunHarness(packs: packs.url)
+            try await harness.add("consumer")
+            try await harness.add("provider")
+
+            let terminated = try harness.start(
+                ["run", "consumer", "--stages", "install"], output: harness.home.appending("sigterm.out"))
+            defer { if terminated.isRunning { kill(terminated.processIdentifier, SIGKILL) } }
+            _ = try await HelperProcesses.waitForPIDs(in: marker)
+            kill(terminated.processIdentifier, SIGTERM)
+            try await terminated.exit(within: .seconds(120))
+            #expect(terminated.terminationStatus == 143)
+            let stopped = try #require(try harness.allResults().first)
+            let log = try String(contentsOfFile: "\(stopped.artifacts.runDirectory)/run.log", encoding: .utf8)
+            let lines = log.split(separator: "\n").map(String.init)
+            let headRemoved = try #require(lines.firstIndex { $0.contains("teardown: head app") })
+            let providerRemoved = try #require(lines.firstIndex { $0.contains("teardown: dependency provider") })
+            #expect(headRemoved < providerRemoved, "the provider is torn down after its dependent")
+            try await expectNothingLeft(stopped, harness: harness)
+
+            try FileManager.default.removeItem(at: marker)
+            let killed = try harness.start(
+                ["run", "consumer", "--stages", "install"], output: harness.home.appending("sigkill.out"))
+            defer { if killed.isRunning { kill(killed.processIdentifier, SIGKILL) } }
+            let hookPIDs = try await HelperProcesses.waitForPIDs(in: marker)
+            defer { for pid in hookPIDs where HelperProcesses.alive(pid) { kill(pid, SIGKILL) } }
+            kill(killed.processIdentifier, SIGKILL)
+            try await killed.exit(within: .seconds(60))
+            let janitor = try await harness.ccci(["janitor"])
+            #expect(janitor.status == 0, "\(janitor.output)")
+            let interrupted = try #require(try harness.allResults().first { $0.runID != stopped.runID })
+            #expect(interrupted.outcome == .interrupted)
+            try await expectNothingLeft(interrupted, harness: harness)
+        }
+
+        /// Neither the consumer's apps nor its provider left anything.
+        func expectNothingLeft(_ results: RunResults, harness: RunHarness) async throws {
+            try await TestEnvironment.withEngine { engine in
+                let naming = try AppNaming(ciDomain: harness.ciDomain)
+                let provider = naming.runAppDomain(recipe: "provider", pr: 0, ref: "\(results.headCommit)|dep:consumer")
+                for domain in [results.appDomain, results.upgradeAppDomain, provider.name].compactMap(\.self) {
+                    let left = try await harness.residue(domain, engine: engine)
+                    #expect(left.isEmpty, "\(domain) left \(left.summary)")
+                }
+            }
         }
     }
 }

@@ -22,13 +22,28 @@ public struct Manifest: Sendable, Hashable, Codable {
     public var envOverrides: [String: String]
     /// Deprecation warnings and the like.
     public var warnings: [String]
+    /// Env keys (`env.<KEY>`) and secrets (`secret.<name>`) filled in at run time, each with where
+    /// its value came from: `deps.<recipe>.<fact>` or `pre_deploy`. Never the values.
+    public var inputs: [String: String] = [:]
 
     public init(
         meta: RecipeMeta, overlays: [String], customTests: [String], envOverrides: [String: String]
     ) {
         var entries: [String: MetaEntry] = [:]
         for (key, setting) in meta.settings where meta.isCustomized(key) {
-            let wrapped = Redaction.redact(.object([key.rawValue: setting.value.json]))
+            var json = setting.value.json
+            // A secret's value is never shown, whatever its name; a placeholder is no secret.
+            if key == .extraSecrets, case .object(let values) = json {
+                json = .object(
+                    values.mapValues { value in
+                        guard case .string(let text) = value,
+                            (try? DependencyPlaceholders.references(in: text, key: key.rawValue))?.isEmpty == false,
+                            text.hasPrefix("{{"), text.hasSuffix("}}")
+                        else { return .string(Redaction.mask) }
+                        return value
+                    })
+            }
+            let wrapped = Redaction.redact(.object([key.rawValue: json]))
             entries[key.rawValue] = MetaEntry(value: wrapped[key.rawValue] ?? .null, source: setting.source)
         }
         self.meta = entries
@@ -40,14 +55,27 @@ public struct Manifest: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case meta, hooks, overlays, warnings
+        case meta, hooks, overlays, warnings, inputs
         case customTests = "custom_tests"
         case envOverrides = "env_overrides"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        meta = try container.decode([String: MetaEntry].self, forKey: .meta)
+        hooks = try container.decode([String: String].self, forKey: .hooks)
+        overlays = try container.decode([String].self, forKey: .overlays)
+        customTests = try container.decode([String].self, forKey: .customTests)
+        envOverrides = try container.decode([String: String].self, forKey: .envOverrides)
+        warnings = try container.decode([String].self, forKey: .warnings)
+        // Documents written before run-time inputs existed have none.
+        inputs = try container.decodeIfPresent([String: String].self, forKey: .inputs) ?? [:]
     }
 
     /// Whether nothing is customised.
     public var isEmpty: Bool {
         meta.isEmpty && hooks.isEmpty && overlays.isEmpty && customTests.isEmpty && envOverrides.isEmpty
+            && inputs.isEmpty
     }
 
     /// The block printed at run start, one line per item.
@@ -61,6 +89,7 @@ public struct Manifest: Sendable, Hashable, Codable {
         for key in hooks.keys.sorted() { lines.append("  hook  \(key) → \(hooks[key]!)") }
         for overlay in overlays { lines.append("  overlay  \(overlay)") }
         for key in envOverrides.keys.sorted() { lines.append("  env  \(key)=\(envOverrides[key]!)") }
+        for key in inputs.keys.sorted() { lines.append("  input  \(key) ← \(inputs[key]!)") }
         for test in customTests { lines.append("  test  \(test)") }
         for warning in warnings { lines.append("  warning  \(warning)") }
         return lines

@@ -8,6 +8,7 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
     case stableFor = "stable_for"
     case extraEnv = "extra_env"
     case upgradeExtraEnv = "upgrade_extra_env"
+    case extraSecrets = "extra_secrets"
     case healthPath = "health_path"
     case healthStatuses = "health_statuses"
     case healthOK = "health_ok"
@@ -22,6 +23,8 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
     case upgradeData = "upgrade_data"
     case testTimeout = "test_timeout"
     case composeOverlay = "compose_overlay"
+    case preDeploy = "pre_deploy"
+    case provision = "provision"
     case preInstall = "pre_install"
     case preUpgrade = "pre_upgrade"
     case preBackup = "pre_backup"
@@ -48,12 +51,25 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
                 type: .stringMap, default: .stringMap([:]),
                 doc: "Env keys set in the app env on every deploy (install and the upgrade base), "
                     + "e.g. `{ COMPOSE_FILE = \"compose.yml:compose.smtp.yml\" }`. Keys are variable names; "
-                    + "`DOMAIN`, `STACK_NAME`, `TYPE` and `RECIPE` are cc-ci's and cannot be set.")
+                    + "`DOMAIN`, `STACK_NAME`, `TYPE` and `RECIPE` are cc-ci's and cannot be set. Values may use "
+                    + "a dependency's facts, filled in before the first deploy: `{{deps.<recipe>.domain}}`, "
+                    + "`{{deps.<recipe>.url}}` (`https://<domain>`) and `{{deps.<recipe>.creds.<name>}}` (a secret "
+                    + "its deploy generated, or a credential its pack's `provision` hook returned). A placeholder "
+                    + "that names no dependency is found by `ccci meta check`; one no dependency provides ends the "
+                    + "run as a configuration error (exit 2) naming the known facts.")
         case .upgradeExtraEnv:
             return MetaKeySpec(
                 type: .stringMap, default: .stringMap([:]),
                 doc: "Env keys set only when the upgrade app is redeployed at the head "
-                    + "(settings the new version needs that the old one must not get).")
+                    + "(settings the new version needs that the old one must not get). Placeholders as in `extra_env`.")
+        case .extraSecrets:
+            return MetaKeySpec(
+                type: .stringMap, default: .stringMap([:]),
+                doc: "Values for the app's swarm secrets instead of generated ones, by the secret's name in the "
+                    + "recipe's compose (its `SECRET_<NAME>_VERSION`), e.g. "
+                    + "`{ client_secret = \"{{deps.provider.creds.client_secret}}\" }` (placeholders as in "
+                    + "`extra_env`). The values go into swarm secrets only: never into the env file, a log or the "
+                    + "manifest, which records each secret's source with its value redacted.")
         case .healthPath:
             return MetaKeySpec(
                 type: .string, default: .string("/"),
@@ -125,6 +141,27 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
                 type: .packFile, default: .string("compose.ccci.yml"),
                 doc: "Compose file in the test pack that is added to `COMPOSE_FILE` on every deploy "
                     + "when it exists (CI-only settings; the recipe's files stay untouched).")
+        case .preDeploy:
+            return MetaKeySpec(
+                type: .hook, default: .none,
+                doc: "Executable run after the app's env file is written and before its one deploy — for the head "
+                    + "app, and for the upgrade app before its redeploy at the head — with the hook context (the "
+                    + "tree, `CCCI_ENV_FILE`, the dependencies' facts). It may add env keys and secrets by writing "
+                    + "`{\"env\": {\"KEY\": \"value\"}, \"secrets\": {\"name\": \"value\"}}` to the file named "
+                    + "by `CCCI_OUTPUT_FILE`; cc-ci applies them and records them in the manifest (secret values "
+                    + "redacted). A non-zero exit fails the tier.")
+        case .provision:
+            return MetaKeySpec(
+                type: .hook, default: .none,
+                doc: "In a dependency's pack: executable run once that dependency is healthy, before its "
+                    + "dependents are deployed, with its hook context and `CCCI_DEPENDENTS` (the dependents' "
+                    + "domains, comma-separated). It provisions what they need (an OIDC client) and writes the "
+                    + "credentials as a JSON object of strings to `CCCI_OUTPUT_FILE`: they become the dependents' "
+                    + "`{{deps.<recipe>.creds.<name>}}` facts and reach an app only through `extra_env` or "
+                    + "`extra_secrets`; secret-looking ones (a name with secret, password, token, credential or key) "
+                    + "are masked in every log and file of the run. Its context holds the dependency's own facts "
+                    + "(the secrets its deploy generated) under `deps.<its name>`. A failing hook fails the dependency."
+            )
         case .preInstall:
             return MetaKeySpec(
                 type: .hook, default: .none,

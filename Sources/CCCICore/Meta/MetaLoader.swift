@@ -43,7 +43,21 @@ public enum MetaLoader {
             for setting in parsed.settings { settings[setting.key] = setting }
         }
         guard problems.isEmpty else { throw MetaProblems(problems: problems) }
-        return RecipeMeta(settings: settings, warnings: warnings)
+        let meta = RecipeMeta(settings: settings, warnings: warnings)
+        // Dependency placeholders name declared dependencies (their facts are known only at run time).
+        for key in [MetaKey.extraEnv, .upgradeExtraEnv, .extraSecrets] {
+            do {
+                try DependencyPlaceholders.check(
+                    meta.stringMap(key), key: key.rawValue, dependencies: meta.dependencies)
+            } catch {
+                problems.append(
+                    MetaProblem(
+                        file: settings[key]?.source ?? "ccci.toml", line: nil, key: error.key,
+                        message: error.description))
+            }
+        }
+        guard problems.isEmpty else { throw MetaProblems(problems: problems) }
+        return meta
     }
 
     /// Parses one file's text. Hook paths resolve against `packDirectory`.

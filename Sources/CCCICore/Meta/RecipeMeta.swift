@@ -47,6 +47,7 @@ public struct RecipeMeta: Sendable {
 
     public var extraEnv: [String: String] { stringMap(.extraEnv) }
     public var upgradeExtraEnv: [String: String] { stringMap(.upgradeExtraEnv) }
+    public var extraSecrets: [String: String] { stringMap(.extraSecrets) }
 
     public var healthPath: String {
         if case .string(let path) = value(.healthPath) { return path.hasPrefix("/") ? path : "/" + path }
@@ -114,6 +115,18 @@ public struct RecipeMeta: Sendable {
     }
 
     /// The pre-op hook for a tier (`pre_install`, `pre_upgrade`, `pre_backup`, `pre_restore`).
+    /// Every registry key's effective value (defaults included), redacted: the hook context's `meta`.
+    public var effectiveJSON: JSONValue {
+        var object: [String: JSONValue] = [:]
+        for key in MetaKey.allCases where key.spec.deprecatedBy == nil { object[key.rawValue] = value(key).json }
+        return Redaction.redact(.object(object))
+    }
+
+    /// The `pre_deploy` hook: run after the env file is written, before the app's one deploy.
+    public var preDeploy: HookReference? { hook(.preDeploy) }
+    /// The `provision` hook of a dependency's pack.
+    public var provision: HookReference? { hook(.provision) }
+
     public func preHook(for tier: Tier) -> HookReference? {
         switch tier {
         case .install: return hook(.preInstall)

@@ -14,6 +14,14 @@ public enum RunVerdict {
         }
     }
 
+    /// Why the tiers could not run once the dependencies were up.
+    public enum Setback: Sendable, Hashable {
+        /// A dependency did not converge, answer or provision.
+        case dependencyFailed
+        /// A placeholder no dependency provides.
+        case configuration
+    }
+
     /// The verdict.
     public struct Decision: Sendable, Hashable {
         public let tiers: [Tier: TierResult]
@@ -27,10 +35,12 @@ public enum RunVerdict {
     ///   - stop: the stop, when the run was stopped;
     ///   - residueClean: whether teardown left nothing (or the apps were kept on purpose);
     ///   - declaredNA: tiers the recipe declares N/A;
-    ///   - customTestsExecuted: functional tests that actually ran.
+    ///   - customTestsExecuted: functional tests that actually ran;
+    ///   - setback: why the recipe could not be tested after its dependencies were deployed — a
+    ///     dependency that failed (the run fails) or a configuration error (exit 2).
     public static func decide(
         concluded: [Tier: TierResult], requested: [Tier], stop: Stop?, residueClean: Bool, declaredNA: [Tier],
-        customTestsExecuted: Int
+        customTestsExecuted: Int, setback: Setback? = nil
     ) -> Decision {
         var tiers = concluded
         for tier in Tier.defaultStages where tiers[tier] == nil {
@@ -52,7 +62,9 @@ public enum RunVerdict {
             }
         }
         let failed = requested.contains { tiers[$0]?.status == .fail }
-        let outcome: RunOutcome = stop?.outcome ?? (failed || !residueClean ? .fail : .pass)
+        let outcome: RunOutcome =
+            stop?.outcome
+            ?? (setback == .configuration ? .error : (failed || !residueClean || setback != nil ? .fail : .pass))
         let ladder = LevelLadder.evaluate(
             statuses: tiers.mapValues(\.status), declaredNA: Set(declaredNA), customTestsExecuted: customTestsExecuted)
         return Decision(tiers: tiers, outcome: outcome, ladder: ladder)

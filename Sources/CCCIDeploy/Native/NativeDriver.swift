@@ -89,8 +89,14 @@ public struct NativeDriver: AppDriver, BackupHost {
         try AtomicFile.write(resolved.env.file.rendered(), to: envFile, permissions: 0o640)
         let stack = resolved.env.stackName
         var values: [String: String] = [:]
-        for secret in resolved.secrets where secret.generate {
-            let value = SecretGenerator.value(length: secret.length ?? SecretSpec.defaultLength)
+        let known = resolved.secrets.map(\.name)
+        if let unknown = spec.givenSecrets.keys.sorted().first(where: { !known.contains($0) }) {
+            throw DriverError.unknownSecret(name: unknown, recipe: spec.recipe, known: known.sorted())
+        }
+        for secret in resolved.secrets where secret.generate || spec.givenSecrets[secret.name] != nil {
+            let value =
+                spec.givenSecrets[secret.name]
+                ?? SecretGenerator.value(length: secret.length ?? SecretSpec.defaultLength)
             secrets.register(value)
             try await engine.createSecret(
                 name: secret.dockerName, value: value,
@@ -248,8 +254,11 @@ public struct NativeDriver: AppDriver, BackupHost {
         guard !secrets.isEmpty else { return [] }
         let existing = Set(try await engine.secrets(names: secrets.map(\.dockerName)).map(\.name))
         var created: [String] = []
-        for secret in secrets where secret.generate && !existing.contains(secret.dockerName) {
-            let value = SecretGenerator.value(length: secret.length ?? SecretSpec.defaultLength)
+        for secret in secrets
+        where (secret.generate || app.spec.givenSecrets[secret.name] != nil) && !existing.contains(secret.dockerName) {
+            let value =
+                app.spec.givenSecrets[secret.name]
+                ?? SecretGenerator.value(length: secret.length ?? SecretSpec.defaultLength)
             self.secrets.register(value)
             try await engine.createSecret(
                 name: secret.dockerName, value: value,
@@ -257,6 +266,39 @@ public struct NativeDriver: AppDriver, BackupHost {
             created.append(secret.dockerName)
         }
         return created
+    }
+
+    public func setSecrets(_ app: App, _ values: [String: String], replace: Bool) async throws -> App {
+        guard !values.isEmpty else { return app }
+        let env = try EnvFile.parse(String(contentsOf: app.envFile, encoding: .utf8), source: app.envFile.path)
+        let resolved = try ResolvedAppEnv.load(
+            recipeRoot: app.spec.checkout, recipe: app.recipe, domain: app.domain.name,
+            extraComposeFiles: app.spec.packComposeFiles, existingEnv: env)
+        let declared = Dictionary(resolved.secrets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for name in values.keys.sorted() where declared[name] == nil {
+            throw DriverError.unknownSecret(name: name, recipe: app.recipe, known: declared.keys.sorted())
+        }
+        let labels = Self.ownershipLabels(domain: app.domain, runID: app.spec.runID)
+        for name in values.keys.sorted() {
+            let secret = declared[name]!
+            let value = values[name]!
+            secrets.register(value)
+            // A secret is immutable: the app's own (created with it, not yet used) is replaced.
+            var exists = false
+            for existing in try await engine.secrets(names: [secret.dockerName])
+            where existing.name == secret.dockerName {
+                guard existing.labels["ccci.managed"] == "true", existing.labels["ccci.app"] == app.domain.name else {
+                    throw DriverError.foreignSecret(secret.dockerName)
+                }
+                if replace { try await engine.removeSecret(existing.ID) } else { exists = true }
+            }
+            if !exists { try await engine.createSecret(name: secret.dockerName, value: value, labels: labels) }
+        }
+        var spec = app.spec
+        spec.givenSecrets.merge(values) { _, new in new }
+        return App(
+            spec: spec, stack: app.stack, envFile: app.envFile,
+            secretValues: app.secretValues.merging(values) { _, new in new })
     }
 
     /// Pulls every image (production) or checks that each exists locally (lab) — SPEC F-PREPULL.

@@ -60,8 +60,15 @@ struct DependencySetup {
             try await HealthChecker(probe: prepared.probe).waitHealthy(
                 domain: domain.name, path: meta.healthPath, accepted: meta.healthStatuses,
                 timeout: min(meta.deployTimeout, .seconds(120)))
-            info.ready = true
             info.credentials = app.secretValues
+            if let hook = meta.provision {
+                let provisioned = try await provision(hook, app: app, meta: meta, info: info)
+                info.credentials.merge(provisioned) { _, new in new }
+                await context.reporter.step(
+                    role: "dep", tier: name, name: "provisioned",
+                    result: .info(provisioned.keys.sorted().joined(separator: ", ")), elapsed: nil)
+            }
+            info.ready = true
             await context.reporter.step(
                 role: "dep", tier: name, name: "ready", result: .passed, elapsed: clock.now - start)
             context.journal.line("dependency \(name) ready at \(domain)")
@@ -73,5 +80,42 @@ struct DependencySetup {
             context.journal.line("dependency \(name) not ready: \(error)")
         }
         return info
+    }
+
+    /// The dependents' domains: the head app's, and the upgrade app's when the run has one.
+    var dependents: [String] {
+        var domains = [prepared.headDomain.name]
+        if context.options.stages.contains(.upgrade), prepared.upgradeBase != nil {
+            domains.append(prepared.upgradeDomain.name)
+        }
+        return domains
+    }
+
+    /// Runs the dependency's `provision` hook — its context holds the dependency's own facts
+    /// (domain, the secrets its deploy generated) under `deps.<its name>` — and returns the
+    /// credentials it wrote.
+    func provision(
+        _ hook: HookReference, app: App, meta: RecipeMeta, info: DependencyInfo
+    ) async throws -> [String: String] {
+        let hookContext = HookContext(
+            recipe: info.recipe, domain: info.domain, stack: app.stack, op: "provision", baseURL: info.baseURL,
+            meta: meta.effectiveJSON, deps: [info.recipe: info], opStateFile: prepared.stateFiles.opState.path,
+            depsFile: prepared.stateFiles.deps.path, runID: context.runID, runDirectory: context.runDirectory.path,
+            caCertificate: prepared.probe.caCertificate?.path, resolve: info.resolve, headCommit: prepared.head.commit)
+        let executable = URL(fileURLWithPath: hook.path)
+        let (outcome, output) = try await HookRunner(runner: context.runner).runAnswering(
+            executable, context: hookContext, directory: executable.deletingLastPathComponent(),
+            log: context.journal.tierLog("dep-\(info.recipe)"),
+            extraEnvironment: ["CCCI_DEPENDENTS": dependents.joined(separator: ",")], timeout: meta.deployTimeout,
+            outputDirectory: prepared.stateFiles.opState.deletingLastPathComponent())
+        context.journal.line(
+            "dependency \(info.recipe): provision hook \(hook.declared) exited \(outcome.exitCode) in "
+                + String(format: "%.2fs", outcome.durationSeconds))
+        guard outcome.succeeded else { throw HookFailure(hook: hook.declared, outcome: outcome) }
+        let credentials = try HookRunner.strings(output, hook: hook.declared, what: "the credentials")
+        // Secret-looking ones (a secret, a password, a token, a key) are masked everywhere the run
+        // writes; an id stays readable.
+        for (name, value) in credentials where Redaction.isSensitive(name) { context.secrets.register(value) }
+        return credentials
     }
 }

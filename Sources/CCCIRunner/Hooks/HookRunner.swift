@@ -47,4 +47,60 @@ public struct HookRunner: Sendable {
         return Outcome(
             hook: executable.path, exitCode: result.status, durationSeconds: result.duration.seconds, outputTail: tail)
     }
+
+    /// Runs a hook that answers through a file (`CCCI_OUTPUT_FILE`, created empty and readable by
+    /// this user only in `outputDirectory`, removed after): returns how it ended and what it
+    /// wrote, as JSON (`nil`: nothing). Writing something that is not JSON is an ``OutputError``.
+    public func runAnswering(
+        _ executable: URL, context: HookContext, directory: URL, log: URL, extraEnvironment: [String: String] = [:],
+        timeout: Duration, outputDirectory: URL
+    ) async throws -> (Outcome, JSONValue?) {
+        let file = outputDirectory.appendingPathComponent("hook-output-\(UUID().uuidString).json")
+        try AtomicFile.write("", to: file, permissions: 0o600)
+        defer { try? FileManager.default.removeItem(at: file) }
+        var environment = extraEnvironment
+        environment["CCCI_OUTPUT_FILE"] = file.path
+        let outcome = try await run(
+            executable, context: context, directory: directory, log: log, extraEnvironment: environment,
+            timeout: timeout)
+        let data = (try? Data(contentsOf: file)) ?? Data()
+        guard !String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            return (outcome, nil)
+        }
+        do {
+            return (outcome, try JSONCoding.decoder.decode(JSONValue.self, from: data))
+        } catch {
+            throw OutputError(hook: executable.lastPathComponent, problem: "is not JSON (\(JSONCoding.explain(error)))")
+        }
+    }
+
+    /// What a hook wrote to `CCCI_OUTPUT_FILE` cannot be used.
+    public struct OutputError: Error, Sendable, CustomStringConvertible {
+        public let hook: String
+        public let problem: String
+
+        public init(hook: String, problem: String) {
+            self.hook = hook
+            self.problem = problem
+        }
+
+        public var description: String { "what hook \(hook) wrote to CCCI_OUTPUT_FILE \(problem)" }
+    }
+
+    /// `value` as a map of strings (a `provision` hook's credentials, a `pre_deploy` hook's `env`).
+    public static func strings(_ value: JSONValue?, hook: String, what: String) throws(OutputError) -> [String: String]
+    {
+        guard let value else { return [:] }
+        guard case .object(let object) = value else {
+            throw OutputError(hook: hook, problem: "\(what) is not a JSON object of strings")
+        }
+        var strings: [String: String] = [:]
+        for (key, item) in object {
+            guard case .string(let text) = item else {
+                throw OutputError(hook: hook, problem: "\(what) has `\(key)`, which is not a string")
+            }
+            strings[key] = text
+        }
+        return strings
+    }
 }

@@ -38,4 +38,32 @@ public struct Catalogue: Sendable {
             }
         }
     }
+
+    /// A dependency cycle, found through the node's packs (`<packs>/<recipe>/ccci.toml`): the
+    /// recipe's `dependencies`, theirs, and so on. Exit 2 naming the cycle (`a → b → a`).
+    func checkCycles(of recipe: String, dependencies: [String]) throws(RunSetupError) {
+        func dependenciesOf(_ name: String) -> [String] {
+            if name == recipe { return dependencies }
+            let pack = config.packsDirectory.appendingPathComponent(name)
+            return (try? MetaLoader.load(packDirectories: [pack]))?.dependencies ?? []
+        }
+        var path: [String] = []
+        var done: Set<String> = []
+        func visit(_ name: String) -> [String]? {
+            if let start = path.firstIndex(of: name) { return Array(path[start...]) + [name] }
+            guard !done.contains(name) else { return nil }
+            path.append(name)
+            defer { path.removeLast() }
+            for next in dependenciesOf(name) {
+                if let cycle = visit(next) { return cycle }
+            }
+            done.insert(name)
+            return nil
+        }
+        if let cycle = visit(recipe) {
+            throw .recipe(
+                "dependency cycle: \(cycle.joined(separator: " → ")) — a recipe cannot be deployed before itself; "
+                    + "remove one of these from `dependencies`")
+        }
+    }
 }

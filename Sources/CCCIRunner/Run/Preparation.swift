@@ -27,6 +27,8 @@ struct PreparedRun: Sendable {
     let stateFiles: RunStateFiles
     let opState: OpState
     let deployGuard: DeployGuard
+    /// Where the env keys and secrets filled in at run time came from (for the manifest).
+    let inputs = RunInputs()
     let probe: HTTPSProbe
     let deployTimeout: Duration
     let packComposeFiles: [URL]
@@ -105,6 +107,7 @@ struct Preparation {
             }
         }
         try Catalogue(config: config).check(dependencies: meta.dependencies, of: source.name)
+        try Catalogue(config: config).checkCycles(of: source.name, dependencies: meta.dependencies)
         let overlays = packComposeFiles.map { "\($0.path) (pack)" } + driver.generatedOverlays
         let manifest = Manifest(
             meta: meta, overlays: overlays, customTests: tests.map(\.displayName), envOverrides: meta.extraEnv)

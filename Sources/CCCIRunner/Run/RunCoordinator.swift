@@ -78,6 +78,8 @@ public final class RunCoordinator: Sendable {
         var locked: [LockedDomain] = []
         var dependencies: [String: DependencyInfo] = [:]
         var paths: [PathResult] = []
+        /// Why the tiers could not run once the dependencies were up.
+        var setback: RunVerdict.Setback?
     }
 
     // MARK: - The run
@@ -124,7 +126,7 @@ public final class RunCoordinator: Sendable {
         let decision = RunVerdict.decide(
             concluded: concluded, requested: options.stages, stop: stop.map { RunVerdict.Stop($0) },
             residueClean: removal.clean, declaredNA: prepared.meta.naTiers,
-            customTestsExecuted: progress.paths.map(\.customTestsExecuted).reduce(0, +))
+            customTestsExecuted: progress.paths.map(\.customTestsExecuted).reduce(0, +), setback: progress.setback)
         let results = await record(
             prepared, decision: decision, flags: (keep ? ["keep-on-failure"] : []) + (removal.clean ? [] : ["residue"]),
             serviceLogs: serviceLogs)
@@ -174,7 +176,26 @@ public final class RunCoordinator: Sendable {
             return progress
         }
         progress.dependencies = await DependencySetup(context: context, prepared: prepared).deploy()
-        let steps = TierSteps(context: context, prepared: prepared, dependencies: progress.dependencies)
+        if Task.isCancelled { return progress }
+        let wiring: DependencyWiring
+        switch await wire(prepared, dependencies: progress.dependencies) {
+        case .success(let resolved):
+            wiring = resolved
+        case .failure(let setback):
+            // Nothing of the recipe itself is deployed: its tiers say why.
+            context.journal.line(setback.reason)
+            await reporter.print([setback.reason])
+            var skipped = PathResult()
+            for tier in options.stages where tier != .lint {
+                skipped.tiers[tier] = TierResult(status: .skip, durationSeconds: 0, reason: setback.reason)
+                await sink(tier, skipped.tiers[tier]!)
+            }
+            progress.paths.append(skipped)
+            progress.setback = setback.kind
+            return progress
+        }
+        let steps = TierSteps(
+            context: context, prepared: prepared, dependencies: progress.dependencies, wiring: wiring)
         let head = HeadPath(steps: steps, sink: sink)
         let upgrade: @Sendable () async -> PathResult = {
             guard self.options.stages.contains(.upgrade) else { return PathResult() }
@@ -190,6 +211,31 @@ public final class RunCoordinator: Sendable {
             progress.paths += [await headResult, await upgradeResult]
         }
         return progress
+    }
+
+    /// A reason the recipe cannot be tested once its dependencies are up.
+    struct SetbackError: Error {
+        let kind: RunVerdict.Setback
+        let reason: String
+    }
+
+    /// Every dependency ready, and the facts they offer filled into the env and secrets; or why not.
+    func wire(
+        _ prepared: PreparedRun, dependencies: [String: DependencyInfo]
+    ) async -> Result<DependencyWiring, SetbackError> {
+        for name in prepared.meta.dependencies where dependencies[name]?.ready != true {
+            return .failure(
+                SetbackError(
+                    kind: .dependencyFailed,
+                    reason: "dependency \(name) failed: \(dependencies[name]?.reason ?? "it was not deployed")"))
+        }
+        do {
+            let wiring = try DependencyWiring.resolve(prepared.meta, facts: dependencies)
+            await prepared.inputs.record(wiring.inputs)
+            return .success(wiring)
+        } catch {
+            return .failure(SetbackError(kind: .configuration, reason: "configuration: \(error.description)"))
+        }
     }
 
     /// Runs `work`, cancelling it when a stop comes (a signal, the deadline); returns what it got
@@ -259,6 +305,8 @@ public final class RunCoordinator: Sendable {
     ) async -> RunResults {
         var tierLogs: [String: String] = [:]
         for (tier, result) in decision.tiers { if let log = result.log { tierLogs[tier.rawValue] = log } }
+        var manifest = prepared.manifest
+        manifest.inputs = await prepared.inputs.sources
         return RunResults(
             runID: runID, recipe: prepared.recipe, ref: options.ref, pr: options.pr > 0 ? options.pr : nil,
             headCommit: prepared.head.commit, headVersion: prepared.head.version?.raw,
@@ -267,7 +315,7 @@ public final class RunCoordinator: Sendable {
             upgradeAppDomain: options.stages.contains(.upgrade) ? prepared.upgradeDomain.name : nil,
             startedAt: startDate, finishedAt: Date(), outcome: decision.outcome, exitCode: decision.outcome.exitCode,
             tiers: Dictionary(uniqueKeysWithValues: decision.tiers.map { ($0.key.rawValue, $0.value) }),
-            ladder: decision.ladder, deployCount: await prepared.deployGuard.total, manifest: prepared.manifest,
+            ladder: decision.ladder, deployCount: await prepared.deployGuard.total, manifest: manifest,
             flags: flags.sorted(),
             artifacts: Artifacts(
                 runDirectory: runDirectory.path, tierLogs: tierLogs, serviceLogs: serviceLogs,

@@ -63,11 +63,15 @@ struct HeadPath {
             if let problem = prepared.headProblem {
                 try await install.check("read recipe") { throw RecipeUnusable(description: problem) }
             }
-            let created = try await install.check("create app") {
+            let fresh = try await install.check("create app") {
                 try await steps.createApp(role: .head, domain: prepared.headDomain, tree: prepared.headTree)
             }
+            app = fresh
+            let (created, env) = try await steps.preDeploy(fresh, op: "install", recorder: install)
             app = created
-            _ = try await install.check("deploy") { try await steps.driver.deploy(created, mode: .chaos) }
+            _ = try await install.check("deploy") {
+                try await steps.driver.deploy(created, mode: .chaos, envOverrides: env)
+            }
             try await steps.converge(created, recorder: install)
             if let hook = prepared.meta.preHook(for: .install) {
                 try await steps.runHook(hook, name: "pre_install hook", op: "install", app: created, recorder: install)

@@ -12,15 +12,18 @@ struct TierSteps: Sendable {
     let prepared: PreparedRun
     /// Dependencies' facts, for hook contexts.
     let dependencies: [String: DependencyInfo]
+    /// The env and secrets those facts fill in.
+    var wiring = DependencyWiring()
 
     var driver: any AppDriver { context.driver }
 
     /// Creates an app, counting it against the deploy guard (each role exactly once per run).
     func createApp(role: AppRole, domain: AppDomain, tree: URL) async throws -> App {
         try await prepared.deployGuard.recordFreshDeploy(role, domain: domain)
-        let spec = AppSpec(
+        var spec = AppSpec(
             recipe: prepared.recipe, domain: domain, checkout: tree, packComposeFiles: prepared.packComposeFiles,
-            extraEnv: prepared.meta.extraEnv, workDirectory: context.deployDirectory, runID: context.runID)
+            extraEnv: wiring.extraEnv, workDirectory: context.deployDirectory, runID: context.runID)
+        spec.givenSecrets = wiring.extraSecrets
         // A crashed run may have left this domain's app; its lock is ours now, so it is an orphan —
         // unless it was kept for inspection, which a run never destroys.
         if FileManager.default.fileExists(atPath: driver.keepMark(for: domain).path) {
@@ -37,13 +40,9 @@ struct TierSteps: Sendable {
 
     /// The hook context for an op on `app`.
     func hookContext(op: String, app: App) -> HookContext {
-        var meta: [String: JSONValue] = [:]
-        for key in MetaKey.allCases where key.spec.deprecatedBy == nil {
-            meta[key.rawValue] = prepared.meta.value(key).json
-        }
-        return HookContext(
+        HookContext(
             recipe: prepared.recipe, domain: app.domain.name, stack: app.stack, op: op,
-            baseURL: "https://\(app.domain)", meta: Redaction.redact(.object(meta)), deps: dependencies,
+            baseURL: "https://\(app.domain)", meta: prepared.meta.effectiveJSON, deps: dependencies,
             opStateFile: prepared.stateFiles.opState.path, depsFile: prepared.stateFiles.deps.path,
             runID: context.runID, runDirectory: context.runDirectory.path,
             caCertificate: prepared.probe.caCertificate?.path,
@@ -63,6 +62,58 @@ struct TierSteps: Sendable {
                 "hook \(hook.declared) exited \(outcome.exitCode) in \(String(format: "%.2f", outcome.durationSeconds))s",
                 tier: recorder.tier.rawValue)
             guard outcome.succeeded else { throw HookFailure(hook: hook.declared, outcome: outcome) }
+        }
+    }
+
+    /// The pack's `pre_deploy` hook on `app`, whose env file is written, before a deploy: a fresh
+    /// app's first (`redeploy` false) or the upgrade app's redeploy at the head. The env keys and
+    /// secrets it returns through `CCCI_OUTPUT_FILE` are applied — the secrets now (at a redeploy
+    /// a secret the app already has is kept), the env keys (returned) at the deploy — and recorded
+    /// in the manifest's inputs. Returns the app (with its secrets) and the env keys.
+    func preDeploy(
+        _ app: App, op: String, redeploy: Bool = false, recorder: TierRecorder, name: String = "pre_deploy hook"
+    ) async throws -> (App, [String: String]) {
+        guard let hook = prepared.meta.preDeploy else { return (app, [:]) }
+        let hookContext = hookContext(op: op, app: app)
+        return try await recorder.check(name, waitLabel: name) {
+            let executable = URL(fileURLWithPath: hook.path)
+            let (outcome, output) = try await HookRunner(runner: context.runner).runAnswering(
+                executable, context: hookContext, directory: executable.deletingLastPathComponent(),
+                log: recorder.log,
+                extraEnvironment: ["CCCI_ENV_FILE": app.envFile.path, "CCCI_TREE": app.spec.checkout.path],
+                timeout: prepared.deployTimeout,
+                outputDirectory: prepared.stateFiles.opState.deletingLastPathComponent())
+            context.journal.line(
+                "hook \(hook.declared) exited \(outcome.exitCode) in \(String(format: "%.2f", outcome.durationSeconds))s",
+                tier: recorder.tier.rawValue)
+            guard outcome.succeeded else { throw HookFailure(hook: hook.declared, outcome: outcome) }
+            let object = output?.objectValue ?? [:]
+            if output != nil, output?.objectValue == nil {
+                throw HookRunner.OutputError(hook: hook.declared, problem: "is not a JSON object")
+            }
+            if let unknown = object.keys.sorted().first(where: { !["env", "secrets"].contains($0) }) {
+                throw HookRunner.OutputError(
+                    hook: hook.declared, problem: "has `\(unknown)` — it takes `env` and `secrets`")
+            }
+            let env = try HookRunner.strings(object["env"], hook: hook.declared, what: "`env`")
+            let secrets = try HookRunner.strings(object["secrets"], hook: hook.declared, what: "`secrets`")
+            for value in secrets.values { context.secrets.register(value) }
+            for key in env.keys.sorted() {
+                if let problem = AppEnv.problem(withOverride: key, value: env[key]!) {
+                    throw HookRunner.OutputError(hook: hook.declared, problem: "sets env `\(key)`: \(problem)")
+                }
+            }
+            let ready = try await driver.setSecrets(app, secrets, replace: !redeploy)
+            await prepared.inputs.record(
+                Dictionary(uniqueKeysWithValues: env.keys.map { ("env.\($0)", "pre_deploy") })
+                    .merging(secrets.keys.map { ("secret.\($0)", "pre_deploy") }) { first, _ in first })
+            if !env.isEmpty || !secrets.isEmpty {
+                await recorder.note(
+                    "pre_deploy added "
+                        + (env.keys.sorted().map { "env \($0)" } + secrets.keys.sorted().map { "secret \($0)" })
+                        .joined(separator: ", "))
+            }
+            return (ready, env)
         }
     }
 

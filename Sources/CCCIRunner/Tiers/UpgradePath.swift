@@ -32,11 +32,14 @@ struct UpgradePath {
                 try await RecipeCheckout(git: context.git, source: local).clone(
                     to: prepared.upgradeTree, commit: base.tag.commit)
             }
-            let app = try await upgrade.check("create app") {
+            var app = try await upgrade.check("create app") {
                 try await steps.createApp(role: .upgrade, domain: prepared.upgradeDomain, tree: prepared.upgradeTree)
             }
+            let (baseApp, baseEnv) = try await steps.preDeploy(
+                app, op: "upgrade", recorder: upgrade, name: "pre_deploy hook (base)")
+            app = baseApp
             _ = try await upgrade.check("deploy \(base.version.raw)") {
-                try await driver.deploy(app, mode: .pinned(base.version))
+                try await driver.deploy(app, mode: .pinned(base.version), envOverrides: baseEnv)
             }
             try await steps.converge(app, recorder: upgrade, name: "converge base")
             try await steps.health(app, recorder: upgrade, name: "base health")
@@ -59,8 +62,12 @@ struct UpgradePath {
             try await upgrade.check("checkout head") {
                 try await context.git.checkout(prepared.head.commit, in: prepared.upgradeTree, force: true)
             }
+            let (ready, env) = try await steps.preDeploy(
+                app, op: "upgrade", redeploy: true, recorder: upgrade, name: "pre_deploy hook (head)")
+            app = ready
             let record = try await upgrade.check("redeploy head", waitLabel: "redeploy") {
-                try await driver.deploy(app, mode: .chaos, envOverrides: prepared.meta.upgradeExtraEnv)
+                try await driver.deploy(
+                    app, mode: .chaos, envOverrides: steps.wiring.upgradeExtraEnv.merging(env) { _, hook in hook })
             }
             if !record.addedEnvKeys.isEmpty {
                 await upgrade.note(

@@ -1,1 +1,1 @@
-# consumer has no configs to version.
+export ENTRYPOINT_CONF_VERSION=v1
