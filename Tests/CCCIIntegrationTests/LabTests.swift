@@ -32,8 +32,12 @@ extension Integration {
             let names = ["web", "appdb", "oneshot", "provider", "consumer", "broken"]
             var fixtures: [String: StackFixture] = [:]
             for name in names {
+                // consumer needs its provider, as cc-ci's dependency wiring would give it.
+                let overrides =
+                    name == "consumer"
+                    ? ["OIDC_PROVIDER": "https://provider.lab\(tag).ccci.test", "OIDC_CLIENT_ID": "lab-client"] : [:]
                 fixtures[name] = try await StackFixture.prepare(
-                    name, domain: "\(name).lab\(tag).ccci.test", in: work.url)
+                    name, domain: "\(name).lab\(tag).ccci.test", in: work.url, overrides: overrides)
             }
             let janitor = StackJanitor(engine: engine, ownership: .stackNamespace)
             do {

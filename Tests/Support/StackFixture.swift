@@ -18,12 +18,14 @@ public struct StackFixture: Sendable {
 
     /// Materialises fixture `name` (its PR head) in `directory` and resolves it for `domain`.
     public static func prepare(
-        _ name: String, domain: String, in directory: URL, extraComposeFiles: [URL] = []
+        _ name: String, domain: String, in directory: URL, extraComposeFiles: [URL] = [],
+        overrides: [String: String] = [:]
     ) async throws -> StackFixture {
         let repository = try await FixtureRecipes(root: TestEnvironment.fixturesRoot)
             .materialize(name, at: directory.appendingPathComponent(name))
         let resolved = try ResolvedAppEnv.load(
-            recipeRoot: repository.path, recipe: name, domain: domain, extraComposeFiles: extraComposeFiles)
+            recipeRoot: repository.path, recipe: name, domain: domain, overrides: overrides,
+            extraComposeFiles: extraComposeFiles)
         return StackFixture(name: name, domain: domain, resolved: resolved, workDirectory: directory)
     }
 

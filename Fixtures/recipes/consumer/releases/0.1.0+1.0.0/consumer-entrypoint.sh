@@ -8,7 +8,7 @@ fail() { echo "consumer: $*" >&2; exit 1; }
 [ -n "${OIDC_PROVIDER:-}" ] || fail "OIDC_PROVIDER is not set"
 [ -n "${OIDC_CLIENT_ID:-}" ] || fail "OIDC_CLIENT_ID is not set"
 [ -s "$OIDC_CLIENT_SECRET_FILE" ] || fail "the client secret is missing"
-[ "$(wc -c < "$SESSION_KEY_FILE")" -ge 32 ] || fail "the session key is shorter than 32 characters"
+[ "$(wc -c < "$SESSION_KEY_FILE")" -ge 16 ] || fail "the session key is shorter than 16 characters"
 host=${OIDC_PROVIDER#https://}
 host=${host%%/*}
 # The lab has no DNS for app domains: a name that does not resolve is sent to the lab ingress
