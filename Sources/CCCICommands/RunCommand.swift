@@ -18,10 +18,11 @@ import Glibc
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Test a recipe: install, upgrade, backup, restore, functional tests — then tear down.",
+        abstract:
+            "Test a recipe: lint, install, upgrade, backup, restore, functional tests, screenshot — then tear down.",
         discussion: """
             <recipe> is a path or git URL of a recipe repository (its HEAD, or --ref, is the code under \
-            test) or a name from the node's catalogue (the lab's fixtures: web, appdb, broken, oneshot, \
+            test) or a name from the node's catalogue (the lab's fixtures: web, appdb, blank, broken, oneshot, \
             provider, consumer). Exit status: 0 every requested tier passed, 1 a tier failed or teardown \
             left residue, 2 usage or configuration error, 142 the run hit its hard deadline, 143 SIGTERM, \
             130 SIGINT, 129 SIGHUP — a stopped run tears down before it exits.
@@ -38,7 +39,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "The pull request number the ref belongs to.")
     var pr: Int = 0
 
-    @Option(help: "Comma-separated stages (install,upgrade,backup,restore,custom).")
+    @Option(help: "Comma-separated stages (install,upgrade,backup,restore,custom,lint,screenshot).")
     var stages: String = Tier.defaultStages.map(\.rawValue).joined(separator: ",")
 
     @Flag(help: "Print only the results document (JSON).")

@@ -22,10 +22,11 @@ public protocol AppDriver: Sendable {
     /// deployment), `envOverrides` written into its env first. Returns without waiting.
     func deploy(_ app: App, mode: DeployMode, envOverrides: [String: String]) async throws -> DeployRecord
     /// Gives the app's secrets `values` (by secret name), before a deploy; later deploys that
-    /// create those secrets use them too. With `replace`, a secret the app already has is
-    /// replaced (an app not deployed yet); without, it is kept as it is (a running app uses it,
-    /// as an operator's upgrade keeps an inserted secret). Throws for a secret the recipe does not
-    /// declare.
+    /// create those secrets use them too, and a secret this checkout does not declare waits for
+    /// one that does. With `replace`, a secret the app already has is replaced (an app not
+    /// deployed yet); without, it is kept as it is (a running app uses it, as an operator's
+    /// upgrade keeps an inserted secret) and the new value is dropped. The returned app's
+    /// `secretValues` hold what was applied.
     func setSecrets(_ app: App, _ values: [String: String], replace: Bool) async throws -> App
     /// The app as its checkout and env describe it now: the compose project and backup plan.
     func model(of app: App) throws -> AppModel
@@ -224,16 +225,11 @@ public enum DriverError: Error, Sendable, CustomStringConvertible {
     case missingVolume(String)
     case envFileExists(String)
     case unsafeBackupPath(volume: String, path: String)
-    /// A value given for a secret the recipe does not declare.
-    case unknownSecret(name: String, recipe: String, known: [String])
     /// A secret of that name exists and is not this app's.
     case foreignSecret(String)
 
     public var description: String {
         switch self {
-        case .unknownSecret(let name, let recipe, let known):
-            return "a value is given for secret `\(name)`, which \(recipe) does not declare (its secrets: "
-                + "\(known.isEmpty ? "none" : known.joined(separator: ", "))) — check `extra_secrets` and the pre_deploy hook"
         case .foreignSecret(let name):
             return "secret \(name) exists and is not this app's — it is left alone"
         case .missingImages(let images, let policy):

@@ -59,7 +59,8 @@ public struct Job: Sendable, Hashable, Codable, FetchableRecord, MutablePersista
     /// The `ccci run` process (its process group leader) while it runs, and its start time.
     public var pid: Int32?
     public var processStart: Int64?
-    /// Set when the job must stop (a push superseded it); the worker ends it as `cancelled`.
+    /// Set when the job must stop (a push superseded it, an operator cancelled it); the worker ends
+    /// it as `cancelled`.
     public var cancelReason: String?
     /// Why the job ended as it did, in a sentence.
     public var note: String?

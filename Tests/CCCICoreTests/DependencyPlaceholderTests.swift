@@ -55,10 +55,12 @@ import Testing
                 == true)
         #expect(problem("{{deps.provider.url}}", dependencies: [])?.contains("declared: none") == true)
         for bad in [
-            "{{deps.provider.port}}", "{{env.HOME}}", "{{deps.provider.creds.}}", "{{deps.Provider!.url}}", "{{}}",
+            "{{deps.provider.port}}", "{{ deps.provider }}", "{{deps.provider.creds.}}", "{{deps.Provider!.url}}",
         ] {
             #expect(problem(bad)?.contains("is not a dependency fact") == true, "\(bad)")
         }
+        // Braces that do not start with `deps.` are the value's own (a Go template, say).
+        #expect(problem("{{ .Values.name }} and {{env.HOME}}") == nil)
         #expect(problem("{{deps.provider.url")?.contains("without a closing `}}`") == true)
     }
 }

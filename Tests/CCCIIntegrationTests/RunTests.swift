@@ -142,6 +142,23 @@ extension Integration {
             }
         }
 
+        @Test("a node that cannot take screenshots skips the tier, saying why — not the recipe's failure, and no L5")
+        func screenshotUnavailable() async throws {
+            let harness = try RunHarness()
+            try await harness.add("web")
+            let result = try await harness.ccci(
+                ["run", "web", "--stages", "install,lint,screenshot", "--json"],
+                extra: ["CCCI_CHROMIUM": "/nonexistent/chromium"])
+            #expect(result.status == 0, "\(result.errorOutput)")
+            let results = try harness.results(result)
+            let screenshot = try #require(results.tiers["screenshot"])
+            #expect(screenshot.status == .skip)
+            #expect(
+                screenshot.reason == "this node cannot take screenshots: no chromium at /nonexistent/chromium "
+                    + "(apt-get install chromium, or set CCCI_CHROMIUM)")
+            #expect(results.artifacts.screenshot == nil && results.level == 1)
+        }
+
         @Test("a recipe given as a git URL runs like a catalogue name; --ref picks the commit under test")
         func recipeByURLAndRef() async throws {
             let harness = try RunHarness()

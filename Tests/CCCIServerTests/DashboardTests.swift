@@ -147,7 +147,7 @@ import Testing
     }
 
     @Test(
-        "the matrix and the badges are rendered once per store generation, and follow a run another store handle records at once"
+        "the matrix and the badges, kept per store generation, follow a run another store handle records at once"
     )
     func renderedOncePerGeneration() async throws {
         try await InProcessServer.with { server in

@@ -16,7 +16,8 @@ import Foundation
 /// ```
 ///
 /// Spaces inside the braces are allowed (`{{ deps.provider.url }}`); text outside placeholders is
-/// kept as written. Anything between `{{` and `}}` that is not one of these is an error.
+/// kept as written, other `{{…}}` included (a Go template in a value is the value's own). A
+/// `{{deps.…}}` that is not one of these facts is an error.
 public enum DependencyPlaceholders {
     /// One placeholder: the dependency and the fact (`domain`, `url`, `creds.<name>`).
     public struct Reference: Sendable, Hashable {
@@ -34,13 +35,18 @@ public enum DependencyPlaceholders {
     public struct Problem: Error, Sendable, Hashable, CustomStringConvertible {
         public let key: String
         public let description: String
+
+        public init(key: String, description: String) {
+            self.key = key
+            self.description = description
+        }
     }
 
     /// The placeholders of `value`, in order; throws for `{{…}}` that is not a dependency fact.
     public static func references(in value: String, key: String) throws(Problem) -> [Reference] {
         var references: [Reference] = []
         var rest = value[...]
-        while let open = rest.range(of: "{{") {
+        while let open = nextOpening(in: rest) {
             guard let close = rest[open.upperBound...].range(of: "}}") else {
                 throw Problem(key: key, description: "`\(key)`: `{{` without a closing `}}` in '\(value)'")
             }
@@ -90,7 +96,7 @@ public enum DependencyPlaceholders {
         var output = ""
         var rest = value[...]
         for reference in references {
-            let open = rest.range(of: "{{")!
+            let open = nextOpening(in: rest)!
             let close = rest[open.upperBound...].range(of: "}}")!
             output += rest[..<open.lowerBound]
             output += try fact(reference, key: key, facts: facts)
@@ -123,6 +129,17 @@ public enum DependencyPlaceholders {
                     + "\(known.isEmpty ? "none" : known.map { "{{\($0)}}" }.joined(separator: ", ")))")
         }
         return value
+    }
+
+    /// The next `{{` that opens a placeholder: one followed (after spaces) by `deps.`. Other
+    /// braces — a Go template in a value, say — are the value's own.
+    static func nextOpening(in text: Substring) -> Range<Substring.Index>? {
+        var rest = text
+        while let open = rest.range(of: "{{") {
+            if rest[open.upperBound...].drop(while: { $0 == " " }).hasPrefix("deps.") { return open }
+            rest = rest[open.upperBound...]
+        }
+        return nil
     }
 
     static func isCredentialName(_ name: Substring) -> Bool {

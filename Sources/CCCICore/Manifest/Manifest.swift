@@ -31,19 +31,7 @@ public struct Manifest: Sendable, Hashable, Codable {
     ) {
         var entries: [String: MetaEntry] = [:]
         for (key, setting) in meta.settings where meta.isCustomized(key) {
-            var json = setting.value.json
-            // A secret's value is never shown, whatever its name; a placeholder is no secret.
-            if key == .extraSecrets, case .object(let values) = json {
-                json = .object(
-                    values.mapValues { value in
-                        guard case .string(let text) = value,
-                            (try? DependencyPlaceholders.references(in: text, key: key.rawValue))?.isEmpty == false,
-                            text.hasPrefix("{{"), text.hasSuffix("}}")
-                        else { return .string(Redaction.mask) }
-                        return value
-                    })
-            }
-            let wrapped = Redaction.redact(.object([key.rawValue: json]))
+            let wrapped = Redaction.redact(.object([key.rawValue: setting.value.json]))
             entries[key.rawValue] = MetaEntry(value: wrapped[key.rawValue] ?? .null, source: setting.source)
         }
         self.meta = entries

@@ -114,8 +114,11 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
         case .dependencies:
             return MetaKeySpec(
                 type: .stringList, default: .strings([]),
-                doc: "Recipes deployed before this one (e.g. an OIDC provider); their domains and "
-                    + "credentials are handed over in the deps file; torn down after, in reverse order.")
+                doc: "Recipes deployed before this one (e.g. an OIDC provider), each at its newest release with "
+                    + "its own pack's `extra_env`, `extra_secrets` and `provision` hook; their facts fill "
+                    + "`{{deps.…}}` placeholders and are handed to hooks and tests in the deps file; torn down after, "
+                    + "in reverse order. One level: a dependency that lists dependencies of its own fails, and a "
+                    + "cycle is exit 2.")
         case .warmCanonical:
             return MetaKeySpec(
                 type: .bool, default: .bool(false),
@@ -144,8 +147,9 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
         case .preDeploy:
             return MetaKeySpec(
                 type: .hook, default: .none,
-                doc: "Executable run after the app's env file is written and before its one deploy — for the head "
-                    + "app, and for the upgrade app before its redeploy at the head — with the hook context (the "
+                doc: "Executable run after the app's env file is written and before its deploy — for the head "
+                    + "app; for the upgrade app before the base release's deploy and again before its redeploy at "
+                    + "the head (where a secret the running app already has is kept) — with the hook context (the "
                     + "tree, `CCCI_ENV_FILE`, the dependencies' facts). It may add env keys and secrets by writing "
                     + "`{\"env\": {\"KEY\": \"value\"}, \"secrets\": {\"name\": \"value\"}}` to the file named "
                     + "by `CCCI_OUTPUT_FILE`; cc-ci applies them and records them in the manifest (secret values "

@@ -114,7 +114,6 @@ public struct RecipeMeta: Sendable {
         return "compose.ccci.yml"
     }
 
-    /// The pre-op hook for a tier (`pre_install`, `pre_upgrade`, `pre_backup`, `pre_restore`).
     /// Every registry key's effective value (defaults included), redacted: the hook context's `meta`.
     public var effectiveJSON: JSONValue {
         var object: [String: JSONValue] = [:]
@@ -122,11 +121,12 @@ public struct RecipeMeta: Sendable {
         return Redaction.redact(.object(object))
     }
 
-    /// The `pre_deploy` hook: run after the env file is written, before the app's one deploy.
+    /// The `pre_deploy` hook: run after an app's env file is written, before its deploy.
     public var preDeploy: HookReference? { hook(.preDeploy) }
     /// The `provision` hook of a dependency's pack.
     public var provision: HookReference? { hook(.provision) }
 
+    /// The pre-op hook for a tier (`pre_install`, `pre_upgrade`, `pre_backup`, `pre_restore`).
     public func preHook(for tier: Tier) -> HookReference? {
         switch tier {
         case .install: return hook(.preInstall)

@@ -89,10 +89,8 @@ public struct NativeDriver: AppDriver, BackupHost {
         try AtomicFile.write(resolved.env.file.rendered(), to: envFile, permissions: 0o640)
         let stack = resolved.env.stackName
         var values: [String: String] = [:]
-        let known = resolved.secrets.map(\.name)
-        if let unknown = spec.givenSecrets.keys.sorted().first(where: { !known.contains($0) }) {
-            throw DriverError.unknownSecret(name: unknown, recipe: spec.recipe, known: known.sorted())
-        }
+        // A given secret this checkout does not declare (one the head adds, on the base release)
+        // waits for the deploy that declares it.
         for secret in resolved.secrets where secret.generate || spec.givenSecrets[secret.name] != nil {
             let value =
                 spec.givenSecrets[secret.name]
@@ -275,14 +273,16 @@ public struct NativeDriver: AppDriver, BackupHost {
             recipeRoot: app.spec.checkout, recipe: app.recipe, domain: app.domain.name,
             extraComposeFiles: app.spec.packComposeFiles, existingEnv: env)
         let declared = Dictionary(resolved.secrets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        for name in values.keys.sorted() where declared[name] == nil {
-            throw DriverError.unknownSecret(name: name, recipe: app.recipe, known: declared.keys.sorted())
-        }
         let labels = Self.ownershipLabels(domain: app.domain, runID: app.spec.runID)
+        var applied: [String: String] = [:]
         for name in values.keys.sorted() {
-            let secret = declared[name]!
             let value = values[name]!
             secrets.register(value)
+            // Not declared by this checkout: kept for the deploy that declares it.
+            guard let secret = declared[name] else {
+                applied[name] = value
+                continue
+            }
             // A secret is immutable: the app's own (created with it, not yet used) is replaced.
             var exists = false
             for existing in try await engine.secrets(names: [secret.dockerName])
@@ -292,13 +292,15 @@ public struct NativeDriver: AppDriver, BackupHost {
                 }
                 if replace { try await engine.removeSecret(existing.ID) } else { exists = true }
             }
-            if !exists { try await engine.createSecret(name: secret.dockerName, value: value, labels: labels) }
+            guard !exists else { continue }
+            try await engine.createSecret(name: secret.dockerName, value: value, labels: labels)
+            applied[name] = value
         }
         var spec = app.spec
-        spec.givenSecrets.merge(values) { _, new in new }
+        spec.givenSecrets.merge(applied) { _, new in new }
         return App(
             spec: spec, stack: app.stack, envFile: app.envFile,
-            secretValues: app.secretValues.merging(values) { _, new in new })
+            secretValues: app.secretValues.merging(applied) { _, new in new })
     }
 
     /// Pulls every image (production) or checks that each exists locally (lab) — SPEC F-PREPULL.

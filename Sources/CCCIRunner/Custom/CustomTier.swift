@@ -187,7 +187,8 @@ struct CustomTier {
 /// writes into the run directory.
 enum PlaywrightSupport {
     static let moduleName = "ccci_playwright"
-    static let chromium = "/usr/bin/chromium"
+    /// The node's chromium: `CCCI_CHROMIUM`, else Debian's.
+    static let chromium = ProcessInfo.processInfo.environment["CCCI_CHROMIUM"] ?? "/usr/bin/chromium"
 
     /// Writes the plugin into `directory`; returns the directory for `PYTHONPATH`.
     static func install(in directory: URL) throws -> URL {
@@ -212,7 +213,7 @@ enum PlaywrightSupport {
         import pytest
 
 
-        def _trusting_home(ca):
+        def trusting_home(ca):
             """A HOME whose NSS database trusts the lab CA: chromium verifies the app's certificate
             against it, as a browser trusting that CA would."""
             home = tempfile.mkdtemp(prefix="ccci-browser-")
@@ -236,7 +237,7 @@ enum PlaywrightSupport {
                     args.append(f"--host-resolver-rules=MAP {host} {address}")
                 ca = os.environ.get("CCCI_CA_CERT")
                 if ca:
-                    env["HOME"] = _trusting_home(ca)
+                    env["HOME"] = trusting_home(ca)
                 return {
                     "headless": not pytestconfig.getoption("--headed"),
                     "executable_path": os.environ.get("CCCI_CHROMIUM", "/usr/bin/chromium"),

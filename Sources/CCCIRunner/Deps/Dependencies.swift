@@ -50,11 +50,16 @@ struct DependencySetup {
             let meta = try MetaLoader.load(packDirectories: [
                 tree.appendingPathComponent("tests"), context.config.packsDirectory.appendingPathComponent(name),
             ])
+            // One level: a dependency's own dependencies would need wiring of their own.
+            guard meta.dependencies.isEmpty else {
+                throw NestedDependencies(name: name, dependencies: meta.dependencies, recipe: prepared.recipe)
+            }
             if driver.hasApp(domain) { _ = try await driver.remove(domain: domain) }
-            let app = try await driver.newApp(
-                AppSpec(
-                    recipe: name, domain: domain, checkout: tree, extraEnv: meta.extraEnv,
-                    workDirectory: context.deployDirectory, runID: context.runID))
+            var spec = AppSpec(
+                recipe: name, domain: domain, checkout: tree, extraEnv: meta.extraEnv,
+                workDirectory: context.deployDirectory, runID: context.runID)
+            spec.givenSecrets = meta.extraSecrets
+            let app = try await driver.newApp(spec)
             _ = try await driver.deploy(app, mode: mode)
             _ = try await driver.waitConverged(app, timeout: meta.deployTimeout)
             try await HealthChecker(probe: prepared.probe).waitHealthy(
@@ -73,7 +78,9 @@ struct DependencySetup {
                 role: "dep", tier: name, name: "ready", result: .passed, elapsed: clock.now - start)
             context.journal.line("dependency \(name) ready at \(domain)")
         } catch {
-            info.reason = String(describing: error).split(separator: "\n").first.map(String.init)
+            info.reason = String(describing: error).split(separator: "\n").first.map {
+                context.secrets.redact(String($0))
+            }
             await context.reporter.step(
                 role: "dep", tier: name, name: "not ready", result: .failed(info.reason ?? "failed"),
                 elapsed: clock.now - start)
@@ -104,7 +111,7 @@ struct DependencySetup {
             caCertificate: prepared.probe.caCertificate?.path, resolve: info.resolve, headCommit: prepared.head.commit)
         let executable = URL(fileURLWithPath: hook.path)
         let (outcome, output) = try await HookRunner(runner: context.runner).runAnswering(
-            executable, context: hookContext, directory: executable.deletingLastPathComponent(),
+            executable, named: hook.declared, context: hookContext, directory: executable.deletingLastPathComponent(),
             log: context.journal.tierLog("dep-\(info.recipe)"),
             extraEnvironment: ["CCCI_DEPENDENTS": dependents.joined(separator: ",")], timeout: meta.deployTimeout,
             outputDirectory: prepared.stateFiles.opState.deletingLastPathComponent())
@@ -117,5 +124,17 @@ struct DependencySetup {
         // writes; an id stays readable.
         for (name, value) in credentials where Redaction.isSensitive(name) { context.secrets.register(value) }
         return credentials
+    }
+}
+
+/// A dependency that declares dependencies of its own: cc-ci deploys one level.
+struct NestedDependencies: Error, CustomStringConvertible {
+    let name: String
+    let dependencies: [String]
+    let recipe: String
+
+    var description: String {
+        "\(name)'s pack lists dependencies of its own (\(dependencies.joined(separator: ", "))); cc-ci deploys one "
+            + "level of dependencies — list them in \(recipe)'s `dependencies` instead"
     }
 }

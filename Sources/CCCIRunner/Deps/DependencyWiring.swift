@@ -27,8 +27,18 @@ struct DependencyWiring: Sendable {
             for name in values.keys.sorted() {
                 let (value, used) = try DependencyPlaceholders.resolve(
                     values[name]!, key: "\(key.rawValue).\(name)", facts: facts)
+                // What a dependency provided must still be a value an env file can hold.
+                if kind == "env", !used.isEmpty, let problem = AppEnv.problem(withOverride: name, value: value) {
+                    throw DependencyPlaceholders.Problem(
+                        key: "\(key.rawValue).\(name)",
+                        description:
+                            "`\(key.rawValue).\(name)` filled in from \(used.joined(separator: ", ")): \(problem)")
+                }
                 resolved[name] = value
-                if !used.isEmpty { wiring.inputs["\(kind).\(name)"] = used.joined(separator: " ") }
+                guard !used.isEmpty else { continue }
+                let source = used.joined(separator: " ")
+                let item = "\(kind).\(name)"
+                wiring.inputs[item] = wiring.inputs[item].map { $0 == source ? $0 : "\($0), \(source)" } ?? source
             }
             return resolved
         }

@@ -49,11 +49,12 @@ public struct HookRunner: Sendable {
     }
 
     /// Runs a hook that answers through a file (`CCCI_OUTPUT_FILE`, created empty and readable by
-    /// this user only in `outputDirectory`, removed after): returns how it ended and what it
-    /// wrote, as JSON (`nil`: nothing). Writing something that is not JSON is an ``OutputError``.
+    /// this user only in `outputDirectory`, removed after): returns how it ended and, when it
+    /// succeeded, what it wrote, as JSON (`nil`: nothing). Writing something that is not JSON is an
+    /// ``OutputError`` naming the hook as declared (`name`).
     public func runAnswering(
-        _ executable: URL, context: HookContext, directory: URL, log: URL, extraEnvironment: [String: String] = [:],
-        timeout: Duration, outputDirectory: URL
+        _ executable: URL, named name: String, context: HookContext, directory: URL, log: URL,
+        extraEnvironment: [String: String] = [:], timeout: Duration, outputDirectory: URL
     ) async throws -> (Outcome, JSONValue?) {
         let file = outputDirectory.appendingPathComponent("hook-output-\(UUID().uuidString).json")
         try AtomicFile.write("", to: file, permissions: 0o600)
@@ -63,6 +64,8 @@ public struct HookRunner: Sendable {
         let outcome = try await run(
             executable, context: context, directory: directory, log: log, extraEnvironment: environment,
             timeout: timeout)
+        // A hook that failed is reported by its exit and words, not by what it half wrote.
+        guard outcome.succeeded else { return (outcome, nil) }
         let data = (try? Data(contentsOf: file)) ?? Data()
         guard !String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             return (outcome, nil)
@@ -70,7 +73,7 @@ public struct HookRunner: Sendable {
         do {
             return (outcome, try JSONCoding.decoder.decode(JSONValue.self, from: data))
         } catch {
-            throw OutputError(hook: executable.lastPathComponent, problem: "is not JSON (\(JSONCoding.explain(error)))")
+            throw OutputError(hook: name, problem: "is not JSON (\(JSONCoding.explain(error)))")
         }
     }
 

@@ -37,6 +37,8 @@ struct PreparedRun: Sendable {
     let upgradeBaseReason: String?
     /// Why the code under test cannot be deployed at all (its install fails for this reason).
     let headProblem: String?
+    /// The secrets the head declares (what `extra_secrets` and `pre_deploy` may give values to).
+    let headSecrets: [String]
 }
 
 /// The preparation step.
@@ -117,12 +119,21 @@ struct Preparation {
         // Whether the code under test can be deployed at all. When it cannot (a pull request that
         // breaks its own compose.yml), that is the install tier's failure, recorded like any other.
         var headProblem: String?
+        var headSecrets: [String] = []
         do {
-            _ = try ResolvedAppEnv.load(
+            headSecrets = try ResolvedAppEnv.load(
                 recipeRoot: headTree, recipe: source.name, domain: headDomain.name, overrides: meta.extraEnv,
-                extraComposeFiles: packComposeFiles)
+                extraComposeFiles: packComposeFiles
+            ).secrets.map(\.name).sorted()
         } catch {
             headProblem = "recipe \(source.name) at \(commit.prefix(8)) cannot be deployed: \(error)"
+        }
+        if headProblem == nil, let unknown = meta.extraSecrets.keys.sorted().first(where: { !headSecrets.contains($0) })
+        {
+            throw RunSetupError.recipe(
+                "`extra_secrets.\(unknown)`: \(source.name) declares no secret `\(unknown)` (its secrets: "
+                    + "\(headSecrets.isEmpty ? "none" : headSecrets.joined(separator: ", "))) — name a secret of its compose files"
+            )
         }
 
         var upgradeBase: ReleaseSet.Release?
@@ -163,7 +174,7 @@ struct Preparation {
             opState: try OpState(file: stateFiles.opState), deployGuard: try DeployGuard(file: stateFiles.deployCount),
             probe: probe, deployTimeout: options.deployTimeout ?? meta.deployTimeout,
             packComposeFiles: packComposeFiles, overlays: overlays, upgradeBase: upgradeBase,
-            upgradeBaseReason: upgradeBaseReason, headProblem: headProblem)
+            upgradeBaseReason: upgradeBaseReason, headProblem: headProblem, headSecrets: headSecrets)
         try checkNotKept(prepared)
         try AtomicFile.write("{}\n", to: stateFiles.deps, permissions: 0o600)
         await printHeader(prepared)

@@ -182,12 +182,14 @@ public final class RunCoordinator: Sendable {
         case .success(let resolved):
             wiring = resolved
         case .failure(let setback):
-            // Nothing of the recipe itself is deployed: its tiers say why.
-            context.journal.line(setback.reason)
-            await reporter.print([setback.reason])
+            // Nothing of the recipe itself is deployed: its tiers say why (a hook's words may hold
+            // a secret it was given).
+            let reason = secrets.redact(setback.reason)
+            context.journal.line(reason)
+            await reporter.print([reason])
             var skipped = PathResult()
             for tier in options.stages where tier != .lint {
-                skipped.tiers[tier] = TierResult(status: .skip, durationSeconds: 0, reason: setback.reason)
+                skipped.tiers[tier] = TierResult(status: .skip, durationSeconds: 0, reason: reason)
                 await sink(tier, skipped.tiers[tier]!)
             }
             progress.paths.append(skipped)

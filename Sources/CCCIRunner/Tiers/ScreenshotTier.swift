@@ -28,7 +28,15 @@ struct ScreenshotTier {
             return recorder.result()
         }
         let output = context.runDirectory.appendingPathComponent(Self.fileName)
-        let camera = Screenshooter(runner: context.runner, probe: prepared.probe)
+        let camera = Screenshooter(
+            runner: context.runner, probe: prepared.probe,
+            support: context.runDirectory.appendingPathComponent("state"))
+        if let missing = await camera.unavailable() {
+            // Not the recipe's failure: the tier has no verdict, and L5 is not reached.
+            recorder.conclude(.skip, reason: "this node cannot take screenshots: \(missing)")
+            await recorder.note("screenshot skipped: \(missing)")
+            return recorder.result()
+        }
         do {
             let picture = try await recorder.check("screenshot of \(spec.path)", waitLabel: "screenshot") {
                 try await camera.capture(domain: app.domain.name, spec: spec, to: output, log: recorder.log)
@@ -37,8 +45,6 @@ struct ScreenshotTier {
                 "\(Self.fileName): \(spec.width)x\(spec.height), HTTP \(picture.status ?? 0), "
                     + "\(picture.colours ?? 0)\((picture.colours ?? 0) >= Screenshooter.enoughColours ? "+" : "") colours"
                     + (picture.title.map { $0.isEmpty ? "" : ", title \"\($0)\"" } ?? ""))
-        } catch let unavailable as Screenshooter.Unavailable {
-            recorder.conclude(.skip, reason: "this node cannot take screenshots: \(unavailable.reason)")
         } catch {
             context.journal.line("screenshot stopped: \(error)", tier: Tier.screenshot.rawValue)
         }
@@ -48,13 +54,16 @@ struct ScreenshotTier {
 
 /// Headless Chromium driven by Python's playwright (`executable_path` set to the node's
 /// chromium: no browser download). In the lab the domain is mapped to the ingress' address and
-/// the lab CA's certificates are accepted without a trust store (the health check has just
-/// verified this domain's certificate against that CA); in production DNS and the certificate
-/// are the browser's own business.
+/// the browser trusts the lab CA through its own certificate database — the certificate is
+/// verified, as the browser tests verify it (``PlaywrightSupport``); in production DNS and the
+/// system trust are the browser's own.
 struct Screenshooter {
     let runner: ProcessRunner
     let probe: HTTPSProbe
-    var chromium = ProcessInfo.processInfo.environment["CCCI_CHROMIUM"] ?? "/usr/bin/chromium"
+    /// Where the browser support module is written (the run's state directory).
+    let support: URL
+    var chromium = PlaywrightSupport.chromium
+    /// How long loading the page and showing the selector or text may take, before `wait`.
     var timeout = Duration.seconds(90)
     /// How long the page may take to show the selector or text it is waited for.
     var showTimeout = Duration.seconds(20)
@@ -66,7 +75,6 @@ struct Screenshooter {
     struct Picture: Decodable, Sendable {
         var ok = false
         var error: String?
-        var unavailable: String?
         var status: Int?
         var colours: Int?
         /// The colour of a one-colour page, `#rrggbb`.
@@ -74,21 +82,31 @@ struct Screenshooter {
         var title: String?
     }
 
-    /// The node has no way to take the picture (not the recipe's failure).
-    struct Unavailable: Error, CustomStringConvertible {
-        let reason: String
-        var description: String { reason }
-    }
-
     /// A picture that is not of the app.
     struct Refused: Error, CustomStringConvertible {
         let description: String
     }
 
-    func capture(domain: String, spec: ScreenshotSpec, to output: URL, log: URL) async throws -> Picture {
+    /// Why this node cannot take a picture (no chromium, no python3 playwright, no certutil for
+    /// the lab CA); `nil` when it can.
+    func unavailable() async -> String? {
         guard FileManager.default.isExecutableFile(atPath: chromium) else {
-            throw Unavailable(reason: "no chromium at \(chromium) (apt-get install chromium, or set CCCI_CHROMIUM)")
+            return "no chromium at \(chromium) (apt-get install chromium, or set CCCI_CHROMIUM)"
         }
+        let check = Command("python3", ["-c", "import playwright.sync_api"], output: .capture)
+        guard let result = try? await runner.run(check), result.succeeded else {
+            return "python3 has no playwright (pip install playwright; no browser download is needed)"
+        }
+        if probe.caCertificate != nil {
+            let certutil = try? await runner.run(Command("certutil", ["-H"], output: .capture))
+            if certutil == nil {
+                return "no certutil to trust the lab CA in the browser (apt-get install libnss3-tools)"
+            }
+        }
+        return nil
+    }
+
+    func capture(domain: String, spec: ScreenshotSpec, to output: URL, log: URL) async throws -> Picture {
         try? FileManager.default.removeItem(at: output)
         var request: [String: JSONValue] = [
             "url": .string("https://\(domain)\(spec.path)"), "output": .string(output.path),
@@ -99,26 +117,18 @@ struct Screenshooter {
         ]
         if let resolve = probe.curlResolve(for: domain), let address = resolve.split(separator: ":").last {
             request["map"] = .string("MAP \(domain) \(address)")
-            request["lab_ca"] = .bool(true)
         }
+        if let ca = probe.caCertificate { request["ca"] = .string(ca.path) }
         if let selector = spec.selector { request["selector"] = .string(selector) }
         if let text = spec.text { request["text"] = .string(text) }
+        let module = try PlaywrightSupport.install(in: support)
         let command = Command(
             "python3",
             ["-c", Self.script, String(decoding: try JSONCoding.compactEncoder.encode(request), as: UTF8.self)],
-            output: .capture)
-        let result: CommandResult
-        do {
-            guard let finished = try await runner.run(command, timeout: timeout) else {
-                throw Refused(description: "the browser took longer than \(DurationText.format(timeout))")
-            }
-            result = finished
-        } catch let error as Refused {
-            throw error
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw Unavailable(reason: "python3 cannot be started (\(error))")
+            environment: ["PYTHONPATH": module.path], output: .capture)
+        // The pause the pack asks for comes on top of the browser's own time.
+        guard let result = try await runner.run(command, timeout: timeout + spec.wait) else {
+            throw Refused(description: "the browser took longer than \(DurationText.format(timeout + spec.wait))")
         }
         if !result.errorOutput.isEmpty, let handle = try? FileHandle(forWritingTo: log) {
             _ = try? handle.seekToEnd()
@@ -131,7 +141,6 @@ struct Screenshooter {
             throw Refused(
                 description: "the browser script ended without a report (exit \(result.status)): \(result.tail(3))")
         }
-        if let unavailable = picture.unavailable { throw Unavailable(reason: unavailable) }
         if let error = picture.error { throw Refused(description: error) }
         guard picture.ok, FileManager.default.fileExists(atPath: output.path) else {
             throw Refused(description: "no picture was saved")
@@ -146,30 +155,31 @@ struct Screenshooter {
 
     /// The browser side: takes the request as JSON in argv[1]; prints one JSON report line.
     static let script = #"""
-        import base64, json, sys
+        import base64, json, os, sys
         request = json.loads(sys.argv[1])
 
         def finish(**report):
             print(json.dumps(report))
             sys.exit(0)
 
-        try:
-            from playwright.sync_api import sync_playwright, Error as BrowserError
-        except ImportError:
-            finish(unavailable="python3 has no playwright (pip install playwright; no browser download is needed)")
+        from playwright.sync_api import sync_playwright, Error as BrowserError
+        from ccci_playwright import trusting_home
 
         def first_line(error):
             return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
         with sync_playwright() as playwright:
             arguments = ["--host-resolver-rules=" + request["map"]] if request.get("map") else []
+            environment = dict(os.environ)
+            if request.get("ca"):
+                # The lab CA, trusted in the browser's own database: certificates are verified.
+                environment["HOME"] = trusting_home(request["ca"])
             try:
-                browser = playwright.chromium.launch(executable_path=request["chromium"], args=arguments)
+                browser = playwright.chromium.launch(
+                    executable_path=request["chromium"], args=arguments, env=environment)
             except BrowserError as error:
-                finish(unavailable="chromium does not start: " + first_line(error))
-            page = browser.new_page(
-                viewport={"width": request["width"], "height": request["height"]},
-                ignore_https_errors=bool(request.get("lab_ca")))
+                finish(error="chromium does not start: " + first_line(error))
+            page = browser.new_page(viewport={"width": request["width"], "height": request["height"]})
             timeout = request["timeout_ms"]
             try:
                 response = page.goto(request["url"], wait_until="load", timeout=timeout)

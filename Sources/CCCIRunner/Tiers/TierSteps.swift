@@ -78,7 +78,8 @@ struct TierSteps: Sendable {
         return try await recorder.check(name, waitLabel: name) {
             let executable = URL(fileURLWithPath: hook.path)
             let (outcome, output) = try await HookRunner(runner: context.runner).runAnswering(
-                executable, context: hookContext, directory: executable.deletingLastPathComponent(),
+                executable, named: hook.declared, context: hookContext,
+                directory: executable.deletingLastPathComponent(),
                 log: recorder.log,
                 extraEnvironment: ["CCCI_ENV_FILE": app.envFile.path, "CCCI_TREE": app.spec.checkout.path],
                 timeout: prepared.deployTimeout,
@@ -98,20 +99,30 @@ struct TierSteps: Sendable {
             let env = try HookRunner.strings(object["env"], hook: hook.declared, what: "`env`")
             let secrets = try HookRunner.strings(object["secrets"], hook: hook.declared, what: "`secrets`")
             for value in secrets.values { context.secrets.register(value) }
+            for (key, value) in env where Redaction.isSensitive(key) { context.secrets.register(value) }
             for key in env.keys.sorted() {
                 if let problem = AppEnv.problem(withOverride: key, value: env[key]!) {
                     throw HookRunner.OutputError(hook: hook.declared, problem: "sets env `\(key)`: \(problem)")
                 }
             }
+            if let unknown = secrets.keys.sorted().first(where: { !prepared.headSecrets.contains($0) }) {
+                throw HookRunner.OutputError(
+                    hook: hook.declared,
+                    problem: "gives secret `\(unknown)`, which \(prepared.recipe) does not declare (its secrets: "
+                        + "\(prepared.headSecrets.isEmpty ? "none" : prepared.headSecrets.joined(separator: ", ")))")
+            }
             let ready = try await driver.setSecrets(app, secrets, replace: !redeploy)
-            await prepared.inputs.record(
-                Dictionary(uniqueKeysWithValues: env.keys.map { ("env.\($0)", "pre_deploy") })
-                    .merging(secrets.keys.map { ("secret.\($0)", "pre_deploy") }) { first, _ in first })
-            if !env.isEmpty || !secrets.isEmpty {
-                await recorder.note(
-                    "pre_deploy added "
-                        + (env.keys.sorted().map { "env \($0)" } + secrets.keys.sorted().map { "secret \($0)" })
-                        .joined(separator: ", "))
+            // A secret the running app already has is kept (its new value dropped).
+            let kept = secrets.keys.filter { ready.secretValues[$0] != secrets[$0] }.sorted()
+            let added =
+                env.keys.sorted().map { "env.\($0)" }
+                + secrets.keys.filter { !kept.contains($0) }.sorted().map { "secret.\($0)" }
+            for item in added { await prepared.inputs.record(item, from: "pre_deploy") }
+            if !added.isEmpty {
+                await recorder.note("pre_deploy added \(added.joined(separator: ", "))")
+            }
+            if !kept.isEmpty {
+                await recorder.note("pre_deploy: kept \(kept.joined(separator: ", ")) (the running app has it)")
             }
             return (ready, env)
         }

@@ -276,6 +276,9 @@ public struct Bridge: Sendable {
         case unknown
     }
 
+    /// Why a job an operator cancelled stopped (its `cancelReason`).
+    public static let operatorCancelReason = "an operator cancelled it"
+
     /// Cancels job `number` for an operator (the dashboard's queue, with the admin token).
     public func cancel(job number: Int64, logger: Logger) async throws -> Cancellation {
         let links = self.links

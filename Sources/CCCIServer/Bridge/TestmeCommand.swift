@@ -21,8 +21,8 @@ public struct TestmeCommand: Sendable, Hashable {
 
     /// What a malformed `!testme` gets back.
     public static let usage = """
-        usage: `!testme [--stages install,upgrade,backup,restore,custom]`
-        - `--stages`: only these tiers (default: all five)
+        usage: `!testme [--stages install,upgrade,backup,restore,custom,lint,screenshot]`
+        - `--stages`: only these tiers (default: all of them)
         """
 
     /// Whether `body` is a `!testme` comment at all (well formed or not): its first line's

@@ -9,7 +9,7 @@ import NIOCore
 /// to stop, tears down and is recorded cancelled, and its pull request is told either way.
 ///
 /// Answers: 200 with what was done; 403 without the right token, or when the node has none;
-/// 404 for an unknown job; 409 for a job that had already ended.
+/// 404 for an unknown job; 409 for a job that had already ended; 413 for a body over 4 KiB.
 struct QueueCancel {
     /// The largest form body read (the token field and little else).
     static let bodyLimit = 4096
@@ -22,6 +22,9 @@ struct QueueCancel {
             return .page(
                 .forbidden, title: "Cancelling is off",
                 "This node has no admin token: set <code>admin_token_file</code> in its <code>[serve]</code> table.")
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.bodyLimit {
+            return .page(.contentTooLarge, title: "Not cancelled", "The form is larger than \(Self.bodyLimit) bytes.")
         }
         guard let token = await Self.token(of: request), adminToken.matches(token) else {
             bridge.logger.warning("job cancel refused: wrong or missing admin token", metadata: ["job.id": "\(number)"])

@@ -167,7 +167,7 @@ public final class JobWorkers: Service, Sendable {
         let current = (try? await store.job(job.number)) ?? job
         var outcome = JobOutcome.of(exitCode: status, results: results, lastError: Self.lastError(in: log))
         if current.cancelReason != nil, status >= 128 {
-            // Stopped because a push superseded it (a run that finished first keeps its verdict).
+            // Stopped by a push or an operator (a run that finished first keeps its verdict).
             outcome = JobOutcome(state: .cancelled, exitCode: status, results: results, note: current.cancelReason)
         } else if isStopping, status == 143 || status == 128 + SIGKILL {
             logger.notice("run stopped by the server's shutdown", metadata: ["run.exit": "\(status)"])

@@ -39,14 +39,18 @@ public enum ReplyText {
         "**cc-ci** could not read that `!testme`: \(escape(error.description, keepCode: true)).\n\n\(TestmeCommand.usage)"
     }
 
-    /// A job stopped because a push changed the pull request's head.
+    /// A job stopped before its end: a push changed the pull request's head, or an operator
+    /// cancelled it.
     public static func superseded(_ job: Job, links: Links) -> String {
-        """
-        **cc-ci** stopped testing `\(job.recipe)` at `\(short(job.headSHA))`: \(escape(job.cancelReason ?? "a push superseded it")). \
-        Comment `!testme` to test the new head. ([job \(job.number)](\(links.job(job.number))))
+        let again =
+            job.cancelReason == Bridge.operatorCancelReason
+            ? "Comment `!testme` to test it again." : "Comment `!testme` to test the new head."
+        return """
+            **cc-ci** stopped testing `\(job.recipe)` at `\(short(job.headSHA))`: \(escape(job.cancelReason ?? "a push superseded it")). \
+            \(again) ([job \(job.number)](\(links.job(job.number))))
 
-        \(footer(job))
-        """
+            \(footer(job))
+            """
     }
 
     /// The server stopped while the job ran: it runs again.

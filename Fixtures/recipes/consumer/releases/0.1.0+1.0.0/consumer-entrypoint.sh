@@ -14,7 +14,8 @@ host=${host%%/*}
 # The lab has no DNS for app domains: a name that does not resolve is sent to the lab ingress
 # (the proxy network's `caddy`), as DNS sends it to the node's ingress in production.
 if ! nslookup "$host" >/dev/null 2>&1; then
-  ingress=$(nslookup caddy 2>/dev/null | awk '/^Address/ { address = $NF } END { print address }')
+  # The answer's addresses come after its `Name:` line (the server's own comes before).
+  ingress=$(nslookup caddy 2>/dev/null | awk '/^Name:/ { answer = 1 } answer && /^Address/ { print $NF; exit }')
   [ -n "$ingress" ] && echo "${ingress%:*} $host" >> /etc/hosts
 fi
 mkdir -p /srv/www
