@@ -34,9 +34,9 @@ extension SQLiteStore {
     /// (also those another process writes). What was read at one generation holds until it moves.
     public func generation() async throws -> Int64 {
         do {
+            // One primary-key read: every open migrates the store, so the table is there.
             return try await writer.read { db in
-                guard try db.tableExists("generation") else { return 0 }
-                return try Int64.fetchOne(db, sql: "SELECT value FROM generation WHERE id = 1") ?? 0
+                try Int64.fetchOne(db, sql: "SELECT value FROM generation WHERE id = 1") ?? 0
             }
         } catch {
             throw StoreError(path: path, operation: "read", underlying: error)
