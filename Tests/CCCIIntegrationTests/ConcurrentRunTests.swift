@@ -15,8 +15,8 @@ extension Integration {
     @Suite struct RunsUnderStress {
         func start(
             _ harness: RunHarness, _ arguments: [String], output: URL, extra: [String: String] = [:]
-        ) throws -> Process {
-            try harness.start(arguments, output: output, extra: extra)
+        ) async throws -> Process {
+            try await harness.start(arguments, output: output, extra: extra)
         }
 
         func waitForLog(_ harness: RunHarness, containing text: String, timeout: Duration = .seconds(60)) async -> Bool
@@ -41,7 +41,7 @@ extension Integration {
             let harness = try RunHarness()
             try await harness.add("web")
             let output = harness.home.appending("out.txt")
-            let process = try start(harness, ["run", "web"], output: output)
+            let process = try await start(harness, ["run", "web"], output: output)
             defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
             #expect(await waitForLog(harness, containing: "[install] converge: started"))
             kill(process.processIdentifier, SIGTERM)
@@ -93,7 +93,7 @@ extension Integration {
             let harness = try RunHarness()
             try await harness.add("web")
             let firstOutput = harness.home.appending("first.txt")
-            let first = try start(harness, ["run", "web", "--stages", "install,upgrade"], output: firstOutput)
+            let first = try await start(harness, ["run", "web", "--stages", "install,upgrade"], output: firstOutput)
             defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
             #expect(await waitForLog(harness, containing: "app lock held"))
             let second = try await harness.ccci(["run", "web", "--stages", "install,upgrade"])
@@ -111,7 +111,7 @@ extension Integration {
             try await harness.add("web")
             try await harness.add("oneshot")
             let firstOutput = harness.home.appending("first.txt")
-            let first = try start(
+            let first = try await start(
                 harness, ["run", "web", "--stages", "install"], output: firstOutput, extra: ["CCCI_CAPACITY": "1"])
             defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
             #expect(await waitForLog(harness, containing: "run slot 1/1 taken"))
@@ -141,7 +141,7 @@ extension Integration {
             let harness = try RunHarness(packs: packs.url)
             try await harness.add("web")
             let output = harness.home.appending("out.txt")
-            let process = try start(harness, ["run", "web", "--stages", "install,custom"], output: output)
+            let process = try await start(harness, ["run", "web", "--stages", "install,custom"], output: output)
             defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
             let started = try await HelperProcesses.waitForPIDs(in: pids)
             #expect(started.count == 2)

@@ -95,7 +95,7 @@ extension Integration {
             let harness = try RunHarness()
             try await harness.add("broken")
             let output = harness.home.appending("out.txt")
-            let run = try harness.start(
+            let run = try await harness.start(
                 ["run", "broken", "--stages", "install", "--deploy-timeout", "5m"], output: output)
             defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
             #expect(await harness.waitForLog(containing: "converge: started"))
@@ -374,7 +374,7 @@ extension Integration {
             let harness = try RunHarness()
             try await harness.add("broken")
             let output = harness.home.appending("out.txt")
-            let run = try harness.start(["run", "broken", "--deploy-timeout", "5m"], output: output)
+            let run = try await harness.start(["run", "broken", "--deploy-timeout", "5m"], output: output)
             defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
             #expect(await harness.waitForLog(containing: "[install] converge: started"))
             kill(run.processIdentifier, SIGTERM)
@@ -406,7 +406,7 @@ extension Integration {
                 ], executable: ["functional/slow.sh"])
             let harness = try RunHarness(packs: packs.url)
             try await harness.add("web")
-            let run = try harness.start(
+            let run = try await harness.start(
                 ["run", "web", "--stages", "install,custom"], output: harness.home.appending("out"))
             let started = try await HelperProcesses.waitForPIDs(in: pids)
             #expect(started.count == 2)

@@ -395,7 +395,7 @@ extension Integration {
             try await harness.add("consumer")
             try await harness.add("provider")
 
-            let terminated = try harness.start(
+            let terminated = try await harness.start(
                 ["run", "consumer", "--stages", "install"], output: harness.home.appending("sigterm.out"))
             defer { if terminated.isRunning { kill(terminated.processIdentifier, SIGKILL) } }
             _ = try await HelperProcesses.waitForPIDs(in: marker)
@@ -411,7 +411,7 @@ extension Integration {
             try await expectNothingLeft(stopped, harness: harness)
 
             try FileManager.default.removeItem(at: marker)
-            let killed = try harness.start(
+            let killed = try await harness.start(
                 ["run", "consumer", "--stages", "install"], output: harness.home.appending("sigkill.out"))
             defer { if killed.isRunning { kill(killed.processIdentifier, SIGKILL) } }
             let hookPIDs = try await HelperProcesses.waitForPIDs(in: marker)

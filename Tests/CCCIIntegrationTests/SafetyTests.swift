@@ -71,7 +71,7 @@ extension Integration {
 
         func hold(_ domain: String, withChild: Bool = false) async throws -> (Process, String) {
             let marker = helpers.markerFile()
-            let process = try helpers.start([
+            let process = try await helpers.start([
                 withChild ? "hold-with-child" : "hold", lockDirectory.path, domain, marker,
             ])
             return (process, marker)
@@ -301,7 +301,7 @@ extension Integration {
         func parentDeathTermsTheRun() async throws {
             let domain = self.domain
             let marker = helpers.markerFile()
-            let wrapper = try helpers.start(["wrapper", lockDirectory.path, domain, marker])
+            let wrapper = try await helpers.start(["wrapper", lockDirectory.path, domain, marker])
             let wrapped = try #require(await HelperProcesses.waitForMarker(marker, "WRAPPED"))
             let child = pid_t(wrapped.split(separator: " ")[1])!
             helpers.track(child)
@@ -317,10 +317,48 @@ extension Integration {
             #expect(await waitLockState(domain, "free"))
         }
 
+        @Test(
+            "a guarded child forked by a thread that then ends is stopped though its parent lives; forked on the spawn thread it runs on"
+        )
+        func forkingThreadEnds() async throws {
+            // The kernel's rule, which a run forked on a retired pool thread met (exit 143 mid-run).
+            let (exposedDomain, safeDomain) = (domain, domain)
+            let (exposedMarker, safeMarker) = (helpers.markerFile(), helpers.markerFile())
+            let exposed = helpers.prepare(["guarded", lockDirectory.path, exposedDomain, exposedMarker, "3600"])
+            let launched = Locked<(any Error)?>(nil)
+            // The thread ends once the child armed its guard (a death before that is not signalled).
+            let thread = Thread {
+                do { try exposed.run() } catch { return launched.withLock { $0 = error } }
+                for _ in 0..<300 {
+                    if (try? String(contentsOfFile: exposedMarker, encoding: .utf8))?.contains("READY") == true {
+                        return
+                    }
+                    usleep(50_000)
+                }
+            }
+            thread.start()
+            // The spawn thread, asked from a task whose pool thread may end whenever the runtime likes.
+            let safe = try await helpers.start(["guarded", lockDirectory.path, safeDomain, safeMarker, "3600"])
+            #expect(await HelperProcesses.waitForMarker(safeMarker, "READY")?.hasSuffix("pdeathsig=15") == true)
+            #expect(launched.value == nil)
+
+            let stopped = await HelperProcesses.waitForMarker(exposedMarker, "TEARDOWN")
+            #expect(stopped?.contains("SIGTERM") == true, "the forking thread ended: \(stopped ?? "no teardown")")
+            try await exposed.exit(within: .seconds(30))
+            #expect(exposed.terminationStatus == 143)
+            #expect(
+                await HelperProcesses.waitForMarker(safeMarker, "TEARDOWN", timeout: .seconds(3)) == nil,
+                "the spawn thread never ends, so its child is never told its parent died")
+            #expect(safe.isRunning)
+            kill(safe.processIdentifier, SIGTERM)
+            try await safe.exit(within: .seconds(30))
+            #expect(safe.terminationStatus == 143)
+        }
+
         @Test("a run whose parent is already gone refuses to start")
         func orphanRefuses() async throws {
             let marker = helpers.markerFile()
-            let intermediate = try helpers.start(["spawn-orphan", marker])
+            let intermediate = try await helpers.start(["spawn-orphan", marker])
             try await intermediate.exit(within: .seconds(180))
             let line = await HelperProcesses.waitForMarker(marker, "REFUSED", timeout: .seconds(20))
             #expect(line?.contains("refusing to run orphaned") == true, "\(line ?? "no verdict")")
@@ -330,7 +368,7 @@ extension Integration {
         func deadlineFunnel() async throws {
             let domain = self.domain
             let marker = helpers.markerFile()
-            let process = try helpers.start(["guarded", lockDirectory.path, domain, marker, "2"])
+            let process = try await helpers.start(["guarded", lockDirectory.path, domain, marker, "2"])
             #expect(await HelperProcesses.waitForMarker(marker, "READY") != nil)
             try await process.exit(within: .seconds(180))
             #expect(process.terminationStatus == 142)
@@ -343,7 +381,7 @@ extension Integration {
         func sigtermFunnel() async throws {
             let domain = self.domain
             let marker = helpers.markerFile()
-            let process = try helpers.start(["guarded", lockDirectory.path, domain, marker, "3600"])
+            let process = try await helpers.start(["guarded", lockDirectory.path, domain, marker, "3600"])
             #expect(await HelperProcesses.waitForMarker(marker, "READY") != nil)
             kill(process.processIdentifier, SIGTERM)
             #expect(await HelperProcesses.waitForMarker(marker, "TEARDOWN") != nil)

@@ -36,9 +36,17 @@ public final class HelperProcesses: Sendable {
         return directory.appending("marker-\(counter).txt").path
     }
 
-    /// Starts the helper with `arguments`.
+    /// Starts the helper with `arguments`, forked on the ``SpawnThread`` (a `guarded` helper arms
+    /// the parent-death signal, which the kernel ties to the forking thread).
     @discardableResult
-    public func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
+    public func start(_ arguments: [String], environment: [String: String] = [:]) async throws -> Process {
+        let process = prepare(arguments, environment: environment)
+        try await withTaskExecutorPreference(SpawnThread.shared) { try process.run() }
+        return process
+    }
+
+    /// The helper with `arguments`, not started yet, killed at ``cleanup()`` once it runs.
+    public func prepare(_ arguments: [String], environment: [String: String] = [:]) -> Process {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments
@@ -46,7 +54,6 @@ public final class HelperProcesses: Sendable {
         for (key, value) in environment { env[key] = value }
         process.environment = env
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
         state.withLock { $0.processes.append(process) }
         return process
     }

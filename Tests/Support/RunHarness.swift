@@ -51,9 +51,11 @@ public struct RunHarness: Sendable {
     public func ccci(_ arguments: [String], extra: [String: String?] = [:]) async throws -> CommandResult {
         var environment = self.environment
         for (key, value) in extra { environment[key] = value }
-        return try await ProcessRunner().run(
-            Command(
-                TestEnvironment.ccciExecutable.path, arguments, environment: environment, workingDirectory: home.url))
+        let command = Command(
+            TestEnvironment.ccciExecutable.path, arguments, environment: environment, workingDirectory: home.url)
+        // Forked on the spawn thread: `ccci run` arms a parent-death signal, which the kernel
+        // sends when the forking *thread* ends — a retired pool thread would stop the run.
+        return try await withTaskExecutorPreference(SpawnThread.shared) { try await ProcessRunner().run(command) }
     }
 
     /// The results document a `ccci run … --json` printed.
@@ -84,9 +86,9 @@ public struct RunHarness: Sendable {
             domain: try config.naming().appDomain(domain))
     }
 
-    /// Starts `ccci <arguments>` in the background, its output in `output` (the caller kills it by
-    /// pid if the test ends first).
-    public func start(_ arguments: [String], output: URL, extra: [String: String] = [:]) throws -> Process {
+    /// Starts `ccci <arguments>` in the background, forked on the spawn thread (see ``ccci(_:extra:)``),
+    /// its output in `output` (the caller kills it by pid if the test ends first).
+    public func start(_ arguments: [String], output: URL, extra: [String: String] = [:]) async throws -> Process {
         let process = Process()
         process.executableURL = TestEnvironment.ccciExecutable
         process.arguments = arguments
@@ -99,7 +101,7 @@ public struct RunHarness: Sendable {
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = process.standardOutput
-        try process.run()
+        try await withTaskExecutorPreference(SpawnThread.shared) { try process.run() }
         return process
     }
 

@@ -27,7 +27,7 @@ public final class ServeProcess: @unchecked Sendable {
         output = harness.home.appending("\(name)-\(UUID().uuidString.prefix(6)).log")
         var environment = ["CCCI_CONFIG": config.path, "CCCI_LOG_LEVEL": "info"]
         for (key, value) in extra { environment[key] = value }
-        let (process, output) = (try harness.start(["serve"], output: output, extra: environment), output)
+        let (process, output) = (try await harness.start(["serve"], output: output, extra: environment), output)
         self.process = process
         // The port it logs once it listens; "" when it exited first.
         let port = try await poll(

@@ -9,11 +9,8 @@ import Glibc
 /// A `ccci run` the server started for a job: the leader of its own process group, its output
 /// appended to a log file.
 ///
-/// Invariant: every run is forked by ``RunSpawner``'s one thread, which lives as long as the
-/// server. The kernel sends a child its parent-death signal (armed by `ccci run` at launch) when
-/// the *thread* that forked it ends, not the process: a run forked by a pool thread that the
-/// runtime later retires would be stopped for nothing. Forked from a thread that never ends, a
-/// run is stopped by its parent-death signal exactly when the server dies.
+/// Invariant: every run is forked on the ``SpawnThread``, which lives as long as the server, so
+/// the parent-death signal `ccci run` arms at launch stops a run exactly when the server dies.
 public struct RunProcess: Sendable {
     public let pid: pid_t
     /// The process' start time (clock ticks since boot), which tells it from a later process
@@ -25,7 +22,7 @@ public struct RunProcess: Sendable {
         _ executable: URL, _ arguments: [String], environment: [String: String], log: URL
     ) async throws -> RunProcess {
         try FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let pid = try await RunSpawner.shared.spawn(
+        let pid = try await RunSpawner.spawn(
             executable.path, [executable.path] + arguments,
             environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }, log: log.path)
         return RunProcess(pid: pid, startTime: ProcessStart.time(of: pid) ?? 0)
@@ -59,60 +56,24 @@ public struct RunProcess: Sendable {
     }
 }
 
-/// The one thread that forks the server's runs (see ``RunProcess``).
-///
-/// `@unchecked` because `pending` is guarded by a condition variable: the spawner is a plain
-/// thread that must sleep while there is nothing to fork, and Synchronization's `Mutex` has no
-/// wait/signal. Every access to `pending` holds `condition`.
-final class RunSpawner: @unchecked Sendable {
-    static let shared = RunSpawner()
-
-    private let condition = NSCondition()
-    /// Guarded by `condition`.
-    private var pending: [() -> Void] = []
-
-    private init() {
-        let thread = Thread { [unowned self] in self.serve() }
-        thread.name = "ccci-spawner"
-        thread.start()
-    }
-
-    private func serve() {
-        while true {
-            condition.lock()
-            while pending.isEmpty { condition.wait() }
-            let work = pending.removeFirst()
-            condition.unlock()
-            work()
-        }
-    }
-
-    /// Forks `path` on the spawner thread; returns its pid.
-    func spawn(_ path: String, _ argv: [String], _ environment: [String], log: String) async throws -> pid_t {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<pid_t, any Error>) in
-            condition.lock()
-            pending.append {
-                continuation.resume(with: Result { try Self.spawnNow(path, argv, environment, log: log) })
+/// Forks the server's runs on the ``SpawnThread`` (see ``RunProcess``).
+enum RunSpawner {
+    /// Forks `path`; returns its pid.
+    static func spawn(_ path: String, _ argv: [String], _ environment: [String], log: String) async throws -> pid_t {
+        try await SpawnThread.shared.perform {
+            let arguments = argv.map { strdup($0) } + [nil]
+            let variables = environment.map { strdup($0) } + [nil]
+            defer {
+                for pointer in arguments { free(pointer) }
+                for pointer in variables { free(pointer) }
             }
-            condition.signal()
-            condition.unlock()
+            var pid: pid_t = 0
+            let rc = ccci_spawn_in_own_group(path, arguments, variables, log, &pid)
+            guard rc == 0 else {
+                throw RunLaunchError(executable: path, reason: String(cString: strerror(rc)))
+            }
+            return pid
         }
-    }
-
-    private static func spawnNow(_ path: String, _ argv: [String], _ environment: [String], log: String) throws -> pid_t
-    {
-        let arguments = argv.map { strdup($0) } + [nil]
-        let variables = environment.map { strdup($0) } + [nil]
-        defer {
-            for pointer in arguments { free(pointer) }
-            for pointer in variables { free(pointer) }
-        }
-        var pid: pid_t = 0
-        let rc = ccci_spawn_in_own_group(path, arguments, variables, log, &pid)
-        guard rc == 0 else {
-            throw RunLaunchError(executable: path, reason: String(cString: strerror(rc)))
-        }
-        return pid
     }
 }
 
