@@ -117,6 +117,13 @@ let package = Package(
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         .target(
+            name: "CCCIWarm",
+            dependencies: [
+                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCISystem",
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "CCCIServer",
             dependencies: [
                 "CCCICore", "CCCIStore", "CCCISystem", "CSystemShims", "CCCIAPI",
@@ -139,7 +146,7 @@ let package = Package(
             name: "CCCICommands",
             dependencies: [
                 "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab", "CCCILint",
-                "CCCIServer", "CCCISystem", "CSystemShims",
+                "CCCIServer", "CCCISystem", "CCCIWarm", "CSystemShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -204,7 +211,8 @@ let package = Package(
         .testTarget(
             name: "CCCIRunnerTests",
             dependencies: [
-                "CCCICore", "CCCIRunner", "CCCIStore", "CCCISystem", .product(name: "Logging", package: "swift-log"),
+                "CCCICore", "CCCIRunner", "CCCIStore", "CCCISystem", "CCCIWarm",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -225,7 +233,7 @@ let package = Package(
             name: "CCCIIntegrationTests",
             dependencies: [
                 "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab", "CCCILint",
-                "CCCISystem", "CCCITestSupport", "ccci", "ccci-safety-helper",
+                "CCCISystem", "CCCITestSupport", "CCCIWarm", "ccci", "ccci-safety-helper",
             ],
             swiftSettings: strict
         ),

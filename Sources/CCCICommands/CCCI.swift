@@ -17,7 +17,8 @@ public struct CCCI: AsyncParsableCommand {
         version: CCCIVersion.current,
         subcommands: [
             RunCommand.self, ResultsCommand.self, JanitorCommand.self, TeardownCommand.self, RecipeCommand.self,
-            MetaCommand.self, LintCommand.self, LabCommand.self, ServeCommand.self, GCCommand.self,
+            MetaCommand.self, LintCommand.self, LabCommand.self, ServeCommand.self, GCCommand.self, SweepCommand.self,
+            CanonicalCommand.self,
         ]
     )
 

@@ -7,6 +7,7 @@ import CCCIRunner
 import CCCIStore
 import CCCISwarm
 import CCCISystem
+import CCCIWarm
 import CSystemShims
 import Foundation
 
@@ -134,7 +135,7 @@ struct RunCommand: AsyncParsableCommand {
         let driver = NativeDriver.onNode(config: config, engine: engine, logger: logger, secrets: secrets)
         let coordinator = RunCoordinator(
             options: options, config: config, driver: driver, reporter: reporter, store: store, lifetime: lifetime,
-            secrets: secrets, journal: journal)
+            secrets: secrets, journal: journal, epilogue: Promoter(store: store))
         let report = await LiveStatus.run(reporter: reporter) { await coordinator.run() }
         await engine.shutdown()
         if let setupError = report.setupError {

@@ -18,6 +18,10 @@ public protocol AppDriver: Sendable {
     func newApp(_ spec: AppSpec) async throws -> App
     /// Whether an app exists at `domain` (its env file).
     func hasApp(_ domain: AppDomain) -> Bool
+    /// The app at `spec.domain` as an earlier process created it (a warm app), to deploy again;
+    /// `nil` when there is none. Its generated secrets' values are not known here (they stay in
+    /// the swarm), so `secretValues` is empty.
+    func existingApp(_ spec: AppSpec) -> App?
     /// Deploys the app from its recipe checkout as it is now (fresh, or in place over a running
     /// deployment), `envOverrides` written into its env first. Returns without waiting.
     func deploy(_ app: App, mode: DeployMode, envOverrides: [String: String]) async throws -> DeployRecord

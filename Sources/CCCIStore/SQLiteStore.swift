@@ -119,6 +119,8 @@ public final class SQLiteStore: ResultStore {
                     CREATE TRIGGER run_deleted AFTER DELETE ON run BEGIN UPDATE generation SET value = value + 1; END;
                     """)
         }
+        // Warm canonicals and the sweeps' reports (SPEC F-CANON, F-SWEEP).
+        migrator.registerMigration("v6-canonicals-and-sweeps") { db in try createWarmTables(db) }
         return migrator
     }
 

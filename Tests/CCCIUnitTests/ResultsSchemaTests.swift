@@ -51,6 +51,26 @@ import Testing
         #expect(errors.isEmpty, "\(errors)")
     }
 
+    @Test("a promotion of each status validates; an unknown status does not")
+    func promotionShapes() async throws {
+        for status in [PromotionSummary.Status.promoted, .current, .notEligible, .failed] {
+            var results = Self.results(
+                outcome: .pass, tiers: ["install": TierResult(status: .pass, durationSeconds: 1)])
+            results.promotion = PromotionSummary(
+                status: status, version: "1.3.0+1.36.1", commit: String(repeating: "b", count: 40),
+                domain: "web.warm.ci.ccci.test", reason: status == .promoted ? nil : "why")
+            let errors = try await SchemaValidation.errors(of: try results.encoded())
+            #expect(errors.isEmpty, "\(status): \(errors)")
+        }
+        var object = try JSONCoding.decoder.decode(
+            [String: JSONValue].self,
+            from: try Self.results(outcome: .pass, tiers: ["install": TierResult(status: .pass, durationSeconds: 1)])
+                .encoded())
+        object["promotion"] = ["status": "promoted (probably)"]
+        let errors = try await SchemaValidation.errors(of: try JSONCoding.prettyEncoder.encode(object))
+        #expect(!errors.isEmpty)
+    }
+
     @Test("the schema rejects a document that breaks the stable names")
     func schemaRejects() async throws {
         var object = try JSONCoding.decoder.decode(

@@ -49,12 +49,18 @@ public struct NodeConfig: Sendable, Hashable {
     public var serve = ServeConfig()
     /// How long run directories are kept (`[retention]`, `ccci gc`).
     public var retention = RetentionPolicy()
+    /// Warm canonicals and the sweep (`[warm]`).
+    public var warm = WarmConfig()
 
     public var envDirectory: URL { home.appendingPathComponent("apps") }
     public var runsDirectory: URL { home.appendingPathComponent("runs") }
     public var storePath: URL { home.appendingPathComponent("ccci.sqlite") }
     public var resticDirectory: URL { home.appendingPathComponent("restic") }
     public var workspacesDirectory: URL { home.appendingPathComponent("work") }
+    /// The warm canonicals' recipe trees, one per enrolled recipe (`warm/<recipe>/tree`).
+    public var warmDirectory: URL { home.appendingPathComponent("warm") }
+    /// The lock one sweep at a time holds.
+    public var sweepLockFile: URL { lockDirectory.appendingPathComponent("sweep.lock") }
 
     /// The lab ingress' admin socket.
     public var ingressAdminSocket: URL { labDirectory.appendingPathComponent("ingress/admin/caddy.sock") }
@@ -127,6 +133,7 @@ public struct NodeConfig: Sendable, Hashable {
     public static let keys = [
         "home", "ci_domain", "lock_dir", "lab_dir", "packs_dir", "catalogue_dir", "catalogue", "network_mode",
         "ingress", "image_policy", "resolve_image", "docker_socket", "capacity", "run_deadline", "serve", "retention",
+        "warm",
     ]
 
     mutating func apply(file: URL) throws(ConfigError) {
@@ -191,6 +198,7 @@ public struct NodeConfig: Sendable, Hashable {
         }
         if let value = table["serve"] { serve = try ServeConfig(table: value, file: file.path) }
         if let value = table["retention"] { retention = try RetentionPolicy(table: value, file: file.path) }
+        if let value = table["warm"] { warm = try WarmConfig(table: value, file: file.path) }
         if let value = table["catalogue"] {
             guard case .object(let catalogue) = value else {
                 throw .invalid(file: file.path, key: "catalogue", message: "expects a table of recipe = \"git url\"")

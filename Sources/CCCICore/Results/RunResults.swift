@@ -40,6 +40,8 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var flags: [String]
     public var artifacts: Artifacts
     public var ccciVersion: String
+    /// What became of the run for the recipe's warm canonical (enrolled recipes only).
+    public var promotion: PromotionSummary?
 
     public init(
         runID: String, recipe: String, ref: String?, pr: Int?, headCommit: String, headVersion: String?,
@@ -75,7 +77,7 @@ public struct RunResults: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case schema, recipe, ref, pr, driver, mode, outcome, tiers, level, ladder, manifest, flags, artifacts
+        case schema, recipe, ref, pr, driver, mode, outcome, tiers, level, ladder, manifest, flags, artifacts, promotion
         case runID = "run_id"
         case headCommit = "head_commit"
         case headVersion = "head_version"

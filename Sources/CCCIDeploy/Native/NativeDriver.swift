@@ -56,6 +56,11 @@ public struct NativeDriver: AppDriver, BackupHost {
         FileManager.default.fileExists(atPath: envFile(for: domain).path)
     }
 
+    public func existingApp(_ spec: AppSpec) -> App? {
+        guard hasApp(spec.domain) else { return nil }
+        return App(spec: spec, stack: spec.domain.stack, envFile: envFile(for: spec.domain), secretValues: [:])
+    }
+
     public func model(of app: App) throws -> AppModel {
         try AppModel.load(app)
     }

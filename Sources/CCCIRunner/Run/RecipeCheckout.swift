@@ -74,6 +74,14 @@ public struct RecipeHead: Sendable {
     /// Whether an annotated release tag points at the commit.
     public let isRelease: Bool
     public let releases: ReleaseSet
+
+    public init(source: RecipeSource, commit: String, version: RecipeVersion?, isRelease: Bool, releases: ReleaseSet) {
+        self.source = source
+        self.commit = commit
+        self.version = version
+        self.isRelease = isRelease
+        self.releases = releases
+    }
 }
 
 /// Clones a recipe for each app of a run (each app gets its own tree, so checking one out never

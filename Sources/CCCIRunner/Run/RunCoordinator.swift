@@ -32,6 +32,8 @@ public final class RunCoordinator: Sendable {
     public let runner: ProcessRunner
     /// Every secret value the run generates or is given, for redaction everywhere it writes.
     public let secrets: SecretRegistry
+    /// What runs after the verdict (the warm canonical's promotion).
+    public let epilogue: (any RunEpilogue)?
     public let runID: String
     /// The run's log when the caller opened it first (to log library lines into it).
     let openedJournal: RunJournal?
@@ -41,7 +43,7 @@ public final class RunCoordinator: Sendable {
     public init(
         options: RunOptions, config: NodeConfig, driver: any AppDriver, reporter: Reporter,
         store: (any ResultStore)?, lifetime: RunLifetime?, runner: ProcessRunner = ProcessRunner(),
-        secrets: SecretRegistry = SecretRegistry(), journal: RunJournal? = nil
+        secrets: SecretRegistry = SecretRegistry(), journal: RunJournal? = nil, epilogue: (any RunEpilogue)? = nil
     ) {
         self.options = options
         self.config = config
@@ -51,6 +53,7 @@ public final class RunCoordinator: Sendable {
         self.lifetime = lifetime
         self.runner = runner
         self.secrets = secrets
+        self.epilogue = epilogue
         openedJournal = journal
         // `ccci serve` names the run up front (`--run-id`) so that it can link to it while it runs.
         runID = options.runID ?? RunID.make(recipe: options.recipe, at: startDate)
@@ -127,9 +130,14 @@ public final class RunCoordinator: Sendable {
             concluded: concluded, requested: options.stages, stop: stop.map { RunVerdict.Stop($0) },
             residueClean: removal.clean, declaredNA: prepared.meta.naTiers,
             customTestsExecuted: progress.paths.map(\.customTestsExecuted).reduce(0, +), setback: progress.setback)
-        let results = await record(
+        // After a stop the run only ends: nothing more is deployed.
+        let promotion =
+            stop == nil
+            ? await epilogue(prepared, context: context, decision: decision, residueClean: removal.clean) : nil
+        var results = await record(
             prepared, decision: decision, flags: (keep ? ["keep-on-failure"] : []) + (removal.clean ? [] : ["residue"]),
             serviceLogs: serviceLogs)
+        results.promotion = promotion
         let recorder = RunRecord(context: context, store: store)
         await recorder.write(results)
         await reporter.summary(results, runDirectory: runDirectory)

@@ -1,0 +1,164 @@
+import ArgumentParser
+import CCCICore
+import CCCIDeploy
+import CCCIGit
+import CCCIRunner
+import CCCIStore
+import CCCISwarm
+import CCCISystem
+import CCCIWarm
+import Foundation
+
+/// `ccci sweep`: the weekly sweep of the enrolled recipes (SPEC F-SWEEP).
+struct SweepCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Test each enrolled recipe's newest release cold and promote it to its warm canonical.",
+        discussion: """
+            Enrolled: the recipes of the catalogue whose pack on this node sets warm_canonical = true. \
+            Serially, for each: fetch its releases; decide on versions (a newer release than the canonical → \
+            a cold `ccci run` on that tag, then its promotion; the same version → SKIP(no-new-version); no \
+            release → SKIP(never-released); no canonical → a run to seed it). Each recipe's label says what \
+            exists afterwards: PROMOTED <version>, GREEN-BUT-PROMOTE-FAILED (canonical=…, expected …), FAIL \
+            (canonical unchanged), SKIP(reason), SYNC-FAILED. The report is kept in the store. One sweep at a \
+            time. Exit status: 0 nothing failed, 1 a recipe failed or another sweep is running, 2 bad usage.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Only decide and say what would run; run and promote nothing.")
+    var dryRun = false
+
+    @Option(name: .customLong("recipe"), help: "Sweep only this enrolled recipe (repeatable).")
+    var recipes: [String] = []
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() async throws {
+        let config = try global.loadConfig()
+        let store: SQLiteStore
+        do {
+            store = try SQLiteStore(path: config.storePath)
+        } catch {
+            throw CommandFailure("\(error)", exitCode: 2)
+        }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let quiet = json
+        let sweep = Sweep(config: config, store: store, git: Git(runner: ProcessRunner()), executable: executable) {
+            line in if !quiet { print(line) }
+        }
+        let report: SweepReport
+        do {
+            report = try await sweep.run(recipes: recipes.isEmpty ? nil : recipes, dryRun: dryRun)
+        } catch let busy as SweepBusy {
+            throw CommandFailure(busy.description, exitCode: 1)
+        } catch let error as WarmError {
+            throw CommandFailure(error.description, exitCode: 2)
+        }
+        if json {
+            print(String(decoding: try report.encoded(), as: UTF8.self))
+        } else {
+            print("")
+            for line in report.table { print(line) }
+        }
+        if report.entries.contains(where: \.label.isProblem) { throw ExitCode.failure }
+    }
+}
+
+/// `ccci canonical list|show|drop`: the warm canonicals (SPEC F-CANON).
+struct CanonicalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "canonical",
+        abstract: "List, show or drop the warm canonicals (known-good deployments kept per enrolled recipe).",
+        subcommands: [List.self, Show.self, Drop.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every canonical: version, commit, status, volumes.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() async throws {
+            let config = try global.loadConfig()
+            let records = try await CanonicalCommand.store(config).canonicals()
+            if json { return print(String(decoding: try JSONCoding.prettyEncoder.encode(records), as: UTF8.self)) }
+            guard !records.isEmpty else {
+                return print("no canonicals on this node (a sweep or a green release run seeds them)")
+            }
+            for record in records { print(CanonicalCommand.line(record)) }
+            let total = records.map(\.volumeBytes).reduce(0, +)
+            print(
+                "warm volumes: \(WarmConfig.format(total)) of a \(WarmConfig.format(config.warm.volumeBudgetBytes)) budget"
+            )
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One recipe's canonical, as JSON.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The recipe.")
+        var recipe: String
+
+        func run() async throws {
+            let config = try global.loadConfig()
+            guard let record = try await CanonicalCommand.store(config).canonical(recipe) else {
+                throw CommandFailure("\(recipe) has no canonical on this node (`ccci canonical list` shows them)")
+            }
+            print(String(decoding: try JSONCoding.prettyEncoder.encode(record), as: UTF8.self))
+        }
+    }
+
+    struct Drop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a recipe's warm app (stack, volumes, secrets, backups) and its canonical record.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The recipe.")
+        var recipe: String
+
+        func run() async throws {
+            let config = try global.loadConfig()
+            let store = try CanonicalCommand.store(config)
+            let domain = try config.naming().warmAppDomain(recipe: recipe)
+            let record = try await store.canonical(recipe)
+            let logger = global.makeLogger()
+            try FileManager.default.createDirectory(at: config.lockDirectory, withIntermediateDirectories: true)
+            // The warm app's lock: a promotion or a quick run on it finishes first.
+            guard let lock = try FileLock.tryAcquire(AppLocks.path(for: domain, in: config.lockDirectory)) else {
+                throw CommandFailure("\(domain) is in use (a promotion or quick run holds its lock) — try again later")
+            }
+            defer { lock.release() }
+            let left = try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
+                let driver = NativeDriver.onNode(config: config, engine: engine, logger: logger)
+                return try await driver.remove(domain: domain)
+            }
+            try? FileManager.default.removeItem(
+                at: config.warmDirectory.appendingPathComponent(AppNaming.dnsLabel(recipe)))
+            let dropped = try await store.dropCanonical(recipe)
+            print(
+                "\(recipe): "
+                    + (dropped ? "canonical \(record?.version ?? "?") dropped" : "had no canonical record")
+                    + (left.isEmpty ? ", \(domain) removed, no residue" : ", \(domain) left \(left.summary)"))
+            if !left.isEmpty { throw ExitCode.failure }
+        }
+    }
+
+    static func store(_ config: NodeConfig) throws -> SQLiteStore {
+        do {
+            return try SQLiteStore(path: config.storePath)
+        } catch {
+            throw CommandFailure("\(error)", exitCode: 2)
+        }
+    }
+
+    static func line(_ record: CanonicalRecord) -> String {
+        "\(record.recipe)  \(record.version)  \(record.commit.prefix(12))  \(record.status)  \(record.domain)  "
+            + "\(WarmConfig.format(record.volumeBytes))  promoted \(ISO8601DateFormatter().string(from: record.promotedAt))"
+    }
+}

@@ -1,0 +1,129 @@
+import CCCICore
+import CCCIRunner
+import CCCIStore
+import CCCIWarm
+import Foundation
+import Testing
+
+/// The warm canonicals' pure policies: when a run may be promoted, what the sweep does with a
+/// recipe, how the store swaps a record (SPEC F-CANON, F-SWEEP).
+@Suite struct WarmPolicyTests {
+    static let tagged = String(repeating: "a", count: 40)
+    static let untagged = String(repeating: "b", count: 40)
+    static let releases = ReleaseSet(tags: [
+        RecipeTag(name: "1.1.0+1.0.0", commit: String(repeating: "c", count: 40), annotated: true),
+        RecipeTag(name: "1.2.0+1.0.0", commit: tagged, annotated: true),
+        RecipeTag(name: "1.3.0+1.0.0", commit: untagged, annotated: false),
+    ])
+
+    static func head(_ commit: String) -> RecipeHead {
+        RecipeHead(
+            source: RecipeSource(name: "web", location: "/srv/web", localPath: nil), commit: commit,
+            version: RecipeVersion("1.2.0+1.0.0"), isRelease: commit == tagged, releases: releases)
+    }
+
+    static func gate(
+        outcome: RunOutcome = .pass, stages: [Tier] = Tier.defaultStages, pr: Int = 0, ref: String? = nil,
+        residueClean: Bool = true, commit: String = tagged, dependencies: [String] = []
+    ) -> PromotionGate.Verdict {
+        PromotionGate.check(
+            outcome: outcome, stages: stages, pr: pr, ref: ref, residueClean: residueClean, head: head(commit),
+            dependencies: dependencies)
+    }
+
+    func refusal(_ verdict: PromotionGate.Verdict) -> String? {
+        if case .refused(let reason) = verdict { return reason }
+        return nil
+    }
+
+    @Test("a green, complete, clean run of a release tag is eligible, recording the tag's version and commit")
+    func eligible() throws {
+        guard case .eligible(let release) = Self.gate() else {
+            Issue.record("refused: \(Self.gate())")
+            return
+        }
+        #expect(release.version.raw == "1.2.0+1.0.0")
+        #expect(release.tag.commit == Self.tagged)
+        // The sweep's own ref (the tag name) is not a pull request.
+        #expect(refusal(Self.gate(ref: "1.2.0+1.0.0")) == nil)
+    }
+
+    @Test("each condition refuses on its own, saying which")
+    func refusals() {
+        #expect(refusal(Self.gate(outcome: .fail))?.contains("not green") == true)
+        #expect(refusal(Self.gate(outcome: .deadline))?.contains("not green") == true)
+        #expect(refusal(Self.gate(residueClean: false))?.contains("residue") == true)
+        #expect(refusal(Self.gate(stages: [.install, .upgrade]))?.contains("missing backup, restore, custom") == true)
+        #expect(refusal(Self.gate(pr: 12))?.contains("pull request") == true)
+        #expect(refusal(Self.gate(ref: "refs/pull/12/head"))?.contains("pull request") == true)
+        #expect(
+            refusal(Self.gate(commit: Self.untagged))?.contains("not a release") == true,
+            "a lightweight tag is not a release")
+        #expect(refusal(Self.gate(dependencies: ["provider"]))?.contains("dependencies") == true)
+    }
+
+    @Test("the sweep decides on versions: newer runs, equal skips, none released skips, no canonical seeds")
+    func decisions() throws {
+        let v12 = try #require(RecipeVersion("1.2.0+1.0.0"))
+        let v13 = try #require(RecipeVersion("1.3.0+1.0.0"))
+        #expect(SweepDecision.decide(newest: v13, canonical: "1.2.0+1.0.0") == .run(v13, seeding: false))
+        #expect(SweepDecision.decide(newest: v12, canonical: "1.2.0+1.0.0") == .skip("no-new-version"))
+        #expect(SweepDecision.decide(newest: nil, canonical: "1.2.0+1.0.0") == .skip("never-released"))
+        #expect(SweepDecision.decide(newest: nil, canonical: nil) == .skip("never-released"))
+        #expect(SweepDecision.decide(newest: v12, canonical: nil) == .run(v12, seeding: true))
+        #expect(SweepDecision.decide(newest: v12, canonical: "1.3.0+1.0.0") == .skip("canonical-newer-than-release"))
+        #expect(
+            SweepDecision.decide(newest: v12, canonical: "1.2.0+1.0.0", canonicalStatus: "broken")
+                == .run(v12, seeding: true), "a broken canonical is re-seeded")
+    }
+
+    @Test("labels say what exists: promoted, green-but-promote-failed with both versions, fail, skip, sync")
+    func labels() {
+        typealias Label = SweepReport.Label
+        #expect(Label.promoted("1.2.0").description == "PROMOTED 1.2.0")
+        #expect(
+            Label.greenButPromoteFailed(canonical: nil, expected: "1.2.0").description
+                == "GREEN-BUT-PROMOTE-FAILED (canonical=none, expected 1.2.0)")
+        #expect(Label.fail.description == "FAIL (canonical unchanged)")
+        #expect(Label.skip("no-new-version").description == "SKIP(no-new-version)")
+        #expect(Label.syncFailed.description == "SYNC-FAILED")
+        #expect(!Label.promoted("1").isProblem && !Label.skip("x").isProblem)
+        #expect(
+            Label.fail.isProblem && Label.syncFailed.isProblem
+                && Label.greenButPromoteFailed(canonical: nil, expected: "1").isProblem)
+    }
+
+    @Test("sizes for [warm] volume_budget: binary units, junk refused")
+    func sizes() {
+        #expect(WarmConfig.bytes("20G") == Int64(20) << 30)
+        #expect(WarmConfig.bytes("512m") == Int64(512) << 20)
+        #expect(WarmConfig.bytes("4096") == 4096)
+        for junk in ["", "G", "-1G", "1.5G", "20GB", "20GiB", "lots", "99999999999T"] {
+            #expect(WarmConfig.bytes(junk) == nil, "\(junk)")
+        }
+        #expect(WarmConfig.format(96 * 1024) == "96 KiB")
+        #expect(WarmConfig.format(3 * 1024 * 1024 / 2) == "1.5 MiB")
+    }
+
+    @Test("the store swaps a canonical only from what the promotion started from")
+    func compareAndSwap() async throws {
+        let store = try SQLiteStore(
+            path: FileManager.default.temporaryDirectory.appendingPathComponent("warm-\(UUID()).sqlite"))
+        let first = CanonicalRecord(
+            recipe: "web", version: "1.2.0+1.0.0", commit: Self.tagged, domain: "web.warm.ci.ccci.test",
+            volumes: ["web_warm_ci_ccci_test_content"], volumeBytes: 4096, runID: "r1",
+            promotedAt: Date(timeIntervalSince1970: 1_800_000_000))
+        #expect(try await store.swapCanonical(expected: nil, with: first))
+        #expect(try await store.canonical("web") == first)
+        var second = first
+        second.version = "1.3.0+1.0.0"
+        second.commit = Self.untagged
+        #expect(try await store.swapCanonical(expected: nil, with: second) == false, "it is no longer absent")
+        #expect(try await store.swapCanonical(expected: first, with: second))
+        #expect(try await store.swapCanonical(expected: first, with: first) == false, "it is no longer the first")
+        try await store.markCanonical("web", status: "broken")
+        #expect(try await store.canonical("web")?.status == "broken")
+        #expect(try await store.dropCanonical("web"))
+        #expect(try await store.canonicals().isEmpty)
+    }
+}
