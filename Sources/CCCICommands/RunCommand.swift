@@ -40,8 +40,18 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "The pull request number the ref belongs to.")
     var pr: Int = 0
 
-    @Option(help: "Comma-separated stages (install,upgrade,backup,restore,custom,lint,screenshot).")
-    var stages: String = Tier.defaultStages.map(\.rawValue).joined(separator: ",")
+    @Option(
+        help:
+            "Comma-separated stages (install,upgrade,backup,restore,custom,lint,screenshot; with --quick: lint,upgrade,custom)."
+    )
+    var stages: String?
+
+    @Flag(
+        help: """
+            The quick lane: upgrade the recipe's warm canonical in place to the code under test and run its \
+            tests, then return the canonical to its version and data (needs a canonical: a sweep seeds it).
+            """)
+    var quick = false
 
     @Flag(help: "Print only the results document (JSON).")
     var json = false
@@ -62,7 +72,19 @@ struct RunCommand: AsyncParsableCommand {
     var runID: String?
 
     func validate() throws {
-        if case .failure(let error) = RunOptions.parseStages(stages) { throw ValidationError("--stages: \(error)") }
+        if let stages, case .failure(let error) = RunOptions.parseStages(stages) {
+            throw ValidationError("--stages: \(error)")
+        }
+        if quick, let stages, case .success(let tiers) = RunOptions.parseStages(stages),
+            let other = tiers.first(where: { !RunOptions.quickStages.contains($0) })
+        {
+            throw ValidationError(
+                "--stages: --quick proves \(RunOptions.quickStages.map(\.rawValue).joined(separator: ", ")) on the warm "
+                    + "canonical; \(other.rawValue) needs a cold run (drop --quick)")
+        }
+        if quick, keepOnFailure {
+            throw ValidationError("--keep-on-failure: a quick run always gives the canonical back")
+        }
         do {
             if let deployTimeout { _ = try DurationText.check(deployTimeout, allowZero: false) }
         } catch {
@@ -106,10 +128,13 @@ struct RunCommand: AsyncParsableCommand {
                 "cannot create the run directory under \(config.runsDirectory.path): \(error)", exitCode: 2)
         }
         let logger = global.makeLogger(journal: journal)
-        let options = RunOptions(
-            recipe: recipe, ref: ref, pr: pr, stages: (try? RunOptions.parseStages(stages).get()) ?? Tier.defaultStages,
+        let defaultStages = quick ? RunOptions.quickStages : Tier.defaultStages
+        var options = RunOptions(
+            recipe: recipe, ref: ref, pr: pr,
+            stages: stages.flatMap { try? RunOptions.parseStages($0).get() } ?? defaultStages,
             keepOnFailure: keepOnFailure, deployTimeout: deployTimeout.flatMap(DurationText.parse), serial: serial,
             json: json, runID: runID)
+        options.quick = quick
         let reporter = Reporter(enabled: !json, redactor: secrets)
         let lifetime = await RunLifetime(deadline: deadline.flatMap(DurationText.parse) ?? config.runDeadline) {
             signal in

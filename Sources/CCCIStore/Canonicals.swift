@@ -92,6 +92,13 @@ extension SQLiteStore {
             table.column("promoted_at", .datetime).notNull()
             table.column("updated_at", .datetime).notNull()
         }
+        // A promotion or a drop moves the generation the dashboard's cache is keyed by.
+        try db.execute(
+            sql: """
+                CREATE TRIGGER canonical_inserted AFTER INSERT ON canonical BEGIN UPDATE generation SET value = value + 1; END;
+                CREATE TRIGGER canonical_updated AFTER UPDATE ON canonical BEGIN UPDATE generation SET value = value + 1; END;
+                CREATE TRIGGER canonical_deleted AFTER DELETE ON canonical BEGIN UPDATE generation SET value = value + 1; END;
+                """)
         try db.create(table: "sweep") { table in
             table.primaryKey("id", .text)
             table.column("started_at", .datetime).notNull().indexed()

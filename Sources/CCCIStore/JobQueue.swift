@@ -40,6 +40,8 @@ public struct Job: Sendable, Hashable, Codable, FetchableRecord, MutablePersista
     public var headSHA: String
     /// `--stages` as given (comma-separated); `nil`: every stage.
     public var stages: String?
+    /// `!testme --quick`: the quick lane on the recipe's warm canonical.
+    public var quick = false
     /// The forge user who asked.
     public var requester: String
     /// The `!testme` comment.
@@ -69,8 +71,9 @@ public struct Job: Sendable, Hashable, Codable, FetchableRecord, MutablePersista
 
     public init(
         recipe: String, repository: String, pr: Int, headSHA: String, stages: String?, requester: String,
-        commentID: Int64?, queuedAt: Date = Date()
+        commentID: Int64?, queuedAt: Date = Date(), quick: Bool = false
     ) {
+        self.quick = quick
         self.recipe = recipe
         self.repository = repository
         self.pr = pr
@@ -184,10 +187,13 @@ public struct QueueTransaction {
 
     /// The queued or running job for this (recipe, PR, head), if any.
     public func activeJob(recipe: String, pr: Int, headSHA: String) throws -> Job? {
-        try Job.filter(
-            Job.Columns.recipe == recipe && Job.Columns.pr == pr && Job.Columns.headSHA == headSHA
-                && [JobState.queued, .running].contains(Job.Columns.state)
-        ).order(Job.Columns.id).fetchOne(db)
+        try activeJobs(recipe: recipe, pr: pr).first { $0.headSHA == headSHA }
+    }
+
+    /// The queued or running job of that head that covers a request (`quick` or not): a cold job
+    /// covers a quick request too, a quick job only a quick one.
+    public func activeJob(recipe: String, pr: Int, headSHA: String, quick: Bool) throws -> Job? {
+        try activeJobs(recipe: recipe, pr: pr).first { $0.headSHA == headSHA && (quick || !$0.quick) }
     }
 
     /// Job `id`, in any state.

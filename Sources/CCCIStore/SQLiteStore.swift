@@ -121,6 +121,10 @@ public final class SQLiteStore: ResultStore {
         }
         // Warm canonicals and the sweeps' reports (SPEC F-CANON, F-SWEEP).
         migrator.registerMigration("v6-canonicals-and-sweeps") { db in try createWarmTables(db) }
+        // `!testme --quick` jobs.
+        migrator.registerMigration("v7-quick-jobs") { db in
+            try db.alter(table: "job") { table in table.add(column: "quick", .boolean).notNull().defaults(to: false) }
+        }
         return migrator
     }
 

@@ -98,7 +98,7 @@ struct WarmWork: Sendable {
     var git: any GitClient { run.git.authenticated(run.source.credentials) }
     /// The warm app's recipe tree: deploys read their compose files from it, and it stays at the
     /// canonical's commit between promotions.
-    var tree: URL { run.config.warmDirectory.appendingPathComponent("\(AppNaming.dnsLabel(run.recipe))/tree") }
+    var tree: URL { run.config.warmTree(recipe: run.recipe) }
 
     func say(_ line: String) async {
         run.journal.line("canonical: \(line)")

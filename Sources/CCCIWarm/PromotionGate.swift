@@ -19,13 +19,15 @@ public enum PromotionGate {
     public static func check(_ run: FinishedRun) -> Verdict {
         check(
             outcome: run.outcome, stages: run.options.stages, pr: run.options.pr, ref: run.options.ref,
-            residueClean: run.residueClean, head: run.head, dependencies: run.meta.dependencies)
+            residueClean: run.residueClean, head: run.head, dependencies: run.meta.dependencies,
+            quick: run.options.quick)
     }
 
     public static func check(
         outcome: RunOutcome, stages: [Tier], pr: Int, ref: String?, residueClean: Bool, head: RecipeHead,
-        dependencies: [String]
+        dependencies: [String], quick: Bool = false
     ) -> Verdict {
+        guard !quick else { return .refused("a quick run is never promoted (only a cold run proves a fresh install)") }
         guard outcome == .pass else { return .refused("the run was not green (\(outcome.rawValue))") }
         guard residueClean else { return .refused("teardown left residue") }
         let missing = requiredTiers.filter { !stages.contains($0) }

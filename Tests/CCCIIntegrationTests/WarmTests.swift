@@ -10,6 +10,10 @@ import CCCIWarm
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension Integration {
     /// Warm canonicals and the weekly sweep on the real lab (SPEC F-CANON, F-SWEEP): the real
     /// `ccci` binary, real git tags, real deploys proven over HTTPS, real restic rollbacks.
@@ -190,6 +194,99 @@ extension Integration {
             #expect(drop.status == 0, "\(drop.output)\(drop.errorOutput)")
             #expect(try await canonical() == nil)
             #expect(try await harness.leftovers([warmDomain]).isEmpty)
+        }
+
+        @Test(
+            "--quick upgrades the canonical to the head and runs its tests; passing, failing or stopped, the canonical is given back at its version with its data"
+        )
+        func quickLane() async throws {
+            let web = try await harness.add("web")
+            do {
+                try await quickSteps(web)
+            } catch {
+                _ = try? await harness.ccci(["canonical", "drop", "web"])
+                throw error
+            }
+            let drop = try await harness.ccci(["canonical", "drop", "web"])
+            #expect(drop.status == 0, "\(drop.output)\(drop.errorOutput)")
+        }
+
+        func quickSteps(_ web: FixtureRecipes.Repository) async throws {
+            let (seed, seedReport) = try await sweep(["--recipe", "web"])
+            #expect(seed.status == 0)
+            #expect(label(seedReport) == "PROMOTED 1.2.0+1.36.1")
+            let record = try #require(try await canonical())
+            let marker = try await contentVolume().appendingPathComponent("canonical-marker.txt")
+            try "the canonical's own data\n".write(to: marker, atomically: true, encoding: .utf8)
+            func expectGivenBack(_ comment: Comment) async throws {
+                #expect(try await canonical() == record, comment)
+                #expect(try await deployedVersion() == "1.2.0+1.36.1", comment)
+                let data = try? String(
+                    contentsOf: try await contentVolume().appendingPathComponent("canonical-marker.txt"),
+                    encoding: .utf8)
+                #expect(data == "the canonical's own data\n", comment)
+                #expect(try await healthyOverHTTPS(), comment)
+            }
+
+            // A passing head: upgrade and custom proven on the warm app, nothing cold created.
+            let passing = try await harness.ccci(["run", "web", "--quick", "--json"])
+            #expect(passing.status == 0, "\(passing.output)\(passing.errorOutput)")
+            let results = try harness.results(passing)
+            #expect(results.mode == "quick")
+            #expect(results.appDomain == warmDomain)
+            #expect(results.baseVersion == "1.2.0+1.36.1")
+            #expect(results.tiers["upgrade"]?.status == .pass)
+            #expect(results.tiers["custom"]?.status == .pass)
+            #expect(results.tiers["install"] == nil || results.tiers["install"]?.status == .skip)
+            #expect(results.level == 0, "the ladder counts only what the quick lane proved: no fresh install")
+            #expect(results.promotion?.status == .notEligible)
+            let naming = try harness.config().naming()
+            let cold = naming.runAppDomain(recipe: "web", pr: 0, ref: results.headCommit).name
+            #expect(try await harness.leftovers([cold]).isEmpty)
+            try await expectGivenBack("after a passing quick run")
+
+            // A head that cannot run: the upgrade fails, the tests are skipped, the canonical comes back.
+            let compose = web.path.appendingPathComponent("compose.yml")
+            let text = try String(contentsOf: compose, encoding: .utf8)
+            try text.replacingOccurrences(of: "ccci-lab/busybox:latest", with: "ccci-lab/no-such-image:latest")
+                .write(to: compose, atomically: true, encoding: .utf8)
+            let identity = [
+                "GIT_AUTHOR_NAME": "maintainer", "GIT_AUTHOR_EMAIL": "m@ccci.test", "GIT_COMMITTER_NAME": "maintainer",
+                "GIT_COMMITTER_EMAIL": "m@ccci.test",
+            ]
+            try await git.run(
+                ["commit", "--quiet", "--no-gpg-sign", "-am", "A broken head"], in: web.path, environment: identity)
+            let failing = try await harness.ccci(["run", "web", "--quick", "--json"])
+            #expect(failing.status == 1)
+            let failed = try harness.results(failing)
+            #expect(failed.tiers["upgrade"]?.status == .fail)
+            #expect(failed.tiers["custom"]?.status == .skip)
+            try await expectGivenBack("after a failing quick run")
+
+            // Stopped in the middle (SIGTERM): exit 143, and the canonical is given back all the same.
+            try await git.run(["reset", "--quiet", "--hard", "HEAD~1"], in: web.path)
+            let output = harness.home.appending("quick-stopped.txt")
+            let earlier = harness.runIDs()
+            let process = try await harness.start(["run", "web", "--quick"], output: output)
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            #expect(await harness.waitForLog(containing: "[upgrade] converge: started", excluding: earlier))
+            kill(process.processIdentifier, SIGTERM)
+            try await process.exit(within: .seconds(180))
+            #expect(process.terminationStatus == 143)
+            try await expectGivenBack("after a stopped quick run")
+        }
+
+        @Test("--quick with no canonical is a usage error (exit 2) that says how to seed one, and deploys nothing")
+        func quickWithoutCanonical() async throws {
+            try await harness.add("web")
+            let result = try await harness.ccci(["run", "web", "--quick"])
+            #expect(result.status == 2)
+            #expect(result.errorOutput.contains("web has no warm canonical"), "\(result.errorOutput)")
+            #expect(result.errorOutput.contains("the sweep first"))
+            #expect(try await harness.leftovers([warmDomain]).isEmpty)
+            let cold = try await harness.ccci(["run", "web", "--quick", "--stages", "install"])
+            #expect(cold.status == 2)
+            #expect(cold.errorOutput.contains("install needs a cold run"), "\(cold.errorOutput)")
         }
 
         @Test("a first promotion that fails leaves no canonical and no orphan volume; the run itself stays green")

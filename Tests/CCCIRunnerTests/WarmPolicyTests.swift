@@ -24,11 +24,11 @@ import Testing
 
     static func gate(
         outcome: RunOutcome = .pass, stages: [Tier] = Tier.defaultStages, pr: Int = 0, ref: String? = nil,
-        residueClean: Bool = true, commit: String = tagged, dependencies: [String] = []
+        residueClean: Bool = true, commit: String = tagged, dependencies: [String] = [], quick: Bool = false
     ) -> PromotionGate.Verdict {
         PromotionGate.check(
             outcome: outcome, stages: stages, pr: pr, ref: ref, residueClean: residueClean, head: head(commit),
-            dependencies: dependencies)
+            dependencies: dependencies, quick: quick)
     }
 
     func refusal(_ verdict: PromotionGate.Verdict) -> String? {
@@ -60,6 +60,7 @@ import Testing
             refusal(Self.gate(commit: Self.untagged))?.contains("not a release") == true,
             "a lightweight tag is not a release")
         #expect(refusal(Self.gate(dependencies: ["provider"]))?.contains("dependencies") == true)
+        #expect(refusal(Self.gate(quick: true))?.contains("quick run is never promoted") == true)
     }
 
     @Test("the sweep decides on versions: newer runs, equal skips, none released skips, no canonical seeds")

@@ -137,7 +137,9 @@ struct BridgeTests {
     @Test("a malformed !testme gets the usage and no run")
     func usage() async throws {
         try await InProcessServer.with { server async throws in
-            for body in ["!testme --stages", "!testme --stages install,upgrde", "!testme --fast", "!testme --quick"] {
+            for body in [
+                "!testme --stages", "!testme --stages install,upgrde", "!testme --fast", "!testme --quick=yes",
+            ] {
                 let response = try await server.post(WebhookFixture.comment(body))
                 #expect(response.status == .ok, "\(body)")
             }
@@ -148,7 +150,7 @@ struct BridgeTests {
             #expect(replies.allSatisfy { $0.contains("usage: `!testme") })
             #expect(replies[1].contains("did you mean `upgrade`?"))
             #expect(replies[2].contains("unknown option `--fast`"))
-            #expect(replies[3].contains("not available"))
+            #expect(replies[3].contains("`--quick` takes no value"))
         }
     }
 
@@ -176,6 +178,29 @@ struct BridgeTests {
                 WebhookFixture.comment("!testme", commentID: 104), delivery: "delivery-3")
             #expect(newHead.status == .accepted)
             #expect(try await server.jobs().count == 2)
+        }
+    }
+
+    @Test(
+        "!testme --quick queues a quick job, said in the acknowledgement; a queued cold job covers it, not the reverse")
+    func quickJobs() async throws {
+        try await InProcessServer.with { server async throws in
+            let quick = try await server.post(WebhookFixture.comment("!testme --quick"), delivery: "delivery-1")
+            #expect(quick.status == .accepted)
+            let first = try #require(try await server.jobs().first)
+            #expect(first.quick && first.stages == nil)
+            // A cold request for the same head is more than the quick job proves: a job of its own.
+            let cold = try await server.post(WebhookFixture.comment("!testme", commentID: 102), delivery: "delivery-2")
+            #expect(cold.status == .accepted)
+            #expect(try await server.jobs().count == 2)
+            // Another quick request is covered by the jobs already there.
+            let again = try await server.post(
+                WebhookFixture.comment("!testme --quick", commentID: 103), delivery: "delivery-3")
+            #expect(again.status == .ok)
+            #expect(try await server.jobs().count == 2)
+            #expect(try await server.repliesSettled())
+            let acknowledgement = try #require(server.stub.comments(on: "recipes/web", 1).first)
+            #expect(acknowledgement.body.contains("quick lane (on the warm canonical)"))
         }
     }
 

@@ -88,6 +88,19 @@ import Testing
             #expect(page.contains("10 min ago") && page.contains("2 h ago"))
             #expect(page.contains("href=\"/runs/20260102T000000Z-web-aaaaa2\""))
             #expect(!page.contains("<script"), "no script on a page that follows nothing live")
+            #expect(page.contains("title=\"no warm canonical\">—</span>"), "no canonical yet")
+
+            // A promotion (another store handle, as a `ccci run` process) shows at once: it moves
+            // the generation the page is cached by.
+            let canonical = CanonicalRecord(
+                recipe: "web", version: "1.2.0+1.36.1", commit: String(repeating: "a", count: 40),
+                domain: "web.warm.ci.ccci.test", volumes: [], volumeBytes: 0, runID: "20260102T000000Z-web-aaaaa2",
+                promotedAt: now)
+            #expect(try await server.store.swapCanonical(expected: nil, with: canonical))
+            let promoted = text(try await get(server, "/"))
+            #expect(promoted.contains(">1.2.0+1.36.1</code>"), "the warm canonical's version")
+            try await server.store.markCanonical("web", status: "broken")
+            #expect(text(try await get(server, "/")).contains("1.2.0+1.36.1</code> <strong>(broken)</strong>"))
         }
     }
 

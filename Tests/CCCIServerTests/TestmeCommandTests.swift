@@ -29,8 +29,19 @@ import Testing
         #expect(error("!testme --stages --quick").contains("needs a list"))
         #expect(error("!testme --stages instal").contains("did you mean `install`?"))
         #expect(error("!testme --stages install --stages upgrade").contains("twice"))
-        #expect(error("!testme --quick").contains("not available"))
+        #expect(error("!testme --quick --quick").contains("given twice"))
+        #expect(error("!testme --quick=yes").contains("takes no value"))
+        #expect(error("!testme --quick --stages install,custom").contains("`install` needs a cold run"))
         #expect(error("!testme now").contains("unknown option `now`"))
         #expect(error("!testme " + String(repeating: "x", count: 500)).count < 120, "a long word is cut")
+    }
+
+    @Test("--quick asks for the quick lane, alone or with stages it can prove")
+    func quick() throws {
+        #expect(try TestmeCommand.parse("!testme --quick").get() == TestmeCommand(quick: true))
+        #expect(
+            try TestmeCommand.parse("!testme --stages upgrade,custom --quick").get()
+                == TestmeCommand(stages: [.upgrade, .custom], quick: true))
+        #expect(try TestmeCommand.parse("!testme").get().quick == false)
     }
 }

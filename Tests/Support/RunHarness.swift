@@ -105,12 +105,21 @@ public struct RunHarness: Sendable {
         return process
     }
 
-    /// Waits until the run.log of a run under this harness' home contains `text`.
-    public func waitForLog(containing text: String, timeout: Duration = .seconds(60)) async -> Bool {
+    /// The run directories under this harness' home (their names, the run ids).
+    public func runIDs() -> Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: home.appending("runs").path)) ?? [])
+    }
+
+    /// Waits until the run.log of a run under this harness' home — one not in `excluding` —
+    /// contains `text`.
+    public func waitForLog(
+        containing text: String, excluding: Set<String> = [], timeout: Duration = .seconds(60)
+    ) async -> Bool {
         let runs = home.appending("runs")
         let found = try? await poll(
             until: {
                 ((try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? []).contains { run in
+                    guard !excluding.contains(run) else { return false }
                     let log = try? String(contentsOf: runs.appendingPathComponent("\(run)/run.log"), encoding: .utf8)
                     return log?.contains(text) ?? false
                 }

@@ -59,6 +59,10 @@ public struct NodeConfig: Sendable, Hashable {
     public var workspacesDirectory: URL { home.appendingPathComponent("work") }
     /// The warm canonicals' recipe trees, one per enrolled recipe (`warm/<recipe>/tree`).
     public var warmDirectory: URL { home.appendingPathComponent("warm") }
+    /// The recipe tree the warm canonical of `recipe` is deployed from (at the canonical's commit).
+    public func warmTree(recipe: String) -> URL {
+        warmDirectory.appendingPathComponent("\(AppNaming.dnsLabel(recipe))/tree")
+    }
     /// The lock one sweep at a time holds.
     public var sweepLockFile: URL { lockDirectory.appendingPathComponent("sweep.lock") }
 

@@ -83,6 +83,9 @@ public final class RunCoordinator: Sendable {
         var paths: [PathResult] = []
         /// Why the tiers could not run once the dependencies were up.
         var setback: RunVerdict.Setback?
+        /// The quick lane's canonical, and what it took from it (to give back).
+        var canonical: CanonicalRecord?
+        var borrowed: QuickLane.Borrowed?
     }
 
     // MARK: - The run
@@ -124,19 +127,31 @@ public final class RunCoordinator: Sendable {
         let teardown = Teardown(context: context)
         let serviceLogs = failed || stop != nil ? await teardown.collectDiagnostics(of: progress.locked) : []
         let keep = options.keepOnFailure && failed && stop == nil
+        // The quick lane's canonical goes back before anything else is torn down.
+        var givenBack = true
+        if let borrowed = progress.borrowed {
+            let steps = TierSteps(context: context, prepared: prepared, dependencies: [:])
+            if let problem = await QuickLane.giveBack(borrowed, steps: steps) {
+                givenBack = false
+                await reporter.print(["quick: \(problem) — the canonical is marked broken; the next sweep re-seeds it"])
+                try? await (store as? SQLiteStore)?.markCanonical(prepared.recipe, status: "broken")
+            }
+        }
         let removal = await teardown.run(progress.locked, keep: keep)
 
         let decision = RunVerdict.decide(
             concluded: concluded, requested: options.stages, stop: stop.map { RunVerdict.Stop($0) },
-            residueClean: removal.clean, declaredNA: prepared.meta.naTiers,
+            residueClean: removal.clean && givenBack, declaredNA: prepared.meta.naTiers,
             customTestsExecuted: progress.paths.map(\.customTestsExecuted).reduce(0, +), setback: progress.setback)
         // After a stop the run only ends: nothing more is deployed.
         let promotion =
             stop == nil
             ? await epilogue(prepared, context: context, decision: decision, residueClean: removal.clean) : nil
         var results = await record(
-            prepared, decision: decision, flags: (keep ? ["keep-on-failure"] : []) + (removal.clean ? [] : ["residue"]),
-            serviceLogs: serviceLogs)
+            prepared, decision: decision,
+            flags: (keep ? ["keep-on-failure"] : []) + (removal.clean ? [] : ["residue"])
+                + (givenBack ? [] : ["canonical-not-given-back"]),
+            serviceLogs: serviceLogs, canonicalVersion: progress.canonical?.version)
         results.promotion = promotion
         let recorder = RunRecord(context: context, store: store)
         await recorder.write(results)
@@ -157,6 +172,15 @@ public final class RunCoordinator: Sendable {
             progress.setupError = (error as? RunSetupError)?.description ?? String(describing: error)
             return progress
         }
+        if options.quick {
+            // Before anything is locked: no canonical is a usage error (exit 2).
+            switch await quickCanonical(prepared) {
+            case .success(let record): progress.canonical = record
+            case .failure(let error):
+                progress.setupError = error.description
+                return progress
+            }
+        }
         progress.prepared = prepared
         registration?.prepared(prepared, stages: options.stages)
         let sink: VerdictSink = { tier, verdict in registration?.update { $0.tiers[tier.rawValue] = verdict } }
@@ -167,6 +191,9 @@ public final class RunCoordinator: Sendable {
             progress.paths.append(PathResult(tiers: [.lint: lint]))
         }
         await janitorAtStart(context, naming: prepared.naming)
+        if let canonical = progress.canonical {
+            return await quick(prepared, canonical: canonical, context: context, sink: sink, progress: progress)
+        }
         do {
             progress.locked = try await RunAdmission(context: context).admit(
                 RunAdmission.domains(of: prepared, stages: options.stages))
@@ -220,6 +247,67 @@ public final class RunCoordinator: Sendable {
             async let upgradeResult = upgrade()
             progress.paths += [await headResult, await upgradeResult]
         }
+        return progress
+    }
+
+    /// The canonical a quick run works on, or why there is none to work on.
+    func quickCanonical(_ prepared: PreparedRun) async -> Result<CanonicalRecord, RunSetupError> {
+        let recipe = prepared.recipe
+        let seed = "run a cold run of a release (`ccci run \(recipe) --ref <tag>`) or the sweep first"
+        guard prepared.meta.warmCanonical else {
+            return .failure(
+                .recipe("--quick: \(recipe) is not enrolled for a warm canonical (`warm_canonical = true` in its pack)")
+            )
+        }
+        guard prepared.meta.dependencies.isEmpty else {
+            return .failure(.recipe("--quick: \(recipe) has dependencies, which warm canonicals do not support yet"))
+        }
+        guard let store = store as? SQLiteStore else {
+            return .failure(.recipe("--quick: the results store, which holds the canonicals, cannot be opened"))
+        }
+        let record: CanonicalRecord?
+        do {
+            record = try await store.canonical(recipe)
+        } catch {
+            return .failure(.recipe("--quick: \(error)"))
+        }
+        guard let record else { return .failure(.recipe("--quick: \(recipe) has no warm canonical — \(seed)")) }
+        guard record.status == "healthy" else {
+            return .failure(
+                .recipe("--quick: the canonical of \(recipe) (\(record.version)) is \(record.status) — \(seed)"))
+        }
+        return .success(record)
+    }
+
+    /// The quick lane's work: a run slot and the warm app's lock, then ``QuickLane``.
+    func quick(
+        _ prepared: PreparedRun, canonical: CanonicalRecord, context: RunContext, sink: @escaping VerdictSink,
+        progress: Progress
+    ) async -> Progress {
+        var progress = progress
+        let warm = prepared.naming.warmAppDomain(recipe: prepared.recipe)
+        do {
+            _ = try await RunAdmission(context: context).admit([])
+            try await AppLocks.acquire(domain: warm, in: config.lockDirectory) {
+                await context.say("waiting for \(warm) (a promotion or another quick run has it)")
+            }
+            // The canonical may have moved while this run waited for its lock.
+            guard let current = try await (store as? SQLiteStore)?.canonical(prepared.recipe), current == canonical
+            else {
+                throw QuickLaneError("the canonical of \(prepared.recipe) changed while this run waited — run it again")
+            }
+        } catch {
+            var refused = PathResult()
+            for tier in options.stages where tier != .lint {
+                refused.tiers[tier] = TierResult(status: .fail, durationSeconds: 0, reason: "\(error)")
+            }
+            progress.paths.append(refused)
+            return progress
+        }
+        let steps = TierSteps(context: context, prepared: prepared, dependencies: [:])
+        let (path, borrowed) = await QuickLane(steps: steps, sink: sink, canonical: canonical).run()
+        progress.paths.append(path)
+        progress.borrowed = borrowed
         return progress
     }
 
@@ -311,7 +399,8 @@ public final class RunCoordinator: Sendable {
 
     /// The results document of a run that got past its setup.
     func record(
-        _ prepared: PreparedRun, decision: RunVerdict.Decision, flags: [String], serviceLogs: [String]
+        _ prepared: PreparedRun, decision: RunVerdict.Decision, flags: [String], serviceLogs: [String],
+        canonicalVersion: String? = nil
     ) async -> RunResults {
         var tierLogs: [String: String] = [:]
         for (tier, result) in decision.tiers { if let log = result.log { tierLogs[tier.rawValue] = log } }
@@ -320,9 +409,11 @@ public final class RunCoordinator: Sendable {
         return RunResults(
             runID: runID, recipe: prepared.recipe, ref: options.ref, pr: options.pr > 0 ? options.pr : nil,
             headCommit: prepared.head.commit, headVersion: prepared.head.version?.raw,
-            baseVersion: prepared.upgradeBase?.version.raw, driver: driver.name, mode: "cold",
-            appDomain: prepared.headDomain.name,
-            upgradeAppDomain: options.stages.contains(.upgrade) ? prepared.upgradeDomain.name : nil,
+            baseVersion: options.quick ? canonicalVersion : prepared.upgradeBase?.version.raw, driver: driver.name,
+            mode: options.quick ? "quick" : "cold",
+            appDomain: options.quick
+                ? prepared.naming.warmAppDomain(recipe: prepared.recipe).name : prepared.headDomain.name,
+            upgradeAppDomain: !options.quick && options.stages.contains(.upgrade) ? prepared.upgradeDomain.name : nil,
             startedAt: startDate, finishedAt: Date(), outcome: decision.outcome, exitCode: decision.outcome.exitCode,
             tiers: Dictionary(uniqueKeysWithValues: decision.tiers.map { ($0.key.rawValue, $0.value) }),
             ladder: decision.ladder, deployCount: await prepared.deployGuard.total, manifest: manifest,

@@ -21,6 +21,11 @@ public struct RunOptions: Sendable, Hashable {
     public var json: Bool
     /// The run's id when the caller chose it (`ccci serve` does); `nil`: a new one.
     public var runID: String?
+    /// The quick lane: the head tried on the recipe's warm canonical (SPEC F-QUICK).
+    public var quick = false
+
+    /// The tiers the quick lane can prove (its default stages).
+    public static let quickStages: [Tier] = [.lint, .upgrade, .custom]
 
     public init(
         recipe: String, ref: String? = nil, pr: Int = 0, stages: [Tier] = Tier.defaultStages,

@@ -159,10 +159,13 @@ public struct Bridge: Sendable {
         }
         let candidate = Job(
             recipe: recipe, repository: repository, pr: comment.issue, headSHA: pull.headSHA.lowercased(),
-            stages: command.stagesArgument, requester: comment.author, commentID: comment.commentID)
+            stages: command.stagesArgument, requester: comment.author, commentID: comment.commentID,
+            quick: command.quick)
         let links = self.links
         let outcome = try await store.transaction(delivery: delivery) { queue -> Enqueued in
-            if let existing = try queue.activeJob(recipe: recipe, pr: comment.issue, headSHA: candidate.headSHA) {
+            if let existing = try queue.activeJob(
+                recipe: recipe, pr: comment.issue, headSHA: candidate.headSHA, quick: candidate.quick)
+            {
                 try queue.add(
                     .comment(
                         ReplyText.alreadyQueued(existing, links: links), on: comment.issue, in: repository, job: nil))

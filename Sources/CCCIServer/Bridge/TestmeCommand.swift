@@ -1,15 +1,20 @@
 import CCCICore
 
 /// A `!testme` comment: the first line of the comment starts with the word `!testme`, then
-/// options. `--stages install,upgrade,…` picks tiers (default: all); `--quick` is reserved for the
-/// warm lane (SPEC F-QUICK) and refused until that lane exists.
+/// options. `--stages install,upgrade,…` picks tiers (default: all); `--quick` asks for the quick
+/// lane on the recipe's warm canonical (SPEC F-QUICK; stages then among lint, upgrade, custom).
 public struct TestmeCommand: Sendable, Hashable {
     /// `nil`: every stage.
     public var stages: [Tier]?
+    public var quick = false
 
-    public init(stages: [Tier]? = nil) {
+    public init(stages: [Tier]? = nil, quick: Bool = false) {
         self.stages = stages
+        self.quick = quick
     }
+
+    /// The tiers `--quick` can prove.
+    public static let quickStages: [Tier] = [.lint, .upgrade, .custom]
 
     /// `--stages` as `ccci run` takes it (`nil` for every stage).
     public var stagesArgument: String? {
@@ -21,8 +26,10 @@ public struct TestmeCommand: Sendable, Hashable {
 
     /// What a malformed `!testme` gets back.
     public static let usage = """
-        usage: `!testme [--stages install,upgrade,backup,restore,custom,lint,screenshot]`
+        usage: `!testme [--stages install,upgrade,backup,restore,custom,lint,screenshot] [--quick]`
         - `--stages`: only these tiers (default: all of them)
+        - `--quick`: upgrade the recipe's warm canonical to this head and run its tests (lint, upgrade, custom), \
+        then give the canonical back — much less than a cold run proves
         """
 
     /// Whether `body` is a `!testme` comment at all (well formed or not): its first line's
@@ -61,13 +68,19 @@ public struct TestmeCommand: Sendable, Hashable {
                 case .failure(let error): return .failure(TestmeError("`--stages`: \(error)"))
                 }
             case "--quick":
-                return .failure(TestmeError("`--quick` (the warm lane) is not available on this node yet"))
+                guard value == nil else { return .failure(TestmeError("`--quick` takes no value")) }
+                guard !command.quick else { return .failure(TestmeError("`--quick` is given twice")) }
+                command.quick = true
             default:
                 let clean = option.filter { $0 != "`" }
                 let shown = clean.count > 40 ? String(clean.prefix(40)) + "…" : clean
                 return .failure(TestmeError("unknown option `\(shown)`"))
             }
             index += 1
+        }
+        if command.quick, let other = command.stages?.first(where: { !quickStages.contains($0) }) {
+            return .failure(
+                TestmeError("`--quick` proves lint, upgrade and custom only; `\(other.rawValue)` needs a cold run"))
         }
         return .success(command)
     }

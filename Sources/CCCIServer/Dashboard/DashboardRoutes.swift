@@ -25,7 +25,9 @@ struct DashboardRoutes {
         router.get("/") { _, _ -> Response in
             // The ages it shows are in minutes: kept for at most 30 s.
             let page = try await cache.body("/", generation: store.generation(), maxAge: .seconds(30)) {
-                MatrixPage.render(try await store.recipeMatrix(), now: Date()).rendered
+                MatrixPage.render(
+                    try await store.recipeMatrix(), canonicals: try await store.canonicals(), now: Date()
+                ).rendered
             }
             return .html(page.body)
         }

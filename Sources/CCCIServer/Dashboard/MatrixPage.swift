@@ -3,9 +3,10 @@ import CCCIStore
 import Foundation
 
 /// `/`: every recipe with its current level, the last verdict of each tier, the age of its last
-/// run and the trend of its last levels.
+/// run, the trend of its last levels and its warm canonical's version.
 enum MatrixPage {
-    static func render(_ recipes: [RecipeStatus], now: Date) -> HTML {
+    static func render(_ recipes: [RecipeStatus], canonicals: [CanonicalRecord] = [], now: Date) -> HTML {
+        let warm = Dictionary(canonicals.map { ($0.recipe, $0) }, uniquingKeysWith: { first, _ in first })
         let header = HTML(joining: Tier.allCases.map { tier -> HTML in "<th scope=\"col\">\(tier.rawValue)</th>" })
         let rows = recipes.map { status -> HTML in
             let run = status.latest
@@ -17,7 +18,7 @@ enum MatrixPage {
                 <tr><th scope="row"><a href="/recipes/\(status.recipe)">\(status.recipe)</a></th>\
                 <td>\(level(run.level))</td>\(cells)\
                 <td><a href="/runs/\(run.runID)"><time datetime="\(Layout.iso(run.startedAt))">\(Layout.age(run.startedAt, now: now))</time></a></td>\
-                <td>\(trend(status.trend))</td></tr>
+                <td>\(trend(status.trend))</td><td>\(canonical(warm[status.recipe]))</td></tr>
                 """
         }
         let table: HTML =
@@ -25,7 +26,7 @@ enum MatrixPage {
             ? "<p class=\"muted\">No runs recorded yet. A run appears here once <code>ccci run</code> or <code>!testme</code> has finished one.</p>"
             : """
             <table>
-            <thead><tr><th scope="col">recipe</th><th scope="col">level</th>\(header)<th scope="col">last run</th><th scope="col">trend</th></tr></thead>
+            <thead><tr><th scope="col">recipe</th><th scope="col">level</th>\(header)<th scope="col">last run</th><th scope="col">trend</th><th scope="col">warm canonical</th></tr></thead>
             <tbody>
             \(rows)
             </tbody>
@@ -38,6 +39,14 @@ enum MatrixPage {
             \(table)
             <p class="muted">Level: L1 installs, L2 upgrades, L3 backs up and restores, L4 passes its own tests, L5 lints clean with a screenshot.</p>
             """)
+    }
+
+    /// The warm canonical's version (and its status when it is not healthy), or a dash.
+    static func canonical(_ record: CanonicalRecord?) -> HTML {
+        guard let record else { return "<span class=\"muted\" title=\"no warm canonical\">—</span>" }
+        let status: HTML = record.status == "healthy" ? "" : " <strong>(\(record.status))</strong>"
+        return
+            "<code title=\"promoted \(Layout.iso(record.promotedAt)) from run \(record.runID)\">\(record.version)</code>\(status)"
     }
 
     /// A level as a labelled chip.

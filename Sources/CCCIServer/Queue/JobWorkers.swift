@@ -121,6 +121,7 @@ public final class JobWorkers: Service, Sendable {
         let log = runDirectory.appendingPathComponent("job.log")
         var arguments = ["run", job.recipe, "--pr", "\(job.pr)", "--ref", job.headSHA, "--json", "--run-id", runID]
         if let stages = job.stages { arguments += ["--stages", stages] }
+        if job.quick { arguments.append("--quick") }
         let links = self.links
         guard !isStopping else {
             // Claimed as the server began to stop: back to the queue, not an attempt.

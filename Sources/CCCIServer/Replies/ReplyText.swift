@@ -10,6 +10,7 @@ public enum ReplyText {
     public static func queued(_ job: Job, position: Int, links: Links) -> String {
         """
         **cc-ci** queued `\(job.recipe)` at `\(short(job.headSHA))` — position \(position) in the queue\
+        \(job.quick ? ", quick lane (on the warm canonical)" : "")\
         \(job.stages.map { ", stages `\($0)`" } ?? ""). [Follow it here](\(links.job(job.number))); \
         this comment will show the result.
 
