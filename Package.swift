@@ -233,7 +233,8 @@ let package = Package(
             name: "CCCIIntegrationTests",
             dependencies: [
                 "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCILab", "CCCILint",
-                "CCCISystem", "CCCITestSupport", "CCCIWarm", "ccci", "ccci-safety-helper",
+                "CCCISystem", "CCCITestSupport", "CCCIWarm", "CCCIServer", "ccci", "ccci-safety-helper",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -3,11 +3,13 @@ import CCCICore
 import CCCIDeploy
 import CCCIGit
 import CCCIRunner
+import CCCIServer
 import CCCIStore
 import CCCISwarm
 import CCCISystem
 import CCCIWarm
 import Foundation
+import Logging
 
 /// `ccci sweep`: the weekly sweep of the enrolled recipes (SPEC F-SWEEP).
 struct SweepCommand: AsyncParsableCommand {
@@ -45,9 +47,10 @@ struct SweepCommand: AsyncParsableCommand {
         }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let quiet = json
-        let sweep = Sweep(config: config, store: store, git: Git(runner: ProcessRunner()), executable: executable) {
-            line in if !quiet { print(line) }
-        }
+        let sweep = Sweep(
+            config: config, store: store, git: Git(runner: ProcessRunner()), executable: executable,
+            pullRequests: try Self.pullRequests(config, logger: global.makeLogger())
+        ) { line in if !quiet { print(line) } }
         let report: SweepReport
         do {
             report = try await sweep.run(recipes: recipes.isEmpty ? nil : recipes, dryRun: dryRun)
@@ -63,6 +66,21 @@ struct SweepCommand: AsyncParsableCommand {
             for line in report.table { print(line) }
         }
         if report.entries.contains(where: \.label.isProblem) { throw ExitCode.failure }
+    }
+}
+
+extension SweepCommand {
+    /// The node's forge for the mirrors' pull requests, when a mirror names its repository there.
+    static func pullRequests(_ config: NodeConfig, logger: Logger) throws -> (any MirrorPullRequests)? {
+        guard config.mirrors.values.contains(where: { $0.repository != nil }) else { return nil }
+        guard let url = config.serve.forgeURL, let tokenFile = config.serve.forgeTokenFile else { return nil }
+        let token: SecretValue
+        do {
+            token = try SecretValue.read(file: tokenFile, key: "forge_token_file")
+        } catch {
+            throw CommandFailure(error.description, exitCode: 2)
+        }
+        return GiteaForge(kind: config.serve.forge, baseURL: url, token: token, webhookSecret: nil, logger: logger)
     }
 }
 

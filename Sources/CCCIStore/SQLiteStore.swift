@@ -177,10 +177,13 @@ public final class SQLiteStore: ResultStore {
     /// How many levels a recipe's trend keeps.
     static let trendLength = 10
 
-    /// Recomputes `recipe`'s row of `recipe_status` from its newest runs (one index walk).
+    /// Recomputes `recipe`'s row of `recipe_status` from its newest cold runs (one index walk).
+    /// Quick runs are left out: they prove less (no fresh install, level 0), and the matrix and
+    /// badges say what the recipe's cold runs proved.
     static func refreshStatus(of recipe: String, in db: Database) throws {
         let newest = try Row.fetchAll(
-            db, sql: "SELECT id, level FROM run WHERE recipe = ? ORDER BY startedAt DESC LIMIT ?",
+            db,
+            sql: "SELECT id, level FROM run WHERE recipe = ? AND mode = 'cold' ORDER BY startedAt DESC LIMIT ?",
             arguments: [recipe, trendLength])
         guard let latest = newest.first else { return }
         let runID: String = latest["id"]

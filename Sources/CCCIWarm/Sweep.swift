@@ -18,17 +18,22 @@ public struct Sweep: Sendable {
     public let git: any GitClient
     /// The `ccci` executable the cold runs are started with.
     public let executable: String
+    /// The node's forge, for the mirrors' pull requests (`nil`: none configured).
+    public let pullRequests: (any MirrorPullRequests)?
+    /// Every credential the sweep handles, for redaction.
+    public let secrets = SecretRegistry()
     /// Lines as they happen (the terminal).
     public let say: @Sendable (String) -> Void
 
     public init(
         config: NodeConfig, store: SQLiteStore, git: any GitClient, executable: String,
-        say: @escaping @Sendable (String) -> Void
+        pullRequests: (any MirrorPullRequests)? = nil, say: @escaping @Sendable (String) -> Void
     ) {
         self.config = config
         self.store = store
         self.git = git
         self.executable = executable
+        self.pullRequests = pullRequests
         self.say = say
     }
 
@@ -106,6 +111,22 @@ public struct Sweep: Sendable {
             SweepReport.Entry(
                 recipe: recipe, label: label, detail: detail, version: version, runID: runID,
                 durationSeconds: (clock.now - start).seconds)
+        }
+        if let mirror = config.mirrors[recipe] {
+            guard !dryRun else {
+                return entry(
+                    .wouldRun, "would sync the mirror from \(GitCredentials.masked(mirror.upstream)), then decide")
+            }
+            let mirrorURL =
+                config.catalogueURLs[recipe] ?? config.catalogueDirectory.appendingPathComponent(recipe).path
+            do {
+                let report = try await MirrorSync(pullRequests: pullRequests).sync(
+                    recipe: recipe, mirror: mirror, mirrorURL: mirrorURL, secrets: secrets,
+                    workspace: workspace.deletingLastPathComponent().appendingPathComponent("\(recipe).mirror.git"))
+                say("\(recipe): \(report.summary)")
+            } catch {
+                return entry(.syncFailed, error.description)
+            }
         }
         let newest: ReleaseSet.Release?
         do {

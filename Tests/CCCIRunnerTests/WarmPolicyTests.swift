@@ -127,4 +127,21 @@ import Testing
         #expect(try await store.dropCanonical("web"))
         #expect(try await store.canonicals().isEmpty)
     }
+
+    @Test("the matrix's status of a recipe follows its cold runs: a later quick run (level 0) does not replace it")
+    func quickRunsLeaveTheMatrix() async throws {
+        let store = try SQLiteStore()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let cold = InMemoryStoreTests.results(
+            runID: "20270115T080000Z-web-cccccc", recipe: "web", outcome: .pass, startedAt: start)
+        try await store.record(cold)
+        var quick = InMemoryStoreTests.results(
+            runID: "20270115T090000Z-web-qqqqqq", recipe: "web", outcome: .pass, startedAt: start + 3600)
+        quick.mode = "quick"
+        try await store.record(quick)
+        let status = try #require(try await store.recipeStatus("web"))
+        #expect(status.latest.runID == cold.runID)
+        #expect(status.trend == [cold.level])
+        #expect(try await store.runs(recipe: "web", limit: 10).count == 2, "the quick run is in the history")
+    }
 }

@@ -12,6 +12,8 @@ import Synchronization
 /// auth), and records every call:
 ///
 /// - `GET  /repos/{owner}/{repo}/pulls/{index}` → a `PullRequest` (404 when unknown)
+/// - `GET  /repos/{owner}/{repo}/pulls?state=open&limit=&page=` → the open `PullRequest`s, paged
+/// - `PATCH /repos/{owner}/{repo}/pulls/{index}` `{"state": "closed"}` → the closed `PullRequest`
 /// - `GET  /repos/{owner}/{repo}/collaborators/{user}/permission` → a `RepoCollaboratorPermission`
 ///   (404 for an unknown user; `read` for a user with no grant)
 /// - `POST /repos/{owner}/{repo}/issues/{index}/comments` → 201 and the `Comment`
@@ -168,6 +170,33 @@ public final class ForgeStub: Sendable {
                 return (.ok, Self.pullJSON(repository: repository, number: number, pull: pull))
             }
         }
+        api.get("pulls") { request, context in
+            try await self.answer(request, context) { repository, fields in
+                let query = request.uri.queryParameters
+                let limit = query.get("limit").flatMap(Int.init) ?? 30
+                let page = max(query.get("page").flatMap(Int.init) ?? 1, 1)
+                let open = self.state.withLock { state in
+                    state.pulls.filter { $0.key.hasPrefix("\(repository)#") && $0.value.state == "open" }
+                        .compactMap { key, pull in Int(key.split(separator: "#").last ?? "").map { ($0, pull) } }
+                        .sorted { $0.0 < $1.0 }
+                }
+                let slice = open.dropFirst((page - 1) * limit).prefix(limit)
+                return (.ok, slice.map { Self.pullJSON(repository: repository, number: $0.0, pull: $0.1) } as [Any])
+            }
+        }
+        api.patch("pulls/:index") { request, context in
+            try await self.answer(request, context) { repository, fields in
+                guard let number = context.parameters.get("index").flatMap(Int.init),
+                    let pull = self.state.withLock({ state -> Pull? in
+                        guard var pull = state.pulls["\(repository)#\(number)"] else { return nil }
+                        if let value = fields["state"] { pull.state = value }
+                        state.pulls["\(repository)#\(number)"] = pull
+                        return pull
+                    })
+                else { return (.notFound, ["message": "pull request does not exist"]) }
+                return (.ok, Self.pullJSON(repository: repository, number: number, pull: pull))
+            }
+        }
         api.get("collaborators/:user/permission") { request, context in
             try await self.answer(request, context) { repository, fields in
                 let user = (context.parameters.get("user") ?? "").lowercased()
@@ -237,7 +266,7 @@ public final class ForgeStub: Sendable {
     /// Records the call, checks the token and the failure switch, then answers with `handler`.
     private func answer(
         _ request: Request, _ context: BasicRequestContext,
-        _ handler: (_ repository: String, _ fields: [String: String]) throws -> (HTTPResponse.Status, [String: Any])
+        _ handler: (_ repository: String, _ fields: [String: String]) throws -> (HTTPResponse.Status, Any)
     ) async throws -> Response {
         var request = request
         let buffer = try await request.collectBody(upTo: 1 << 20)
@@ -256,7 +285,7 @@ public final class ForgeStub: Sendable {
         return Self.response(status, object)
     }
 
-    static func response(_ status: HTTPResponse.Status, _ object: [String: Any]) -> Response {
+    static func response(_ status: HTTPResponse.Status, _ object: Any) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"

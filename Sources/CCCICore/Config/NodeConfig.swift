@@ -51,6 +51,8 @@ public struct NodeConfig: Sendable, Hashable {
     public var retention = RetentionPolicy()
     /// Warm canonicals and the sweep (`[warm]`).
     public var warm = WarmConfig()
+    /// Recipes tested from mirrors, by recipe (`[mirror.<recipe>]`).
+    public var mirrors: [String: MirrorConfig] = [:]
 
     public var envDirectory: URL { home.appendingPathComponent("apps") }
     public var runsDirectory: URL { home.appendingPathComponent("runs") }
@@ -137,7 +139,7 @@ public struct NodeConfig: Sendable, Hashable {
     public static let keys = [
         "home", "ci_domain", "lock_dir", "lab_dir", "packs_dir", "catalogue_dir", "catalogue", "network_mode",
         "ingress", "image_policy", "resolve_image", "docker_socket", "capacity", "run_deadline", "serve", "retention",
-        "warm",
+        "warm", "mirror",
     ]
 
     mutating func apply(file: URL) throws(ConfigError) {
@@ -203,6 +205,7 @@ public struct NodeConfig: Sendable, Hashable {
         if let value = table["serve"] { serve = try ServeConfig(table: value, file: file.path) }
         if let value = table["retention"] { retention = try RetentionPolicy(table: value, file: file.path) }
         if let value = table["warm"] { warm = try WarmConfig(table: value, file: file.path) }
+        if let value = table["mirror"] { mirrors = try MirrorConfig.tables(value, file: file.path) }
         if let value = table["catalogue"] {
             guard case .object(let catalogue) = value else {
                 throw .invalid(file: file.path, key: "catalogue", message: "expects a table of recipe = \"git url\"")

@@ -155,7 +155,7 @@ struct Screenshooter {
 
     /// The browser side: takes the request as JSON in argv[1]; prints one JSON report line.
     static let script = #"""
-        import base64, json, os, sys
+        import base64, json, os, sys, time
         request = json.loads(sys.argv[1])
 
         def finish(**report):
@@ -181,10 +181,18 @@ struct Screenshooter {
                 finish(error="chromium does not start: " + first_line(error))
             page = browser.new_page(viewport={"width": request["width"], "height": request["height"]})
             timeout = request["timeout_ms"]
-            try:
-                response = page.goto(request["url"], wait_until="load", timeout=timeout)
-            except BrowserError as error:
-                finish(error="the browser could not load %s: %s" % (request["url"], first_line(error)))
+            # Chromium aborts a load when the host's network changes (ERR_NETWORK_CHANGED): docker
+            # adding or removing a container's interface does that, e.g. while another app of the
+            # run deploys. That is not the app's failure: the load is tried again (at most 3 times).
+            for attempt in range(3):
+                try:
+                    response = page.goto(request["url"], wait_until="load", timeout=timeout)
+                    break
+                except BrowserError as error:
+                    if "ERR_NETWORK_CHANGED" in str(error) and attempt < 2:
+                        time.sleep(0.5)
+                        continue
+                    finish(error="the browser could not load %s: %s" % (request["url"], first_line(error)))
             status = response.status if response else 0
             if response is not None and response.header_value(request["ingress_header"]):
                 finish(error="the ingress answered %d itself (%s): no route to the app" % (

@@ -1,3 +1,4 @@
+import CCCICore
 import Crypto
 import Foundation
 
@@ -27,29 +28,11 @@ public struct SecretValue: Sendable, CustomStringConvertible, CustomDebugStringC
     /// trailing newline. Errors name the file and the key and say what to do; a file that others
     /// may read is refused, so the secret cannot leak through a loose permission.
     public static func read(file path: String, key: String) throws(ServeSetupError) -> SecretValue {
-        let url = URL(fileURLWithPath: path)
-        let data: Data
         do {
-            data = try Data(contentsOf: url)
+            return SecretValue(try SecretFile.read(path))
         } catch {
-            throw .secretFile(
-                path: path, key: key,
-                problem: FileManager.default.fileExists(atPath: path)
-                    ? "cannot be read by this user" : "does not exist")
+            throw .secretFile(path: path, key: key, problem: error.description)
         }
-        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-            let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o007 != 0
-        {
-            throw .secretFile(
-                path: path, key: key,
-                problem: "may be read by any user (mode \(String(mode & 0o777, radix: 8))) — `chmod 600 \(path)`")
-        }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !text.isEmpty else { throw .secretFile(path: path, key: key, problem: "is empty") }
-        guard !text.contains("\n") else {
-            throw .secretFile(path: path, key: key, problem: "holds more than one line — it must hold the secret only")
-        }
-        return SecretValue(text)
     }
 }
 

@@ -15,19 +15,20 @@ import NIOHTTP1
 /// API: `/api/v1`, the token in `Authorization: token …`.
 public struct GiteaForge: Forge {
     public let kind: ServeConfig.ForgeKind
-    let webhookKey: SymmetricKey
+    /// `nil` for a client that only calls the API (the sweep's mirror sync): it verifies no delivery.
+    let webhookKey: SymmetricKey?
     let http: ForgeHTTP
 
     /// - Parameters:
     ///   - baseURL: the forge's address (`https://git.coopcloud.tech`).
     ///   - tokenHint: where the token comes from, for error messages (never the token).
     public init(
-        kind: ServeConfig.ForgeKind, baseURL: String, token: SecretValue, webhookSecret: SecretValue,
+        kind: ServeConfig.ForgeKind, baseURL: String, token: SecretValue, webhookSecret: SecretValue?,
         retry: RetryPolicy = RetryPolicy(), client: HTTPClient = .shared, logger: Logger,
         tokenHint: String = "serve.forge_token_file"
     ) {
         self.kind = kind
-        webhookKey = SymmetricKey(data: Data(webhookSecret.reveal().utf8))
+        webhookKey = webhookSecret.map { SymmetricKey(data: Data($0.reveal().utf8)) }
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         http = ForgeHTTP(
@@ -43,7 +44,9 @@ public struct GiteaForge: Forge {
         guard let signature = delivery.header("X-Forgejo-Signature") ?? delivery.header("X-Gitea-Signature") else {
             throw .unsigned
         }
-        guard Self.verify(signature: signature, body: delivery.body, key: webhookKey) else { throw .badSignature }
+        guard let webhookKey, Self.verify(signature: signature, body: delivery.body, key: webhookKey) else {
+            throw .badSignature
+        }
         let deliveryID = delivery.header("X-Forgejo-Delivery") ?? delivery.header("X-Gitea-Delivery")
         if let deliveryID, deliveryID.isEmpty || deliveryID.count > 128 || !deliveryID.allSatisfy(\.isASCII) {
             throw .malformed("the delivery id header is not an id")
@@ -124,6 +127,38 @@ public struct GiteaForge: Forge {
         return PullRequestInfo(
             number: pull.number, isOpen: pull.state == "open" && pull.merged != true, headSHA: pull.head.sha,
             baseRef: pull.base?.ref, htmlURL: pull.htmlURL)
+    }
+
+    /// The open pull requests of `repository` (every page): number and head commit.
+    public func openPullRequests(in repository: RepositoryRef) async throws -> [PullRequestInfo] {
+        var pulls: [PullRequestInfo] = []
+        for page in 1...100 {
+            let path = "\(Self.path(repository))/pulls?state=open&limit=50&page=\(page)"
+            let answer = try await http.send(.GET, path, operation: "list the open pull requests of \(repository)")
+            let batch: [GiteaPayload.PullRequest]
+            do {
+                batch = try JSONDecoder().decode([GiteaPayload.PullRequest].self, from: answer.body)
+            } catch {
+                throw ForgeError(
+                    operation: "list the open pull requests of \(repository)", request: "GET \(path)",
+                    status: answer.status, reason: "unexpected answer: \(JSONCoding.explain(error))", attempts: 1,
+                    hint: nil)
+            }
+            pulls += batch.filter { $0.state == "open" }.map { pull in
+                PullRequestInfo(
+                    number: pull.number, isOpen: true, headSHA: pull.head.sha, baseRef: pull.base?.ref,
+                    htmlURL: pull.htmlURL)
+            }
+            if batch.count < 50 { break }
+        }
+        return pulls
+    }
+
+    /// Closes pull request `number` (without merging it).
+    public func closePullRequest(_ number: Int, in repository: RepositoryRef) async throws {
+        _ = try await http.send(
+            .PATCH, "\(Self.path(repository))/pulls/\(number)", json: ["state": "closed"],
+            operation: "close pull request \(repository)#\(number)")
     }
 
     public func permission(of user: String, in repository: RepositoryRef) async throws -> RepositoryPermission {
@@ -289,5 +324,29 @@ enum GiteaPayload {
 
     struct Permission: Decodable {
         let permission: String
+    }
+}
+
+/// The mirror sync's view of the forge (SPEC F-MIRROR): a mirror's open pull requests, and closing one.
+extension GiteaForge: MirrorPullRequests {
+    public func openPullRequests(in repository: String) async throws -> [MirrorPullRequest] {
+        try await openPullRequests(in: try Self.repository(repository)).map {
+            MirrorPullRequest(number: $0.number, head: $0.headSHA)
+        }
+    }
+
+    public func close(_ number: Int, in repository: String, comment: String) async throws {
+        let repository = try Self.repository(repository)
+        _ = try await postComment(comment, on: number, in: repository)
+        try await closePullRequest(number, in: repository)
+    }
+
+    static func repository(_ name: String) throws -> RepositoryRef {
+        guard let repository = RepositoryRef(fullName: name) else {
+            throw ForgeError(
+                operation: "read repository name", request: name, status: nil,
+                reason: "'\(name)' is not an owner/name repository", attempts: 0, hint: nil)
+        }
+        return repository
     }
 }
