@@ -51,13 +51,51 @@ struct SweepCommand: AsyncParsableCommand {
             config: config, store: store, git: Git(runner: ProcessRunner()), executable: executable,
             pullRequests: try Self.pullRequests(config, logger: global.makeLogger())
         ) { line in if !quiet { print(line) } }
+        // SIGTERM (systemd stopping the unit) or SIGINT: the current run is told to stop and given
+        // its teardown (or promotion) in full; nothing more starts; the report is kept; exit 143/130.
+        let lifetime = await RunLifetime(deadline: .seconds(30 * 24 * 3600)) { signal in
+            printError("ccci sweep: signal \(signal) while stopping — ignored; the current run finishes its teardown")
+        }
+        let only = recipes.isEmpty ? nil : recipes
+        let dryRun = self.dryRun
+        let (outcome, stop) = await withTaskGroup(of: (Result<SweepReport, any Error>?, RunLifetime.StopReason?).self) {
+            group in
+            group.addTask {
+                do {
+                    return (.success(try await sweep.run(recipes: only, dryRun: dryRun)), nil)
+                } catch {
+                    return (.failure(error), nil)
+                }
+            }
+            group.addTask { (nil, try? await lifetime.waitForStop(startedAt: .now)) }
+            var outcome: Result<SweepReport, any Error>?
+            var stop: RunLifetime.StopReason?
+            while let (result, reason) = await group.next() {
+                if let reason, outcome == nil {
+                    stop = reason
+                    lifetime.beginTeardown()
+                    printError("ccci sweep: \(reason.description) — stopping after the current run")
+                    group.cancelAll()
+                }
+                if let result {
+                    outcome = result
+                    group.cancelAll()
+                }
+            }
+            return (outcome, stop)
+        }
         let report: SweepReport
-        do {
-            report = try await sweep.run(recipes: recipes.isEmpty ? nil : recipes, dryRun: dryRun)
-        } catch let busy as SweepBusy {
+        switch outcome {
+        case .success(let done)?:
+            report = done
+        case .failure(let busy as SweepBusy)?:
             throw CommandFailure(busy.description, exitCode: 1)
-        } catch let error as WarmError {
+        case .failure(let error as WarmError)?:
             throw CommandFailure(error.description, exitCode: 2)
+        case .failure(let error)?:
+            throw error
+        case nil:
+            throw ExitCode(stop?.outcome.exitCode ?? 1)
         }
         if json {
             print(String(decoding: try report.encoded(), as: UTF8.self))
@@ -65,6 +103,7 @@ struct SweepCommand: AsyncParsableCommand {
             print("")
             for line in report.table { print(line) }
         }
+        if let stop { throw ExitCode(stop.outcome.exitCode) }
         if report.entries.contains(where: \.label.isProblem) { throw ExitCode.failure }
     }
 }

@@ -59,7 +59,12 @@ public struct Git: GitClient {
         ]
         for (key, value) in environment { env[key] = value }
         var argv = ["-c", "advice.detachedHead=false", "-c", "safe.directory=*"]
-        if let credentials { argv += ["-c", "http.extraHeader=\(credentials.header)"] }
+        // In the environment, not in argv: any local user can read a process' command line.
+        if let credentials {
+            env["GIT_CONFIG_COUNT"] = "1"
+            env["GIT_CONFIG_KEY_0"] = "http.extraHeader"
+            env["GIT_CONFIG_VALUE_0"] = credentials.header
+        }
         if let repository { argv += ["-C", repository.path] }
         let result = try await runner.run(
             Command("git", argv + arguments, environment: env, secrets: credentials?.secrets ?? []))

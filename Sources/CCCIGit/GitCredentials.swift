@@ -5,7 +5,8 @@ import Foundation
 /// `https://user:token@forge/recipe.git` is convenient to type and dangerous to keep: git writes
 /// the URL into the clone's config and echoes it in errors, and cc-ci would print it in logs. So
 /// the user-info is removed from the URL and handed to git per command as an
-/// `http.extraHeader`, and the token is registered for redaction wherever it could appear.
+/// `http.extraHeader` — in the command's environment (`GIT_CONFIG_*`), never its arguments, which
+/// any local user can read — and the token is registered for redaction wherever it could appear.
 public struct GitCredentials: Sendable, Hashable {
     public let user: String
     public let secret: String

@@ -103,14 +103,16 @@ public struct MirrorSync: Sendable {
         let after = try await step("reading the upstream \(branch)") {
             try await upstream.commit(of: "refs/upstream/\(branch)", in: workspace)
         }
-        // Only what was just fetched from the upstream: its branch, forced, and its tags.
-        try await step("pushing the upstream \(branch) and tags to the mirror \(GitCredentials.masked(mirrorLocation))")
-        {
+        // Only what was just fetched from the upstream: its branch, forced; then its tags, exactly
+        // (`--prune`: a tag the upstream does not have — deleted there, or made on the mirror — goes).
+        try await step("pushing the upstream \(branch) to the mirror \(GitCredentials.masked(mirrorLocation))") {
             try await toMirror.run(
-                [
-                    "push", "--quiet", "--force", mirrorLocation, "refs/upstream/\(branch):refs/heads/\(branch)",
-                    "+refs/tags/*:refs/tags/*",
-                ], in: workspace)
+                ["push", "--quiet", "--force", mirrorLocation, "refs/upstream/\(branch):refs/heads/\(branch)"],
+                in: workspace)
+        }
+        try await step("pushing the upstream tags to the mirror \(GitCredentials.masked(mirrorLocation))") {
+            try await toMirror.run(
+                ["push", "--quiet", "--force", "--prune", mirrorLocation, "+refs/tags/*:refs/tags/*"], in: workspace)
         }
         let tags = (try? await upstream.run(["tag", "--list"], in: workspace))?.split(separator: "\n").count ?? 0
         guard let pullRequests, let repository = mirror.repository else {
@@ -129,6 +131,11 @@ public struct MirrorSync: Sendable {
         var closed: [Int] = []
         var leftOpen: [Int] = []
         for pull in open.sorted(by: { $0.number < $1.number }) {
+            // Only pull requests into the synced branch; one into another branch is not ours to judge.
+            guard pull.base == nil || pull.base == branch else {
+                leftOpen.append(pull.number)
+                continue
+            }
             // Its head, from the mirror (where the forge keeps `refs/pull/<n>/head`).
             let merged = try await step("checking pull request #\(pull.number)") { () -> String? in
                 try await toMirror.run(
@@ -145,8 +152,9 @@ public struct MirrorSync: Sendable {
                             "refs/pr/\(pull.number)",
                         ],
                         environment: ["LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1"]))
-                // Exit 1: the merge conflicts — certainly not a no-op.
-                guard result.status == 0 else { return nil }
+                // Exit 1: the merge conflicts — certainly not a no-op. Anything else is git failing.
+                if result.status == 1 { return nil }
+                guard result.status == 0 else { throw CommandError(result: result) }
                 return result.output.split(separator: "\n").first.map(String.init)
             }
             guard merged == upstreamTree else {

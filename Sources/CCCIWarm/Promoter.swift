@@ -52,6 +52,9 @@ public struct Promoter: RunEpilogue {
                 await run.reporter.print(["canonical: waiting for the warm app \(domain) (a sweep or quick run has it)"]
                 )
             }
+            if let settled = await BorrowMark.settle(recipe: run.recipe, config: run.config, store: store) {
+                await run.reporter.print(["canonical: \(settled)"])
+            }
             let previous = try await store.canonical(run.recipe)
             if let previous, previous.status == "healthy", previous.version == release.version.raw,
                 previous.commit == release.tag.commit, run.driver.hasApp(domain)
@@ -60,21 +63,53 @@ public struct Promoter: RunEpilogue {
                 return summary
             }
             let work = WarmWork(run: run, domain: domain)
-            let record = try await work.promote(release, over: previous)
-            guard try await store.swapCanonical(expected: previous, with: record) else {
-                summary.reason =
-                    "the canonical of \(run.recipe) changed while promoting; the warm app is left as deployed"
+            // Before a canonical's app changes: should this process die half-way, the next holder
+            // of the warm lock finds the mark and marks the record broken.
+            let mark = BorrowMark.path(recipe: run.recipe, config: run.config)
+            if previous != nil { try AtomicFile.write("promotion in run \(run.runID)\n", to: mark) }
+            let record: CanonicalRecord
+            do {
+                record = try await work.promote(release, over: previous)
+            } catch let failure as PromotionFailure {
+                summary.reason = run.secrets.redact(failure.description)
+                let settled = failure.broken ? await Self.markBroken(run.recipe, store: store, run: run) : true
+                if settled { try? FileManager.default.removeItem(at: mark) }
                 return summary
             }
+            do {
+                guard try await store.swapCanonical(expected: previous, with: record) else {
+                    throw WarmError("the canonical record of \(run.recipe) changed while promoting")
+                }
+            } catch {
+                // The warm app runs the new release and the record does not say so: broken.
+                summary.reason = run.secrets.redact(
+                    "the warm app runs \(release.version.raw) but its record could not be written (\(error)); "
+                        + "the canonical is marked broken")
+                if await Self.markBroken(run.recipe, store: store, run: run) {
+                    try? FileManager.default.removeItem(at: mark)
+                }
+                return summary
+            }
+            try? FileManager.default.removeItem(at: mark)
             summary.status = .promoted
-            return summary
-        } catch let failure as PromotionFailure {
-            summary.reason = run.secrets.redact(failure.description)
-            if failure.broken { try? await store.markCanonical(run.recipe, status: "broken") }
             return summary
         } catch {
             summary.reason = run.secrets.redact(String(describing: error))
             return summary
+        }
+    }
+}
+
+extension Promoter {
+    /// Marks `recipe`'s canonical broken; says so when even that fails (the borrow mark then stays,
+    /// for the next holder of the warm lock to try again).
+    static func markBroken(_ recipe: String, store: SQLiteStore, run: FinishedRun) async -> Bool {
+        do {
+            try await store.markCanonical(recipe, status: "broken")
+            return true
+        } catch {
+            await run.reporter.print(["canonical: cannot mark the canonical of \(recipe) broken: \(error)"])
+            return false
         }
     }
 }
@@ -122,8 +157,14 @@ struct WarmWork: Sendable {
         }
         await say("upgrading \(domain) from \(previous.version) to \(release.version.raw)")
         let snapshot: BackupSnapshot?
+        // The env file too: the new release's deploy adds keys to it.
+        let envFile: Data
+        let keepsData: Bool
         do {
-            snapshot = try driver.model(of: app).backupPlan == nil ? nil : try await driver.backup(app)
+            envFile = try Data(contentsOf: app.envFile)
+            let model = try driver.model(of: app)
+            keepsData = !model.project.volumes.isEmpty
+            snapshot = model.backupPlan == nil ? nil : try await driver.backup(app)
         } catch {
             throw PromotionFailure(
                 reason: "the snapshot of the canonical before the upgrade failed: \(error)",
@@ -137,6 +178,7 @@ struct WarmWork: Sendable {
             await say("promotion of \(release.version.raw) failed (\(error)); rolling back to \(previous.version)")
             do {
                 try await checkout(previous.commit)
+                try AtomicFile.write(envFile, to: app.envFile, permissions: 0o640)
                 guard let version = RecipeVersion(previous.version) else {
                     throw WarmError("the recorded version '\(previous.version)' is not a recipe version")
                 }
@@ -150,6 +192,12 @@ struct WarmWork: Sendable {
                     aftermath:
                         "the rollback to \(previous.version) failed too (\(rollback)); the canonical is marked broken",
                     broken: true)
+            }
+            guard snapshot != nil || !keepsData else {
+                throw PromotionFailure(
+                    reason: "\(error)",
+                    aftermath: "rolled back to \(previous.version), but its data could not be restored (the recipe "
+                        + "declares no backup); the canonical is marked broken", broken: true)
             }
             throw PromotionFailure(
                 reason: "\(error)",
@@ -178,10 +226,13 @@ struct WarmWork: Sendable {
         } catch {
             let left = (try? await driver.remove(domain: domain)) ?? Residue()
             try? FileManager.default.removeItem(at: tree.deletingLastPathComponent())
+            // A record whose app was just removed names nothing that runs: broken (the sweep re-seeds).
             throw PromotionFailure(
                 reason: "\(error)",
                 aftermath: "removed what the promotion created\(left.isEmpty ? "" : " (left: \(left.summary))"); "
-                    + (previous.map { "the canonical record stays \($0.version)" } ?? "there is no canonical"))
+                    + (previous.map { "the canonical record of \($0.version) is marked broken" }
+                        ?? "there is no canonical"),
+                broken: previous != nil)
         }
     }
 

@@ -84,6 +84,14 @@ public struct Sweep: Sendable {
         defer { try? FileManager.default.removeItem(at: workspace) }
         var entries: [SweepReport.Entry] = []
         for recipe in only ?? enrolled {
+            // A stopped sweep starts nothing more (its current run was told to stop and finished).
+            guard !Task.isCancelled else {
+                entries.append(
+                    SweepReport.Entry(
+                        recipe: recipe, label: .skip("sweep-stopped"), detail: "the sweep was stopped first",
+                        version: nil, runID: nil, durationSeconds: 0))
+                continue
+            }
             let entry = await sweep(recipe, workspace: workspace.appendingPathComponent(recipe), dryRun: dryRun)
             say(entry.line)
             entries.append(entry)
@@ -140,6 +148,13 @@ public struct Sweep: Sendable {
         } catch {
             return entry(.syncFailed, "fetching \(recipe) failed: \(GitCredentials.masked(String(describing: error)))")
         }
+        if dryRun, FileManager.default.fileExists(atPath: BorrowMark.path(recipe: recipe, config: config).path) {
+            return entry(
+                .wouldRun, "a quick run left the canonical borrowed: would mark it broken unless it is still running")
+        }
+        if let settled = await BorrowMark.settleIfFree(recipe: recipe, config: config, store: store) {
+            say("\(recipe): \(settled)")
+        }
         let before: CanonicalRecord?
         do {
             before = try await store.canonical(recipe)
@@ -160,10 +175,14 @@ public struct Sweep: Sendable {
         let (status, runID, promotion) = await coldRun(recipe, tag: newest!.tag.name)
         let after = try? await store.canonical(recipe)
         let expected = newest!.tag.commit
+        // What exists decides: the record names the tested release, healthy — promoted (also
+        // when the run was stopped after its promotion).
+        if let after, after.version == version.raw, after.commit == expected, after.status == "healthy",
+            after != before
+        {
+            return entry(.promoted(version.raw), "\(after.domain)", version: version.raw, runID: runID)
+        }
         if status == 0 {
-            if let after, after.version == version.raw, after.commit == expected, after.status == "healthy" {
-                return entry(.promoted(version.raw), "\(after.domain)", version: version.raw, runID: runID)
-            }
             return entry(
                 .greenButPromoteFailed(canonical: after?.version, expected: version.raw),
                 promotion?.reason ?? "the canonical record does not name \(version.raw)", version: version.raw,
@@ -180,8 +199,10 @@ public struct Sweep: Sendable {
     func coldRun(_ recipe: String, tag: String) async -> (Int32, String?, PromotionSummary?) {
         let command = Command(executable, ["run", recipe, "--ref", tag, "--json"])
         let result: CommandResult
+        // A stopped sweep gives its run (SIGTERM) as long as a teardown or a promotion may take.
+        let runner = ProcessRunner(terminationGrace: .seconds(900))
         do {
-            result = try await withTaskExecutorPreference(SpawnThread.shared) { try await ProcessRunner().run(command) }
+            result = try await withTaskExecutorPreference(SpawnThread.shared) { try await runner.run(command) }
         } catch {
             return (255, nil, nil)
         }

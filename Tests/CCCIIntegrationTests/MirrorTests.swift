@@ -40,7 +40,10 @@ extension Integration {
             try await git.run(["add", "OURS.md"], in: work)
             try await git.run(["commit", "--quiet", "--no-gpg-sign", "-m", "ours"], in: work, environment: identity)
             try await git.run(["init", "--quiet", "--bare", mirror.path], in: nil)
-            try await git.run(["push", "--quiet", mirror.path, "main:main", "main:feature", "1.0.0+1.35.0"], in: work)
+            // …and a tag upstream does not have, which must go: the mirror's tags are upstream's.
+            try await git.run(["tag", "9.9.9+ours"], in: work)
+            try await git.run(
+                ["push", "--quiet", mirror.path, "main:main", "main:feature", "1.0.0+1.35.0", "9.9.9+ours"], in: work)
             let head = try await git.commit(of: "refs/heads/main", in: upstream)
             return (upstream, mirror, work, head)
         }
@@ -70,13 +73,18 @@ extension Integration {
                 ["commit", "--quiet", "--no-gpg-sign", "-m", "a change"], in: work, environment: identity)
             let change = try await git.commit(of: "HEAD", in: work)
             try await git.run(
-                ["push", "--quiet", mirror.path, "\(head):refs/pull/1/head", "\(change):refs/pull/2/head"], in: work)
+                [
+                    "push", "--quiet", mirror.path, "\(head):refs/pull/1/head", "\(change):refs/pull/2/head",
+                    "\(head):refs/pull/3/head",
+                ], in: work)
             let before = try await refs(mirror)
             let upstreamRefs = try await refs(upstream)
 
             try await ForgeStub.with { stub in
                 stub.setPullRequest("coop/web", 1, head: head)
                 stub.setPullRequest("coop/web", 2, head: change)
+                // Into another branch: not the sync's to judge, even though its head is upstream's.
+                stub.setPullRequest("coop/web", 3, head: head, base: "stable")
                 let forge = GiteaForge(
                     kind: .gitea, baseURL: stub.baseURL, token: SecretValue(stub.token), webhookSecret: nil,
                     logger: Logger(label: "test"))
@@ -86,7 +94,7 @@ extension Integration {
                 #expect(report.after == head)
                 #expect(report.before == before["refs/heads/main"])
                 #expect(report.closed == [1], "its merge changes nothing: its changes are upstream")
-                #expect(report.leftOpen == [2])
+                #expect(report.leftOpen == [2, 3])
                 let closing = stub.calls.filter { $0.method == "PATCH" }
                 #expect(closing.map(\.path) == ["/repos/coop/web/pulls/1"])
                 #expect(closing.first?.body["state"] == "closed")
@@ -98,9 +106,13 @@ extension Integration {
             for (ref, object) in upstreamRefs where ref.hasPrefix("refs/tags/") {
                 #expect(after[ref] == object, "\(ref) is upstream's")
             }
-            // Nothing of our own: no new ref but upstream's main and tags; what was there stays.
+            // Nothing of our own: no new ref but upstream's main and tags; no tag but upstream's.
             let added = Set(after.keys).subtracting(before.keys).filter { !$0.hasPrefix("refs/tags/") }
             #expect(added.isEmpty, "\(added)")
+            #expect(after["refs/tags/9.9.9+ours"] == nil, "a tag upstream does not have is pruned")
+            #expect(
+                Set(after.keys.filter { $0.hasPrefix("refs/tags/") })
+                    == Set(upstreamRefs.keys.filter { $0.hasPrefix("refs/tags/") }))
             #expect(after["refs/heads/feature"] == before["refs/heads/feature"], "other branches are left alone")
             #expect(after["refs/pull/2/head"] == before["refs/pull/2/head"])
         }

@@ -274,6 +274,33 @@ extension Integration {
             try await process.exit(within: .seconds(180))
             #expect(process.terminationStatus == 143)
             try await expectGivenBack("after a stopped quick run")
+
+            // Killed outright (SIGKILL) mid-upgrade: nothing can give the canonical back, so the
+            // next holder of the warm lock finds the borrow mark and marks the record broken; a
+            // sweep re-seeds it.
+            let beforeKill = harness.runIDs()
+            let killed = try await harness.start(
+                ["run", "web", "--quick"], output: harness.home.appending("killed.txt"))
+            defer { if killed.isRunning { kill(killed.processIdentifier, SIGKILL) } }
+            #expect(await harness.waitForLog(containing: "[upgrade] converge: started", excluding: beforeKill))
+            kill(killed.processIdentifier, SIGKILL)
+            try await killed.exit(within: .seconds(30))
+            let next = try await harness.ccci(["run", "web", "--quick", "--json"])
+            #expect(next.status == 1)
+            #expect(
+                try harness.results(next).tiers["upgrade"]?.reason?.contains(
+                    "died before giving the canonical of web back")
+                    == true)
+            #expect(try await canonical()?.status == "broken", "the record no longer claims what may not be running")
+            let refused = try await harness.ccci(["run", "web", "--quick"])
+            #expect(refused.status == 2)
+            #expect(refused.errorOutput.contains("is broken"))
+            let (reseed, reseedReport) = try await sweep()
+            #expect(reseed.status == 0)
+            #expect(label(reseedReport) == "PROMOTED 1.2.0+1.36.1")
+            #expect(try await canonical()?.status == "healthy")
+            #expect(try await deployedVersion() == "1.2.0+1.36.1")
+            #expect(try await healthyOverHTTPS())
         }
 
         @Test("--quick with no canonical is a usage error (exit 2) that says how to seed one, and deploys nothing")

@@ -55,6 +55,7 @@ public final class ForgeStub: Sendable {
     struct Pull: Sendable {
         var state: String
         var head: String
+        var base = "main"
     }
 
     struct State: Sendable {
@@ -114,8 +115,10 @@ public final class ForgeStub: Sendable {
     // MARK: - Setting up
 
     /// Creates or changes pull request `number` of `repository` (`owner/name`).
-    public func setPullRequest(_ repository: String, _ number: Int, head: String, state pullState: String = "open") {
-        state.withLock { $0.pulls["\(repository)#\(number)"] = Pull(state: pullState, head: head) }
+    public func setPullRequest(
+        _ repository: String, _ number: Int, head: String, state pullState: String = "open", base: String = "main"
+    ) {
+        state.withLock { $0.pulls["\(repository)#\(number)"] = Pull(state: pullState, head: head, base: base) }
     }
 
     /// Makes `user` exist and gives them `permission` (`none`, `read`, `write`, `admin`, `owner`) on
@@ -305,7 +308,7 @@ public final class ForgeStub: Sendable {
             "id": 500 + number, "number": number, "state": pull.state, "merged": false, "title": "a pull request",
             "html_url": "http://forge.test/\(repository)/pulls/\(number)",
             "head": ["label": "pr-\(number)", "ref": "pr-\(number)", "sha": pull.head, "repo_id": 42],
-            "base": ["label": "main", "ref": "main", "sha": String(repeating: "1", count: 40), "repo_id": 42],
+            "base": ["label": pull.base, "ref": pull.base, "sha": String(repeating: "1", count: 40), "repo_id": 42],
             "user": ["id": 7, "login": "alice", "username": "alice"],
         ]
     }

@@ -12,9 +12,12 @@ public protocol MirrorPullRequests: Sendable {
 public struct MirrorPullRequest: Sendable, Hashable {
     public let number: Int
     public let head: String
+    /// The branch it would merge into (`nil`: the forge did not say).
+    public let base: String?
 
-    public init(number: Int, head: String) {
+    public init(number: Int, head: String, base: String? = nil) {
         self.number = number
         self.head = head
+        self.base = base
     }
 }

@@ -133,8 +133,17 @@ public final class RunCoordinator: Sendable {
             let steps = TierSteps(context: context, prepared: prepared, dependencies: [:])
             if let problem = await QuickLane.giveBack(borrowed, steps: steps) {
                 givenBack = false
-                await reporter.print(["quick: \(problem) — the canonical is marked broken; the next sweep re-seeds it"])
-                try? await (store as? SQLiteStore)?.markCanonical(prepared.recipe, status: "broken")
+                do {
+                    guard let store = store as? SQLiteStore else { throw BorrowMark.StoreUnavailable() }
+                    try await store.markCanonical(prepared.recipe, status: "broken")
+                    try? FileManager.default.removeItem(at: BorrowMark.path(recipe: prepared.recipe, config: config))
+                    await reporter.print([
+                        "quick: \(problem) — the canonical is marked broken; the next sweep re-seeds it"
+                    ])
+                } catch {
+                    // The borrow mark stays: the next holder of the warm lock marks it.
+                    await reporter.print(["quick: \(problem) — and its record cannot be marked broken (\(error))"])
+                }
             }
         }
         let removal = await teardown.run(progress.locked, keep: keep)
@@ -290,6 +299,11 @@ public final class RunCoordinator: Sendable {
             _ = try await RunAdmission(context: context).admit([])
             try await AppLocks.acquire(domain: warm, in: config.lockDirectory) {
                 await context.say("waiting for \(warm) (a promotion or another quick run has it)")
+            }
+            if let settled = await BorrowMark.settle(
+                recipe: prepared.recipe, config: config, store: store as? SQLiteStore)
+            {
+                throw QuickLaneError(settled)
             }
             // The canonical may have moved while this run waited for its lock.
             guard let current = try await (store as? SQLiteStore)?.canonical(prepared.recipe), current == canonical

@@ -28,6 +28,8 @@ struct QuickLane {
         let app: App
         let snapshot: BackupSnapshot?
         let canonical: CanonicalRecord
+        /// The canonical's env file (the head's deploy adds keys to it).
+        let envFile: Data
     }
 
     /// The warm app as its canonical tree describes it (`tree`: that tree, or the head's).
@@ -53,10 +55,21 @@ struct QuickLane {
                     "the warm app of \(prepared.recipe) is gone though its record says \(canonical.version) — "
                         + "`ccci canonical drop \(prepared.recipe)`, then a sweep seeds it again")
             }
-            let snapshot = try await upgrade.check("snapshot canonical \(canonical.version)", waitLabel: "snapshot") {
-                try driver.model(of: app).backupPlan == nil ? nil : try await driver.backup(app)
+            let canonicalModel = try driver.model(of: app)
+            if canonicalModel.backupPlan == nil, !canonicalModel.project.volumes.isEmpty {
+                throw QuickLaneError(
+                    "\(prepared.recipe) keeps data in volumes but declares no backup (backupbot labels), so the "
+                        + "canonical's data could not be given back — --quick needs them")
             }
-            borrowed = Borrowed(app: app, snapshot: snapshot, canonical: canonical)
+            let envFile = try Data(contentsOf: app.envFile)
+            let snapshot = try await upgrade.check("snapshot canonical \(canonical.version)", waitLabel: "snapshot") {
+                canonicalModel.backupPlan == nil ? nil : try await driver.backup(app)
+            }
+            borrowed = Borrowed(app: app, snapshot: snapshot, canonical: canonical, envFile: envFile)
+            // Before the canonical changes: should this process die outright, the next holder of
+            // the warm lock finds the mark and marks the record broken.
+            try AtomicFile.write(
+                "quick run \(context.runID)\n", to: BorrowMark.path(recipe: prepared.recipe, config: context.config))
             // The marker goes in through the canonical, and must be read back through the head.
             let marker = DataMarker(runID: context.runID, role: "quick")
             let model = try driver.model(of: app)
@@ -129,6 +142,7 @@ struct QuickLane {
             guard let pinned = RecipeVersion(version) else {
                 throw QuickLaneError("the canonical's version '\(version)' is not a recipe version")
             }
+            try AtomicFile.write(borrowed.envFile, to: app.envFile, permissions: 0o640)
             _ = try await driver.deploy(app, mode: .pinned(pinned))
             _ = try await driver.waitConverged(app, timeout: steps.prepared.deployTimeout)
             if let snapshot = borrowed.snapshot {
@@ -139,6 +153,8 @@ struct QuickLane {
                 domain: app.domain.name, path: steps.prepared.meta.healthPath,
                 accepted: steps.prepared.meta.healthStatuses, timeout: min(steps.prepared.deployTimeout, .seconds(120)))
             context.journal.line("quick: the canonical is \(version) again, its data restored")
+            try? FileManager.default.removeItem(
+                at: BorrowMark.path(recipe: steps.prepared.recipe, config: context.config))
             return nil
         } catch {
             let reason = "the canonical \(version) could not be given back: \(error)"

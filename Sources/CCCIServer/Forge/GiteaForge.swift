@@ -331,7 +331,7 @@ enum GiteaPayload {
 extension GiteaForge: MirrorPullRequests {
     public func openPullRequests(in repository: String) async throws -> [MirrorPullRequest] {
         try await openPullRequests(in: try Self.repository(repository)).map {
-            MirrorPullRequest(number: $0.number, head: $0.headSHA)
+            MirrorPullRequest(number: $0.number, head: $0.headSHA, base: $0.baseRef)
         }
     }
 
