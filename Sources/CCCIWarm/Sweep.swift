@@ -96,14 +96,15 @@ public struct Sweep: Sendable {
             say(entry.line)
             entries.append(entry)
         }
-        let canonicals = (try? await store.canonicals()) ?? []
+        let store = self.store
+        let canonicals = (try? await Self.unstopped { try await store.canonicals() }) ?? []
         let report = SweepReport(
             id: id, startedAt: started, finishedAt: Date(), dryRun: dryRun, entries: entries,
             warmVolumeBytes: canonicals.map(\.volumeBytes).reduce(0, +), budgetBytes: config.warm.volumeBudgetBytes)
-        try await store.record(
-            sweep: SweepRecord(
-                id: id, startedAt: report.startedAt, finishedAt: report.finishedAt, dryRun: dryRun,
-                reportJSON: String(decoding: try report.encoded(), as: UTF8.self)))
+        let record = SweepRecord(
+            id: id, startedAt: report.startedAt, finishedAt: report.finishedAt, dryRun: dryRun,
+            reportJSON: String(decoding: try report.encoded(), as: UTF8.self))
+        try await Self.unstopped { try await store.record(sweep: record) }
         return report
     }
 
@@ -173,7 +174,8 @@ public struct Sweep: Sendable {
         if dryRun { return entry(.wouldRun, "would run cold on \(version.raw) (\(why))", version: version.raw) }
         say("\(recipe): cold run on \(version.raw) (\(why))")
         let (status, runID, promotion) = await coldRun(recipe, tag: newest!.tag.name)
-        let after = try? await store.canonical(recipe)
+        let store = self.store
+        let after = try? await Self.unstopped { try await store.canonical(recipe) }
         let expected = newest!.tag.commit
         // What exists decides: the record names the tested release, healthy — promoted (also
         // when the run was stopped after its promotion).
@@ -192,6 +194,12 @@ public struct Sweep: Sendable {
         return entry(
             unchanged ? .fail : .failCanonicalChanged,
             "ccci run exited \(status)" + (runID.map { " (run \($0))" } ?? ""), version: version.raw, runID: runID)
+    }
+
+    /// Runs `body` where a stop cannot cancel it: what a stopped sweep reads and records afterwards
+    /// (the store's calls end at once in a cancelled task).
+    static func unstopped<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Task { try await body() }.value
     }
 
     /// `ccci run <recipe> --ref <tag> --json`, as a child forked on the spawn thread (it arms its

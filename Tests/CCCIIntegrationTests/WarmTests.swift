@@ -332,6 +332,34 @@ extension Integration {
             #expect(results.first?.promotion?.reason?.contains("injected fault") == true)
         }
 
+        @Test(
+            "SIGTERM to the sweep: its run is told to stop and tears down, nothing more starts, the report is kept, exit 143"
+        )
+        func sweepStopped() async throws {
+            try await harness.add("web")
+            let output = harness.home.appending("sweep.txt")
+            let sweep = try await harness.start(["sweep"], output: output)
+            defer { if sweep.isRunning { kill(sweep.processIdentifier, SIGKILL) } }
+            #expect(await harness.waitForLog(containing: "[install] converge: started"))
+            kill(sweep.processIdentifier, SIGTERM)
+            try await sweep.exit(within: .seconds(180))
+            #expect(sweep.terminationStatus == 143)
+            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            #expect(text.contains("stopping after the current run"), "\(text)")
+            #expect(text.contains("web: FAIL (canonical unchanged)"), "\(text)")
+            let results = try harness.allResults()
+            #expect(results.count == 1)
+            #expect(results.first?.outcome == .cancelled, "the run was stopped by its sweep and tore down")
+            #expect(try await canonical() == nil)
+            let sweeps = try await SQLiteStore(path: harness.home.appending("ccci.sqlite")).sweeps(limit: 5)
+            #expect(sweeps.count == 1, "the stopped sweep's report is kept")
+            if let run = results.first {
+                #expect(
+                    try await harness.leftovers([run.appDomain, run.upgradeAppDomain ?? run.appDomain, warmDomain])
+                        .isEmpty)
+            }
+        }
+
         @Test("one sweep at a time: while another holds the sweep lock, a sweep refuses and does nothing")
         func oneAtATime() async throws {
             try await harness.add("web")
