@@ -183,6 +183,10 @@ extension Integration {
                               endpoint_mode: dnsrr
                               labels: { ccci.managed: "true", ccci.stack: "\(stack)", ccci.app: "\(domain)" }
                         volumes: {}
+                        # Labelled as cc-ci labels its own, so the reap removes it too (unlabelled, it was left).
+                        networks:
+                          default:
+                            labels: { ccci.managed: "true", ccci.stack: "\(stack)" }
 
                         """, in: work.url)
                 try await inline.deploy()
