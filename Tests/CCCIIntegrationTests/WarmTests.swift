@@ -26,6 +26,11 @@ extension Integration {
         }
 
         var warmDomain: String { "web.warm.\(harness.ciDomain)" }
+        /// A maintainer committing to the catalogue's recipe.
+        let identity = [
+            "GIT_AUTHOR_NAME": "maintainer", "GIT_AUTHOR_EMAIL": "m@ccci.test", "GIT_COMMITTER_NAME": "maintainer",
+            "GIT_COMMITTER_EMAIL": "m@ccci.test",
+        ]
         var warmStack: String { AppNaming.stackName(forDomain: warmDomain) }
 
         func sweep(
@@ -89,7 +94,7 @@ extension Integration {
         func release(_ version: String, at commit: String, in repository: URL) async throws {
             try await git.run(
                 ["tag", "-a", version, "-m", "Release \(version)", commit], in: repository,
-                environment: ["GIT_COMMITTER_NAME": "maintainer", "GIT_COMMITTER_EMAIL": "m@ccci.test"])
+                environment: identity)
         }
 
         @Test(
@@ -176,10 +181,6 @@ extension Integration {
             try text.replacingOccurrences(of: "ccci-lab/busybox:latest", with: "ccci-lab/no-such-image:latest")
                 .replacingOccurrences(of: "version=1.3.0+1.36.1", with: "version=1.4.0+1.36.1")
                 .write(to: compose, atomically: true, encoding: .utf8)
-            let identity = [
-                "GIT_AUTHOR_NAME": "maintainer", "GIT_AUTHOR_EMAIL": "m@ccci.test", "GIT_COMMITTER_NAME": "maintainer",
-                "GIT_COMMITTER_EMAIL": "m@ccci.test",
-            ]
             try await git.run(
                 ["commit", "--quiet", "--no-gpg-sign", "-am", "A broken release"], in: web.path, environment: identity)
             try await release("1.4.0+1.36.1", at: try await git.commit(of: "HEAD", in: web.path), in: web.path)
@@ -250,10 +251,6 @@ extension Integration {
             let text = try String(contentsOf: compose, encoding: .utf8)
             try text.replacingOccurrences(of: "ccci-lab/busybox:latest", with: "ccci-lab/no-such-image:latest")
                 .write(to: compose, atomically: true, encoding: .utf8)
-            let identity = [
-                "GIT_AUTHOR_NAME": "maintainer", "GIT_AUTHOR_EMAIL": "m@ccci.test", "GIT_COMMITTER_NAME": "maintainer",
-                "GIT_COMMITTER_EMAIL": "m@ccci.test",
-            ]
             try await git.run(
                 ["commit", "--quiet", "--no-gpg-sign", "-am", "A broken head"], in: web.path, environment: identity)
             let failing = try await harness.ccci(["run", "web", "--quick", "--json"])

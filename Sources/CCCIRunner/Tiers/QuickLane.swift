@@ -97,17 +97,9 @@ struct QuickLane {
                 try await steps.healthAndReadiness(ready, recorder: upgrade)
             }
             if let location {
-                try await upgrade.check("marker intact") {
-                    let inHead = try location.inHead(
-                        try driver.model(of: ready).project, stack: ready.stack, baseVersion: canonical.version)
-                    let access = DataAccess(driver: driver, app: ready, location: inHead)
-                    let (found, method) = try await access.read(marker.fileName)
-                    let how = method.describe(inHead, verb: "read")
-                    guard found == marker.content else {
-                        throw MarkerError.changed("\(inHead.directory)/\(marker.fileName)", found: found, how: how)
-                    }
-                    await upgrade.proof(how)
-                }
+                // As the cold upgrade reads it (`upgrade_data` honoured).
+                try await UpgradePath(steps: steps).expectMarker(
+                    marker, from: location, in: ready, base: canonical.version, recorder: upgrade)
             }
         } catch {
             context.journal.line("quick upgrade stopped: \(error)", tier: "upgrade")

@@ -80,22 +80,29 @@ struct UpgradePath {
             }
             if let baseLocation {
                 // …and is read back through the head app, where the head keeps that data.
-                try await upgrade.check("marker intact") {
-                    let location = try headLocation(
-                        of: baseLocation, app: app, base: base.version.raw, declared: prepared.meta.upgradeData)
-                    let access = DataAccess(driver: driver, app: app, location: location)
-                    let (found, method) = try await access.read(marker.fileName)
-                    let how = method.describe(location, verb: "read")
-                    guard found == marker.content else {
-                        throw MarkerError.changed("\(location.directory)/\(marker.fileName)", found: found, how: how)
-                    }
-                    await upgrade.proof(how)
-                }
+                try await expectMarker(marker, from: baseLocation, in: app, base: base.version.raw, recorder: upgrade)
             }
         } catch {
             context.journal.line("upgrade stopped: \(error)", tier: "upgrade")
         }
         return upgrade.result()
+    }
+
+    /// The check that `marker`, written by the `base` release at `location`, reads back unchanged
+    /// through the head app (where the head keeps that data; `upgrade_data` when declared).
+    func expectMarker(
+        _ marker: DataMarker, from location: DataLocation, in app: App, base: String, recorder: TierRecorder
+    ) async throws {
+        try await recorder.check("marker intact") {
+            let inHead = try headLocation(of: location, app: app, base: base, declared: prepared.meta.upgradeData)
+            let access = DataAccess(driver: driver, app: app, location: inHead)
+            let (found, method) = try await access.read(marker.fileName)
+            let how = method.describe(inHead, verb: "read")
+            guard found == marker.content else {
+                throw MarkerError.changed("\(inHead.directory)/\(marker.fileName)", found: found, how: how)
+            }
+            await recorder.proof(how)
+        }
     }
 
     /// Where the head keeps the data the base wrote at `base`: where the recipe says (`upgrade_data`,
