@@ -153,6 +153,14 @@ extension Integration {
                         assert page.title() == "not the web fixture"
                     """,
                     "playwright/login.spec.ts": "test('login', async ({ page }) => {});\n",
+                    // pytest loads only the plugins a test names (pytest-playwright is installed).
+                    "functional/test_named_plugin.py": """
+                    # ccci-pytest-plugins: playwright
+                    def test_a_named_plugin_is_loaded(browser_name):
+                        assert browser_name == "chromium"
+                    """,
+                    "functional/test_unnamed_plugin.py": "def test_an_unnamed_one_is_not(browser_name):\n    pass\n",
+                    "functional/test_bad_plugin.py": "# ccci-pytest-plugins: $(reboot)\ndef test_x():\n    pass\n",
                 ], executable: ["functional/fails.sh", "functional/hangs.sh"])
             let (result, results) = try await run(harness, ["web", "--stages", "install,custom"], packs: packs)
             #expect(result.status == 1)
@@ -169,6 +177,15 @@ extension Integration {
                 check("test_homepage_shows_the_site_title")?.status == .pass, "the recipe's own browser test passes")
             #expect(check("login.spec.ts")?.status == .skip)
             #expect(check("login.spec.ts")?.message?.contains("no Node runner") == true)
+            #expect(check("test_a_named_plugin_is_loaded")?.status == .pass)
+            let unnamed = check("test_an_unnamed_one_is_not")
+            #expect(unnamed?.status == .fail)
+            #expect(
+                unnamed?.message?.contains("fixture 'browser_name' not found") == true
+                    && unnamed?.message?.contains("# ccci-pytest-plugins:") == true,
+                "the failure says how to load the plugin: \(unnamed?.message ?? "")")
+            #expect(check("test_bad_plugin.py")?.status == .fail)
+            #expect(check("test_bad_plugin.py")?.message?.contains("not a pytest plugin name") == true)
             #expect(results.level == 1)
             try await expectNoResidue(harness, results)
         }

@@ -104,7 +104,14 @@ struct CustomTier {
                 var arguments = [
                     "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml=\(junit.path)",
                 ]
-                var environment: [String: String] = [:]
+                // Only the plugins the test names (and pytest-playwright for a browser test): the
+                // node's other plugins would change what the test sees and cost seconds of CPU.
+                var environment = ["PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"]
+                var plugins = test.pytestPlugins
+                if test.kind == .playwright, !plugins.contains(PlaywrightSupport.pytestPlugin) {
+                    plugins.insert(PlaywrightSupport.pytestPlugin, at: 0)
+                }
+                arguments += plugins.flatMap { ["-p", $0] }
                 if test.kind == .playwright {
                     let plugin = try PlaywrightSupport.install(in: runDirectory.appendingPathComponent("state"))
                     arguments += ["-p", PlaywrightSupport.moduleName, "--base-url", hookContext.baseURL]
@@ -165,7 +172,8 @@ struct CustomTier {
             custom.record(
                 Check(
                     name: "\(test.displayName): \(reported.name)", status: reported.status,
-                    durationSeconds: reported.durationSeconds, message: reported.message))
+                    durationSeconds: reported.durationSeconds,
+                    message: reported.message.map { test.kind == .executable ? $0 : Self.pluginHint($0) }))
         }
         let failedCases = cases.filter { $0.status == .fail }
         if !outcome.succeeded && failedCases.isEmpty {
@@ -182,11 +190,26 @@ struct CustomTier {
     }
 }
 
+extension CustomTier {
+    /// A pytest failure for a fixture no loaded plugin provides, with how to load the plugin.
+    static func pluginHint(_ message: String) -> String {
+        guard let start = message.range(of: "fixture '"),
+            let end = message[start.upperBound...].range(of: "' not found")
+        else { return message }
+        let fixture = message[start.upperBound..<end.lowerBound]
+        return message
+            + " — pytest runs here with plugin autoloading off: if `\(fixture)` comes from a plugin, name it "
+            + "in the test's first lines, e.g. `# ccci-pytest-plugins: benchmark`"
+    }
+}
+
 /// What browser tests need: Debian's chromium driven by PyPI's playwright, told to reach the
 /// app's domain on the lab ingress and to trust the lab CA — through a small pytest plugin cc-ci
 /// writes into the run directory.
 enum PlaywrightSupport {
     static let moduleName = "ccci_playwright"
+    /// pytest-playwright's plugin (its entry-point name).
+    static let pytestPlugin = "playwright"
     /// The node's chromium: `CCCI_CHROMIUM`, else Debian's.
     static let chromium = ProcessInfo.processInfo.environment["CCCI_CHROMIUM"] ?? "/usr/bin/chromium"
 

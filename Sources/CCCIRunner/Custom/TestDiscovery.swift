@@ -23,6 +23,10 @@ public struct CustomTest: Sendable, Hashable {
     public let pack: String
     /// Dependencies the test needs ready (`# ccci-requires: provider` in its first lines).
     public let requires: [String]
+    /// pytest plugins the test loads (`# ccci-pytest-plugins: anyio` in its first lines): pytest
+    /// runs with plugin autoloading off, so a test gets the plugins it names, not whatever the
+    /// node happens to have installed (and does not pay seconds of CPU importing them all).
+    public var pytestPlugins: [String] = []
     /// Why the test is not run although it is in a test directory (a symlink out of the pack):
     /// it is reported as a failed check, never silently dropped.
     public var refusal: String? = nil
@@ -77,22 +81,44 @@ public enum TestDiscovery {
                     } else {
                         continue
                     }
-                    tests.append(CustomTest(path: path, kind: kind, pack: pack.name, requires: requirements(of: path)))
+                    var test = CustomTest(
+                        path: path, kind: kind, pack: pack.name, requires: header("ccci-requires:", of: path))
+                    test.pytestPlugins = header("ccci-pytest-plugins:", of: path)
+                    if let bad = test.pytestPlugins.first(where: { !isPluginName($0) }) {
+                        test.refusal =
+                            "`ccci-pytest-plugins:` names `\(bad)`, which is not a pytest plugin name — name "
+                            + "plugins as `pytest -p` takes them (an entry-point or module name, e.g. `anyio`), "
+                            + "separated by commas"
+                    } else if !test.pytestPlugins.isEmpty, kind == .executable {
+                        test.refusal =
+                            "`ccci-pytest-plugins:` is for pytest files (test_*.py), and this test is an executable "
+                            + "— remove the line or make the test a pytest file"
+                    }
+                    tests.append(test)
                 }
             }
         }
         return tests
     }
 
-    /// `ccci-requires:` names in the first 30 lines of a test.
-    static func requirements(of file: URL) -> [String] {
+    /// The names after `key` (`ccci-requires:`, `ccci-pytest-plugins:`) in the first 30 lines
+    /// of a test, separated by commas or blanks.
+    static func header(_ key: String, of file: URL) -> [String] {
         guard let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
         var names: [String] = []
         for line in text.split(separator: "\n").prefix(30) {
-            guard let range = line.range(of: "ccci-requires:") else { continue }
+            guard let range = line.range(of: key) else { continue }
             names += line[range.upperBound...].split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" })
                 .map(String.init).filter { !$0.isEmpty }
         }
         return names
+    }
+
+    /// A name `pytest -p` takes: a plugin's entry-point name or a dotted module name.
+    static func isPluginName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first != "-", first != "." else { return false }
+        return name.unicodeScalars.allSatisfy {
+            CharacterSet.alphanumerics.contains($0) && $0.isASCII || "_.-".unicodeScalars.contains($0)
+        }
     }
 }
