@@ -437,6 +437,56 @@ extension Integration {
             }
         }
 
+        @Test(
+            "a stack removed while its tasks are starting, or while a container ignores SIGTERM, leaves nothing — and nothing appears after"
+        )
+        func removalLeavesNothingBehind() async throws {
+            try await TestEnvironment.withEngine { engine in
+                let work = try TemporaryDirectory("ccci-removal")
+                let stack = TestSession.stackName("removal")
+                // `sleep` as PID 1 ignores SIGTERM, and a minute's grace: swarm keeps its tasks
+                // for a while after their containers are gone.
+                let inline = try InlineStack(
+                    stack,
+                    compose: """
+                        version: "3.8"
+                        services:
+                          app:
+                            image: ccci-lab/busybox:latest
+                            command: ["sleep", "3600"]
+                            stop_grace_period: 1m
+                            volumes: ["data:/data"]
+                            deploy: { endpoint_mode: dnsrr, replicas: 2 }
+                        volumes:
+                          data:
+
+                        """, in: work.url)
+                let janitor = StackJanitor(engine: engine, ownership: .stackNamespace)
+                /// Nothing of the stack exists now, nor during the next `seconds`: no agent still
+                /// creates a container (or its volume) for a task of a removed service.
+                func expectNothingAppears(for seconds: Int, _ when: String) async throws {
+                    for _ in 0..<(seconds * 4) {
+                        let left = try await janitor.residue(stack: stack)
+                        #expect(left.isEmpty, "\(when): \(left.summary)")
+                        if !left.isEmpty { return }
+                        try await Task.sleep(for: .milliseconds(250))
+                    }
+                }
+                // At once: the tasks are new or being prepared.
+                try await inline.deploy()
+                let early = try await janitor.remove(stack: stack)
+                #expect(early.isEmpty, "removed while starting: \(early.summary)")
+                try await expectNothingAppears(for: 5, "after a removal while starting")
+                // Running: the removal force-removes the containers rather than wait out the grace.
+                let left = try await TestEnvironment.withStack(stack, engine: engine) {
+                    try await inline.deploy()
+                    try await inline.waitConverged(engine: engine)
+                }
+                #expect(left.isEmpty, "removed while running: \(left.summary)")
+                try await expectNothingAppears(for: 3, "after a removal while running")
+            }
+        }
+
         @Test("teardown reports a volume and a secret created outside the stack by name, and leaves them")
         func teardownReportsStrays() async throws {
             try await TestEnvironment.withEngine { engine in

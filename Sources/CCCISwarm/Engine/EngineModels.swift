@@ -127,6 +127,15 @@ public struct SwarmTask: Decodable, Sendable, Hashable {
     public let DesiredState: String?
     public let Status: Status
     public let Version: ObjectVersion?
+
+    /// The task states before `running`: while a task is in one, its node's agent may still
+    /// create (or start) its container. From `running` on it has one, or never will.
+    public static let statesBeforeRunning: Set<String> = [
+        "new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting",
+    ]
+
+    /// Whether a container of this task may still appear.
+    public var mayStillCreateContainer: Bool { Self.statesBeforeRunning.contains(self.Status.State) }
 }
 
 /// `GET /containers/json` entries.

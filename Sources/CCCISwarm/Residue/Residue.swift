@@ -121,21 +121,28 @@ public struct StackJanitor: Sendable {
     /// Swarm finishes in the background: an agent may still be creating a container for a task
     /// of a service just removed, a volume stays "in use" until its container is gone, an
     /// overlay network is deleted once its last endpoint is. So the removal is repeated, on a
-    /// short backoff bounded by `timeout`, until the stack owns nothing and the removed
-    /// services' tasks are gone (after which no container of theirs can appear).
+    /// short backoff bounded by `timeout`, until the stack owns nothing and no task of the
+    /// removed services can still create a container (each is gone, or reached `running` or
+    /// past it). A task whose container was force-removed stays `running` for seconds more —
+    /// its agent is still waiting out the container's stop grace period — and waiting for it
+    /// to be deleted would add those seconds to every teardown while protecting nothing.
     @discardableResult
     public func remove(stack: String, timeout: Duration = .seconds(120)) async throws -> Residue {
         let services = try await engine.services(stack: stack).filter { ownership.owns($0.labels, stack: stack) }
         let serviceIDs = Set(services.map(\.ID))
         for service in services { try await engine.removeService(service.ID) }
-        // Gone when the stack owns nothing and no task of a removed service is left; on timeout
-        // the residue report below says what stayed.
+        // Gone when the stack owns nothing and no removed service's task can still make a
+        // container; on timeout the residue report below says what stayed. The tasks are read
+        // before the objects: a task seen at `running` already had its container, so a
+        // container listing after that sees it (or its removal).
         _ = try await poll(
             until: { () async throws -> Bool in
-                let left = try await owned(stack: stack)
                 let tasks =
-                    serviceIDs.isEmpty ? [] : try await engine.tasks().filter { serviceIDs.contains($0.ServiceID) }
-                if left.isEmpty && tasks.isEmpty { return true }
+                    serviceIDs.isEmpty
+                    ? [] : try await engine.tasks().filter { serviceIDs.contains($0.ServiceID) }
+                let starting = tasks.filter(\.mayStillCreateContainer)
+                let left = try await owned(stack: stack)
+                if left.isEmpty && starting.isEmpty { return true }
                 for service in left.services { try? await engine.removeService(service) }
                 for container in try await ownedContainers(stack: stack) {
                     try? await engine.removeContainer(container.Id)
@@ -144,7 +151,8 @@ public struct StackJanitor: Sendable {
                 for config in left.configs { try? await engine.removeConfig(config) }
                 for secret in left.secrets { try? await engine.removeSecret(secret) }
                 for volume in left.volumes { try? await engine.removeVolume(volume) }
-                return try await owned(stack: stack).isEmpty && tasks.isEmpty
+                guard starting.isEmpty else { return false }
+                return try await owned(stack: stack).isEmpty
             }, timeout: timeout)
         return try await residue(stack: stack)
     }
