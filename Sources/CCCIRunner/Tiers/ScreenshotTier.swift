@@ -214,9 +214,11 @@ struct Screenshooter {
                 page.wait_for_timeout(request["wait_ms"])
             png = page.screenshot(path=request["output"])
             title = page.title()
-            # Count the picture's colours (up to enough_colours) in the browser's own canvas.
-            counter = browser.new_page()
-            colours, first = counter.evaluate("""async ([data, enough]) => {
+            # Count the picture's colours (up to enough_colours) in the browser's own canvas — on
+            # a blank document (no page's CSP in the way), in the same tab: a second tab would
+            # start another renderer process for nothing.
+            page.goto("about:blank")
+            colours, first = page.evaluate("""async ([data, enough]) => {
                 const image = new Image();
                 image.src = "data:image/png;base64," + data;
                 await image.decode();
