@@ -18,7 +18,14 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rounds=${1:-3}
-ccci=$PWD/.build/debug/ccci
+# A release build, as a node runs (`CCCI_BIN` to measure another): a debug build's own CPU is
+# several times a release build's.
+ccci=${CCCI_BIN:-$PWD/.build/release/ccci}
+if [ -z "${CCCI_BIN:-}" ]; then
+  command -v swift >/dev/null || { echo "swift is not on PATH (export PATH=/opt/swift/usr/bin:\$PATH)" >&2; exit 1; }
+  echo "building ccci (swift build -c release --product ccci) …" >&2
+  swift build -c release --product ccci 2>&1 | grep -E "error|warning: .*Sources" >&2 || true
+fi
 lab_dir=${CCCI_LAB_DIR:-/var/lib/ccci/lab}
 ca="$lab_dir/ingress/data/caddy/pki/authorities/local/root.crt"
 work=$(mktemp -d /tmp/ccci-bench-XXXXXX)
@@ -27,7 +34,7 @@ trap 'rm -rf "$work"' EXIT
 # runs at once (the capacity knob), so "four at once" measures the node, not the queue.
 export CCCI_HOME="$work/home" CCCI_CI_DOMAIN="bench$RANDOM.ccci.test" NO_COLOR=1 \
   CCCI_PACKS_DIR="${CCCI_PACKS_DIR:-/var/lib/ccci/packs}" CCCI_CAPACITY=4
-[ -x "$ccci" ] || { echo "build ccci first (scripts/lab up)" >&2; exit 1; }
+[ -x "$ccci" ] || { echo "no ccci at $ccci (swift build -c release --product ccci)" >&2; exit 1; }
 mkdir -p "$CCCI_HOME"
 # The same packs with web's stability window off, for the pair that leaves the window out.
 cp -r "$CCCI_PACKS_DIR" "$work/packs-nowindow"
@@ -75,6 +82,11 @@ plain_install() {
   echo "$(echo "$t1-$t0" | bc) $(echo "$t2-$t1" | bc) $(echo "$t3-$t2" | bc) $(echo "$t4-$t3" | bc)"
 }
 
+# The node's CPU time so far, busy and idle, in clock ticks (/proc/stat): what four runs at once
+# used of what the node had.
+node_cpu() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat; }
+ticks=$(getconf CLK_TCK)
+
 # The run directory of the newest run.
 last_run() { ls -1td "$CCCI_HOME"/runs/*/ | head -1; }
 cpu_of() { grep -o 'cpu: ccci [0-9.]*s, children [0-9.]*s' "$1/run.log" | tr -d 's,' | awk '{print $3, $5}'; }
@@ -117,11 +129,15 @@ for round in $(seq 1 "$rounds"); do
   done
   add longest "$longest"
   printf '%-6s %-42s %10.2f\n' "$round" "longest of four, alone" "$longest"
+  read -r busy0 idle0 <<<"$(node_cpu)"
   start=$(now)
   pids=()
   for recipe in web appdb oneshot provider; do "$ccci" run "$recipe" --json >/dev/null & pids+=($!); done
   for pid in "${pids[@]}"; do wait "$pid" || true; done
   t=$(since "$start"); add four "$t"
+  read -r busy1 idle1 <<<"$(node_cpu)"
+  add four_busy "$(echo "($busy1 - $busy0) / $ticks" | bc -l)"
+  add four_available "$(echo "($busy1 - $busy0 + $idle1 - $idle0) / $ticks" | bc -l)"
   printf '%-6s %-42s %10.2f\n' "$round" "four recipes at once" "$t"
 done
 
@@ -161,6 +177,8 @@ row "install vs plain shell (same wait, forced rm)" "$(med install)" "$(med plai
 row "  both without the 3 s stability window" "$(med install_nowindow)" "$(med plain_nowindow)"
 row "full run vs --serial" "$(med full)" "$(med serial)"
 row "four recipes at once vs longest alone" "$(med four)" "$(med longest)" "(target <= 1.15)"
+printf '%-44s %10.2f s of %.2f s (%.0f%%) on %d cores\n' "  node CPU busy while the four ran" "$(med four_busy)" \
+  "$(med four_available)" "$(echo "100 * $(med four_busy) / $(med four_available)" | bc -l)" "$(nproc)"
 printf '%-44s %10.3f s\n' "ccci --version start-up (median of 20)" "$(median "${versions[@]}")"
 own=$(med cpu_own); children=$(med cpu_children)
 printf '%-44s %10.2f s   ccci %.2f s + children %.2f s\n' "CPU per full web run" \

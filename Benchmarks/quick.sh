@@ -9,11 +9,18 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rounds=${1:-3}
-ccci=$PWD/.build/debug/ccci
+# A release build, as a node runs (`CCCI_BIN` to measure another): a debug build's own CPU is
+# several times a release build's.
+ccci=${CCCI_BIN:-$PWD/.build/release/ccci}
+if [ -z "${CCCI_BIN:-}" ]; then
+  command -v swift >/dev/null || { echo "swift is not on PATH (export PATH=/opt/swift/usr/bin:\$PATH)" >&2; exit 1; }
+  echo "building ccci (swift build -c release --product ccci) …" >&2
+  swift build -c release --product ccci 2>&1 | grep -E "error|warning: .*Sources" >&2 || true
+fi
 work=$(mktemp -d /tmp/ccci-bench-quick-XXXXXX)
 export CCCI_HOME="$work/home" CCCI_CI_DOMAIN="bq$RANDOM.ccci.test" NO_COLOR=1 \
   CCCI_PACKS_DIR="${CCCI_PACKS_DIR:-/var/lib/ccci/packs}"
-[ -x "$ccci" ] || { echo "build ccci first (scripts/lab up)" >&2; exit 1; }
+[ -x "$ccci" ] || { echo "no ccci at $ccci (swift build -c release --product ccci)" >&2; exit 1; }
 trap '"$ccci" canonical drop web >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 mkdir -p "$CCCI_HOME"
 
