@@ -23,8 +23,12 @@ public protocol AppDriver: Sendable {
     /// the swarm), so `secretValues` is empty.
     func existingApp(_ spec: AppSpec) -> App?
     /// Deploys the app from its recipe checkout as it is now (fresh, or in place over a running
-    /// deployment), `envOverrides` written into its env first. Returns without waiting.
-    func deploy(_ app: App, mode: DeployMode, envOverrides: [String: String]) async throws -> DeployRecord
+    /// deployment), `envOverrides` written into its env first. With `prune`, the app's services
+    /// its compose no longer defines are removed (`docker stack deploy --prune`): the app is put
+    /// back to exactly a version, not merely updated to it. Returns without waiting.
+    func deploy(
+        _ app: App, mode: DeployMode, envOverrides: [String: String], prune: Bool
+    ) async throws -> DeployRecord
     /// Gives the app's secrets `values` (by secret name), before a deploy; later deploys that
     /// create those secrets use them too, and a secret this checkout does not declare waits for
     /// one that does. With `replace`, a secret the app already has is replaced (an app not
@@ -77,9 +81,15 @@ public protocol AppDriver: Sendable {
 }
 
 extension AppDriver {
-    /// Deploys with no env overrides.
-    public func deploy(_ app: App, mode: DeployMode) async throws -> DeployRecord {
-        try await deploy(app, mode: mode, envOverrides: [:])
+    /// Deploys with no env overrides; `prune` as in ``deploy(_:mode:envOverrides:prune:)``.
+    public func deploy(_ app: App, mode: DeployMode, prune: Bool = false) async throws -> DeployRecord {
+        try await deploy(app, mode: mode, envOverrides: [:], prune: prune)
+    }
+
+    /// Deploys over what runs, keeping services the checkout does not define (as an operator's
+    /// `abra app deploy` does).
+    public func deploy(_ app: App, mode: DeployMode, envOverrides: [String: String]) async throws -> DeployRecord {
+        try await deploy(app, mode: mode, envOverrides: envOverrides, prune: false)
     }
 
     /// Removes everything of `app`.

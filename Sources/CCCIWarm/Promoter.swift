@@ -182,7 +182,7 @@ struct WarmWork: Sendable {
                 guard let version = RecipeVersion(previous.version) else {
                     throw WarmError("the recorded version '\(previous.version)' is not a recipe version")
                 }
-                _ = try await driver.deploy(app, mode: .pinned(version))
+                _ = try await driver.deploy(app, mode: .pinned(version), prune: true)
                 _ = try await driver.waitConverged(app, timeout: run.deployTimeout)
                 if let snapshot { try await driver.restore(app, snapshot: snapshot) }
                 try await prove(app)
@@ -242,7 +242,8 @@ struct WarmWork: Sendable {
     }
 
     func deployAndProve(_ app: App, version: RecipeVersion) async throws {
-        _ = try await driver.deploy(app, mode: .pinned(version))
+        // The canonical runs exactly the release: a service the previous one had and it has not goes.
+        _ = try await driver.deploy(app, mode: .pinned(version), prune: true)
         _ = try await driver.waitConverged(app, timeout: run.deployTimeout)
         let faults = ProcessInfo.processInfo.environment[Promoter.faultVariable] ?? ""
         if faults.split(separator: ",").contains("promote.health") {

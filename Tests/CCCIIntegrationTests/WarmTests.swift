@@ -69,6 +69,18 @@ extension Integration {
             return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
         }
 
+        /// The services the warm app runs.
+        func warmServices() async throws -> [String] {
+            let result = try await ProcessRunner().run(
+                Command(
+                    "docker",
+                    [
+                        "service", "ls", "--filter", "label=com.docker.stack.namespace=\(warmStack)", "--format",
+                        "{{.Name}}",
+                    ]))
+            return result.output.split(separator: "\n").map(String.init).sorted()
+        }
+
         /// The host directory of the warm app's `content` volume.
         func contentVolume() async throws -> URL {
             let result = try await ProcessRunner().run(
@@ -227,9 +239,22 @@ extension Integration {
                     encoding: .utf8)
                 #expect(data == "the canonical's own data\n", comment)
                 #expect(try await healthyOverHTTPS(), comment)
+                #expect(try await warmServices() == ["\(warmStack)_app"], "only the canonical's services: \(comment)")
             }
 
-            // A passing head: upgrade and custom proven on the warm app, nothing cold created.
+            // A passing head, which adds a service: upgrade and custom proven on the warm app,
+            // nothing cold created; given back, the canonical runs its own services only.
+            let compose = web.path.appendingPathComponent("compose.yml")
+            let original = try String(contentsOf: compose, encoding: .utf8)
+            try original.replacingOccurrences(
+                of: "\nservices:\n",
+                with: "\nservices:\n  worker:\n    image: ccci-lab/busybox:latest\n    command: [\"sleep\", \"3600\"]\n"
+            )
+            .write(to: compose, atomically: true, encoding: .utf8)
+            #expect(try String(contentsOf: compose, encoding: .utf8).contains("  worker:"))
+            try await git.run(
+                ["commit", "--quiet", "--no-gpg-sign", "-am", "A head with a worker"], in: web.path,
+                environment: identity)
             let passing = try await harness.ccci(["run", "web", "--quick", "--json"])
             #expect(passing.status == 0, "\(passing.output)\(passing.errorOutput)")
             let results = try harness.results(passing)
@@ -247,7 +272,6 @@ extension Integration {
             try await expectGivenBack("after a passing quick run")
 
             // A head that cannot run: the upgrade fails, the tests are skipped, the canonical comes back.
-            let compose = web.path.appendingPathComponent("compose.yml")
             let text = try String(contentsOf: compose, encoding: .utf8)
             try text.replacingOccurrences(of: "ccci-lab/busybox:latest", with: "ccci-lab/no-such-image:latest")
                 .write(to: compose, atomically: true, encoding: .utf8)

@@ -114,7 +114,9 @@ public struct NativeDriver: AppDriver, BackupHost {
     // MARK: - deploy
 
     /// Deploys with extra env keys written into the app env first (meta `upgrade_extra_env`).
-    public func deploy(_ app: App, mode: DeployMode, envOverrides: [String: String]) async throws -> DeployRecord {
+    public func deploy(
+        _ app: App, mode: DeployMode, envOverrides: [String: String], prune: Bool
+    ) async throws -> DeployRecord {
         let spec = app.spec
         var envText = try String(contentsOf: app.envFile, encoding: .utf8)
         var env = try EnvFile.parse(envText, source: app.envFile.path)
@@ -175,7 +177,7 @@ public struct NativeDriver: AppDriver, BackupHost {
         )
         .deploy(
             stack: app.stack, composeFiles: files, environment: resolved.deployEnvironment,
-            workingDirectory: spec.checkout, logFile: directory.appendingPathComponent("deploy.log"))
+            workingDirectory: spec.checkout, logFile: directory.appendingPathComponent("deploy.log"), prune: prune)
         if let ingress { try await ingress.sync() }
         logger.info(
             "deployed",

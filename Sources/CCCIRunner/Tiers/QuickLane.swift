@@ -135,7 +135,8 @@ struct QuickLane {
                 throw QuickLaneError("the canonical's version '\(version)' is not a recipe version")
             }
             try AtomicFile.write(borrowed.envFile, to: app.envFile, permissions: 0o640)
-            _ = try await driver.deploy(app, mode: .pinned(pinned))
+            // Exactly the canonical: a service only the head defines goes.
+            _ = try await driver.deploy(app, mode: .pinned(pinned), prune: true)
             _ = try await driver.waitConverged(app, timeout: steps.prepared.deployTimeout)
             if let snapshot = borrowed.snapshot {
                 try await driver.restore(app, snapshot: snapshot)

@@ -25,11 +25,13 @@ public struct StackDeployer: Sendable {
 
     /// Deploys (or updates in place) `stack` from `composeFiles`, interpolated with `environment`
     /// (the app env plus `STACK_NAME`). Returns without waiting for convergence.
+    /// With `prune`, services of the stack the files do not define are removed.
     public func deploy(
         stack: String, composeFiles: [URL], environment: [String: String], workingDirectory: URL,
-        logFile: URL? = nil
+        logFile: URL? = nil, prune: Bool = false
     ) async throws {
         var arguments = ["stack", "deploy", "--detach=true", "--resolve-image", resolveImage.rawValue]
+        if prune { arguments.append("--prune") }
         for file in composeFiles { arguments += ["--compose-file", file.path] }
         arguments.append(stack)
         var env: [String: String?] = [:]
