@@ -94,6 +94,55 @@ import Testing
                 && Label.greenButPromoteFailed(canonical: nil, expected: "1").isProblem)
     }
 
+    /// `config.toml` text loaded as the node configuration, or the error it gives.
+    func configError(_ text: String) -> String {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("ccci-config-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: home) }
+        do {
+            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+            let file = home.appendingPathComponent("config.toml")
+            try Data(text.utf8).write(to: file)
+            let config = try NodeConfig.load(environment: ["CCCI_HOME": home.path, "CCCI_CONFIG": file.path])
+            return "(loaded \(config.mirrors.keys.sorted()))"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test("[mirror.<recipe>] tables are read; each bad one is an error naming the key and the fix")
+    func mirrorTables() {
+        #expect(
+            configError(
+                """
+                [mirror.web]
+                upstream = "https://git.example.org/coop-cloud/web.git"
+                branch = "main"
+                token_file = "/etc/ccci/upstream-token"
+                repository = "ci-mirrors/web"
+                """) == "(loaded [\"web\"])")
+        let cases: [(String, String)] = [
+            ("[mirror]\nweb = \"https://x\"", "`mirror.web`: expects a table"),
+            ("mirror = 3", "`mirror`: expects tables, e.g. [mirror.web]"),
+            ("[mirror.\"../etc\"]\nupstream = \"https://x\"", "`mirror.../etc`: is not a recipe name"),
+            ("[mirror.web]\nbranch = \"main\"", "`mirror.web.upstream`: is required"),
+            ("[mirror.web]\nupstream = \"\"", "`mirror.web.upstream`: expects a non-empty string"),
+            ("[mirror.web]\nupstream = \"https://x\"\nbranch = \"--force\"", "'--force' is not a branch name"),
+            ("[mirror.web]\nupstream = \"https://x\"\nbranch = \"a..b\"", "'a..b' is not a branch name"),
+            (
+                "[mirror.web]\nupstream = \"https://x\"\nrepository = \"web\"",
+                "`mirror.web.repository`: expects `owner/name`"
+            ),
+            ("[mirror.web]\nupstream = \"https://x\"\nrepository = \"a/b/c\"", "expects `owner/name`"),
+            ("[mirror.web]\nupstream = \"https://x\"\ntoken = \"s3cret\"", "mirror.web.token"),
+        ]
+        for (text, expected) in cases {
+            let error = configError(text)
+            #expect(error.contains(expected), "\(text) → \(error)")
+            #expect(error.contains("config.toml"), "the error names the file: \(error)")
+            #expect(!error.contains("s3cret"), "a value that may be a secret is not echoed: \(error)")
+        }
+    }
+
     @Test("sizes for [warm] volume_budget: binary units, junk refused")
     func sizes() {
         #expect(WarmConfig.bytes("20G") == Int64(20) << 30)
