@@ -78,6 +78,8 @@ let package = Package(
             name: "CCCIDeploy",
             dependencies: [
                 "CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

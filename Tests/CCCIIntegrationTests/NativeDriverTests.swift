@@ -281,6 +281,53 @@ extension Integration {
         }
 
         @Test(
+            "a node repository restic initialised gets the quick key, and its snapshots stay readable; a repository another password sealed is refused, unchanged"
+        )
+        func quickKeyForAnOlderRepository() async throws {
+            let home = try TemporaryDirectory("ccci-restic-key")
+            let restic = ResticStore(
+                directory: home.appending("restic"), runner: ProcessRunner(), secrets: SecretRegistry())
+            try FileManager.default.createDirectory(at: restic.directory, withIntermediateDirectories: true)
+            try AtomicFile.write(SecretGenerator.value(length: 40), to: restic.passwordFile, permissions: 0o600)
+            _ = try await restic.run(["init"])
+            try "kept\n".write(to: home.appending("file"), atomically: true, encoding: .utf8)
+            _ = try await restic.run(["backup", "--no-cache", "--tag", "before", home.appending("file").path])
+            #expect(restic.quickKey() == nil, "restic's own key only")
+
+            #expect(try await restic.ensureRepository() == false, "not initialised again")
+            let quick = try #require(restic.quickKey())
+            let keys = try await restic.run(["key", "list", "--json", "--no-cache"])
+            #expect(keys.contains(#""current":true,"id":"\#(quick.prefix(8))"#), "\(keys)")
+            #expect(try await restic.run(["snapshots", "--json", "--no-cache", "--tag", "before"]).contains("before"))
+            let scratch = try FileManager.default.contentsOfDirectory(atPath: restic.directory.path)
+            #expect(!scratch.contains { $0.hasPrefix("key-check") }, "the scratch repository is gone: \(scratch)")
+
+            // Another node's password: no key opens, the error says so, and nothing is written.
+            let other = ResticStore(
+                directory: home.appending("other"), runner: ProcessRunner(), secrets: SecretRegistry())
+            try FileManager.default.createDirectory(at: other.directory, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: restic.repository, to: other.repository)
+            for name in try FileManager.default.contentsOfDirectory(
+                atPath: other.repository.appendingPathComponent("keys").path)
+            where name == quick {
+                try FileManager.default.removeItem(
+                    at: other.repository.appendingPathComponent("keys").appendingPathComponent(name))
+            }
+            try AtomicFile.write(SecretGenerator.value(length: 40), to: other.passwordFile, permissions: 0o600)
+            let before = try FileManager.default.contentsOfDirectory(
+                atPath: other.repository.appendingPathComponent("keys").path)
+            do {
+                try await other.ensureRepository()
+                Issue.record("a repository sealed with another password must be refused")
+            } catch {
+                #expect("\(error)".contains("opens with the password in \(other.passwordFile.path)"), "\(error)")
+            }
+            #expect(
+                try FileManager.default.contentsOfDirectory(
+                    atPath: other.repository.appendingPathComponent("keys").path) == before)
+        }
+
+        @Test(
             "one restic repository per node: two apps back up at once, a snapshot restores only into its own app, teardown forgets the app's snapshots"
         )
         func nodeRepository() async throws {
@@ -305,6 +352,15 @@ extension Integration {
                 #expect(perApp.allSatisfy { !FileManager.default.fileExists(atPath: $0.path) }, "no per-app repository")
                 let listed = try await restic.run(["snapshots", "--json", "--no-cache"])
                 #expect(listed.contains("\"\(first.domain.name)\"") && listed.contains("\"\(second.domain.name)\""))
+
+                // Beside restic's own key (its half-second scrypt) the repository has the node's
+                // quick key for the same master key, and restic opens the repository with it.
+                let quick = try #require(restic.quickKey(), "the repository has a quick key")
+                let keys = try await restic.run(["key", "list", "--json", "--no-cache"])
+                let listing = try JSONCoding.decoder.decode([JSONValue].self, from: Data(keys.utf8))
+                #expect(listing.count == 2, "restic's key and the quick one: \(keys)")
+                let current = listing.filter { $0["current"] == .bool(true) }.compactMap { $0["id"]?.stringValue }
+                #expect(current.count == 1 && quick.hasPrefix(current[0]), "restic opened \(current), not \(quick)")
 
                 // Another app's snapshot is refused before anything of this app is touched: known
                 // from the backup itself, or, for a snapshot known only by id, from its tags.

@@ -4,9 +4,10 @@ import Foundation
 
 /// The node's one restic repository (SPEC F-BACKUP), as backup-bot-two keeps one per server.
 ///
-/// Opening a restic repository derives its key (scrypt): ~0.5 s of CPU for every command, and
-/// `restic init` ~3 s. So the repository is initialised once per node — at lab set-up, or by the
-/// first backup, under a lock — and every snapshot is tagged `ccci`, the app's domain and the
+/// `restic init` costs ~3 s of CPU, and opening the repository with restic's own key ~0.5 s for
+/// every command (its calibrated scrypt). So the repository is initialised once per node — at
+/// lab set-up, or by the first backup, under a lock — and given a quick key (``ResticKey``) that
+/// every command names; every snapshot is tagged `ccci`, the app's domain and the
 /// run's id. Restore refuses another app's snapshot before it touches the app; teardown forgets
 /// the app's snapshots; `ccci gc` and `ccci serve`'s housekeeping prune the unreferenced data
 /// later, under restic's exclusive lock, never in a run's hot path. Each step is one restic
@@ -54,7 +55,9 @@ public struct ResticStore: Sendable {
         let files = FileManager.default
         try files.createDirectory(
             at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        if files.fileExists(atPath: repository.appendingPathComponent("config").path) {
+        // Also when something else created it first (the attributes apply only to a new directory).
+        try files.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
+        if files.fileExists(atPath: repository.appendingPathComponent("config").path), quickKey() != nil {
             try registerPassword()
             return false
         }
@@ -64,9 +67,80 @@ public struct ResticStore: Sendable {
             try AtomicFile.write(SecretGenerator.value(length: 40), to: passwordFile, permissions: 0o600)
         }
         try registerPassword()
-        guard !files.fileExists(atPath: repository.appendingPathComponent("config").path) else { return false }
-        _ = try await run(["init"])
-        return true
+        var initialised = false
+        if !files.fileExists(atPath: repository.appendingPathComponent("config").path) {
+            _ = try await run(["init"])
+            initialised = true
+        }
+        if quickKey() == nil { try await addQuickKey() }
+        return initialised
+    }
+
+    /// The name of the node's quick key in `keys/` (see ``ResticKey``), if the repository has one.
+    public func quickKey() -> String? {
+        let keys = repository.appendingPathComponent("keys")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: keys.path)) ?? []
+        return names.sorted().first { name in
+            guard name.count == 64, name.allSatisfy(\.isHexDigit),
+                let bytes = FileManager.default.contents(atPath: keys.appendingPathComponent(name).path),
+                let key = try? JSONDecoder().decode(ResticKey.self, from: bytes)
+            else { return false }
+            return key.kdf == "scrypt" && key.parameters == ResticKey.quickParameters
+        }
+    }
+
+    /// Seals the repository's master key a second time, with ``ResticKey/quickParameters``: opens
+    /// the key `restic init` wrote (its half-second scrypt, once per node) and writes the quick key
+    /// beside it, once restic has opened a copy of the repository with it (restic refuses every
+    /// command while one key file is unreadable). Callers hold the init lock.
+    private func addQuickKey() async throws {
+        let keys = repository.appendingPathComponent("keys")
+        let password = try String(contentsOf: passwordFile, encoding: .utf8)
+        var master: Data?
+        for name in try FileManager.default.contentsOfDirectory(atPath: keys.path).sorted() {
+            guard let bytes = FileManager.default.contents(atPath: keys.appendingPathComponent(name).path),
+                let key = try? JSONDecoder().decode(ResticKey.self, from: bytes),
+                let opened = try? key.open(password: password)
+            else { continue }
+            master = opened
+            break
+        }
+        guard let master else {
+            throw DriverError.resticFailed(
+                "no key in \(keys.path) opens with the password in \(passwordFile.path): the repository is not this node's "
+                    + "(move it away; the next backup initialises a new one)")
+        }
+        let key = try ResticKey.sealing(master, password: password, hostname: ProcessInfo.processInfo.hostName)
+        let (bytes, name) = try key.encoded()
+        try await proveKey(bytes, named: name)
+        // restic keeps its repository files read-only.
+        try AtomicFile.write(bytes, to: keys.appendingPathComponent(name), permissions: 0o400)
+    }
+
+    /// Opens a scratch repository — this one's config and only the new key — with restic, and
+    /// throws unless restic read the key and opened the repository with it.
+    private func proveKey(_ bytes: Data, named name: String) async throws {
+        let files = FileManager.default
+        let scratch = directory.appendingPathComponent("key-check-\(getpid())")
+        try? files.removeItem(at: scratch)
+        defer { try? files.removeItem(at: scratch) }
+        for part in ["keys", "data", "index", "locks", "snapshots"] {
+            try files.createDirectory(
+                at: scratch.appendingPathComponent(part), withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
+        }
+        try files.copyItem(
+            at: repository.appendingPathComponent("config"), to: scratch.appendingPathComponent("config"))
+        try AtomicFile.write(bytes, to: scratch.appendingPathComponent("keys").appendingPathComponent(name))
+        let result = try await runner.run(
+            Command(
+                "restic", ["key", "list", "--json", "--no-cache"],
+                environment: environment(repository: scratch, keyHint: nil), output: .capture))
+        let listing = try? JSONCoding.decoder.decode([JSONValue].self, from: Data(result.output.utf8))
+        let current = listing?.first { $0["current"] == .bool(true) }?["id"]?.stringValue
+        guard result.succeeded, let current, name.hasPrefix(current) else {
+            throw DriverError.resticFailed("restic could not open the repository with a quick key: \(result.tail())")
+        }
     }
 
     private func registerPassword() throws {
@@ -147,6 +221,16 @@ public struct ResticStore: Sendable {
         }
     }
 
+    /// restic's environment for `repository`, with the node's password file and nothing inherited
+    /// that would override them. restic tries the hinted key first; without a hint, every key's
+    /// scrypt until one opens.
+    private func environment(repository: URL, keyHint: String?) -> [String: String?] {
+        [
+            "RESTIC_REPOSITORY": repository.path, "RESTIC_PASSWORD_FILE": passwordFile.path, "RESTIC_PASSWORD": nil,
+            "RESTIC_CACHE_DIR": nil, "RESTIC_KEY_HINT": keyHint,
+        ]
+    }
+
     /// Runs restic against the repository; throws with its stderr on failure. A repository locked
     /// by another command (a backup holds a shared lock, forget and prune an exclusive one) is
     /// waited for, up to `lockWait`; a lock left by a killed restic is cleared by `restic unlock`,
@@ -157,10 +241,7 @@ public struct ResticStore: Sendable {
     ) async throws -> String {
         let command = Command(
             "restic", arguments,
-            environment: [
-                "RESTIC_REPOSITORY": repository.path, "RESTIC_PASSWORD_FILE": passwordFile.path,
-                "RESTIC_PASSWORD": nil, "RESTIC_CACHE_DIR": nil,
-            ], output: output)
+            environment: environment(repository: repository, keyHint: quickKey()), output: output)
         var unlocked = false
         let result = try await poll(
             until: { () async throws -> CommandResult? in
