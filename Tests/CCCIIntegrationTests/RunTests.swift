@@ -49,6 +49,10 @@ extension Integration {
                 FileManager.default.contents(atPath: runDirectory.appendingPathComponent("tiers/screenshot.log").path)
                     != nil)
             #expect(result.output.contains("title \"web fixture\""), "the page the browser saw is the app's")
+            // The browsers' homes (their certificate databases, profiles) went with them.
+            let state = try FileManager.default.contentsOfDirectory(
+                atPath: runDirectory.appendingPathComponent("state").path)
+            #expect(!state.contains { $0.hasPrefix("browser-") || $0.hasPrefix("screenshot-browser") }, "\(state)")
             // The data proofs went through the running apps, and the report says so.
             #expect(results.tiers["upgrade"]?.proofs.contains("read through the app (service app at /var/www)") == true)
             #expect(results.tiers["restore"]?.proofs.contains("read through the app (service app at /var/www)") == true)
@@ -120,7 +124,10 @@ extension Integration {
             let missingResults = try harness.results(missing)
             let missingShot = try #require(missingResults.tiers["screenshot"])
             #expect(missingShot.status == .fail)
-            #expect(missingShot.reason?.contains("HTTP 404") == true, "\(missingShot.reason ?? "")")
+            // The script's own report, read as such (not its text in a failure to read one).
+            #expect(
+                missingShot.reason == "screenshot of /no-such-page: the page is an error: HTTP 404",
+                "\(missingShot.reason ?? "")")
 
             try (original + "\nscreenshot = { selector = \"#never-there\" }\n").write(
                 to: webPack, atomically: true, encoding: .utf8)
@@ -129,12 +136,31 @@ extension Integration {
             let unseenResults = try harness.results(unseen)
             let unseenShot = try #require(unseenResults.tiers["screenshot"])
             #expect(
-                unseenShot.reason?.contains("never showed selector `#never-there` within 20 s") == true,
+                unseenShot.reason == "screenshot of /: the page never showed selector `#never-there` within 20 s",
                 "\(unseenShot.reason ?? "")")
+
+            // Text is waited for as the page renders it (whitespace folded, case ignored): the
+            // heading's text passes, text the page never shows fails, though the selector shows.
+            try (original + "\nscreenshot = { selector = \"h1\", text = \"WEB   fixture\" }\n").write(
+                to: webPack, atomically: true, encoding: .utf8)
+            let shown = try await harness.ccci(["run", "web", "--stages", "install,screenshot", "--json"])
+            #expect(shown.status == 0, "\(shown.errorOutput)")
+            let shownResults = try harness.results(shown)
+            #expect(
+                shownResults.tiers["screenshot"]?.status == .pass, "\(shownResults.tiers["screenshot"]?.reason ?? "")")
+            try (original + "\nscreenshot = { selector = \"h1\", text = \"not on the page\" }\n").write(
+                to: webPack, atomically: true, encoding: .utf8)
+            let unread = try await harness.ccci(["run", "web", "--stages", "install,screenshot", "--json"])
+            let unreadResults = try harness.results(unread)
+            #expect(
+                unreadResults.tiers["screenshot"]?.reason
+                    == "screenshot of /: the page never showed selector `h1` and text `not on the page` within 20 s",
+                "\(unreadResults.tiers["screenshot"]?.reason ?? "")")
 
             try await TestEnvironment.withEngine { engine in
                 for domain in [
                     linted.appDomain, blankResults.appDomain, missingResults.appDomain, unseenResults.appDomain,
+                    shownResults.appDomain, unreadResults.appDomain,
                 ] {
                     let left = try await harness.residue(domain, engine: engine)
                     #expect(left.isEmpty, "\(domain) left \(left.summary)")
@@ -142,7 +168,9 @@ extension Integration {
             }
         }
 
-        @Test("a node that cannot take screenshots skips the tier, saying why — not the recipe's failure, and no L5")
+        @Test(
+            "a node that cannot take screenshots skips the tier, saying why — not the recipe's failure, and no L5; a chromium that does not start fails it"
+        )
         func screenshotUnavailable() async throws {
             let harness = try RunHarness()
             try await harness.add("web")
@@ -157,6 +185,15 @@ extension Integration {
                 screenshot.reason == "this node cannot take screenshots: no chromium at /nonexistent/chromium "
                     + "(apt-get install chromium, or set CCCI_CHROMIUM)")
             #expect(results.artifacts.screenshot == nil && results.level == 1)
+
+            // A chromium that is there but does not start fails the tier, saying so.
+            let broken = try await harness.ccci(
+                ["run", "web", "--stages", "install,screenshot", "--json"], extra: ["CCCI_CHROMIUM": "/bin/false"])
+            let brokenShot = try #require(try harness.results(broken).tiers["screenshot"])
+            #expect(brokenShot.status == .fail)
+            #expect(
+                brokenShot.reason?.hasPrefix("screenshot of /: chromium does not start: chromium exited") == true,
+                "\(brokenShot.reason ?? "")")
         }
 
         @Test("a recipe given as a git URL runs like a catalogue name; --ref picks the commit under test")

@@ -93,6 +93,9 @@ struct CustomTier {
             "test \(test.displayName): running (log \(log.lastPathComponent), timeout \(DurationText.format(timeout)))",
             tier: "custom")
         let outcome: HookRunner.Outcome
+        // A browser test's HOME (its certificate database), removed once the test is done.
+        let browserHome = runDirectory.appendingPathComponent("state/browser-\(index)")
+        defer { try? FileManager.default.removeItem(at: browserHome) }
         do {
             let hooks = HookRunner(runner: context.runner)
             switch test.kind {
@@ -115,8 +118,11 @@ struct CustomTier {
                 if test.kind == .playwright {
                     let plugin = try PlaywrightSupport.install(in: runDirectory.appendingPathComponent("state"))
                     arguments += ["-p", PlaywrightSupport.moduleName, "--base-url", hookContext.baseURL]
+                    try await PlaywrightSupport.trustingHome(
+                        at: browserHome, ca: prepared.probe.caCertificate, runner: context.runner)
                     environment["PYTHONPATH"] = plugin.path
                     environment["CCCI_CHROMIUM"] = PlaywrightSupport.chromium
+                    environment["CCCI_BROWSER_HOME"] = browserHome.path
                 }
                 outcome = try await hooks.run(
                     URL(fileURLWithPath: "/usr/bin/env"), arguments: arguments + [test.path.path], context: hookContext,
@@ -213,6 +219,34 @@ enum PlaywrightSupport {
     /// The node's chromium: `CCCI_CHROMIUM`, else Debian's.
     static let chromium = ProcessInfo.processInfo.environment["CCCI_CHROMIUM"] ?? "/usr/bin/chromium"
 
+    /// The browser could not be set up (not the app's failure, but no verdict either).
+    struct SetupFailure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Makes `home` a HOME for the browser whose NSS database trusts `ca` (the lab CA): chromium
+    /// verifies the app's certificate against it, as a browser trusting that CA would. It lives in
+    /// the run's state directory, and whoever made it removes it after the browser is done.
+    static func trustingHome(at home: URL, ca: URL?, runner: ProcessRunner) async throws {
+        let files = FileManager.default
+        try? files.removeItem(at: home)
+        let database = home.appendingPathComponent(".pki/nssdb")
+        try files.createDirectory(
+            at: database, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        guard let ca else { return }
+        for arguments in [
+            ["-N", "--empty-password"], ["-A", "-t", "C,,", "-n", "ccci-lab-ca", "-i", ca.path],
+        ] {
+            let result = try await runner.run(
+                Command("certutil", ["-d", "sql:\(database.path)"] + arguments, output: .capture))
+            guard result.succeeded else {
+                throw SetupFailure(
+                    description:
+                        "certutil \(arguments[0]) failed (the browser's trust of the lab CA): \(result.tail(3))")
+            }
+        }
+    }
+
     /// Writes the plugin into `directory`; returns the directory for `PYTHONPATH`.
     static func install(in directory: URL) throws -> URL {
         let file = directory.appendingPathComponent("\(moduleName).py")
@@ -225,28 +259,14 @@ enum PlaywrightSupport {
 
     /// The plugin. Its fixture is registered at configure time, after pytest-playwright's, so
     /// that it takes precedence: chromium from Debian, the app's domain mapped to the ingress
-    /// address (`CCCI_CURL_RESOLVE`), and the lab CA (`CCCI_CA_CERT`) trusted in the browser's
-    /// own certificate database — certificates are verified against it, never ignored.
+    /// address (`CCCI_CURL_RESOLVE`), and the browser's HOME (`CCCI_BROWSER_HOME`, see
+    /// ``trustingHome(at:ca:runner:)``) whose certificate database trusts the lab CA —
+    /// certificates are verified against it, never ignored.
     static let plugin = #"""
         # Written by cc-ci: runs recipe browser tests with the node's chromium against the lab.
         import os
-        import subprocess
-        import tempfile
 
         import pytest
-
-
-        def trusting_home(ca):
-            """A HOME whose NSS database trusts the lab CA: chromium verifies the app's certificate
-            against it, as a browser trusting that CA would."""
-            home = tempfile.mkdtemp(prefix="ccci-browser-")
-            database = os.path.join(home, ".pki", "nssdb")
-            os.makedirs(database)
-            subprocess.run(["certutil", "-d", f"sql:{database}", "-N", "--empty-password"], check=True)
-            subprocess.run(
-                ["certutil", "-d", f"sql:{database}", "-A", "-t", "C,,", "-n", "ccci-lab-ca", "-i", ca], check=True
-            )
-            return home
 
 
         class _LabBrowser:
@@ -258,9 +278,9 @@ enum PlaywrightSupport {
                 if resolve:
                     host, _, address = resolve.split(":")
                     args.append(f"--host-resolver-rules=MAP {host} {address}")
-                ca = os.environ.get("CCCI_CA_CERT")
-                if ca:
-                    env["HOME"] = trusting_home(ca)
+                home = os.environ.get("CCCI_BROWSER_HOME")
+                if home:
+                    env["HOME"] = home
                 return {
                     "headless": not pytestconfig.getoption("--headed"),
                     "executable_path": os.environ.get("CCCI_CHROMIUM", "/usr/bin/chromium"),

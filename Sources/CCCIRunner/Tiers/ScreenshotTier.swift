@@ -9,7 +9,7 @@ import Foundation
 /// the window) on the app's domain through the ingress and saves `screenshot.png` in the run
 /// directory. The picture must be of the app: a browser error page, an HTTP error (the ingress'
 /// own 404/502 included) or a page of one colour fails the tier, saying which. A node that cannot
-/// take pictures (no python3 playwright, no chromium) skips the tier with why — the run then
+/// take pictures (no chromium, no certutil for the lab CA) skips the tier with why — the run then
 /// cannot reach L5, and says so.
 struct ScreenshotTier {
     let steps: TierSteps
@@ -30,7 +30,7 @@ struct ScreenshotTier {
         let output = context.runDirectory.appendingPathComponent(Self.fileName)
         let camera = Screenshooter(
             runner: context.runner, probe: prepared.probe,
-            support: context.runDirectory.appendingPathComponent("state"))
+            scratch: context.runDirectory.appendingPathComponent("state/screenshot-browser"))
         if let missing = await camera.unavailable() {
             // Not the recipe's failure: the tier has no verdict, and L5 is not reached.
             recorder.conclude(.skip, reason: "this node cannot take screenshots: \(missing)")
@@ -52,16 +52,17 @@ struct ScreenshotTier {
     }
 }
 
-/// Headless Chromium driven by Python's playwright (`executable_path` set to the node's
-/// chromium: no browser download). In the lab the domain is mapped to the ingress' address and
-/// the browser trusts the lab CA through its own certificate database — the certificate is
-/// verified, as the browser tests verify it (``PlaywrightSupport``); in production DNS and the
-/// system trust are the browser's own.
+/// Headless Chromium, driven over its DevTools protocol on a pipe (`--remote-debugging-pipe`) by
+/// a short Python script that needs nothing but the standard library: no playwright, no node
+/// driver, which cost a picture ~0.6 s of CPU. In the lab the domain is mapped to the ingress'
+/// address and the browser trusts the lab CA through its own certificate database — the
+/// certificate is verified, as the browser tests verify it (``PlaywrightSupport``); in production
+/// DNS and the system trust are the browser's own.
 struct Screenshooter {
     let runner: ProcessRunner
     let probe: HTTPSProbe
-    /// Where the browser support module is written (the run's state directory).
-    let support: URL
+    /// The browser's scratch directory (its HOME and profile), removed after each picture.
+    let scratch: URL
     var chromium = PlaywrightSupport.chromium
     /// How long loading the page and showing the selector or text may take, before `wait`.
     var timeout = Duration.seconds(90)
@@ -71,9 +72,10 @@ struct Screenshooter {
     /// Distinct colours counted at most (a page of one colour is blank).
     static let enoughColours = 16
 
-    /// What the browser script reports.
+    /// What the browser script reports (every field optional: a refusal carries only `error` and
+    /// perhaps `status`).
     struct Picture: Decodable, Sendable {
-        var ok = false
+        var ok: Bool?
         var error: String?
         var status: Int?
         var colours: Int?
@@ -87,15 +89,11 @@ struct Screenshooter {
         let description: String
     }
 
-    /// Why this node cannot take a picture (no chromium, no python3 playwright, no certutil for
-    /// the lab CA); `nil` when it can.
+    /// Why this node cannot take a picture (no chromium, no python3, no certutil for the lab CA);
+    /// `nil` when it can.
     func unavailable() async -> String? {
         guard FileManager.default.isExecutableFile(atPath: chromium) else {
             return "no chromium at \(chromium) (apt-get install chromium, or set CCCI_CHROMIUM)"
-        }
-        let check = Command("python3", ["-c", "import playwright.sync_api"], output: .capture)
-        guard let result = try? await runner.run(check), result.succeeded else {
-            return "python3 has no playwright (pip install playwright; no browser download is needed)"
         }
         if probe.caCertificate != nil {
             let certutil = try? await runner.run(Command("certutil", ["-H"], output: .capture))
@@ -108,24 +106,26 @@ struct Screenshooter {
 
     func capture(domain: String, spec: ScreenshotSpec, to output: URL, log: URL) async throws -> Picture {
         try? FileManager.default.removeItem(at: output)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let home = scratch.appendingPathComponent("home")
+        try await PlaywrightSupport.trustingHome(at: home, ca: probe.caCertificate, runner: runner)
         var request: [String: JSONValue] = [
             "url": .string("https://\(domain)\(spec.path)"), "output": .string(output.path),
             "chromium": .string(chromium), "width": .int(spec.width), "height": .int(spec.height),
             "wait_ms": .int(Int(spec.wait.seconds * 1000)), "timeout_ms": .int(Int(timeout.seconds * 1000) / 2),
             "show_timeout_ms": .int(Int(showTimeout.seconds * 1000)),
             "ingress_header": .string(HTTPSProbe.ingressAnswerHeader), "enough_colours": .int(Self.enoughColours),
+            "home": .string(home.path), "profile": .string(scratch.appendingPathComponent("profile").path),
         ]
         if let resolve = probe.curlResolve(for: domain), let address = resolve.split(separator: ":").last {
             request["map"] = .string("MAP \(domain) \(address)")
         }
-        if let ca = probe.caCertificate { request["ca"] = .string(ca.path) }
         if let selector = spec.selector { request["selector"] = .string(selector) }
         if let text = spec.text { request["text"] = .string(text) }
-        let module = try PlaywrightSupport.install(in: support)
         let command = Command(
             "python3",
             ["-c", Self.script, String(decoding: try JSONCoding.compactEncoder.encode(request), as: UTF8.self)],
-            environment: ["PYTHONPATH": module.path], output: .capture)
+            output: .capture)
         // The pause the pack asks for comes on top of the browser's own time.
         guard let result = try await runner.run(command, timeout: timeout + spec.wait) else {
             throw Refused(description: "the browser took longer than \(DurationText.format(timeout + spec.wait))")
@@ -142,7 +142,7 @@ struct Screenshooter {
                 description: "the browser script ended without a report (exit \(result.status)): \(result.tail(3))")
         }
         if let error = picture.error { throw Refused(description: error) }
-        guard picture.ok, FileManager.default.fileExists(atPath: output.path) else {
+        guard picture.ok == true, FileManager.default.fileExists(atPath: output.path) else {
             throw Refused(description: "no picture was saved")
         }
         if picture.colours == 1 {
@@ -153,72 +153,197 @@ struct Screenshooter {
         return picture
     }
 
-    /// The browser side: takes the request as JSON in argv[1]; prints one JSON report line.
+    /// The browser side: takes the request as JSON in argv[1]; prints one JSON report line. It
+    /// speaks the DevTools protocol to chromium over fds 3 (commands) and 4 (replies and events),
+    /// each message JSON ended by a NUL byte.
     static let script = #"""
-        import base64, json, os, sys, time
+        import base64, json, os, select, shutil, subprocess, sys, time
         request = json.loads(sys.argv[1])
+        browser = None
+
+        class Stopped(Exception):
+            pass
 
         def finish(**report):
             print(json.dumps(report))
+            sys.stdout.flush()
+            if browser is not None:
+                browser.close()
             sys.exit(0)
 
-        from playwright.sync_api import sync_playwright, Error as BrowserError
-        from ccci_playwright import trusting_home
+        class Browser:
+            def __init__(self):
+                to_chromium_read, self.to_chromium = os.pipe()
+                self.from_chromium, from_chromium_write = os.pipe()
 
-        def first_line(error):
-            return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                def pipes():
+                    # Moved out of the way first: either end may already be fd 3 or 4.
+                    high = [os.dup(to_chromium_read), os.dup(from_chromium_write)]
+                    os.dup2(high[0], 3)
+                    os.dup2(high[1], 4)
 
-        with sync_playwright() as playwright:
-            arguments = ["--host-resolver-rules=" + request["map"]] if request.get("map") else []
-            environment = dict(os.environ)
-            if request.get("ca"):
-                # The lab CA, trusted in the browser's own database: certificates are verified.
-                environment["HOME"] = trusting_home(request["ca"])
-            try:
-                browser = playwright.chromium.launch(
-                    executable_path=request["chromium"], args=arguments, env=environment)
-            except BrowserError as error:
-                finish(error="chromium does not start: " + first_line(error))
-            page = browser.new_page(viewport={"width": request["width"], "height": request["height"]})
-            timeout = request["timeout_ms"]
+                arguments = [
+                    request["chromium"], "--headless", "--no-sandbox", "--remote-debugging-pipe",
+                    "--user-data-dir=" + request["profile"], "--no-first-run", "--no-default-browser-check",
+                    "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
+                    "--disable-extensions", "--disable-sync", "--disable-breakpad", "--disable-dev-shm-usage",
+                    "--metrics-recording-only", "--password-store=basic", "--use-mock-keychain",
+                    "--force-color-profile=srgb", "--hide-scrollbars", "--mute-audio",
+                ]
+                if request.get("map"):
+                    arguments.append("--host-resolver-rules=" + request["map"])
+                arguments.append("about:blank")
+                environment = dict(os.environ, HOME=request["home"])
+                self.process = subprocess.Popen(
+                    arguments, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=sys.stderr, preexec_fn=pipes, pass_fds=(3, 4))
+                os.close(to_chromium_read)
+                os.close(from_chromium_write)
+                self.buffer, self.events, self.last = b"", [], 0
+
+            def read(self, deadline):
+                while b"\0" not in self.buffer:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not select.select([self.from_chromium], [], [], left)[0]:
+                        raise Stopped("timed out")
+                    chunk = os.read(self.from_chromium, 1 << 16)
+                    if not chunk:
+                        raise Stopped("chromium exited (status %s)" % self.process.poll())
+                    self.buffer += chunk
+                message, _, self.buffer = self.buffer.partition(b"\0")
+                return json.loads(message)
+
+            def call(self, method, params=None, session=None, seconds=30):
+                self.last += 1
+                message = {"id": self.last, "method": method, "params": params or {}}
+                if session:
+                    message["sessionId"] = session
+                data = json.dumps(message).encode() + b"\0"
+                while data:
+                    data = data[os.write(self.to_chromium, data):]
+                deadline = time.monotonic() + seconds
+                while True:
+                    reply = self.read(deadline)
+                    if reply.get("id") != self.last:
+                        self.events.append(reply)
+                    elif "error" in reply:
+                        raise Stopped("%s: %s" % (method, reply["error"].get("message")))
+                    else:
+                        return reply.get("result", {})
+
+            def event(self, method, deadline):
+                while True:
+                    for index, event in enumerate(self.events):
+                        if event.get("method") == method:
+                            return self.events.pop(index)
+                    self.events.append(self.read(deadline))
+
+            def close(self):
+                try:
+                    self.call("Browser.close", seconds=5)
+                except Exception:
+                    pass
+                try:
+                    self.process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+
+        try:
+            browser = Browser()
+            target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        except (Stopped, OSError) as error:
+            finish(error="chromium does not start: %s" % error)
+
+        def page(method, params=None, seconds=30):
+            return browser.call(method, params, session, seconds)
+
+        def evaluate(expression, seconds=30):
+            result = page("Runtime.evaluate", {
+                "expression": expression, "returnByValue": True, "awaitPromise": True}, seconds)
+            if "exceptionDetails" in result:
+                details = result["exceptionDetails"]
+                raise Stopped(details.get("exception", {}).get("description") or details.get("text"))
+            return result["result"].get("value")
+
+        def picture():
+            data = page("Page.captureScreenshot", {"format": "png"})["data"]
+            with open(request["output"], "wb") as file:
+                file.write(base64.b64decode(data))
+            return data
+
+        try:
+            page("Page.enable")
+            page("Network.enable")
+            page("Emulation.setDeviceMetricsOverride", {
+                "width": request["width"], "height": request["height"], "deviceScaleFactor": 1, "mobile": False})
+            url, timeout = request["url"], request["timeout_ms"] / 1000
             # Chromium aborts a load when the host's network changes (ERR_NETWORK_CHANGED): docker
             # adding or removing a container's interface does that, e.g. while another app of the
             # run deploys. That is not the app's failure: the load is tried again (at most 3 times).
             for attempt in range(3):
+                browser.events = []
+                navigation = page("Page.navigate", {"url": url}, timeout)
+                failure = navigation.get("errorText")
+                if failure and "ERR_NETWORK_CHANGED" in failure and attempt < 2:
+                    time.sleep(0.5)
+                    continue
+                if failure:
+                    finish(error="the browser could not load %s: %s" % (url, failure))
                 try:
-                    response = page.goto(request["url"], wait_until="load", timeout=timeout)
-                    break
-                except BrowserError as error:
-                    if "ERR_NETWORK_CHANGED" in str(error) and attempt < 2:
-                        time.sleep(0.5)
-                        continue
-                    finish(error="the browser could not load %s: %s" % (request["url"], first_line(error)))
-            status = response.status if response else 0
-            if response is not None and response.header_value(request["ingress_header"]):
-                finish(error="the ingress answered %d itself (%s): no route to the app" % (
-                    status, response.header_value(request["ingress_header"])), status=status)
-            if status >= 400:
-                page.screenshot(path=request["output"])
-                finish(error="the page is an error: HTTP %d" % status, status=status)
-            try:
-                if request.get("selector"):
-                    page.wait_for_selector(request["selector"], state="visible", timeout=request["show_timeout_ms"])
-                if request.get("text"):
-                    page.get_by_text(request["text"]).first.wait_for(state="visible", timeout=request["show_timeout_ms"])
-            except BrowserError as error:
-                page.screenshot(path=request["output"])
-                wanted = " and ".join("%s `%s`" % (kind, request[kind]) for kind in ("selector", "text") if request.get(kind))
-                finish(error="the page never showed %s within %d s" % (wanted, request["show_timeout_ms"] // 1000),
+                    browser.event("Page.loadEventFired", time.monotonic() + timeout)
+                except Stopped as error:
+                    finish(error="the browser could not load %s: %s" % (url, error))
+                break
+            # The main document's last response (after any redirects).
+            responses = [event["params"]["response"] for event in browser.events
+                         if event.get("method") == "Network.responseReceived"
+                         and event["params"].get("loaderId") == navigation.get("loaderId")
+                         and event["params"].get("type") == "Document"]
+            response = responses[-1] if responses else {}
+            status = response.get("status", 0)
+            headers = {name.lower(): value for name, value in response.get("headers", {}).items()}
+            ingress = headers.get(request["ingress_header"].lower())
+            if ingress:
+                finish(error="the ingress answered %d itself (%s): no route to the app" % (status, ingress),
                        status=status)
+            if status >= 400:
+                picture()
+                finish(error="the page is an error: HTTP %d" % status, status=status)
+            if request.get("selector") or request.get("text"):
+                # Shown: the element rendered with a size, and the text in the page's rendered text
+                # (whitespace folded, case ignored).
+                shown = """(([selector, text]) => {
+                    if (selector !== null) {
+                        const element = document.querySelector(selector);
+                        if (!element) return false;
+                        const box = element.getBoundingClientRect(), style = getComputedStyle(element);
+                        if (box.width === 0 || box.height === 0 || style.visibility === "hidden") return false;
+                    }
+                    if (text !== null) {
+                        const fold = (value) => value.replace(/\\s+/g, " ").trim().toLowerCase();
+                        if (!document.body || !fold(document.body.innerText).includes(fold(text))) return false;
+                    }
+                    return true;
+                })(%s)""" % json.dumps([request.get("selector"), request.get("text")])
+                deadline = time.monotonic() + request["show_timeout_ms"] / 1000
+                while not evaluate(shown):
+                    if time.monotonic() > deadline:
+                        picture()
+                        wanted = " and ".join("%s `%s`" % (kind, request[kind])
+                                              for kind in ("selector", "text") if request.get(kind))
+                        finish(error="the page never showed %s within %d s" % (
+                            wanted, request["show_timeout_ms"] // 1000), status=status)
+                    time.sleep(0.1)
             if request["wait_ms"] > 0:
-                page.wait_for_timeout(request["wait_ms"])
-            png = page.screenshot(path=request["output"])
-            title = page.title()
+                time.sleep(request["wait_ms"] / 1000)
+            data = picture()
+            title = evaluate("document.title")
             # Count the picture's colours (up to enough_colours) in the browser's own canvas — on
-            # a blank document (no page's CSP in the way), in the same tab: a second tab would
-            # start another renderer process for nothing.
-            page.goto("about:blank")
-            colours, first = page.evaluate("""async ([data, enough]) => {
+            # a blank document (no page's CSP in the way), in the same tab.
+            page("Page.navigate", {"url": "about:blank"})
+            colours, first = evaluate("""(async ([data, enough]) => {
                 const image = new Image();
                 image.src = "data:image/png;base64," + data;
                 await image.decode();
@@ -233,8 +358,9 @@ struct Screenshooter {
                 }
                 const rgb = (pixels[0] << 16) | (pixels[1] << 8) | pixels[2];
                 return [seen.size, "#" + rgb.toString(16).padStart(6, "0")];
-            }""", [base64.b64encode(png).decode(), request["enough_colours"]])
-            browser.close()
-            finish(ok=True, status=status, colours=colours, colour=first, title=title)
+            })(%s)""" % json.dumps([data, request["enough_colours"]]))
+        except Stopped as error:
+            finish(error="the browser stopped: %s" % error)
+        finish(ok=True, status=status, colours=colours, colour=first, title=title)
         """#
 }
