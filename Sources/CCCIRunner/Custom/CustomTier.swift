@@ -219,7 +219,7 @@ enum PlaywrightSupport {
     /// The node's chromium: `CCCI_CHROMIUM`, else Debian's.
     static let chromium = ProcessInfo.processInfo.environment["CCCI_CHROMIUM"] ?? "/usr/bin/chromium"
 
-    /// The browser could not be set up (not the app's failure, but no verdict either).
+    /// The browser could not be set up (its certificate database): the tier says why.
     struct SetupFailure: Error, CustomStringConvertible {
         let description: String
     }
