@@ -72,7 +72,16 @@ public struct ResticStore: Sendable {
             _ = try await run(["init"])
             initialised = true
         }
-        if quickKey() == nil { try await addQuickKey() }
+        if quickKey() == nil {
+            do {
+                try await addQuickKey()
+            } catch let error as DriverError {
+                // No key opens with this node's password: restic could not open it either.
+                throw error
+            } catch {
+                // Only slower without it: every command derives restic's own key, as before.
+            }
+        }
         return initialised
     }
 
@@ -114,15 +123,21 @@ public struct ResticStore: Sendable {
         let (bytes, name) = try key.encoded()
         try await proveKey(bytes, named: name)
         // restic keeps its repository files read-only.
-        try AtomicFile.write(bytes, to: keys.appendingPathComponent(name), permissions: 0o400)
+        let file = keys.appendingPathComponent(name)
+        try AtomicFile.write(bytes, to: file, permissions: 0o600)
+        try FileManager.default.setAttributes([.posixPermissions: 0o400], ofItemAtPath: file.path)
     }
 
     /// Opens a scratch repository — this one's config and only the new key — with restic, and
     /// throws unless restic read the key and opened the repository with it.
     private func proveKey(_ bytes: Data, named name: String) async throws {
         let files = FileManager.default
+        // Callers hold the init lock: any other scratch copy was left by a killed process.
+        for stale in (try? files.contentsOfDirectory(atPath: directory.path)) ?? [] where stale.hasPrefix("key-check-")
+        {
+            try? files.removeItem(at: directory.appendingPathComponent(stale))
+        }
         let scratch = directory.appendingPathComponent("key-check-\(getpid())")
-        try? files.removeItem(at: scratch)
         defer { try? files.removeItem(at: scratch) }
         for part in ["keys", "data", "index", "locks", "snapshots"] {
             try files.createDirectory(
@@ -139,7 +154,8 @@ public struct ResticStore: Sendable {
         let listing = try? JSONCoding.decoder.decode([JSONValue].self, from: Data(result.output.utf8))
         let current = listing?.first { $0["current"] == .bool(true) }?["id"]?.stringValue
         guard result.succeeded, let current, name.hasPrefix(current) else {
-            throw DriverError.resticFailed("restic could not open the repository with a quick key: \(result.tail())")
+            throw ResticKey.Failure(
+                description: "restic could not open the repository with a quick key: \(result.tail())")
         }
     }
 

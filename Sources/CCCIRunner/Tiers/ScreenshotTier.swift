@@ -95,6 +95,13 @@ struct Screenshooter {
         guard FileManager.default.isExecutableFile(atPath: chromium) else {
             return "no chromium at \(chromium) (apt-get install chromium, or set CCCI_CHROMIUM)"
         }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        guard
+            path.split(separator: ":").contains(where: { FileManager.default.isExecutableFile(atPath: "\($0)/python3") }
+            )
+        else {
+            return "no python3 on PATH to drive the browser (apt-get install python3)"
+        }
         if probe.caCertificate != nil {
             let certutil = try? await runner.run(Command("certutil", ["-H"], output: .capture))
             if certutil == nil {
@@ -157,7 +164,7 @@ struct Screenshooter {
     /// speaks the DevTools protocol to chromium over fds 3 (commands) and 4 (replies and events),
     /// each message JSON ended by a NUL byte.
     static let script = #"""
-        import base64, json, os, select, shutil, subprocess, sys, time
+        import base64, json, os, select, subprocess, sys, time
         request = json.loads(sys.argv[1])
         browser = None
 
@@ -165,11 +172,15 @@ struct Screenshooter {
             pass
 
         def finish(**report):
+            # Exactly one report line, then the browser is stopped, whatever ended the script.
             print(json.dumps(report))
             sys.stdout.flush()
             if browser is not None:
                 browser.close()
             sys.exit(0)
+
+        def describe(error):
+            return str(error) or type(error).__name__
 
         class Browser:
             def __init__(self):
@@ -208,7 +219,11 @@ struct Screenshooter {
                         raise Stopped("timed out")
                     chunk = os.read(self.from_chromium, 1 << 16)
                     if not chunk:
-                        raise Stopped("chromium exited (status %s)" % self.process.poll())
+                        try:
+                            status = self.process.wait(timeout=2)
+                        except subprocess.TimeoutExpired:
+                            status = None
+                        raise Stopped("chromium exited (status %s)" % status)
                     self.buffer += chunk
                 message, _, self.buffer = self.buffer.partition(b"\0")
                 return json.loads(message)
@@ -231,10 +246,10 @@ struct Screenshooter {
                     else:
                         return reply.get("result", {})
 
-            def event(self, method, deadline):
+            def event(self, matches, deadline):
                 while True:
                     for index, event in enumerate(self.events):
-                        if event.get("method") == method:
+                        if matches(event):
                             return self.events.pop(index)
                     self.events.append(self.read(deadline))
 
@@ -253,13 +268,13 @@ struct Screenshooter {
             browser = Browser()
             target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
             session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        except (Stopped, OSError) as error:
-            finish(error="chromium does not start: %s" % error)
+        except Exception as error:
+            finish(error="chromium does not start: %s" % describe(error))
 
-        def page(method, params=None, seconds=30):
+        def page(method, params=None, seconds=10):
             return browser.call(method, params, session, seconds)
 
-        def evaluate(expression, seconds=30, context=None):
+        def evaluate(expression, seconds=10, context=None):
             params = {"expression": expression, "returnByValue": True, "awaitPromise": True}
             if context is not None:
                 params["contextId"] = context
@@ -277,24 +292,30 @@ struct Screenshooter {
 
         try:
             page("Page.enable")
+            page("Page.setLifecycleEventsEnabled", {"enabled": True})
             page("Network.enable")
             page("Emulation.setDeviceMetricsOverride", {
                 "width": request["width"], "height": request["height"], "deviceScaleFactor": 1, "mobile": False})
-            url, timeout = request["url"], request["timeout_ms"] / 1000
+            # Loading the page (every attempt) has timeout_ms in all, as the Swift side expects.
+            url, loaded_by = request["url"], time.monotonic() + request["timeout_ms"] / 1000
             # Chromium aborts a load when the host's network changes (ERR_NETWORK_CHANGED): docker
             # adding or removing a container's interface does that, e.g. while another app of the
             # run deploys. That is not the app's failure: the load is tried again (at most 3 times).
             for attempt in range(3):
                 browser.events = []
-                navigation = page("Page.navigate", {"url": url}, timeout)
+                navigation = page("Page.navigate", {"url": url}, max(1, loaded_by - time.monotonic()))
                 failure = navigation.get("errorText")
                 if failure and "ERR_NETWORK_CHANGED" in failure and attempt < 2:
                     time.sleep(0.5)
                     continue
                 if failure:
                     finish(error="the browser could not load %s: %s" % (url, failure))
+                # This navigation's own load (the first about:blank's may still be queued).
+                loader = navigation.get("loaderId")
                 try:
-                    browser.event("Page.loadEventFired", time.monotonic() + timeout)
+                    browser.event(lambda event: event.get("method") == "Page.lifecycleEvent"
+                                  and event["params"].get("name") == "load"
+                                  and event["params"].get("loaderId") == loader, loaded_by)
                 except Stopped as error:
                     finish(error="the browser could not load %s: %s" % (url, error))
                 break
@@ -330,13 +351,24 @@ struct Screenshooter {
                     return true;
                 })(%s)""" % json.dumps([request.get("selector"), request.get("text")])
                 deadline = time.monotonic() + request["show_timeout_ms"] / 1000
-                while not evaluate(shown):
+                problem = None
+                while True:
+                    try:
+                        if evaluate(shown, seconds=5):
+                            break
+                        problem = None
+                    except Stopped as error:
+                        # The page navigating itself (a redirect to a login page, a refresh)
+                        # destroys the context mid-check: not shown yet. (An invalid selector
+                        # fails every check: the report says so.)
+                        problem = describe(error).splitlines()[0]
                     if time.monotonic() > deadline:
                         picture()
                         wanted = " and ".join("%s `%s`" % (kind, request[kind])
                                               for kind in ("selector", "text") if request.get(kind))
-                        finish(error="the page never showed %s within %d s" % (
-                            wanted, request["show_timeout_ms"] // 1000), status=status)
+                        finish(error="the page never showed %s within %d s%s" % (
+                            wanted, request["show_timeout_ms"] // 1000,
+                            " (the last check failed: %s)" % problem if problem else ""), status=status)
                     time.sleep(0.1)
             if request["wait_ms"] > 0:
                 time.sleep(request["wait_ms"] / 1000)
@@ -362,8 +394,8 @@ struct Screenshooter {
                 const rgb = (pixels[0] << 16) | (pixels[1] << 8) | pixels[2];
                 return [seen.size, "#" + rgb.toString(16).padStart(6, "0")];
             })(%s)""" % json.dumps([data, request["enough_colours"]]), context=world["executionContextId"])
-        except Stopped as error:
-            finish(error="the browser stopped: %s" % error)
+        except Exception as error:
+            finish(error="the browser stopped: %s" % describe(error))
         finish(ok=True, status=status, colours=colours, colour=first, title=title)
         """#
 }
