@@ -167,8 +167,10 @@ for key in ["lint", "deploy", "converge", "health", "screenshot", "backup", "res
     print(key, statistics.median(row[key] for row in rows))
 PY
 )
+# Opened with the node's quick key, as ccci opens it (the key whose scrypt has N=4096).
+quick_key=$(grep -l '"N":4096' "$CCCI_HOME"/restic/repository/keys/* 2>/dev/null | head -1 | xargs -r basename)
 restic_floor=$( (start=$(now); RESTIC_REPOSITORY="$CCCI_HOME/restic/repository" RESTIC_PASSWORD_FILE="$CCCI_HOME/restic/password" \
-  restic snapshots --no-cache --json >/dev/null; since "$start") )
+  RESTIC_KEY_HINT="$quick_key" restic snapshots --no-cache --json >/dev/null; since "$start") )
 
 echo
 printf '%-44s %10s %10s %8s\n' "measurement (median of $rounds)" ccci baseline ratio
@@ -199,5 +201,5 @@ while read -r name seconds; do
     printf '%-12s %10.2f %14s\n' "$name" "$seconds" "-"
   fi
 done <<<"$phases"
-echo "(backup/restore floor: one restic command opening the node repository; tests have no docker floor;"
+echo "(backup/restore floor: one restic command opening the node repository with its quick key; tests have no docker floor;"
 echo " backup target <= 1.5 s)"
