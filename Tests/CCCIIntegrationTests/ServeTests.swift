@@ -71,6 +71,29 @@ extension Integration {
                         contentsOf: harness.config().runsDirectory.appendingPathComponent("\(runID)/results.json")))
             }
 
+            /// Why run `runID` failed, for a failed expectation: every failed check's message and
+            /// the end of each failing tier's logs (a browser's own log says why it closed).
+            func whyFailed(_ runID: String) -> String {
+                guard let runDirectory = try? harness.config().runsDirectory.appendingPathComponent(runID),
+                    let results = try? results(of: runID)
+                else { return "(no results for run \(runID))" }
+                var lines: [String] = []
+                for (name, tier) in results.tiers.sorted(by: { $0.key < $1.key }) where tier.status == .fail {
+                    lines.append("\(name): \(tier.reason ?? "")")
+                    lines += tier.checks.filter { $0.status == .fail }.map { "  ✗ \($0.name): \($0.message ?? "")" }
+                    let logs =
+                        (try? FileManager.default.contentsOfDirectory(
+                            atPath: runDirectory.appendingPathComponent("tiers").path)) ?? []
+                    for log in logs.sorted() where log.hasPrefix("\(name)") {
+                        let text =
+                            (try? String(
+                                contentsOf: runDirectory.appendingPathComponent("tiers/\(log)"), encoding: .utf8)) ?? ""
+                        lines.append("  --- tiers/\(log) (end):\n\(text.suffix(2000))")
+                    }
+                }
+                return lines.joined(separator: "\n")
+            }
+
             /// The app domains a run used (from its results), with what is left of each.
             func residue(of runID: String) async throws -> [String] {
                 let results = try results(of: runID)
@@ -101,11 +124,7 @@ extension Integration {
                 let queued = try #require(try await scenario.store.jobs().first)
                 let job = try await scenario.waitForJob(queued.number) { !$0.state.isActive }
                 let runID = try #require(job.runID)
-                let runDirectory = try scenario.harness.config().runsDirectory.appendingPathComponent(runID)
-                let customLog =
-                    (try? String(contentsOf: runDirectory.appendingPathComponent("tiers/custom.log"), encoding: .utf8))
-                    ?? ""
-                #expect(job.state == .passed, "\(job.note ?? "") — \(customLog.suffix(3000))")
+                #expect(job.state == .passed, "\(job.note ?? "") — \(scenario.whyFailed(runID))")
                 #expect(job.level == 5 && job.exitCode == 0 && job.attempt == 1)
                 #expect(await scenario.stub.waitUntil { $0.statuses.count >= 3 && $0.comments.first?.edits ?? 0 >= 1 })
                 // One comment: the acknowledgement, edited into the result.
