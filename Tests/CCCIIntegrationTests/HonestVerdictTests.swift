@@ -190,6 +190,102 @@ extension Integration {
             try await expectNoResidue(harness, results)
         }
 
+        @Test(
+            "custom: a browser test whose browser dies under it runs once more and says so; dying again fails it; a test that closes its own page is not run again"
+        )
+        func browserGoneRerun() async throws {
+            let harness = try RunHarness()
+            try await harness.add("web")
+            /// A browser test that kills its own browser's process in the middle of a call, on its
+            /// first run only (`once`) or every time.
+            func killing(_ name: String, once: Bool) -> String {
+                #"""
+                import os
+                import signal
+                import threading
+                from pathlib import Path
+
+
+                def kill_my_browser():
+                    # SIGKILL to the browser process this test's playwright started.
+                    me = os.getpid()
+                    for entry in filter(str.isdigit, os.listdir("/proc")):
+                        try:
+                            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(bytes(1))
+                            if b"--remote-debugging-pipe" not in argv or any(a.startswith(b"--type=") for a in argv):
+                                continue
+                            parent = int(entry)
+                            while parent > 1 and parent != me:
+                                parent = int(Path(f"/proc/{parent}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                            if parent == me:
+                                os.kill(int(entry), signal.SIGKILL)
+                        except (OSError, ValueError, IndexError):
+                            continue
+
+
+                def test_\#(name)(page, base_url):
+                    page.goto(base_url + "/")
+                    marker = Path(os.environ["CCCI_RUN_DIR"]) / "state" / "killed-\#(name)"
+                    if \#(once ? "not marker.exists()" : "True"):
+                        marker.write_text("killed")
+                        threading.Timer(0.5, kill_my_browser).start()
+                        page.evaluate("new Promise(resolve => setTimeout(resolve, 20000))")
+                    assert page.locator("h1").inner_text() == "web fixture"
+                """#
+            }
+            let packs = try TestPacks()
+            try packs.pack(
+                "web",
+                files: [
+                    "playwright/test_dies_once.py": killing("the_browser_dies_once", once: true),
+                    "playwright/test_always_dies.py": killing("the_browser_always_dies", once: false),
+                    "playwright/test_closes_its_page.py": """
+                    def test_closes_its_own_page(page, base_url):
+                        page.goto(base_url + "/")
+                        page.close()
+                        assert page.title() == "web fixture"
+                    """,
+                ])
+            let (result, results) = try await run(harness, ["web", "--stages", "install,custom"], packs: packs)
+            #expect(result.status == 1)
+            let custom = try #require(results.tiers["custom"])
+            func check(_ part: String) -> Check? { custom.checks.first { $0.name.contains(part) } }
+            let once = check("test_the_browser_dies_once")
+            #expect(once?.status == .pass)
+            #expect(
+                once?.message?.hasPrefix(
+                    "passed when run again: the browser went away under its first run (its process ended during `test_the_browser_dies_once[chromium]`: "
+                ) == true && once?.message?.contains("Target page, context or browser has been closed") == true,
+                "\(once?.message ?? "")")
+            let always = check("test_the_browser_always_dies")
+            #expect(always?.status == .fail)
+            #expect(
+                always?.message?.contains("Target page, context or browser has been closed") == true
+                    && always?.message?.contains(
+                        "run twice: the browser went away under its first run (its process ended during `test_the_browser_always_dies[chromium]`"
+                    ) == true, "\(always?.message ?? "")")
+            let closes = check("test_closes_its_own_page")
+            #expect(closes?.status == .fail)
+            #expect(
+                closes?.message?.contains("Target page, context or browser has been closed") == true
+                    && closes?.message?.contains("run twice") == false, "\(closes?.message ?? "")")
+            // Each run of a test has its own log; the tier's log says why there was a second.
+            let runDirectory = URL(fileURLWithPath: results.artifacts.runDirectory)
+            let tierLogs = try FileManager.default.contentsOfDirectory(
+                atPath: runDirectory.appendingPathComponent("tiers").path)
+            #expect(tierLogs.contains { $0.hasSuffix("test_dies_once.py.rerun.log") })
+            #expect(tierLogs.contains { $0.hasSuffix("test_always_dies.py.rerun.log") })
+            #expect(!tierLogs.contains { $0.hasSuffix("test_closes_its_page.py.rerun.log") })
+            let log = try String(contentsOf: runDirectory.appendingPathComponent("tiers/custom.log"), encoding: .utf8)
+            #expect(log.contains("the browser went away under it (its process ended during"))
+            #expect(log.contains("running it once more"))
+            let state = try FileManager.default.contentsOfDirectory(
+                atPath: runDirectory.appendingPathComponent("state").path)
+            #expect(
+                !state.contains { $0.hasPrefix("browser-") }, "browser homes and reports go with their test: \(state)")
+            try await expectNoResidue(harness, results)
+        }
+
         @Test("a recipe whose functional test fails stops at level 3 with everything below it proven")
         func failingTestIsLevel3() async throws {
             let harness = try RunHarness()

@@ -196,6 +196,63 @@ extension Integration {
                 "\(brokenShot.reason ?? "")")
         }
 
+        @Test(
+            "a chromium whose process dies under the picture gets one more try, and the tier says so; one that dies every time fails, saying it had two"
+        )
+        func screenshotBrowserGone() async throws {
+            // The picture waits 3 s after the page is there; the browser is killed 1.5 s in.
+            let packs = try TestEnvironment.copyOfPacks()
+            let webPack = packs.appending("web/ccci.toml")
+            try (try String(contentsOf: webPack, encoding: .utf8) + "\nscreenshot = { wait = \"3s\" }\n").write(
+                to: webPack, atomically: true, encoding: .utf8)
+            let harness = try RunHarness(packs: packs.url)
+            try await harness.add("web")
+            let bin = try TemporaryDirectory("ccci-dying-chromium")
+            /// A chromium that is SIGKILLed 1.5 s after it starts: the first time only, or always.
+            func dying(once: Bool) throws -> String {
+                let path = bin.url.appendingPathComponent(once ? "dies-once" : "dies-always").path
+                try """
+                #!/bin/sh
+                \(once ? "[ -e \"$0.died\" ] && exec /usr/bin/chromium \"$@\"\n: > \"$0.died\"" : "")
+                /usr/bin/chromium "$@" &
+                sleep 1.5
+                kill -9 $!
+                wait $!
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+                return path
+            }
+            let once = try await harness.ccci(
+                ["run", "web", "--stages", "install,screenshot", "--json"],
+                extra: ["CCCI_CHROMIUM": try dying(once: true)])
+            #expect(once.status == 0, "\(once.errorOutput)")
+            let onceResults = try harness.results(once)
+            #expect(onceResults.tiers["screenshot"]?.status == .pass)
+            let log = try String(
+                contentsOf: URL(fileURLWithPath: onceResults.artifacts.runDirectory).appendingPathComponent(
+                    "tiers/screenshot.log"), encoding: .utf8)
+            #expect(log.contains("screenshot: the browser went away under it ("), "\(log)")
+            #expect(log.contains("— on a second try: the browser went away under the first (chromium exited (status "))
+
+            let always = try await harness.ccci(
+                ["run", "web", "--stages", "install,screenshot", "--json"],
+                extra: ["CCCI_CHROMIUM": try dying(once: false)])
+            #expect(always.status == 1)
+            let alwaysResults = try harness.results(always)
+            let shot = try #require(alwaysResults.tiers["screenshot"])
+            #expect(shot.status == .fail)
+            #expect(
+                shot.reason?.contains(
+                    "chromium exited (status 137) — on a second try: the browser went away under the first (chromium exited (status 137))"
+                ) == true, "\(shot.reason ?? "")")
+            try await TestEnvironment.withEngine { engine in
+                for domain in [onceResults.appDomain, alwaysResults.appDomain] {
+                    let left = try await harness.residue(domain, engine: engine)
+                    #expect(left.isEmpty, "\(domain) left \(left.summary)")
+                }
+            }
+        }
+
         @Test("a recipe given as a git URL runs like a catalogue name; --ref picks the commit under test")
         func recipeByURLAndRef() async throws {
             let harness = try RunHarness()

@@ -18,6 +18,8 @@ public enum MetaDocs {
             "counted, when that dependency is not ready. pytest runs with plugin autoloading off: a pytest",
             "file gets pytest-playwright when it is a browser test (in `playwright/`), and the plugins its",
             "first lines name in `ccci-pytest-plugins: <plugin>, …` (as `pytest -p` takes them), nothing else.",
+            "A browser test whose browser process dies under it runs once more: its verdict is the second",
+            "run's, whose result says why there was one (a test that closes its own page is not run again).",
             "Hooks are executables in the pack (paths relative to the pack). Every hook and test receives",
             "the hook context as JSON on stdin and as `CCCI_*` environment variables.",
             "",

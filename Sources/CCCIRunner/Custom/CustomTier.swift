@@ -79,124 +79,209 @@ struct CustomTier {
         return (custom.result(), executed)
     }
 
+    /// What one run of a test left: how its process ended, its cases and how long it took.
+    struct Attempt {
+        var outcome: HookRunner.Outcome
+        var cases: [ReportedCase]
+        var elapsed: Duration
+        var log: URL
+        /// The tests during which the browser's process ended (the plugin's report), by pytest id.
+        var browserGone: [String] = []
+
+        var failedCases: [ReportedCase] { cases.filter { $0.status == .fail } }
+        var passed: Bool { outcome.succeeded && failedCases.isEmpty }
+    }
+
     /// Runs one test and records its verdicts; returns `true` when the run was stopped meanwhile.
+    ///
+    /// A browser test whose browser went away under it (the browser process ended: not something
+    /// the app or an assertion does) is run once more, and the report says so — its verdict is
+    /// the second run's.
     func runTest(_ test: CustomTest, index: Int, app: App, into custom: TierRecorder) async -> Bool {
-        let hookContext = steps.hookContext(op: "custom", app: app)
-        let runDirectory = context.runDirectory
-        let junit = runDirectory.appendingPathComponent("state/junit-\(index).xml")
-        // Each test writes to a log of its own (its TAP is read from there).
-        let log = runDirectory.appendingPathComponent("tiers/custom-\(index)-\(test.path.lastPathComponent).log")
         let timeout = prepared.meta.testTimeout
-        let clock = ContinuousClock()
-        let start = clock.now
-        context.journal.line(
-            "test \(test.displayName): running (log \(log.lastPathComponent), timeout \(DurationText.format(timeout)))",
-            tier: "custom")
-        let outcome: HookRunner.Outcome
-        // A browser test's HOME (its certificate database), removed once the test is done.
-        let browserHome = runDirectory.appendingPathComponent("state/browser-\(index)")
-        defer { try? FileManager.default.removeItem(at: browserHome) }
-        do {
-            let hooks = HookRunner(runner: context.runner)
-            switch test.kind {
-            case .executable:
-                outcome = try await hooks.run(
-                    test.path, context: hookContext, directory: test.path.deletingLastPathComponent(), log: log,
-                    extraEnvironment: ["CCCI_JUNIT_FILE": junit.path], timeout: timeout)
-            case .pytest, .playwright:
-                var arguments = [
-                    "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml=\(junit.path)",
-                ]
-                // Only the plugins the test names (and pytest-playwright for a browser test): the
-                // node's other plugins would change what the test sees and cost seconds of CPU.
-                var environment = ["PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"]
-                var plugins = test.pytestPlugins
-                if test.kind == .playwright, !plugins.contains(PlaywrightSupport.pytestPlugin) {
-                    plugins.insert(PlaywrightSupport.pytestPlugin, at: 0)
+        var rerunBecause: String?
+        var attempt: Attempt
+        while true {
+            let name = test.path.lastPathComponent
+            context.journal.line(
+                "test \(test.displayName): \(rerunBecause == nil ? "running" : "running again") "
+                    + "(log custom-\(index)-\(name)\(rerunBecause == nil ? "" : ".rerun").log, "
+                    + "timeout \(DurationText.format(timeout)))",
+                tier: "custom")
+            let started = ContinuousClock.now
+            do {
+                guard
+                    let done = try await run(
+                        test, index: index, app: app, timeout: timeout, rerun: rerunBecause != nil)
+                else { return false }
+                attempt = done
+            } catch {
+                if Task.isCancelled {
+                    custom.cancel(during: test.displayName)
+                    return true
                 }
-                arguments += plugins.flatMap { ["-p", $0] }
-                if test.kind == .playwright {
-                    let plugin = try PlaywrightSupport.install(in: runDirectory.appendingPathComponent("state"))
-                    arguments += ["-p", PlaywrightSupport.moduleName, "--base-url", hookContext.baseURL]
-                    try await PlaywrightSupport.trustingHome(
-                        at: browserHome, ca: prepared.probe.caCertificate, runner: context.runner)
-                    environment["PYTHONPATH"] = plugin.path
-                    environment["CCCI_CHROMIUM"] = PlaywrightSupport.chromium
-                    environment["CCCI_BROWSER_HOME"] = browserHome.path
-                }
-                outcome = try await hooks.run(
-                    URL(fileURLWithPath: "/usr/bin/env"), arguments: arguments + [test.path.path], context: hookContext,
-                    directory: test.path.deletingLastPathComponent(), log: log, extraEnvironment: environment,
-                    timeout: timeout)
-            case .unsupported:
+                custom.record(
+                    Check(
+                        name: test.displayName, status: .fail, durationSeconds: (ContinuousClock.now - started).seconds,
+                        message: "\(error)"))
                 return false
             }
-        } catch {
             if Task.isCancelled {
+                // Killed by the stop, not failed on its own: no verdict.
                 custom.cancel(during: test.displayName)
                 return true
             }
+            guard rerunBecause == nil, test.kind == .playwright, !attempt.passed, !attempt.outcome.timedOut,
+                let why = Self.browserWentAway(attempt)
+            else { break }
+            rerunBecause = why
+            await custom.note("\(test.displayName): the browser went away under it (\(why)) — running it once more")
+        }
+        record(attempt, of: test, rerunBecause: rerunBecause, timeout: timeout, into: custom)
+        let verdict: Reporter.StepResult =
+            attempt.outcome.timedOut
+            ? .failed("timed out after \(DurationText.format(timeout))")
+            : attempt.passed
+                ? .passed
+                : .failed(attempt.failedCases.first.map { "\($0.name) failed" } ?? "exited \(attempt.outcome.exitCode)")
+        await reporter.step(
+            role: "head", tier: "custom", name: test.displayName, result: verdict, elapsed: attempt.elapsed)
+        return false
+    }
+
+    /// Runs `test` once (`rerun`: its second run, with logs of its own); `nil` for a kind that
+    /// cannot run here.
+    func run(_ test: CustomTest, index: Int, app: App, timeout: Duration, rerun: Bool) async throws -> Attempt? {
+        let hookContext = steps.hookContext(op: "custom", app: app)
+        let runDirectory = context.runDirectory
+        let suffix = rerun ? "-rerun" : ""
+        let junit = runDirectory.appendingPathComponent("state/junit-\(index)\(suffix).xml")
+        // Each test writes to a log of its own (its TAP is read from there).
+        let log = runDirectory.appendingPathComponent(
+            "tiers/custom-\(index)-\(test.path.lastPathComponent)\(rerun ? ".rerun" : "").log")
+        let clock = ContinuousClock()
+        let start = clock.now
+        // A browser test's HOME (its certificate database), removed once the test is done.
+        let browserHome = runDirectory.appendingPathComponent("state/browser-\(index)\(suffix)")
+        // Where the plugin names the tests whose browser went away under them.
+        let browserGone = runDirectory.appendingPathComponent("state/browser-gone-\(index)\(suffix)")
+        defer {
+            try? FileManager.default.removeItem(at: browserHome)
+            try? FileManager.default.removeItem(at: browserGone)
+        }
+        let hooks = HookRunner(runner: context.runner)
+        let outcome: HookRunner.Outcome
+        switch test.kind {
+        case .executable:
+            outcome = try await hooks.run(
+                test.path, context: hookContext, directory: test.path.deletingLastPathComponent(), log: log,
+                extraEnvironment: ["CCCI_JUNIT_FILE": junit.path], timeout: timeout)
+        case .pytest, .playwright:
+            var arguments = [
+                "python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml=\(junit.path)",
+            ]
+            // Only the plugins the test names (and pytest-playwright for a browser test): the
+            // node's other plugins would change what the test sees and cost seconds of CPU.
+            var environment = ["PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"]
+            var plugins = test.pytestPlugins
+            if test.kind == .playwright, !plugins.contains(PlaywrightSupport.pytestPlugin) {
+                plugins.insert(PlaywrightSupport.pytestPlugin, at: 0)
+            }
+            arguments += plugins.flatMap { ["-p", $0] }
+            if test.kind == .playwright {
+                let plugin = try PlaywrightSupport.install(in: runDirectory.appendingPathComponent("state"))
+                arguments += ["-p", PlaywrightSupport.moduleName, "--base-url", hookContext.baseURL]
+                try await PlaywrightSupport.trustingHome(
+                    at: browserHome, ca: prepared.probe.caCertificate, runner: context.runner)
+                environment["PYTHONPATH"] = plugin.path
+                environment["CCCI_CHROMIUM"] = PlaywrightSupport.chromium
+                environment["CCCI_BROWSER_HOME"] = browserHome.path
+                environment["CCCI_BROWSER_GONE"] = browserGone.path
+            }
+            outcome = try await hooks.run(
+                URL(fileURLWithPath: "/usr/bin/env"), arguments: arguments + [test.path.path], context: hookContext,
+                directory: test.path.deletingLastPathComponent(), log: log, extraEnvironment: environment,
+                timeout: timeout)
+        case .unsupported:
+            return nil
+        }
+        var cases: [ReportedCase] = []
+        if !outcome.timedOut {
+            cases = (try? Data(contentsOf: junit)).flatMap(JUnitReport.parse) ?? []
+            if cases.isEmpty { cases = TAP.parse((try? String(contentsOf: log, encoding: .utf8)) ?? "") }
+        }
+        let gone = ((try? String(contentsOf: browserGone, encoding: .utf8)) ?? "").split(separator: "\n").map(
+            String.init)
+        return Attempt(outcome: outcome, cases: cases, elapsed: clock.now - start, log: log, browserGone: gone)
+    }
+
+    /// Records the verdicts of a test's last run; a second run says why there was one.
+    func record(
+        _ attempt: Attempt, of test: CustomTest, rerunBecause: String?, timeout: Duration, into custom: TierRecorder
+    ) {
+        let elapsed = attempt.elapsed.seconds
+        /// What a second run adds to each of its verdicts.
+        func said(_ message: String?, passed: Bool) -> String? {
+            guard let rerunBecause else { return message }
+            let why = "the browser went away under its first run (\(rerunBecause))"
+            if passed { return "passed when run again: \(why)" }
+            return [message, "run twice: \(why)"].compactMap { $0 }.joined(separator: " — ")
+        }
+        if attempt.outcome.timedOut {
             custom.record(
                 Check(
-                    name: test.displayName, status: .fail, durationSeconds: (clock.now - start).seconds,
-                    message: "\(error)"))
-            return false
+                    name: test.displayName, status: .fail, durationSeconds: elapsed,
+                    message: said(
+                        "stopped after \(DurationText.format(timeout)) (test_timeout): the test did not finish",
+                        passed: false)))
+            return
         }
-        if Task.isCancelled {
-            // Killed by the stop, not failed on its own: no verdict.
-            custom.cancel(during: test.displayName)
-            return true
-        }
-        let elapsed = clock.now - start
-        if outcome.timedOut {
+        if attempt.cases.isEmpty {
+            let outcome = attempt.outcome
             custom.record(
                 Check(
-                    name: test.displayName, status: .fail, durationSeconds: elapsed.seconds,
-                    message: "stopped after \(DurationText.format(timeout)) (test_timeout): the test did not finish"))
-            await reporter.step(
-                role: "head", tier: "custom", name: test.displayName,
-                result: .failed("timed out after \(DurationText.format(timeout))"), elapsed: elapsed)
-            return false
+                    name: test.displayName, status: outcome.succeeded ? .pass : .fail, durationSeconds: elapsed,
+                    message: said(
+                        outcome.succeeded
+                            ? nil
+                            : "exited \(outcome.exitCode): \(outcome.outputTail.split(separator: "\n").suffix(3).joined(separator: " | "))",
+                        passed: outcome.succeeded)))
+            return
         }
-        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        var cases = (try? Data(contentsOf: junit)).flatMap(JUnitReport.parse) ?? []
-        if cases.isEmpty { cases = TAP.parse(output) }
-        if cases.isEmpty {
-            custom.record(
-                Check(
-                    name: test.displayName, status: outcome.succeeded ? .pass : .fail, durationSeconds: elapsed.seconds,
-                    message: outcome.succeeded
-                        ? nil
-                        : "exited \(outcome.exitCode): \(outcome.outputTail.split(separator: "\n").suffix(3).joined(separator: " | "))"
-                ))
-            await reporter.step(
-                role: "head", tier: "custom", name: test.displayName,
-                result: outcome.succeeded ? .passed : .failed("exited \(outcome.exitCode)"), elapsed: elapsed)
-            return false
-        }
-        for reported in cases {
+        for reported in attempt.cases {
             custom.record(
                 Check(
                     name: "\(test.displayName): \(reported.name)", status: reported.status,
                     durationSeconds: reported.durationSeconds,
-                    message: reported.message.map { test.kind == .executable ? $0 : Self.pluginHint($0) }))
+                    message: said(
+                        reported.message.map { test.kind == .executable ? $0 : Self.pluginHint($0) },
+                        passed: reported.status == .pass)))
         }
-        let failedCases = cases.filter { $0.status == .fail }
-        if !outcome.succeeded && failedCases.isEmpty {
+        if !attempt.outcome.succeeded && attempt.failedCases.isEmpty {
             custom.record(
                 Check(
-                    name: test.displayName, status: .fail, durationSeconds: elapsed.seconds,
-                    message: "exited \(outcome.exitCode) although every reported case passed"))
+                    name: test.displayName, status: .fail, durationSeconds: elapsed,
+                    message: said(
+                        "exited \(attempt.outcome.exitCode) although every reported case passed", passed: false)))
         }
-        let verdict: Reporter.StepResult =
-            (outcome.succeeded && failedCases.isEmpty)
-            ? .passed : .failed(failedCases.first.map { "\($0.name) failed" } ?? "exited \(outcome.exitCode)")
-        await reporter.step(role: "head", tier: "custom", name: test.displayName, result: verdict, elapsed: elapsed)
-        return false
     }
 }
 
 extension CustomTier {
+    /// Why a browser test's failure was its browser going away (its process ended under the
+    /// test, as the plugin saw: not something a page or an assertion does), with what playwright
+    /// said; `nil` when it failed for anything else.
+    static func browserWentAway(_ attempt: Attempt) -> String? {
+        guard let test = attempt.browserGone.first else { return nil }
+        let name = test.split(separator: ":").last.map(String.init) ?? test
+        let said =
+            attempt.failedCases.first(where: { $0.name.hasSuffix(name) })?.message
+            ?? attempt.failedCases.first?.message
+        let line = said?.split(separator: "\n").first.map(String.init) ?? ""
+        let first = line.count > 160 ? String(line.prefix(160)) + "…" : line
+        return "its process ended during `\(name)`" + (first.isEmpty ? "" : ": \(first)")
+    }
+
     /// A pytest failure for a fixture no loaded plugin provides, with how to load the plugin.
     static func pluginHint(_ message: String) -> String {
         guard let start = message.range(of: "fixture '"),
@@ -287,6 +372,19 @@ enum PlaywrightSupport {
                     "args": args,
                     "env": env,
                 }
+
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_runtest_makereport(item, call):
+            # A test that failed with its browser disconnected: the browser's process ended under
+            # it. cc-ci is told (CCCI_BROWSER_GONE), and runs the test once more.
+            outcome = yield
+            report = outcome.get_result()
+            gone = os.environ.get("CCCI_BROWSER_GONE")
+            browser = getattr(item, "funcargs", {}).get("browser")
+            if gone and report.failed and browser is not None and not browser.is_connected():
+                with open(gone, "a", encoding="utf-8") as file:
+                    file.write(item.nodeid + "\n")
 
 
         def pytest_configure(config):

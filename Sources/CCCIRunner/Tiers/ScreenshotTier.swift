@@ -38,13 +38,33 @@ struct ScreenshotTier {
             return recorder.result()
         }
         do {
+            let secondTry = Locked<String?>(nil)
             let picture = try await recorder.check("screenshot of \(spec.path)", waitLabel: "screenshot") {
-                try await camera.capture(domain: app.domain.name, spec: spec, to: output, log: recorder.log)
+                do {
+                    return try await camera.capture(domain: app.domain.name, spec: spec, to: output, log: recorder.log)
+                } catch let refused as Screenshooter.Refused where refused.browserGone != nil {
+                    // The browser's process ended under it: not the app's doing. Once more.
+                    secondTry.withLock { $0 = refused.browserGone }
+                    context.journal.line(
+                        "screenshot: the browser went away under it (\(refused)) — taking it once more",
+                        tier: Tier.screenshot.rawValue)
+                    do {
+                        return try await camera.capture(
+                            domain: app.domain.name, spec: spec, to: output, log: recorder.log)
+                    } catch let again as Screenshooter.Refused {
+                        throw Screenshooter.Refused(
+                            description:
+                                "\(again) — on a second try: the browser went away under the first (\(refused.browserGone ?? ""))"
+                        )
+                    }
+                }
             }
             await recorder.note(
                 "\(Self.fileName): \(spec.width)x\(spec.height), HTTP \(picture.status ?? 0), "
                     + "\(picture.colours ?? 0)\((picture.colours ?? 0) >= Screenshooter.enoughColours ? "+" : "") colours"
-                    + (picture.title.map { $0.isEmpty ? "" : ", title \"\($0)\"" } ?? ""))
+                    + (picture.title.map { $0.isEmpty ? "" : ", title \"\($0)\"" } ?? "")
+                    + (secondTry.value.map { " — on a second try: the browser went away under the first (\($0))" } ?? "")
+            )
         } catch {
             context.journal.line("screenshot stopped: \(error)", tier: Tier.screenshot.rawValue)
         }
@@ -82,11 +102,16 @@ struct Screenshooter {
         /// The colour of a one-colour page, `#rrggbb`.
         var colour: String?
         var title: String?
+        /// How chromium's process ended under the script, when it did.
+        var gone: String?
     }
 
     /// A picture that is not of the app.
     struct Refused: Error, CustomStringConvertible {
         let description: String
+        /// How the browser's process ended under the picture, when that is why there is none:
+        /// not the app's doing.
+        var browserGone: String?
     }
 
     /// Why this node cannot take a picture (no chromium, no python3, no certutil for the lab CA);
@@ -148,7 +173,7 @@ struct Screenshooter {
             throw Refused(
                 description: "the browser script ended without a report (exit \(result.status)): \(result.tail(3))")
         }
-        if let error = picture.error { throw Refused(description: error) }
+        if let error = picture.error { throw Refused(description: error, browserGone: picture.gone) }
         guard picture.ok == true, FileManager.default.fileExists(atPath: output.path) else {
             throw Refused(description: "no picture was saved")
         }
@@ -167,12 +192,16 @@ struct Screenshooter {
         import base64, json, os, select, subprocess, sys, time
         request = json.loads(sys.argv[1])
         browser = None
+        # Set when chromium's process ended under the script: the report says so (gone).
+        gone = None
 
         class Stopped(Exception):
             pass
 
         def finish(**report):
             # Exactly one report line, then the browser is stopped, whatever ended the script.
+            if "error" in report and gone is not None:
+                report["gone"] = gone
             print(json.dumps(report))
             sys.stdout.flush()
             if browser is not None:
@@ -212,6 +241,16 @@ struct Screenshooter {
                 os.close(from_chromium_write)
                 self.buffer, self.events, self.last = b"", [], 0
 
+            def ended(self):
+                # Its pipe closed: chromium's process ended under the script.
+                global gone
+                try:
+                    status = self.process.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    status = None
+                gone = "chromium exited (status %s)" % status
+                raise Stopped(gone)
+
             def read(self, deadline):
                 while b"\0" not in self.buffer:
                     left = deadline - time.monotonic()
@@ -219,11 +258,7 @@ struct Screenshooter {
                         raise Stopped("timed out")
                     chunk = os.read(self.from_chromium, 1 << 16)
                     if not chunk:
-                        try:
-                            status = self.process.wait(timeout=2)
-                        except subprocess.TimeoutExpired:
-                            status = None
-                        raise Stopped("chromium exited (status %s)" % status)
+                        self.ended()
                     self.buffer += chunk
                 message, _, self.buffer = self.buffer.partition(b"\0")
                 return json.loads(message)
@@ -235,7 +270,10 @@ struct Screenshooter {
                     message["sessionId"] = session
                 data = json.dumps(message).encode() + b"\0"
                 while data:
-                    data = data[os.write(self.to_chromium, data):]
+                    try:
+                        data = data[os.write(self.to_chromium, data):]
+                    except BrokenPipeError:
+                        self.ended()
                 deadline = time.monotonic() + seconds
                 while True:
                     reply = self.read(deadline)
@@ -269,6 +307,8 @@ struct Screenshooter {
             target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
             session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         except Exception as error:
+            # One that does not start is not given another try.
+            gone = None
             finish(error="chromium does not start: %s" % describe(error))
 
         def page(method, params=None, seconds=10):
