@@ -84,7 +84,6 @@ struct CustomTier {
         var outcome: HookRunner.Outcome
         var cases: [ReportedCase]
         var elapsed: Duration
-        var log: URL
         /// The tests during which the browser's process ended (the plugin's report), by pytest id.
         var browserGone: [String] = []
 
@@ -102,10 +101,9 @@ struct CustomTier {
         var rerunBecause: String?
         var attempt: Attempt
         while true {
-            let name = test.path.lastPathComponent
             context.journal.line(
                 "test \(test.displayName): \(rerunBecause == nil ? "running" : "running again") "
-                    + "(log custom-\(index)-\(name)\(rerunBecause == nil ? "" : ".rerun").log, "
+                    + "(log \(Self.logName(test, index: index, rerun: rerunBecause != nil)), "
                     + "timeout \(DurationText.format(timeout)))",
                 tier: "custom")
             let started = ContinuousClock.now
@@ -149,6 +147,11 @@ struct CustomTier {
         return false
     }
 
+    /// The log of a test's run, in the run's `tiers/`.
+    static func logName(_ test: CustomTest, index: Int, rerun: Bool) -> String {
+        "custom-\(index)-\(test.path.lastPathComponent)\(rerun ? ".rerun" : "").log"
+    }
+
     /// Runs `test` once (`rerun`: its second run, with logs of its own); `nil` for a kind that
     /// cannot run here.
     func run(_ test: CustomTest, index: Int, app: App, timeout: Duration, rerun: Bool) async throws -> Attempt? {
@@ -157,8 +160,7 @@ struct CustomTier {
         let suffix = rerun ? "-rerun" : ""
         let junit = runDirectory.appendingPathComponent("state/junit-\(index)\(suffix).xml")
         // Each test writes to a log of its own (its TAP is read from there).
-        let log = runDirectory.appendingPathComponent(
-            "tiers/custom-\(index)-\(test.path.lastPathComponent)\(rerun ? ".rerun" : "").log")
+        let log = runDirectory.appendingPathComponent("tiers/\(Self.logName(test, index: index, rerun: rerun))")
         let clock = ContinuousClock()
         let start = clock.now
         // A browser test's HOME (its certificate database), removed once the test is done.
@@ -210,9 +212,13 @@ struct CustomTier {
             cases = (try? Data(contentsOf: junit)).flatMap(JUnitReport.parse) ?? []
             if cases.isEmpty { cases = TAP.parse((try? String(contentsOf: log, encoding: .utf8)) ?? "") }
         }
-        let gone = ((try? String(contentsOf: browserGone, encoding: .utf8)) ?? "").split(separator: "\n").map(
-            String.init)
-        return Attempt(outcome: outcome, cases: cases, elapsed: clock.now - start, log: log, browserGone: gone)
+        // The test's own process writes it: only its first 4 KiB are read.
+        let report = (try? FileHandle(forReadingFrom: browserGone)).flatMap { handle in
+            defer { try? handle.close() }
+            return try? handle.read(upToCount: 4096)
+        }
+        let gone = String(decoding: report ?? Data(), as: UTF8.self).split(separator: "\n").map(String.init)
+        return Attempt(outcome: outcome, cases: cases, elapsed: clock.now - start, browserGone: gone)
     }
 
     /// Records the verdicts of a test's last run; a second run says why there was one.
