@@ -66,7 +66,7 @@ import Glibc
     }
 
     @Test(
-        "ccci serve needs forge_url and both secret files; a secret file must exist, hold one line and not be world-readable"
+        "ccci serve needs forge_url and both secret files; a secret file (or a symlink's target) must exist, hold one line of 16+ characters and be readable by its owner only"
     )
     func serveSetup() throws {
         let home = try TemporaryDirectory("ccci-secrets")
@@ -89,19 +89,45 @@ import Glibc
         config.serve.webhookSecretFile = secret.path
         config.serve.forgeTokenFile = token.path
         #expect(setupError().contains("\(secret.path) (`serve.webhook_secret_file`) does not exist"))
-        try Data("s3cr3t-value\n".utf8).write(to: secret)
+        try Data("s3cr3t-value-0123456789\n".utf8).write(to: secret)
         chmod(secret.path, 0o644)
-        #expect(setupError().contains("may be read by any user"))
+        #expect(setupError().contains("may be read by any user (mode 644)"))
+        chmod(secret.path, 0o640)
+        #expect(setupError().contains("may be read by its group (mode 640) — `chmod 600 \(secret.path)`"))
+        chmod(secret.path, 0o660)
+        #expect(setupError().contains("may be read by its group (mode 660)"))
         chmod(secret.path, 0o600)
         try Data("".utf8).write(to: token)
         chmod(token.path, 0o600)
         #expect(setupError().contains("is empty"))
         try Data("t0ken\n".utf8).write(to: token)
+        #expect(
+            setupError().contains("(`serve.forge_token_file`) holds a secret of 5 characters; it needs at least 16"))
+        #expect(!setupError().contains("t0ken"), "a short secret is never printed either")
+        try Data("t0ken-0123456789abcdef\n".utf8).write(to: token)
         #expect(setupError() == "(loaded)")
+        // A symlink to a file of mode 0400 or 0600 (systemd credentials, Docker secrets) is read;
+        // the target's mode is what counts, and a missing target is said as such.
+        let credentials = home.appending("credentials")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        let target = credentials.appendingPathComponent("webhook-secret")
+        try Data("s3cr3t-value-0123456789\n".utf8).write(to: target)
+        chmod(target.path, 0o400)
+        let link = home.appending("secret-link")
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: target.path)
+        config.serve.webhookSecretFile = link.path
+        #expect(setupError() == "(loaded)")
+        chmod(target.path, 0o644)
+        #expect(setupError().contains("may be read by any user (its target) (mode 644)"), "\(setupError())")
+        try FileManager.default.removeItem(at: target)
+        #expect(setupError().contains("is a symlink to a file that does not exist"))
+        config.serve.webhookSecretFile = credentials.path
+        #expect(setupError().contains("is not a regular file"))
+        config.serve.webhookSecretFile = secret.path
         let arguments = try ServerArguments.load(
             config: config, file: "/x/config.toml", executable: URL(fileURLWithPath: "/bin/true"),
             logger: LogCapture().logger())
-        #expect(arguments.webhookSecret.reveal() == "s3cr3t-value")
+        #expect(arguments.webhookSecret.reveal() == "s3cr3t-value-0123456789")
         #expect("\(arguments.webhookSecret)" == "<redacted>" && "\(arguments.forgeToken)" == "<redacted>")
         #expect(!"\(arguments)".contains("s3cr3t-value") && !"\(arguments)".contains("t0ken"))
     }
