@@ -69,6 +69,23 @@ import Testing
         #expect(status.0 == .failure && status.1 == "level 2 — restore failed")
     }
 
+    @Test(
+        "text from outside (a reason a recipe's test wrote) is inert: no image, link, emphasis, mention or issue reference survives"
+    )
+    func hostileReason() {
+        let hostile =
+            "![pixel](http://evil.test/p.png) [click](http://evil.test) @admin #12 !34 **bold** _it_ ~~x~~ `code` \\[x] <b>"
+        let text = ReplyText.escape(hostile)
+        for live in ["![", "](", "[click]", "@admin", "#12", "!34", "**", "<b>", "`"] {
+            #expect(!text.contains(live), "\(live) survived in \(text)")
+        }
+        // Each character is still there for a reader: escaped, or followed by an invisible joiner.
+        #expect(text.contains("\\[click\\]\\(http://evil.test\\)") && text.contains("@\u{2060}admin"))
+        #expect(text.contains("#\u{2060}12") && text.contains("\\*\\*bold\\*\\*") && text.contains("&lt;b&gt;"))
+        #expect(ReplyText.escape("a@b, c # d, e!") == "a@b, c # d, e!", "plain punctuation is left as it is")
+        #expect(ReplyText.escape(String(repeating: "x", count: 900)).count == 501, "cut at 500, with an ellipsis")
+    }
+
     @Test("a run that could not start says why, from ccci run's own error line")
     func couldNotRun() {
         let outcome = JobOutcome.of(exitCode: 2, results: nil, lastError: "'abc' is not a commit of recipe web")

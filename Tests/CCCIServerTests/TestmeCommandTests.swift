@@ -32,8 +32,20 @@ import Testing
         #expect(error("!testme --quick --quick").contains("given twice"))
         #expect(error("!testme --quick=yes").contains("takes no value"))
         #expect(error("!testme --quick --stages install,custom").contains("`install` needs a cold run"))
-        #expect(error("!testme now").contains("unknown option `now`"))
-        #expect(error("!testme " + String(repeating: "x", count: 500)).count < 120, "a long word is cut")
+        #expect(error("!testme now").contains("a word cc-ci does not know; the options are `--stages` and `--quick`"))
+        #expect(error("!testme --stagse install").contains("did you mean `--stages`?"))
+        #expect(error("!testme " + String(repeating: "x", count: 500)).count < 160, "a long word is not echoed")
+        // Nothing the commenter wrote is echoed: no image, link or mention can ride on the reply.
+        for hostile in [
+            "!testme --stages ![x](http://evil.test/p.png)", "!testme @admin", "!testme [click](http://evil.test)",
+            "!testme --stages install,<img/src=x>", "!testme --x=@everyone",
+        ] {
+            let text = error(hostile)
+            #expect(text != "(parsed)", "\(hostile)")
+            for fragment in ["evil", "@admin", "@everyone", "![", "](", "<img", "click"] {
+                #expect(!text.contains(fragment), "\(hostile) → \(text)")
+            }
+        }
     }
 
     @Test("--quick asks for the quick lane, alone or with stages it can prove")

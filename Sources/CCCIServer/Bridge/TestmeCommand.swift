@@ -24,6 +24,9 @@ public struct TestmeCommand: Sendable, Hashable {
     /// The command's word.
     public static let word = "!testme"
 
+    /// The options it reads.
+    static let options = ["--stages", "--quick"]
+
     /// What a malformed `!testme` gets back.
     public static let usage = """
         usage: `!testme [--stages install,upgrade,backup,restore,custom,lint,screenshot] [--quick]`
@@ -65,16 +68,30 @@ public struct TestmeCommand: Sendable, Hashable {
                 guard command.stages == nil else { return .failure(TestmeError("`--stages` is given twice")) }
                 switch Tier.parseStages(list) {
                 case .success(let stages): command.stages = stages
-                case .failure(let error): return .failure(TestmeError("`--stages`: \(error)"))
+                case .failure(let error):
+                    // The commenter's word is never echoed; a suggestion is one of the stages.
+                    var text =
+                        "`--stages` names something that is not a stage; the stages are "
+                        + Tier.defaultStages.map { "`\($0.rawValue)`" }.joined(separator: ", ")
+                    if let suggestion = Suggestion.closest(
+                        to: error.name.lowercased(), in: Tier.defaultStages.map(\.rawValue))
+                    {
+                        text += " — did you mean `\(suggestion)`?"
+                    }
+                    return .failure(TestmeError(text))
                 }
             case "--quick":
                 guard value == nil else { return .failure(TestmeError("`--quick` takes no value")) }
                 guard !command.quick else { return .failure(TestmeError("`--quick` is given twice")) }
                 command.quick = true
             default:
-                let clean = option.filter { $0 != "`" }
-                let shown = clean.count > 40 ? String(clean.prefix(40)) + "…" : clean
-                return .failure(TestmeError("unknown option `\(shown)`"))
+                // The commenter's word is never echoed (it could be markdown, a link, a mention).
+                var text = "\(name.hasPrefix("-") ? "an option" : "a word") cc-ci does not know; the options are "
+                text += Self.options.map { "`\($0)`" }.joined(separator: " and ")
+                if name.hasPrefix("--"), let suggestion = Suggestion.closest(to: name, in: Self.options) {
+                    text += " — did you mean `\(suggestion)`?"
+                }
+                return .failure(TestmeError(text))
             }
             index += 1
         }
@@ -92,7 +109,8 @@ public struct TestmeCommand: Sendable, Hashable {
     }
 }
 
-/// Why a `!testme` comment cannot be acted on.
+/// Why a `!testme` comment cannot be acted on: cc-ci's own words and tokens it validated
+/// (option and stage names), never text the commenter wrote.
 public struct TestmeError: Error, Sendable, Hashable, CustomStringConvertible {
     public let description: String
 

@@ -35,6 +35,14 @@ public enum ReplyText {
         """
     }
 
+    /// A `!testme` the forge could not be asked about for a day: given up.
+    public static func expired(_ request: TestmeRequest) -> String {
+        """
+        **cc-ci** could not reach the forge for a day to start this test (asked by @\(escape(request.author))), \
+        so it was given up. Comment `!testme` to try again.
+        """
+    }
+
     /// A `!testme` whose options cannot be read.
     public static func usage(_ error: TestmeError) -> String {
         "**cc-ci** could not read that `!testme`: \(escape(error.description, keepCode: true)).\n\n\(TestmeCommand.usage)"
@@ -170,13 +178,42 @@ public enum ReplyText {
         value < 60 ? String(format: "%.1f s", value) : String(format: "%d min %02d s", Int(value) / 60, Int(value) % 60)
     }
 
-    /// Text from outside made safe for one table cell: one line, no table or HTML syntax, cut;
-    /// backticks become quotes unless `keepCode` (text whose code spans are cc-ci's own).
-    static func escape(_ text: String, limit: Int = 500, keepCode: Bool = false) -> String {
+    /// Text from outside (a tier's reason, which a recipe's own tests can write; a version; a
+    /// note) made inert for one table cell: one line, cut, and shown as the characters it is —
+    /// no HTML, no table syntax, no link, image or emphasis (markdown punctuation is
+    /// backslash-escaped), no mention or issue reference (a word joiner follows each `@`, `#`
+    /// and `!` before a word, so the forge links and notifies nobody). Backticks become quotes
+    /// unless `keepCode` (text whose code spans are cc-ci's own).
+    public static func escape(_ text: String, limit: Int = 500, keepCode: Bool = false) -> String {
         var flat = text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
         if flat.count > limit { flat = String(flat.prefix(limit)) + "…" }
-        return flat.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "|", with: "\\|")
-            .replacingOccurrences(of: "`", with: keepCode ? "`" : "'")
+        var output = ""
+        output.reserveCapacity(flat.utf8.count)
+        var characters = flat.makeIterator()
+        var next = characters.next()
+        // The forge links a mention or a reference only at the start of a word.
+        var previous: Character = " "
+        while let character = next {
+            next = characters.next()
+            defer { previous = character }
+            switch character {
+            case "&": output += "&amp;"
+            case "<": output += "&lt;"
+            case ">": output += "&gt;"
+            case "`": output += keepCode ? "`" : "'"
+            case "\\", "|", "[", "]", "(", ")", "*", "_", "~", "{", "}":
+                output += "\\\(character)"
+            case "@", "#", "!":
+                output.append(character)
+                let startsWord = previous.isWhitespace || previous == "(" || previous == "["
+                if let following = next, startsWord || following == "[",
+                    following.isLetter || following.isNumber || following == "_" || following == "["
+                {
+                    output += "\u{2060}"
+                }
+            default: output.append(character)
+            }
+        }
+        return output
     }
 }
