@@ -16,7 +16,7 @@ import ServiceLifecycle
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ccci-bench", abstract: "Benchmarks of cc-ci on the local lab.",
-        subcommands: [ConvergenceLatency.self, WebhookLatency.self, DashboardLoad.self])
+        subcommands: [ConvergenceLatency.self, WebhookLatency.self, DashboardLoad.self, ServeAttacks.self])
 }
 
 /// Convergence detection latency: the time from the last container of a stack reporting

@@ -22,13 +22,17 @@ struct WebhookLatency: AsyncParsableCommand {
     @Option(help: "Deliveries measured per kind.")
     var requests = 500
 
+    @Option(help: "Senders at once for the concurrent row (accepted !testme, each its own pull request).")
+    var senders = 8
+
     func run() async throws {
         let queued = self.queued
         let requests = self.requests
+        let senders = self.senders
         let server = try ServerHarness(recipes: ["web"])
         try await ForgeStub.with { stub in
             stub.grant("alice", "write", on: "recipes/web")
-            for pr in 1...(requests + 1) {
+            for pr in 1...(2 * requests + 1) {
                 stub.setPullRequest("recipes/web", pr, head: String(format: "%040x", pr))
             }
             let store = try server.store()
@@ -45,7 +49,7 @@ struct WebhookLatency: AsyncParsableCommand {
             try await withServer(server, stub: stub) { port in
                 let url = "http://127.0.0.1:\(port)/hooks/forge"
                 let secret = server.secret
-                func measure(_ body: [UInt8], signed: Bool = true) async throws -> (Double, Int) {
+                @Sendable func measure(_ body: [UInt8], signed: Bool = true) async throws -> (Double, Int) {
                     let headers = WebhookFixture.headers(
                         event: "issue_comment", body: body, secret: signed ? secret : "wrong-secret")
                     let start = ContinuousClock.now
@@ -85,8 +89,32 @@ struct WebhookLatency: AsyncParsableCommand {
                 }
                 rows.append(("other comment (ignored)", 204, ignored))
                 rows.append(("forged signature", 401, forged))
-                let depth = try await store.jobs(in: [.queued], limit: 1_000_000).count
-                print("webhook accept latency on loopback — \(queued) jobs queued before, \(depth) after")
+                // `senders` at once, each its own pull request (fresh jobs: the queue keeps growing).
+                let concurrent = try await withThrowingTaskGroup(of: [Double].self) { group in
+                    for sender in 0..<senders {
+                        group.addTask {
+                            var times: [Double] = []
+                            for pr in stride(from: requests + 1 + sender, through: 2 * requests, by: senders) {
+                                let (ms, status) = try await measure(
+                                    try WebhookFixture.comment("!testme", pr: pr, commentID: 800_000 + pr))
+                                guard status == 202 else {
+                                    throw ValidationError("!testme for #\(pr) answered \(status)")
+                                }
+                                times.append(ms)
+                            }
+                            return times
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0 += $1 }
+                }
+                rows.append(("accepted, \(senders) senders at once", 202, concurrent))
+                let depth = try await store.jobCount(in: .queued)
+                #if DEBUG
+                let build = "a debug build (measure `swift build -c release --product ccci-bench`)"
+                #else
+                let build = "a release build"
+                #endif
+                print("webhook accept latency on loopback, \(build) — \(queued) jobs queued before, \(depth) after")
                 print("kind                          status  requests      p50      p90      p99      max")
                 for (name, status, values) in rows {
                     print(

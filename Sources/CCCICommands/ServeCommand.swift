@@ -18,6 +18,18 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    @Option(
+        help: ArgumentHelp(
+            "How many jobs this server runs at once (default: the node's capacity); 0 accepts and queues only.",
+            valueName: "n"))
+    var workers: Int?
+
+    func validate() throws {
+        if let workers, !(0...64).contains(workers) {
+            throw ValidationError("--workers must be between 0 and 64, not \(workers)")
+        }
+    }
+
     func run() async throws {
         let config = try global.loadConfig()
         var logger = global.makeLogger(label: "ccci.serve")
@@ -30,6 +42,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw CommandFailure(error.description, exitCode: 2)
         }
         arguments.pruneBackups = { try await GCCommand.pruneBackups(config) }
+        if let workers { arguments.workers = workers }
         do {
             try await runServer(arguments)
         } catch let error as ServeSetupError {

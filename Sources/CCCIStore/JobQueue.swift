@@ -24,6 +24,7 @@ public struct Job: Sendable, Hashable, Codable, FetchableRecord, MutablePersista
     public enum Columns {
         public static let id = Column(CodingKeys.id)
         public static let recipe = Column(CodingKeys.recipe)
+        public static let repository = Column(CodingKeys.repository)
         public static let pr = Column(CodingKeys.pr)
         public static let headSHA = Column(CodingKeys.headSHA)
         public static let state = Column(CodingKeys.state)
@@ -33,7 +34,8 @@ public struct Job: Sendable, Hashable, Codable, FetchableRecord, MutablePersista
     public var id: Int64?
     /// The catalogue recipe.
     public var recipe: String
-    /// The forge repository, `owner/name`.
+    /// The forge repository, `owner/name` in lower case (the forge compares them without case):
+    /// with the pull request number, what a job belongs to.
     public var repository: String
     public var pr: Int
     /// The pull request's head commit when the request was accepted.
@@ -75,7 +77,7 @@ public struct Job: Sendable, Hashable, Codable, FetchableRecord, MutablePersista
     ) {
         self.quick = quick
         self.recipe = recipe
-        self.repository = repository
+        self.repository = repository.lowercased()
         self.pr = pr
         self.headSHA = headSHA
         self.stages = stages
@@ -105,6 +107,10 @@ public struct Reply: Sendable, Hashable, Codable, FetchableRecord, MutablePersis
         public static let jobID = Column(CodingKeys.jobID)
         public static let state = Column(CodingKeys.state)
         public static let deliveredAt = Column(CodingKeys.deliveredAt)
+        public static let nextAttemptAt = Column(CodingKeys.nextAttemptAt)
+        public static let kind = Column(CodingKeys.kind)
+        public static let repository = Column(CodingKeys.repository)
+        public static let sha = Column(CodingKeys.sha)
     }
 
     public enum Kind: String, Sendable, Codable, Hashable, DatabaseValueConvertible {
@@ -117,9 +123,14 @@ public struct Reply: Sendable, Hashable, Codable, FetchableRecord, MutablePersis
     }
 
     public enum State: String, Sendable, Codable, Hashable, DatabaseValueConvertible {
+        /// To deliver (again, after ``Reply/nextAttemptAt`` when an attempt failed).
         case pending
         case sent
+        /// Given up on: the forge refused it for good, or it waited too long.
         case failed
+        /// Not sent: a newer reply says the same thing better (a later commit status of the same
+        /// commit, a later text of the same job's comment).
+        case superseded
     }
 
     public var id: Int64?
@@ -140,6 +151,8 @@ public struct Reply: Sendable, Hashable, Codable, FetchableRecord, MutablePersis
     public var error: String?
     public var createdAt = Date()
     public var deliveredAt: Date?
+    /// When a reply whose delivery failed is tried again (`nil`: at once).
+    public var nextAttemptAt: Date?
 
     /// A comment (``Kind/comment`` or ``Kind/jobComment``).
     public static func comment(
@@ -147,7 +160,7 @@ public struct Reply: Sendable, Hashable, Codable, FetchableRecord, MutablePersis
     )
         -> Reply
     {
-        Reply(id: nil, jobID: job, repository: repository, issue: issue, kind: kind, body: body)
+        Reply(id: nil, jobID: job, repository: repository.lowercased(), issue: issue, kind: kind, body: body)
     }
 
     /// A commit status in context `cc-ci`.
@@ -156,13 +169,16 @@ public struct Reply: Sendable, Hashable, Codable, FetchableRecord, MutablePersis
         job: Int64?
     ) -> Reply {
         Reply(
-            id: nil, jobID: job, repository: repository, issue: issue, kind: .status, sha: sha, statusState: state,
-            statusDescription: description, targetURL: targetURL)
+            id: nil, jobID: job, repository: repository.lowercased(), issue: issue, kind: .status, sha: sha,
+            statusState: state, statusDescription: description, targetURL: targetURL)
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
+
+    /// How a job's `replyError` starts while one of its replies waits for the forge.
+    public static let waitingPrefix = "waiting for the forge"
 }
 
 /// A webhook delivery already handled (the forge's delivery id).
@@ -185,15 +201,12 @@ public struct QueueTransaction {
     /// The transaction's clock reading.
     public let now: Date
 
-    /// The queued or running job for this (recipe, PR, head), if any.
-    public func activeJob(recipe: String, pr: Int, headSHA: String) throws -> Job? {
-        try activeJobs(recipe: recipe, pr: pr).first { $0.headSHA == headSHA }
-    }
-
-    /// The queued or running job of that head that covers a request (`quick` or not): a cold job
-    /// covers a quick request too, a quick job only a quick one.
-    public func activeJob(recipe: String, pr: Int, headSHA: String, quick: Bool) throws -> Job? {
-        try activeJobs(recipe: recipe, pr: pr).first { $0.headSHA == headSHA && (quick || !$0.quick) }
+    /// The queued or running job of this pull request and head that covers a request (`quick` or
+    /// not): a cold job covers a quick request too, a quick job only a quick one.
+    public func activeJob(repository: String, recipe: String, pr: Int, headSHA: String, quick: Bool) throws -> Job? {
+        try activeJobs(repository: repository, recipe: recipe, pr: pr).first {
+            $0.headSHA == headSHA && (quick || !$0.quick)
+        }
     }
 
     /// Job `id`, in any state.
@@ -201,10 +214,11 @@ public struct QueueTransaction {
         try Job.fetchOne(db, key: id)
     }
 
-    /// The queued and running jobs of a pull request.
-    public func activeJobs(recipe: String, pr: Int) throws -> [Job] {
+    /// The queued and running jobs of a pull request: the forge repository's (any case) and the
+    /// recipe's — a repository of another owner named like the recipe never reaches them.
+    public func activeJobs(repository: String, recipe: String, pr: Int) throws -> [Job] {
         try Job.filter(
-            Job.Columns.recipe == recipe && Job.Columns.pr == pr
+            Job.Columns.repository == repository.lowercased() && Job.Columns.recipe == recipe && Job.Columns.pr == pr
                 && [JobState.queued, .running].contains(Job.Columns.state)
         ).order(Job.Columns.id).fetchAll(db)
     }
@@ -317,7 +331,7 @@ extension SQLiteStore {
                         SELECT * FROM job AS candidate
                         WHERE state = 'queued'
                           AND NOT EXISTS (SELECT 1 FROM job AS other WHERE other.state = 'running'
-                                          AND other.recipe = candidate.recipe AND other.pr = candidate.pr)
+                                          AND other.repository = candidate.repository AND other.pr = candidate.pr)
                         ORDER BY (SELECT COUNT(*) FROM job AS other
                                   WHERE other.state = 'running' AND other.recipe = candidate.recipe), id
                         LIMIT 1
@@ -352,11 +366,13 @@ extension SQLiteStore {
         try await queueRead { db in try Job.fetchOne(db, key: id) }
     }
 
-    /// Jobs in `states`, oldest first (all jobs when `states` is empty).
-    public func jobs(in states: [JobState] = [], limit: Int = 1000) async throws -> [Job] {
+    /// Jobs in `states`, oldest first (all jobs when `states` is empty): every one, or a page of
+    /// `limit` from `offset` on.
+    public func jobs(in states: [JobState] = [], limit: Int? = nil, offset: Int = 0) async throws -> [Job] {
         try await queueRead { db in
-            var request = Job.order(Job.Columns.id).limit(limit)
+            var request = Job.order(Job.Columns.id)
             if !states.isEmpty { request = request.filter(states.contains(Job.Columns.state)) }
+            if let limit { request = request.limit(limit, offset: offset) }
             return try request.fetchAll(db)
         }
     }
@@ -371,10 +387,72 @@ extension SQLiteStore {
         try await queueRead { db in try Job.filter(Job.Columns.runID == runID).fetchOne(db) }
     }
 
-    /// The oldest reply still to deliver.
-    public func nextPendingReply() async throws -> Reply? {
+    /// The oldest reply due for delivery at `now` (pending, and not waiting out a failed attempt).
+    public func nextPendingReply(now: Date = Date()) async throws -> Reply? {
         try await queueRead { db in
-            try Reply.filter(Reply.Columns.state == Reply.State.pending).order(Reply.Columns.id).fetchOne(db)
+            try Reply.filter(
+                Reply.Columns.state == Reply.State.pending
+                    && (Reply.Columns.nextAttemptAt == nil || Reply.Columns.nextAttemptAt <= now)
+            ).order(Reply.Columns.id).fetchOne(db)
+        }
+    }
+
+    /// When the next pending reply that is waiting out a failed attempt is due (`nil`: none waits).
+    public func nextReplyAttempt() async throws -> Date? {
+        try await queueRead { db in
+            try Date.fetchOne(
+                db, sql: "SELECT MIN(nextAttemptAt) FROM reply WHERE state = 'pending' AND nextAttemptAt IS NOT NULL")
+        }
+    }
+
+    /// How many replies wait for delivery.
+    public func pendingReplyCount() async throws -> Int {
+        try await queueRead { db in try Reply.filter(Reply.Columns.state == Reply.State.pending).fetchCount(db) }
+    }
+
+    /// Marks reply `id` superseded when a newer reply replaces it — a later commit status of the
+    /// same commit, a later text of the same job's comment — so that an older one never lands
+    /// after (and over) a newer one. Returns whether it was.
+    public func supersedeIfOutdated(_ id: Int64) async throws -> Bool {
+        try await queueAccess("update a reply in") { db in
+            guard var reply = try Reply.fetchOne(db, key: id), reply.state == .pending else { return false }
+            let newer: QueryInterfaceRequest<Reply>
+            switch reply.kind {
+            case .status:
+                newer = Reply.filter(
+                    Reply.Columns.kind == Reply.Kind.status && Reply.Columns.repository == reply.repository
+                        && Reply.Columns.sha == reply.sha)
+            case .jobComment:
+                guard let job = reply.jobID else { return false }
+                newer = Reply.filter(Reply.Columns.kind == Reply.Kind.jobComment && Reply.Columns.jobID == job)
+            case .comment:
+                return false
+            }
+            let replaced =
+                try newer.filter(
+                    Reply.Columns.id > id && [Reply.State.pending, .sent].contains(Reply.Columns.state)
+                ).fetchCount(db) > 0
+            guard replaced else { return false }
+            reply.state = .superseded
+            try reply.update(db)
+            return true
+        }
+    }
+
+    /// Records a failed attempt of reply `id` that is worth another: it stays pending until
+    /// `next`, and its job says what is waiting.
+    public func postponeReply(_ id: Int64, error: String, next: Date, now: Date = Date()) async throws {
+        try await queueAccess("record a reply in") { db in
+            guard var reply = try Reply.fetchOne(db, key: id) else { return }
+            reply.attempts += 1
+            reply.error = error
+            reply.nextAttemptAt = next
+            try reply.update(db)
+            guard let jobID = reply.jobID, var job = try Job.fetchOne(db, key: jobID) else { return }
+            job.replyError =
+                "\(Reply.waitingPrefix) (\(reply.kind == .status ? "commit status" : "comment"), attempt "
+                + "\(reply.attempts)): \(error)"
+            try job.update(db)
         }
     }
 
@@ -399,11 +477,14 @@ extension SQLiteStore {
             reply.state = delivered ? .sent : .failed
             reply.error = error
             reply.deliveredAt = delivered ? now : nil
+            reply.nextAttemptAt = nil
             try reply.update(db)
             guard let jobID = reply.jobID, var job = try Job.fetchOne(db, key: jobID) else { return }
             if let commentID, reply.kind == .jobComment || (reply.kind == .comment && job.replyCommentID == nil) {
                 job.replyCommentID = commentID
             }
+            // What was waiting for the forge is said no more once it got through.
+            if job.replyError?.hasPrefix(Reply.waitingPrefix) == true { job.replyError = nil }
             if !delivered, let error {
                 let line = "\(reply.kind == .status ? "commit status" : "comment") not delivered: \(error)"
                 job.replyError = [job.replyError, line].compactMap { $0 }.joined(separator: "\n")

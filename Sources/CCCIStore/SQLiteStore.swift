@@ -2,10 +2,16 @@ import CCCICore
 import Foundation
 import GRDB
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The embedded store: SQLite through GRDB, in WAL mode (a `DatabasePool`), migrated on open.
 /// Migrations are named and never edited once shipped; add a new one instead.
 public final class SQLiteStore: ResultStore {
     let writer: any DatabaseWriter
+    /// The database file's device and inode when it was opened (`nil`: in memory, read-only).
+    let fileIdentity: (device: UInt64, inode: UInt64)?
 
     /// Opens (creating and migrating) the database at `path`. Errors name the file and say what
     /// to do, never SQLite's bare codes.
@@ -20,6 +26,8 @@ public final class SQLiteStore: ResultStore {
         } catch {
             throw StoreError(path: path.path, operation: "open", underlying: error)
         }
+        var info = stat()
+        fileIdentity = stat(path.path, &info) == 0 ? (UInt64(info.st_dev), UInt64(info.st_ino)) : nil
     }
 
     /// Opens the database at `path` for reading only (`ccci results`): it works on a store this
@@ -47,12 +55,14 @@ public final class SQLiteStore: ResultStore {
                 throw StoreError(path: path.path, operation: "read", underlying: error)
             }
         }
+        fileIdentity = nil
     }
 
     /// An in-memory store (for tests of logic above the store).
     public init() throws {
         writer = try DatabaseQueue()
         try Self.migrator.migrate(writer)
+        fileIdentity = nil
     }
 
     static var migrator: DatabaseMigrator {
@@ -125,6 +135,9 @@ public final class SQLiteStore: ResultStore {
         migrator.registerMigration("v7-quick-jobs") { db in
             try db.alter(table: "job") { table in table.add(column: "quick", .boolean).notNull().defaults(to: false) }
         }
+        // `ccci serve` under attack: comments acted on (replays change nothing), pull request heads
+        // ordered by the forge's clock, replies retried with backoff, jobs found by repository.
+        migrator.registerMigration("v8-serve-intake") { db in try createIntakeTables(db) }
         return migrator
     }
 

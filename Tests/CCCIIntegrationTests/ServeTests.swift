@@ -36,8 +36,14 @@ extension Integration {
                 }
             }
 
-            func start(allowlist: [String] = [], extra: [String: String] = [:]) async throws -> ServeProcess {
-                try await ServeProcess(harness: harness, server: server, stub: stub, allowlist: allowlist, extra: extra)
+            /// Starts `ccci serve`; `serve` is more of its `[serve]` table.
+            func start(
+                allowlist: [String] = [], extra: [String: String] = [:], serve: String = ""
+            ) async throws
+                -> ServeProcess
+            {
+                try await ServeProcess(
+                    harness: harness, server: server, stub: stub, allowlist: allowlist, extra: extra, serve: serve)
             }
 
             /// Posts a signed `!testme …` comment on `pr`; returns the answer's status.
@@ -126,7 +132,10 @@ extension Integration {
                 let runID = try #require(job.runID)
                 #expect(job.state == .passed, "\(job.note ?? "") — \(scenario.whyFailed(runID))")
                 #expect(job.level == 5 && job.exitCode == 0 && job.attempt == 1)
-                #expect(await scenario.stub.waitUntil { $0.statuses.count >= 3 && $0.comments.first?.edits ?? 0 >= 1 })
+                #expect(
+                    await scenario.stub.waitUntil {
+                        $0.statuses.last?.state == "success" && $0.comments.first?.edits ?? 0 >= 1
+                    })
                 // One comment: the acknowledgement, edited into the result.
                 let comments = scenario.stub.comments(on: "recipes/web", 1)
                 #expect(comments.count == 1)
@@ -138,12 +147,19 @@ extension Integration {
                 #expect(reply.contains("head `1.3.0+1.36.1`") && reply.contains("base `1.2.0+1.36.1`"))
                 #expect(reply.contains("[run page](http://ci.test/runs/\(runID))"))
                 #expect(reply.contains("[JUnit](http://ci.test/runs/\(runID)/junit.xml)"))
-                // Statuses: queued, running, then success with the level and the run page.
+                // Statuses: pending (queued, running — one the sender had not sent yet when the next
+                // was written is superseded, never sent late), then success with the level and the run page.
                 let statuses = scenario.stub.statuses
-                #expect(statuses.map(\.state) == ["pending", "pending", "success"])
-                #expect(statuses[0].description.hasPrefix("queued") && statuses[1].description.hasPrefix("running"))
-                #expect(statuses[2].description.hasPrefix("level 5"))
-                #expect(statuses[2].targetURL == "http://ci.test/runs/\(runID)")
+                #expect(statuses.count >= 2 && statuses.dropLast().allSatisfy { $0.state == "pending" })
+                #expect(
+                    statuses.dropLast().allSatisfy {
+                        $0.description.hasPrefix("queued") || $0.description.hasPrefix("running")
+                    })
+                let final = try #require(statuses.last)
+                #expect(final.state == "success" && final.description.hasPrefix("level 5"))
+                #expect(final.targetURL == "http://ci.test/runs/\(runID)")
+                let superseded = try await scenario.store.replies(job: queued.number).filter { $0.state == .superseded }
+                #expect(statuses.count + superseded.count == 3, "queued, running and success: each sent or superseded")
                 #expect(statuses.allSatisfy { $0.context == "cc-ci" && $0.sha == scenario.web.head })
                 // The permission was asked of the forge; the head came from it.
                 #expect(scenario.stub.calls.contains { $0.path.hasSuffix("/collaborators/alice/permission") })
@@ -213,7 +229,9 @@ extension Integration {
                 let queued = try #require(try await scenario.store.jobs().first)
                 #expect(await scenario.harness.waitForLog(containing: "[install] converge: started"))
                 let newHead = String(repeating: "5", count: 40)
-                let body = try WebhookFixture.synchronized(head: newHead)
+                scenario.stub.setPullRequest("recipes/web", 1, head: newHead)
+                let body = try WebhookFixture.synchronized(
+                    head: newHead, updatedAt: scenario.stub.updatedAt("recipes/web", 1))
                 let push = try await WebhookFixture.post(
                     body,
                     headers: WebhookFixture.headers(event: "pull_request", body: body, secret: scenario.server.secret),
@@ -346,26 +364,128 @@ extension Integration {
         }
 
         @Test(
-            "the forge is down when the result is ready: the job still passes, the reply is retried, logged and noted on the job"
+            "SIGTERM with 200 live log streams open and a run going: the streams end at once, the run tears down and exits 143, the server exits 0 within 15 s"
+        )
+        func shutdownWithStreams() async throws {
+            try await Scenario.with { scenario in
+                let serve = try await scenario.start(
+                    allowlist: ["alice"], extra: ["CCCI_CAPACITY": "1"],
+                    serve: "max_streams = 300\nmax_streams_per_client = 8")
+                #expect(try await scenario.testme(serve) == 202)
+                let queued = try #require(try await scenario.store.jobs().first)
+                let running = try await scenario.waitForJob(queued.number, timeout: .seconds(120)) {
+                    $0.pid != nil && $0.runID != nil
+                }
+                #expect(await scenario.harness.waitForLog(containing: "[install] converge: started"))
+                let runID = try #require(running.runID)
+                let port = try #require(Int(serve.baseURL.split(separator: ":").last ?? ""))
+                // 200 streams from 25 loopback addresses, 8 each (the per-client cap).
+                var streams: [RawConnection] = []
+                for index in 0..<200 {
+                    let connection = try RawConnection(port: port, from: "127.0.0.\(2 + index / 8)")
+                    let head = try connection.openStream("/runs/\(runID)/events")
+                    #expect(head.hasPrefix("HTTP/1.1 200"), "stream \(index): \(head.prefix(80))")
+                    streams.append(connection)
+                }
+                let refused = try RawConnection(port: port, from: "127.0.0.2")
+                #expect(
+                    try refused.openStream("/runs/\(runID)/events").hasPrefix("HTTP/1.1 429"),
+                    "a ninth from one address")
+                let metrics = try await scenario.get(serve, "/metrics").text
+                #expect(
+                    metrics.contains("ccci_live_streams 200"),
+                    "\(metrics.split(separator: "\n").filter { $0.contains("stream") })")
+                let clock = ContinuousClock()
+                let signalled = clock.now
+                kill(serve.process.processIdentifier, SIGTERM)
+                // Every stream hears why it ends, and is closed.
+                for connection in streams.prefix(20) {
+                    #expect(connection.read(until: "the server is stopping").contains("event: end"))
+                }
+                #expect(await serve.waitForExit(timeout: .seconds(60)) == 0, "\(serve.log.suffix(2000))")
+                let took = clock.now - signalled
+                #expect(took < .seconds(15), "SIGTERM to exit took \(took)")
+                #expect(streams.allSatisfy { $0.isClosedByPeer(within: 1) })
+                let job = try #require(try await scenario.store.job(queued.number))
+                #expect(job.state == .queued && job.attempt == 2, "requeued for the next start")
+                let results = try scenario.results(of: runID)
+                #expect(results.outcome == .cancelled && results.exitCode == 143)
+                #expect(try await scenario.residue(of: runID).isEmpty)
+            }
+        }
+
+        @Test(
+            "a client that walks away ends its stream at once; a connection that trickles its headers is closed after the header timeout; descriptors come back"
+        )
+        func clientsThatGo() async throws {
+            try await Scenario.with { scenario in
+                let serve = try await scenario.start()
+                let port = try #require(Int(serve.baseURL.split(separator: ":").last ?? ""))
+                let pid = serve.process.processIdentifier
+                // A run that never ends: a registered live run with a log (no job, no results).
+                let runID = "20260101T000000Z-web-live01"
+                let runs = try scenario.harness.config().runsDirectory.appendingPathComponent(runID)
+                try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
+                try "a line\n".write(to: runs.appendingPathComponent("run.log"), atomically: true, encoding: .utf8)
+                let live = try scenario.harness.config().liveRunsDirectory
+                try FileManager.default.createDirectory(at: live, withIntermediateDirectories: true)
+                try "{}".write(to: live.appendingPathComponent("\(runID).json"), atomically: true, encoding: .utf8)
+                let baseline = ProcessUsage.descriptors(pid)
+                var streams: [RawConnection] = []
+                for index in 0..<50 {
+                    let connection = try RawConnection(port: port, from: "127.0.1.\(1 + index / 10)")
+                    #expect(try connection.openStream("/runs/\(runID)/events").hasPrefix("HTTP/1.1 200"))
+                    streams.append(connection)
+                }
+                #expect(ProcessUsage.descriptors(pid) >= baseline + 50)
+                for connection in streams { connection.close() }
+                let back = try await poll(
+                    until: { ProcessUsage.descriptors(pid) <= baseline + 2 }, timeout: .seconds(10))
+                #expect(
+                    back, "descriptors: \(baseline) before, \(ProcessUsage.descriptors(pid)) after the clients left")
+                #expect(try await scenario.get(serve, "/metrics").text.contains("ccci_live_streams 0"))
+                // Headers trickled a byte at a time never make a request: closed after 10 s.
+                let slow = try RawConnection(port: port)
+                try slow.send("GET / HTTP/1.1\r\nHo")
+                #expect(slow.isClosedByPeer(within: 15), "a connection whose headers never end is closed")
+                // A connection that says nothing is closed too.
+                let idle = try RawConnection(port: port)
+                #expect(idle.isClosedByPeer(within: 15))
+                #expect(await serve.stop() == 0)
+            }
+        }
+
+        @Test(
+            "the forge is down when the result is ready: the job still passes, its replies wait (noted on the job) and are delivered once the forge is back"
         )
         func forgeDownAtTheReply() async throws {
             try await Scenario.with { scenario in
                 let serve = try await scenario.start(allowlist: ["alice"])
                 #expect(try await scenario.testme(serve) == 202)
                 let queued = try #require(try await scenario.store.jobs().first)
-                #expect(await scenario.stub.waitUntil { $0.statuses.count >= 2 }, "ack, queued and running delivered")
+                #expect(
+                    await scenario.stub.waitUntil { $0.statuses.contains { $0.description.hasPrefix("running") } },
+                    "the ack and the running status delivered")
+                // Down at once (503), then its port closed (refused).
                 scenario.stub.failing = true
+                await scenario.stub.stopListening()
                 let job = try await scenario.waitForJob(queued.number) { !$0.state.isActive }
                 #expect(job.state == .passed)
-                let settled = try await scenario.waitForJob(queued.number, timeout: .seconds(90)) {
-                    $0.replyError != nil
+                let waiting = try await scenario.waitForJob(queued.number, timeout: .seconds(60)) {
+                    $0.replyError?.hasPrefix(Reply.waitingPrefix) == true
                 }
-                #expect(settled.replyError?.contains("not delivered") == true)
-                #expect(settled.state == .passed, "an undeliverable reply never fails the job")
-                #expect(serve.log.contains("reply not delivered"))
-                #expect(scenario.stub.calls.filter { $0.method == "PATCH" }.count >= 2, "the edit was retried")
-                #expect(!scenario.stub.statuses.contains { $0.state == "success" })
+                #expect(waiting.state == .passed, "an undeliverable reply never fails the job")
+                #expect(serve.log.contains("reply not delivered yet"))
                 #expect(try await scenario.get(serve, "/healthz").status == 200, "the server is still up")
+                scenario.stub.failing = false
+                try await scenario.stub.startListening()
+                // The first retry is 5 s after the failure, the next 10 s.
+                #expect(await scenario.stub.waitUntil(timeout: .seconds(60)) { $0.statuses.last?.state == "success" })
+                #expect(scenario.stub.comments(on: "recipes/web", 1).first?.body.contains("level") == true)
+                let delivered = try await scenario.waitForJob(queued.number, timeout: .seconds(30)) {
+                    $0.replyError == nil
+                }
+                #expect(delivered.state == .passed)
                 #expect(await serve.stop() == 0)
             }
         }

@@ -221,7 +221,8 @@ import Testing
             try "first line <b>\n".write(to: log, atomically: true, encoding: .utf8)
             let page = text(try await get(server, "/runs/\(id)"))
             #expect(page.contains("running") && page.contains("first line &lt;b&gt;"))
-            #expect(page.contains("new EventSource(\"/runs/\(id)/events?from=\" + log.dataset.bytes)"))
+            #expect(page.contains("data-events=\"/runs/\(id)/events?from=\("first line <b>\n".utf8.count)\""))
+            #expect(page.contains("new EventSource(log.dataset.events)"))
             #expect(page.contains("<noscript><meta http-equiv=\"refresh\" content=\"5\"></noscript>"))
             let writer = Task {
                 try await Task.sleep(for: .milliseconds(600))

@@ -23,6 +23,7 @@ struct InProcessServer: Sendable {
     /// `mallory` may only read. With `adminToken`, the node has the harness' admin token.
     static func with<T: Sendable>(
         workers: Int = 0, allowlist: [String] = [], owners: [String] = [], adminToken: Bool = false,
+        configure: @Sendable (inout ServerArguments) -> Void = { _ in },
         _ body: @Sendable (InProcessServer) async throws -> T
     ) async throws -> T {
         try await ForgeStub.with { stub in
@@ -32,6 +33,7 @@ struct InProcessServer: Sendable {
             let harness = try ServerHarness()
             var arguments = try harness.arguments(stub: stub, workers: workers, allowlist: allowlist, owners: owners)
             if adminToken { arguments.adminToken = SecretValue(harness.adminToken) }
+            configure(&arguments)
             let app = try await buildApplication(arguments)
             let store = try harness.store()
             return try await app.test(.router) { client in
@@ -44,15 +46,17 @@ struct InProcessServer: Sendable {
     /// otherwise (`nil`: unsigned, a string: that value).
     @discardableResult
     func post(
-        _ body: [UInt8], event: String = "issue_comment", delivery: String = UUID().uuidString,
+        _ body: [UInt8], event: String = "issue_comment", delivery: String? = UUID().uuidString,
         signature: String?? = .none
     ) async throws -> TestResponse {
         var headers = HTTPFields()
         for (name, value) in WebhookFixture.headers(
-            event: event, body: body, secret: harness.secret, delivery: delivery)
+            event: event, body: body, secret: harness.secret, delivery: delivery ?? "")
         {
             headers[HTTPField.Name(name)!] = value
         }
+        // `nil`: no delivery id at all (it is an unsigned header; nothing may rest on it).
+        if delivery == nil { headers[HTTPField.Name("X-Gitea-Delivery")!] = nil }
         switch signature {
         case .none: break
         case .some(.none): headers[HTTPField.Name("X-Gitea-Signature")!] = nil

@@ -35,7 +35,9 @@ import Testing
         #expect(try await claim(store)?.id == web1Again.id)
     }
 
-    @Test("the queue position counts queued jobs up to this one; an active job is found by (recipe, PR, head)")
+    @Test(
+        "the queue position counts queued jobs up to this one; an active job is found by (repository in any case, recipe, PR, head)"
+    )
     func positionsAndCoalescing() async throws {
         let store = try SQLiteStore()
         let first = try await add(store, "web", pr: 1, head: "a")
@@ -45,12 +47,20 @@ import Testing
         }
         #expect(positions == [1, 2])
         let found = try await store.transaction { queue in
-            try queue.activeJob(recipe: "web", pr: 2, headSHA: String(repeating: "b", count: 40))?.id
+            try queue.activeJob(
+                repository: "Recipes/Web", recipe: "web", pr: 2, headSHA: String(repeating: "b", count: 40),
+                quick: false)?.id
         }
         #expect(found == second.id)
+        let stranger = try await store.transaction { queue in
+            try queue.activeJobs(repository: "evil/web", recipe: "web", pr: 2).map(\.id)
+        }
+        #expect(stranger == [], "another owner's repository named like the recipe never reaches its jobs")
         try await store.updateJob(second.number) { job, _ in job.state = .failed }
         let gone = try await store.transaction { queue in
-            try queue.activeJob(recipe: "web", pr: 2, headSHA: String(repeating: "b", count: 40))?.id
+            try queue.activeJob(
+                repository: "Recipes/Web", recipe: "web", pr: 2, headSHA: String(repeating: "b", count: 40),
+                quick: false)?.id
         }
         #expect(gone == .some(nil), "a finished job no longer coalesces")
     }

@@ -15,12 +15,14 @@ struct WebhookFuzzTests {
     func fuzz() async throws {
         try await InProcessServer.with { server async throws in
             var random = SplitMix64(seed: 0xC0FFEE)
-            let comment = try WebhookFixture.comment("!testme --stages install", author: "mallory")
             let stranger = try WebhookFixture.comment("!testme", repository: "recipes/not-enrolled")
             let push = try WebhookFixture.synchronized(head: String(repeating: "9", count: 40))
             let allowed: Set<Int> = [200, 202, 204, 400, 401, 413]
             var counts: [Int: Int] = [:]
             for index in 0..<10_000 {
+                // Each comment new (a comment id acted on before stops at once, before the rules).
+                let comment = try WebhookFixture.comment(
+                    "!testme --stages install", author: "mallory", commentID: 10_000 + index)
                 let (body, event, signature) = Self.delivery(
                     index, random: &random, bases: [comment, stranger, push], secret: server.harness.secret)
                 let response = try await server.post(body, event: event, signature: signature)

@@ -21,7 +21,9 @@ import Synchronization
 /// - `POST /repos/{owner}/{repo}/statuses/{sha}` → 201 and the `CommitStatus`
 ///
 /// A request without `Authorization: token <token>` gets 401. ``failing`` makes it answer 503
-/// to every call (a forge that is down).
+/// to every call (a forge that is down), ``failure`` any other status; ``stopListening()`` closes
+/// its port (connections are refused) until ``startListening()`` opens the same port again; a
+/// pull request's `updated_at` is the second it was last set (``updatedAt(_:_:)``).
 public final class ForgeStub: Sendable {
     /// One API call as the stub received it.
     public struct Call: Sendable, Hashable {
@@ -56,6 +58,7 @@ public final class ForgeStub: Sendable {
         var state: String
         var head: String
         var base = "main"
+        var updatedAt: String
     }
 
     struct State: Sendable {
@@ -66,12 +69,15 @@ public final class ForgeStub: Sendable {
         var nextComment: Int64 = 5000
         var statuses: [Status] = []
         var calls: [Call] = []
-        var failing = false
+        var failure: Int?
+        var delay: Duration?
         var port = 0
     }
 
     public let token: String
     private let state = Mutex(State())
+    /// The running listener (`nil` while the port is closed).
+    private let listener = Mutex<(group: ServiceGroup, task: Task<Void, any Error>)?>(nil)
 
     init(token: String) {
         self.token = token
@@ -85,31 +91,53 @@ public final class ForgeStub: Sendable {
         token: String = "stub-token-\(UUID().uuidString.prefix(8))", _ body: @Sendable (ForgeStub) async throws -> T
     ) async throws -> T {
         let stub = ForgeStub(token: token)
+        try await stub.startListening()
+        do {
+            let result = try await body(stub)
+            await stub.stopListening()
+            return result
+        } catch {
+            await stub.stopListening()
+            throw error
+        }
+    }
+
+    /// Opens the stub's port (the same port again after ``stopListening()``).
+    public func startListening() async throws {
         var logger = Logger(label: "forge-stub")
         logger.logLevel = .critical
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let port = state.withLock { $0.port }
         let app = Application(
-            router: stub.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            router: router(), configuration: .init(address: .hostname("127.0.0.1", port: port)),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            do {
-                var iterator = ports.makeAsyncIterator()
-                guard let port = await iterator.next(), port > 0 else {
-                    throw TestSetupError("the forge stub did not start")
-                }
-                stub.state.withLock { $0.port = port }
-                let result = try await body(stub)
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-                return result
-            } catch {
-                await group.triggerGracefulShutdown()
-                try? await tasks.waitForAll()
-                throw error
-            }
+        let task = Task {
+            defer { continuation.finish() }
+            try await group.run()
         }
+        var iterator = ports.makeAsyncIterator()
+        guard let bound = await iterator.next(), bound > 0 else {
+            await group.triggerGracefulShutdown()
+            _ = await task.result
+            throw TestSetupError("the forge stub did not start")
+        }
+        state.withLock { $0.port = bound }
+        listener.withLock { $0 = (group, task) }
+    }
+
+    /// Closes the stub's port: every connection is refused until ``startListening()``.
+    public func stopListening() async {
+        guard
+            let (group, task) = listener.withLock({ current in
+                defer { current = nil }
+                return current
+            })
+        else {
+            return
+        }
+        await group.triggerGracefulShutdown()
+        _ = await task.result
     }
 
     // MARK: - Setting up
@@ -118,7 +146,22 @@ public final class ForgeStub: Sendable {
     public func setPullRequest(
         _ repository: String, _ number: Int, head: String, state pullState: String = "open", base: String = "main"
     ) {
-        state.withLock { $0.pulls["\(repository)#\(number)"] = Pull(state: pullState, head: head, base: base) }
+        let now = Self.timestamp(Date())
+        state.withLock {
+            $0.pulls["\(repository)#\(number)"] = Pull(state: pullState, head: head, base: base, updatedAt: now)
+        }
+    }
+
+    /// The pull request's `updated_at`, as the API and the webhooks say it.
+    public func updatedAt(_ repository: String, _ number: Int) -> String? {
+        state.withLock { $0.pulls["\(repository)#\(number)"]?.updatedAt }
+    }
+
+    /// RFC 3339 to the second, in UTC (Gitea's form).
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
     }
 
     /// Makes `user` exist and gives them `permission` (`none`, `read`, `write`, `admin`, `owner`) on
@@ -137,8 +180,20 @@ public final class ForgeStub: Sendable {
 
     /// While `true`, every API call is answered 503.
     public var failing: Bool {
-        get { state.withLock { $0.failing } }
-        set { state.withLock { $0.failing = newValue } }
+        get { state.withLock { $0.failure == 503 } }
+        set { state.withLock { $0.failure = newValue ? 503 : nil } }
+    }
+
+    /// While set, every API call is answered with this status.
+    public var failure: Int? {
+        get { state.withLock { $0.failure } }
+        set { state.withLock { $0.failure = newValue } }
+    }
+
+    /// While set, every API call is answered after this long (a forge that hangs).
+    public var delay: Duration? {
+        get { state.withLock { $0.delay } }
+        set { state.withLock { $0.delay = newValue } }
     }
 
     // MARK: - What it received
@@ -277,14 +332,19 @@ public final class ForgeStub: Sendable {
         let repo = context.parameters.get("repo") ?? ""
         let authorized = request.headers[.authorization] == "token \(token)"
         let path = String(request.uri.path.dropFirst("/api/v1".count))
-        let failing = state.withLock { state in
+        let (failure, delay) = state.withLock { state in
             state.calls.append(
                 Call(method: request.method.rawValue, path: path, body: Self.fields(buffer), authorized: authorized))
-            return state.failing
+            return (state.failure, state.delay)
         }
-        if failing { return Self.response(.serviceUnavailable, ["message": "the stub forge is down"]) }
+        if let failure {
+            if let delay { try await Task.sleep(for: delay) }
+            return Self.response(.init(code: failure), ["message": "the stub forge answers \(failure)"])
+        }
         guard authorized else { return Self.response(.unauthorized, ["message": "token is required"]) }
         let (status, object) = try handler("\(owner)/\(repo)", Self.fields(buffer))
+        // The answer is what the forge knew when it was asked; it arrives `delay` later.
+        if let delay { try await Task.sleep(for: delay) }
         return Self.response(status, object)
     }
 
@@ -306,6 +366,7 @@ public final class ForgeStub: Sendable {
     static func pullJSON(repository: String, number: Int, pull: Pull) -> [String: Any] {
         [
             "id": 500 + number, "number": number, "state": pull.state, "merged": false, "title": "a pull request",
+            "updated_at": pull.updatedAt,
             "html_url": "http://forge.test/\(repository)/pulls/\(number)",
             "head": ["label": "pr-\(number)", "ref": "pr-\(number)", "sha": pull.head, "repo_id": 42],
             "base": ["label": pull.base, "ref": pull.base, "sha": String(repeating: "1", count: 40), "repo_id": 42],

@@ -21,13 +21,15 @@ public final class ServeProcess: @unchecked Sendable {
     /// Starts `ccci serve` and waits (bounded) until it listens.
     public init(
         harness: RunHarness, server: ServerHarness, stub: ForgeStub, allowlist: [String] = ["alice"],
-        extra: [String: String] = [:], name: String = "serve"
+        extra: [String: String] = [:], name: String = "serve", serve: String = "", arguments: [String] = []
     ) async throws {
-        let config = try server.writeServeConfig(stub: stub, allowlist: allowlist)
+        let config = try server.writeServeConfig(stub: stub, allowlist: allowlist, serve: serve)
         output = harness.home.appending("\(name)-\(UUID().uuidString.prefix(6)).log")
         var environment = ["CCCI_CONFIG": config.path, "CCCI_LOG_LEVEL": "info"]
         for (key, value) in extra { environment[key] = value }
-        let (process, output) = (try await harness.start(["serve"], output: output, extra: environment), output)
+        let (process, output) = (
+            try await harness.start(["serve"] + arguments, output: output, extra: environment), output
+        )
         self.process = process
         // The port it logs once it listens; "" when it exited first.
         let port = try await poll(

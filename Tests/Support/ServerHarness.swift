@@ -29,8 +29,15 @@ public struct ServerHarness: Sendable {
     }
 
     /// The node configuration: the lab's, with this home and catalogue and a `[serve]` table for
-    /// `stub`.
+    /// `stub`. Each catalogue recipe is a clone of `recipes/<recipe>` on the stub (its `origin`),
+    /// so the server knows which repository is which recipe.
     public func config(stub: ForgeStub, allowlist: [String] = [], owners: [String] = []) throws -> NodeConfig {
+        let catalogue = home.appending("catalogue")
+        for recipe in (try? FileManager.default.contentsOfDirectory(atPath: catalogue.path)) ?? [] {
+            let gitConfig = catalogue.appendingPathComponent("\(recipe)/.git/config")
+            guard !FileManager.default.fileExists(atPath: gitConfig.path) else { continue }
+            try Data("[remote \"origin\"]\n\turl = \(stub.baseURL)/recipes/\(recipe).git\n".utf8).write(to: gitConfig)
+        }
         var config = try TestEnvironment.labConfig(
             home: home.url,
             extra: [
@@ -46,15 +53,19 @@ public struct ServerHarness: Sendable {
         return config
     }
 
-    /// In-process server arguments (no housekeeping; quick retries unless `retry` is given).
+    /// In-process server arguments (no housekeeping; the server's retry policy with a quicker
+    /// retry, unless `retry` is given).
     public func arguments(
         stub: ForgeStub, workers: Int = 0, allowlist: [String] = [], owners: [String] = [],
-        retry: RetryPolicy = RetryPolicy(attempts: 3, firstDelay: .milliseconds(20), timeout: .seconds(5))
+        retry: RetryPolicy = RetryPolicy(
+            attempts: 2, firstDelay: .milliseconds(20), timeout: .seconds(5), retriesTransportErrors: false)
     ) throws -> ServerArguments {
-        ServerArguments(
+        var arguments = ServerArguments(
             config: try config(stub: stub, allowlist: allowlist, owners: owners), webhookSecret: SecretValue(secret),
             forgeToken: SecretValue(stub.token), executable: TestEnvironment.ccciExecutable,
             logger: logs.logger(label: "ccci.serve"), workers: workers, retry: retry, housekeepingInterval: nil)
+        arguments.replyRetryDelay = .milliseconds(100)
+        return arguments
     }
 
     /// The store the server uses.
@@ -64,7 +75,7 @@ public struct ServerHarness: Sendable {
 
     /// Writes the files `ccci serve` reads (config.toml, the secret and token files, mode 600)
     /// and returns the config file.
-    public func writeServeConfig(stub: ForgeStub, allowlist: [String] = []) throws -> URL {
+    public func writeServeConfig(stub: ForgeStub, allowlist: [String] = [], serve: String = "") throws -> URL {
         let directory = home.appending("etc")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let secretFile = directory.appendingPathComponent("webhook-secret")
@@ -87,6 +98,8 @@ public struct ServerHarness: Sendable {
             forge_token_file = "\(tokenFile.path)"
             admin_token_file = "\(adminFile.path)"
             allowlist = [\(allow)]
+            owners = ["recipes"]
+            \(serve)
 
             """.utf8
         ).write(to: file)

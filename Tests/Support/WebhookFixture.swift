@@ -37,13 +37,19 @@ public enum WebhookFixture {
         return try serialize(payload)
     }
 
-    /// A `pull_request` payload for a push to pull request `pr` (action `synchronized`).
-    public static func synchronized(repository: String = "recipes/web", pr: Int = 1, head: String) throws -> [UInt8] {
+    /// A `pull_request` payload for a push to pull request `pr` (action `synchronized`, or
+    /// `action`), the pull request updated at `updatedAt` (the fixture's time by default).
+    public static func synchronized(
+        repository: String = "recipes/web", pr: Int = 1, head: String, updatedAt: String? = nil,
+        action: String = "synchronized"
+    ) throws -> [UInt8] {
         var payload = try load("pull_request_synchronized.json")
         let parts = repository.split(separator: "/").map(String.init)
         payload["number"] = pr
+        payload["action"] = action
         var pull = payload["pull_request"] as! [String: Any]
         pull["number"] = pr
+        if let updatedAt { pull["updated_at"] = updatedAt }
         var headBranch = pull["head"] as! [String: Any]
         headBranch["sha"] = head
         pull["head"] = headBranch

@@ -59,6 +59,8 @@ public struct NodeConfig: Sendable, Hashable {
     public var storePath: URL { home.appendingPathComponent("ccci.sqlite") }
     public var resticDirectory: URL { home.appendingPathComponent("restic") }
     public var workspacesDirectory: URL { home.appendingPathComponent("work") }
+    /// The registrations of live runs (`live/<run>.json` and its lock; SPEC F-JANITOR).
+    public var liveRunsDirectory: URL { home.appendingPathComponent("live") }
     /// The warm canonicals' recipe trees, one per enrolled recipe (`warm/<recipe>/tree`).
     public var warmDirectory: URL { home.appendingPathComponent("warm") }
     /// The recipe tree the warm canonical of `recipe` is deployed from (at the canonical's commit).

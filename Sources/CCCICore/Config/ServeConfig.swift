@@ -13,6 +13,8 @@ import Foundation
 /// admin_token_file = "/etc/ccci/admin-token"        # optional: cancelling jobs on /queue
 /// allowlist = ["alice"]                              # may run !testme without write access
 /// owners = ["coop-cloud"]                            # only these owners' repositories (default: any)
+/// max_streams = 256                                  # live log streams open at once, in all
+/// max_streams_per_client = 16                        # … and from one client address
 /// ```
 ///
 /// The webhook secret and the tokens are never in the configuration: it names the files that
@@ -43,14 +45,17 @@ public struct ServeConfig: Sendable, Hashable {
     public var allowlist: [String] = []
     /// When not empty, only repositories of these owners are accepted.
     public var owners: [String] = []
+    /// How many live log streams (`/runs/<id>/events`) may be open at once, in all and from one
+    /// client address (behind a reverse proxy, every client has the proxy's address).
+    public var maxStreams = 256
+    public var maxStreamsPerClient = 16
 
     public init() {}
 
     /// The keys of the `[serve]` table.
     public static let keys = [
         "listen", "public_url", "forge", "forge_url", "webhook_secret_file", "forge_token_file", "admin_token_file",
-        "allowlist",
-        "owners",
+        "allowlist", "owners", "max_streams", "max_streams_per_client",
     ]
 
     /// The `listen` value as written.
@@ -93,6 +98,8 @@ public struct ServeConfig: Sendable, Hashable {
         adminTokenFile = try reader.string("admin_token_file")
         allowlist = try reader.strings("allowlist") ?? []
         owners = try reader.strings("owners") ?? []
+        maxStreams = try reader.int("max_streams", in: 1...100_000) ?? maxStreams
+        maxStreamsPerClient = try reader.int("max_streams_per_client", in: 1...100_000) ?? maxStreamsPerClient
     }
 
     /// `host:port`, `[v6]:port`; `nil` when it is neither.
@@ -184,6 +191,16 @@ struct ConfigTable {
             throw .invalid(file: file, key: "\(prefix).\(key)", message: "expects a non-empty string")
         }
         return text
+    }
+
+    func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let value = table[key] else { return nil }
+        guard case .int(let number) = value, range.contains(number) else {
+            throw .invalid(
+                file: file, key: "\(prefix).\(key)",
+                message: "expects an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
     }
 
     func strings(_ key: String) throws(ConfigError) -> [String]? {

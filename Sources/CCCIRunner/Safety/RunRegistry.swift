@@ -73,7 +73,7 @@ public final class RunRegistration: Sendable {
 
     /// The registrations directory of a node.
     public static func directory(_ config: NodeConfig) -> URL {
-        config.home.appendingPathComponent("live")
+        config.liveRunsDirectory
     }
 
     /// Registers this process' run and takes its lock for the rest of the process' life.

@@ -51,9 +51,19 @@ struct APIHandler: APIProtocol {
     }
 
     func getQueue(_ input: Operations.GetQueue.Input) async throws -> Operations.GetQueue.Output {
+        let limit = input.query.limit ?? 100
+        let offset = input.query.offset ?? 0
+        guard (1...1000).contains(limit) else {
+            return .badRequest(.init(body: .json(.init(error: "limit must be between 1 and 1000, not \(limit)"))))
+        }
+        guard offset >= 0 else {
+            return .badRequest(.init(body: .json(.init(error: "offset must be 0 or more, not \(offset)"))))
+        }
         let running = try await store.jobs(in: [.running]).map(Self.job)
-        let queued = try await store.jobs(in: [.queued]).map(Self.job)
-        return .ok(.init(body: .json(.init(running: running, queued: queued))))
+        let total = try await store.jobCount(in: .queued)
+        let queued = try await store.jobs(in: [.queued], limit: limit, offset: offset).map(Self.job)
+        return .ok(
+            .init(body: .json(.init(running: running, queued: queued, totalQueued: total, offset: offset))))
     }
 
     static func outcome(_ outcome: RunOutcome) -> Components.Schemas.Outcome {

@@ -1,18 +1,46 @@
+import AsyncHTTPClient
 import CCCICore
 import CCCIStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import ServiceLifecycle
 
 /// Builds `ccci serve`: the store, the forge client, the bridge, the router, and the services —
-/// listed in dependency order (reply sender → workers → housekeeping → HTTP, the HTTP server
-/// last as Hummingbird adds it) so that on SIGTERM/SIGINT they stop in reverse: the server
-/// stops accepting, the workers stop their runs and requeue them, and the sender delivers the
-/// replies that produced before it stops.
+/// listed in dependency order (forge client → reply sender → workers → intake → housekeeping →
+/// HTTP, the HTTP server last as Hummingbird adds it) so that they stop in reverse.
 public func buildApplication(_ arguments: ServerArguments) async throws -> some ApplicationProtocol {
+    try await buildServer(arguments).application
+}
+
+/// Builds the server and runs it until SIGTERM or SIGINT, then shuts it down gracefully.
+///
+/// A signal first tells the workers to stop their runs and ends every live log stream
+/// (``ShutdownHerald``, stopped before anything else); then the HTTP server stops accepting and
+/// finishes its requests, the workers wait for their runs to tear down and queue them again, and
+/// the reply sender delivers what they said. A stream or a slow request never holds the runs'
+/// stop back, and a browser tab never holds the server open.
+public func runServer(_ arguments: ServerArguments) async throws {
+    let server = try await buildServer(arguments)
+    let group = ServiceGroup(
+        configuration: .init(
+            services: [server.application, ShutdownHerald(beginStopping: server.beginStopping)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: arguments.logger))
+    try await group.run()
+}
+
+/// The server and what stops it early.
+struct BuiltServer {
+    let application: Application<RouterResponder<ServerContext>>
+    /// Tells the workers to stop their runs and ends the live log streams.
+    let beginStopping: @Sendable () -> Void
+}
+
+func buildServer(_ arguments: ServerArguments) async throws -> BuiltServer {
     let config = arguments.config
     let logger = arguments.logger
     let store: SQLiteStore
@@ -21,29 +49,49 @@ public func buildApplication(_ arguments: ServerArguments) async throws -> some 
     } catch {
         throw ServeSetupError.store(error.description)
     }
+    // The forge's own client: a refused connection fails the call at once (the default pool
+    // would try to connect again until the call's deadline), and what needed the forge waits in
+    // the store to be tried again.
+    var clientConfiguration = HTTPClient.Configuration()
+    clientConfiguration.connectionPool.retryConnectionEstablishment = false
+    clientConfiguration.timeout.connect = .seconds(3)
+    let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     let forge = GiteaForge(
         kind: config.serve.forge, baseURL: config.serve.forgeURL ?? "http://127.0.0.1", token: arguments.forgeToken,
-        webhookSecret: arguments.webhookSecret, retry: arguments.retry, logger: logger)
+        webhookSecret: arguments.webhookSecret, retry: arguments.retry, client: client, logger: logger)
     let links = arguments.links
     let running = RunningJobs()
     let workWakeup = Wakeup()
     let replyWakeup = Wakeup()
-    let catalogueDirectory = config.catalogueDirectory
-    let catalogueURLs = Set(config.catalogueURLs.keys)
+    let enrolment = Enrolment(config: config)
+    let unplaced = enrolment.unplaced
+    if !unplaced.isEmpty {
+        logger.warning(
+            config.serve.owners.isEmpty
+                ? "recipes whose repository on the forge is unknown get no !testme: set [catalogue] URLs on the forge, or serve.owners"
+                : "recipes whose repository on the forge is unknown are matched by name within serve.owners",
+            metadata: ["recipes": "\(unplaced.joined(separator: ","))"])
+    }
     let bridge = Bridge(
-        forge: forge, store: store, settings: config.serve, links: links,
-        enrolled: { Catalogue.names(directory: catalogueDirectory).union(catalogueURLs) }, running: running,
+        forge: forge, store: store, settings: config.serve, links: links, enrolment: enrolment, running: running,
         wakeWorkers: workWakeup, wakeReplies: replyWakeup, logger: logger)
     let metrics = ServerMetrics()
+    let streams =
+        arguments.liveStreams
+        ?? LiveStreams(limit: config.serve.maxStreams, perClient: config.serve.maxStreamsPerClient)
     let router = try buildRouter(
         bridge: bridge, store: store, config: config, links: links, metrics: metrics, workers: arguments.workers,
-        adminToken: arguments.adminToken)
+        adminToken: arguments.adminToken, streams: streams)
+    let workers = JobWorkers(
+        store: store, config: config, capacity: arguments.workers, executable: arguments.executable,
+        environment: arguments.environment, links: links, running: running, wakeup: workWakeup,
+        replies: replyWakeup, logger: logger, orphanGrace: arguments.orphanGrace, metrics: metrics)
     var services: [any Service] = [
-        ReplySender(store: store, forge: forge, wakeup: replyWakeup, logger: logger),
-        JobWorkers(
-            store: store, config: config, capacity: arguments.workers, executable: arguments.executable,
-            environment: arguments.environment, links: links, running: running, wakeup: workWakeup,
-            replies: replyWakeup, logger: logger, orphanGrace: arguments.orphanGrace, metrics: metrics),
+        HTTPClientLifetime(client: client),
+        ReplySender(
+            store: store, forge: forge, wakeup: replyWakeup, logger: logger, firstDelay: arguments.replyRetryDelay),
+        workers,
+        IntakeRetry(bridge: bridge),
     ]
     if let interval = arguments.housekeepingInterval {
         services.append(
@@ -51,8 +99,12 @@ public func buildApplication(_ arguments: ServerArguments) async throws -> some 
                 retention: Retention(config: config), store: store, interval: interval,
                 pruneBackups: arguments.pruneBackups, logger: logger))
     }
-    return Application(
+    let application = Application(
         router: router,
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [ConnectionWatch(headerTimeout: .seconds(arguments.headerTimeoutSeconds))],
+                idleTimeout: .seconds(arguments.idleTimeoutSeconds))),
         configuration: .init(
             address: .hostname(config.serve.listenHost, port: config.serve.listenPort), serverName: "cc-ci"),
         services: services,
@@ -67,28 +119,31 @@ public func buildApplication(_ arguments: ServerArguments) async throws -> some 
             await arguments.onListening?(channel.localAddress?.port ?? 0)
         },
         logger: logger)
+    return BuiltServer(
+        application: application,
+        beginStopping: {
+            logger.notice("stopping: the runs are told to stop, the live log streams end")
+            workers.stop()
+            streams.close()
+        })
 }
 
-/// Builds the server and runs it until SIGTERM or SIGINT, then shuts it down gracefully.
-public func runServer(_ arguments: ServerArguments) async throws {
-    try await buildApplication(arguments).runService()
-}
-
-/// The routes, by topic: webhooks, jobs and runs' files, the dashboard, health and metrics.
+/// The routes, by topic: webhooks, jobs and runs' files, the dashboard, health and metrics;
+/// every answer with the security headers (``SecurityHeaders``).
 public func buildRouter(
     bridge: Bridge, store: SQLiteStore, config: NodeConfig, links: Links, metrics: ServerMetrics, workers: Int,
-    adminToken: SecretValue? = nil
-) throws -> Router<
-    BasicRequestContext
-> {
-    let router = Router()
+    adminToken: SecretValue? = nil, streams: LiveStreams? = nil
+) throws -> Router<ServerContext> {
+    let router = Router(context: ServerContext.self, options: [.autoGenerateHeadEndpoints])
+    let streams = streams ?? LiveStreams(limit: config.serve.maxStreams, perClient: config.serve.maxStreamsPerClient)
+    router.add(middleware: SecurityHeaders())
     HookRoutes(bridge: bridge, metrics: metrics).addRoutes(to: router)
     RunRoutes(store: store, config: config, links: links).addRoutes(to: router)
     DashboardRoutes(
         store: store, config: config, links: links, forgeURL: config.serve.forgeURL, bridge: bridge,
-        adminToken: adminToken
+        adminToken: adminToken, streams: streams
     ).addRoutes(to: router)
-    HealthRoutes(store: store, metrics: metrics, workers: workers).addRoutes(to: router)
+    HealthRoutes(store: store, metrics: metrics, workers: workers, streams: streams).addRoutes(to: router)
     // The JSON API, generated from Sources/CCCIAPI/openapi.yaml.
     router.add(middleware: APIMethods())
     try APIHandler(store: store, config: config).registerHandlers(
@@ -97,13 +152,24 @@ public func buildRouter(
     return router
 }
 
-/// The recipes of a catalogue directory (`<dir>/<recipe>/.git`).
-enum Catalogue {
-    static func names(directory: URL) -> Set<String> {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return Set(
-            entries.filter {
-                FileManager.default.fileExists(atPath: directory.appendingPathComponent("\($0)/.git").path)
-            })
+/// Stopped first when the server is told to stop (the last service of the outermost group): it
+/// starts what must not wait for the HTTP server to drain — the runs' stop, the streams' end.
+struct ShutdownHerald: Service {
+    let beginStopping: @Sendable () -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        beginStopping()
+    }
+}
+
+/// The forge client's lifetime: shut down when everything that calls the forge has stopped (it is
+/// the first service, so the last to stop).
+struct HTTPClientLifetime: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
     }
 }

@@ -19,6 +19,15 @@ public struct ServerArguments: Sendable {
     /// How many workers run jobs (default: the node's capacity; 0: none — jobs only queue).
     public var workers: Int
     public var retry: RetryPolicy
+    /// How long a connection may take to send its first request's head, and how long it may sit
+    /// idle between requests, before it is closed.
+    public var headerTimeoutSeconds: Int64 = 10
+    public var idleTimeoutSeconds: Int64 = 30
+    /// The first delay before a reply the forge did not take is tried again (it doubles, up to
+    /// ten minutes).
+    public var replyRetryDelay: Duration = .seconds(5)
+    /// The live log streams' limits and switch (`nil`: made from `serve.max_streams*`).
+    public var liveStreams: LiveStreams?
     /// How often housekeeping runs (`nil`: never).
     public var housekeepingInterval: Duration?
     /// How long a run that outlived a dead server gets to tear down before it is killed.
@@ -32,7 +41,7 @@ public struct ServerArguments: Sendable {
     public init(
         config: NodeConfig, webhookSecret: SecretValue, forgeToken: SecretValue, executable: URL,
         environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger, workers: Int? = nil,
-        retry: RetryPolicy = RetryPolicy(), housekeepingInterval: Duration? = .seconds(6 * 3600),
+        retry: RetryPolicy = .serve, housekeepingInterval: Duration? = .seconds(6 * 3600),
         orphanGrace: Duration = .seconds(300)
     ) {
         self.config = config

@@ -18,10 +18,12 @@ struct DashboardRoutes {
     let bridge: Bridge
     /// The token an operator gives to cancel a job (`nil`: cancelling is off).
     let adminToken: SecretValue?
+    /// The live log streams open, and their limits.
+    let streams: LiveStreams
     /// The matrix and the badges as last rendered.
     let cache = RenderCache()
 
-    func addRoutes(to router: Router<some RequestContext>) {
+    func addRoutes(to router: Router<ServerContext>) {
         router.get("/") { _, _ -> Response in
             // The ages it shows are in minutes: kept for at most 30 s.
             let page = try await cache.body("/", generation: store.generation(), maxAge: .seconds(30)) {
@@ -56,14 +58,37 @@ struct DashboardRoutes {
             guard let id = context.parameters.get("id"), let directory = runDirectory(id) else {
                 return .text(.notFound, "no such run")
             }
+            let ticket: LiveStreams.Ticket
+            switch streams.open(client: context.clientAddress) {
+            case .success(let granted):
+                ticket = granted
+            case .failure(.stopping):
+                return .text(.serviceUnavailable, "the server is stopping")
+            case .failure(.full(let limit)):
+                return .tooMany("\(limit) live log streams are open on this server, its limit — try again later")
+            case .failure(.clientFull(let limit)):
+                return .tooMany(
+                    "\(limit) live log streams are open from your address, its limit — close one (another tab?)")
+            }
             let from = request.uri.queryParameters.get("from").flatMap(Int.init) ?? 0
-            return LogEvents(directory: directory).response(from: from)
+            let store = self.store
+            let config = self.config
+            return LogEvents(
+                directory: directory, isRunning: { await Self.isRunning(id, store: store, config: config) },
+                ticket: ticket, watch: await context.connectionWatch()
+            ).response(from: from)
         }
-        router.get("/queue") { _, _ -> Response in
+        router.get("/queue") { request, _ -> Response in
+            // Any page number reads (one past the last shows none); none overflows the offset.
+            let page = min(max(1, request.uri.queryParameters.get("page").flatMap(Int.init) ?? 1), 1_000_000)
             let running = try await store.jobs(in: [.running])
-            let queued = try await store.jobs(in: [.queued])
+            let waiting = try await store.jobCount(in: .queued)
+            let offset = (page - 1) * QueuePage.pageSize
+            let queued = try await store.jobs(in: [.queued], limit: QueuePage.pageSize, offset: offset)
             return .html(
-                QueuePage.render(running: running, queued: queued, now: Date(), cancellable: adminToken != nil))
+                QueuePage.render(
+                    running: running, queued: queued, waiting: waiting, page: page, now: Date(),
+                    cancellable: adminToken != nil))
         }
         router.post("/queue/:number/cancel") { request, context -> Response in
             guard let number = context.parameters.get("number").flatMap(Int64.init), number > 0 else {
@@ -106,67 +131,21 @@ struct DashboardRoutes {
         return RunPage.Origin(pullRequestURL: "\(base)/\(job.repository)/pulls/\(job.pr)", requester: job.requester)
     }
 
-    func runDirectory(_ id: String) -> URL? { config.existingRunDirectory(id) }
+    func runDirectory(_ id: String) -> URL? { RunFiles.directory(id, config: config) }
 
     /// The run's log so far.
     static func log(in directory: URL) -> String {
-        guard let log = NodeConfig.runLog(in: directory), let data = FileManager.default.contents(atPath: log.path)
+        guard let log = RunFiles.log(in: directory), let data = RunFiles.read(log.lastPathComponent, in: directory)
         else { return "" }
         return String(decoding: data, as: UTF8.self)
     }
-}
 
-/// A live run's log as server-sent events: every new line is a `message`; `done` once the run's
-/// results exist. Polls the file (a run writes its log line by line) and reads only the bytes
-/// past what it has sent, from byte `from` on.
-struct LogEvents {
-    let directory: URL
-    var interval: Duration = .milliseconds(250)
-
-    func response(from offset: Int) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "text/event-stream"
-        headers[.cacheControl] = "no-cache"
-        let directory = self.directory
-        let interval = self.interval
-        return Response(
-            status: .ok, headers: headers,
-            body: ResponseBody { writer in
-                var offset = max(0, offset)
-                var pending = ""
-                while !Task.isCancelled {
-                    let finished = FileManager.default.fileExists(
-                        atPath: directory.appendingPathComponent("results.json").path)
-                    if let fresh = Self.bytes(of: directory, from: offset), !fresh.isEmpty {
-                        pending += String(decoding: fresh, as: UTF8.self)
-                        offset += fresh.count
-                        var lines = pending.split(separator: "\n", omittingEmptySubsequences: false)
-                        pending = String(lines.removeLast())
-                        if !lines.isEmpty {
-                            let events = lines.map { "data: \($0)\n\n" }.joined()
-                            try await writer.write(ByteBuffer(string: events))
-                        }
-                    }
-                    if finished {
-                        try await writer.write(ByteBuffer(string: "event: done\ndata: finished\n\n"))
-                        break
-                    }
-                    try await Task.sleep(for: interval)
-                }
-                try await writer.finish(nil)
-            })
-    }
-}
-
-extension LogEvents {
-    /// The run log's bytes past `offset` (`nil`: no log yet).
-    static func bytes(of directory: URL, from offset: Int) -> Data? {
-        guard let log = NodeConfig.runLog(in: directory), let handle = try? FileHandle(forReadingFrom: log) else {
-            return nil
-        }
-        defer { try? handle.close() }
-        guard (try? handle.seek(toOffset: UInt64(offset))) != nil else { return nil }
-        return try? handle.readToEnd()
+    /// Whether run `id` still runs: its job's current run and running, or — a run no job started
+    /// (`ccci run` on the command line, the sweep) — registered as a live run.
+    static func isRunning(_ id: String, store: SQLiteStore, config: NodeConfig) async -> Bool {
+        if let job = try? await store.job(runID: id) { return job.state == .running }
+        return FileManager.default.fileExists(
+            atPath: config.liveRunsDirectory.appendingPathComponent("\(id).json").path)
     }
 }
 
@@ -181,6 +160,13 @@ extension Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// 429: a limit was reached; try again in half a minute.
+    static func tooMany(_ message: String) -> Response {
+        var response = Response.text(.tooManyRequests, message)
+        response.headers[.retryAfter] = "30"
+        return response
     }
 
     /// The dashboard's 404 page, saying what was not found.

@@ -1,4 +1,5 @@
 import CCCICore
+import Crypto
 import Foundation
 
 #if canImport(Glibc)
@@ -100,6 +101,48 @@ enum Layout {
         return "\(fields.tm_year + 1900)-\(two(fields.tm_mon + 1))-\(two(fields.tm_mday))T"
             + "\(two(fields.tm_hour)):\(two(fields.tm_min)):\(two(fields.tm_sec))Z"
     }
+
+    /// The live log's script, the same on every page (so that the content security policy can
+    /// name it by its hash): it follows the events of `#log`'s `data-events` URL, reloads the
+    /// page when the run is done, and says why the stream ended otherwise (no reconnecting).
+    static let liveLogScript: HTML = """
+        <script>
+        (function () {
+          var log = document.getElementById("log");
+          var source = new EventSource(log.dataset.events);
+          source.onmessage = function (event) {
+            log.textContent += event.data + "\\n";
+            log.scrollTop = log.scrollHeight;
+          };
+          source.addEventListener("done", function () { source.close(); location.reload(); });
+          source.addEventListener("end", function (event) {
+            source.close();
+            var end = document.getElementById("log-end");
+            end.textContent = "The live log stopped: " + event.data + ".";
+            end.hidden = false;
+          });
+        })();
+        </script>
+        """
+
+    /// The `Content-Security-Policy` of every answer: nothing but the dashboard's own stylesheet
+    /// and live-log script (by hash), images and event streams from this server, forms posted to it;
+    /// no framing, no plugins, no base URL change.
+    static let contentSecurityPolicy: String = {
+        func hash(of element: HTML, tag: String) -> String {
+            let text = element.rendered
+            guard let open = text.range(of: ">"), let close = text.range(of: "</\(tag)>", options: .backwards) else {
+                return "'none'"
+            }
+            let body = String(text[open.upperBound..<close.lowerBound])
+            return "'sha256-\(Data(SHA256.hash(data: Data(body.utf8))).base64EncodedString())'"
+        }
+        return [
+            "default-src 'none'", "style-src \(hash(of: "<style>\(stylesheet)</style>", tag: "style"))",
+            "script-src \(hash(of: liveLogScript, tag: "script"))", "img-src 'self' data:", "connect-src 'self'",
+            "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
+        ].joined(separator: "; ")
+    }()
 
     static let stylesheet: HTML = """
         :root{--fg:#1b1f24;--muted:#59636e;--line:#d1d9e0;--pass:#1a7f37;--fail:#cf222e;--skip:#6e7781;--warn:#9a6700}

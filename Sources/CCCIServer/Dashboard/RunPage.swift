@@ -96,24 +96,12 @@ enum RunPage {
     /// A run that has not finished: its log so far, followed live.
     static func renderLive(runID: String, recipe: String?, log: String) -> HTML {
         Layout.page(
-            title: "run \(runID) (running)", refresh: 5,
-            script: """
-                <script>
-                (function () {
-                  var log = document.getElementById("log");
-                  var source = new EventSource("/runs/\(runID)/events?from=" + log.dataset.bytes);
-                  source.onmessage = function (event) {
-                    log.textContent += event.data + "\\n";
-                    log.scrollTop = log.scrollHeight;
-                  };
-                  source.addEventListener("done", function () { source.close(); location.reload(); });
-                })();
-                </script>
-                """,
+            title: "run \(runID) (running)", refresh: 5, script: Layout.liveLogScript,
             """
             <h1>\(recipe.map { name -> HTML in "<a href=\"/recipes/\(name)\">\(name)</a> · " } ?? .empty)<span class="o running">running</span></h1>
             <p>Run <code>\(runID)</code> has not finished; its log follows.</p>
-            <pre id="log" data-bytes="\(log.utf8.count)">\(log)</pre>
+            <pre id="log" data-events="/runs/\(runID)/events?from=\(log.utf8.count)">\(log)</pre>
+            <p id="log-end" class="muted" hidden></p>
             """)
     }
 }

@@ -39,15 +39,70 @@ public struct RepositoryRef: Sendable, Hashable, CustomStringConvertible {
         self.name = name
     }
 
-    /// Reads `owner/name`; `nil` for anything else.
+    /// Reads `owner/name`, each part as the forge accepts it (``isOwnerName(_:)``,
+    /// ``isRepositoryName(_:)``); `nil` for anything else.
     public init?(fullName: String) {
         let parts = fullName.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+        guard parts.count == 2, Self.isOwnerName(String(parts[0])), Self.isRepositoryName(String(parts[1])) else {
+            return nil
+        }
         self.init(owner: String(parts[0]), name: String(parts[1]))
     }
 
     public var fullName: String { "\(owner)/\(name)" }
     public var description: String { fullName }
+
+    /// The repository's identity: Gitea and Forgejo compare owners and names without case.
+    public var key: String { fullName.lowercased() }
+
+    /// Whether `text` is a user or organisation name as Gitea and Forgejo accept one: ASCII
+    /// letters, digits, `-`, `_` and `.`, starting with a letter or digit, never two of `-_.` in a
+    /// row nor one at the end, at most 40 characters. Logins (a commenter) follow the same rule.
+    public static func isOwnerName(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard (1...40).contains(bytes.count), isAlphanumeric(bytes[0]) else { return false }
+        var previousSpecial = false
+        for byte in bytes {
+            let special = byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+            guard special || isAlphanumeric(byte) else { return false }
+            if special && previousSpecial { return false }
+            previousSpecial = special
+        }
+        return !previousSpecial
+    }
+
+    /// Whether `text` is a repository name as Gitea and Forgejo accept one: 1 to 100 ASCII
+    /// letters, digits, `-`, `_` and `.`; not `.`, `..` or `-`; not ending in `.git`, `.wiki`,
+    /// `.rss` or `.atom`.
+    public static func isRepositoryName(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard (1...100).contains(bytes.count), ![".", "..", "-"].contains(text) else { return false }
+        guard
+            bytes.allSatisfy({
+                isAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
+            })
+        else { return false }
+        let lower = text.lowercased()
+        return ![".git", ".wiki", ".rss", ".atom"].contains { lower.hasSuffix($0) }
+    }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+}
+
+/// A full commit id: 40 hex digits (SHA-1), or 64 (SHA-256 repositories) — the only form a head
+/// is taken in and passed on to `ccci run --ref`.
+public enum CommitID {
+    public static func isValid(_ text: String) -> Bool {
+        (text.utf8.count == 40 || text.utf8.count == 64)
+            && text.utf8.allSatisfy {
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                    || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+                    || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains($0)
+            }
+    }
 }
 
 /// One webhook request as it arrived: its headers (names lower-cased) and raw body.
@@ -91,6 +146,8 @@ public struct CommentEvent: Sendable, Hashable {
     /// Whether the issue or pull request is open (as the payload says).
     public let isOpen: Bool
     public let commentID: Int64
+    /// When the comment was last changed, as the forge says (`comment.updated_at`).
+    public let updatedAt: Date?
     public let body: String
     /// The comment's author (login).
     public let author: String
@@ -102,7 +159,11 @@ public struct PullRequestEvent: Sendable, Hashable {
     public let action: String
     public let repository: RepositoryRef
     public let number: Int
+    /// The new head (a commit id, lower case).
     public let headSHA: String
+    /// When the forge last changed the pull request (`pull_request.updated_at`): orders pushes,
+    /// so a replayed or late push never wins over a newer one.
+    public let updatedAt: Date?
 }
 
 /// A pull request as the forge reports it.
@@ -112,13 +173,29 @@ public struct PullRequestInfo: Sendable, Hashable {
     public let headSHA: String
     public let baseRef: String?
     public let htmlURL: String?
+    /// When the forge last changed the pull request.
+    public let updatedAt: Date?
 
-    public init(number: Int, isOpen: Bool, headSHA: String, baseRef: String?, htmlURL: String?) {
+    public init(
+        number: Int, isOpen: Bool, headSHA: String, baseRef: String?, htmlURL: String?, updatedAt: Date? = nil
+    ) {
         self.number = number
         self.isOpen = isOpen
         self.headSHA = headSHA
         self.baseRef = baseRef
         self.htmlURL = htmlURL
+        self.updatedAt = updatedAt
+    }
+}
+
+/// The forge's timestamps: RFC 3339, with or without fractional seconds, any offset.
+enum ForgeTime {
+    static func parse(_ text: String) -> Date? {
+        let plain = ISO8601DateFormatter()
+        if let date = plain.date(from: text) { return date }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: text)
     }
 }
 

@@ -4,26 +4,40 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
-/// How forge API calls are retried: 5xx answers, 429 and transport failures (refused
-/// connections, time-outs) are tried again after a growing delay, at most ``attempts`` times in
-/// all; any other answer is final.
+/// How forge API calls are retried: 5xx answers and 429 are tried again after a growing delay,
+/// at most ``attempts`` times in all — and transport failures (refused connections, time-outs)
+/// too when ``retriesTransportErrors``; any other answer is final.
+///
+/// `ccci serve` retries no transport failure: a refused connection or a time-out fails the call
+/// at once, and what needed the forge waits in the store (the outbox, a waiting `!testme`) to be
+/// tried again with backoff — a webhook is never held for the forge's outage.
 public struct RetryPolicy: Sendable, Hashable {
     public var attempts: Int
     public var firstDelay: Duration
     public var maximumDelay: Duration
     /// The time limit of one attempt.
     public var timeout: Duration
+    /// Whether a refused connection or a time-out is tried again.
+    public var retriesTransportErrors: Bool
 
     public init(
         attempts: Int = 4, firstDelay: Duration = .milliseconds(500), maximumDelay: Duration = .seconds(8),
-        timeout: Duration = .seconds(10)
+        timeout: Duration = .seconds(10), retriesTransportErrors: Bool = true
     ) {
         self.attempts = max(1, attempts)
         self.firstDelay = firstDelay
         self.maximumDelay = maximumDelay
         self.timeout = timeout
+        self.retriesTransportErrors = retriesTransportErrors
     }
+
+    /// `ccci serve`'s: one more try of a 5xx after a quarter second, four seconds per attempt (a
+    /// forge gives its webhooks five), no retry of a refused connection or a time-out.
+    public static let serve = RetryPolicy(
+        attempts: 2, firstDelay: .milliseconds(250), maximumDelay: .seconds(1), timeout: .seconds(4),
+        retriesTransportErrors: false)
 
     /// The delay before attempt `attempt + 1`: doubling from ``firstDelay``, capped at
     /// ``maximumDelay``, with ±20 % jitter so that retries of several calls do not march in step.
@@ -99,7 +113,8 @@ struct ForgeHTTP: Sendable {
             } catch {
                 failure = (nil, Self.describe(error))
             }
-            guard attempt < policy.attempts, !Task.isCancelled else {
+            guard attempt < policy.attempts, !Task.isCancelled, failure.status != nil || policy.retriesTransportErrors
+            else {
                 throw ForgeError(
                     operation: operation, request: requestText, status: failure.status, reason: failure.reason,
                     attempts: attempt, hint: hint(for: failure.status))
@@ -146,6 +161,13 @@ struct ForgeHTTP: Sendable {
             case .remoteConnectionClosed: return "the forge closed the connection"
             default: return "\(error)"
             }
+        }
+        if let error = error as? NIOConnectionError {
+            return error.connectionErrors.isEmpty
+                ? "\(error)" : "cannot connect: \(error.connectionErrors.map { "\($0.error)" }.joined(separator: "; "))"
+        }
+        if let error = error as? IOError, error.errnoCode == ECONNREFUSED {
+            return "connection refused"
         }
         return "\(error)"
     }

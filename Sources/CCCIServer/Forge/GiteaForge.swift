@@ -81,6 +81,13 @@ public struct GiteaForge: Forge {
         return HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: body, using: key)
     }
 
+    /// Whether a signature header could be one: 64 hex digits, optionally after `sha256=`.
+    public static func isWellFormed(signature: String) -> Bool {
+        let text = signature.trimmingCharacters(in: .whitespaces)
+        let hex = text.hasPrefix("sha256=") ? text.dropFirst("sha256=".count) : Substring(text)
+        return hex.utf8.count == 2 * SHA256.byteCount && hex.allSatisfy(\.isHexDigit)
+    }
+
     /// The signature header value for `body` under `secret` (what the forge sends).
     public static func signature(of body: [UInt8], secret: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
@@ -126,7 +133,7 @@ public struct GiteaForge: Forge {
         }
         return PullRequestInfo(
             number: pull.number, isOpen: pull.state == "open" && pull.merged != true, headSHA: pull.head.sha,
-            baseRef: pull.base?.ref, htmlURL: pull.htmlURL)
+            baseRef: pull.base?.ref, htmlURL: pull.htmlURL, updatedAt: pull.updatedAt.flatMap(ForgeTime.parse))
     }
 
     /// The open pull requests of `repository` (every page): number and head commit.
@@ -229,13 +236,40 @@ enum GiteaPayload {
             case fullName = "full_name"
         }
 
+        /// The repository, its owner and name checked against the forge's own rules before
+        /// anything is stored or logged; `full_name`, when present, must say the same.
         func ref() throws(WebhookError) -> RepositoryRef {
-            if let fullName, let ref = RepositoryRef(fullName: fullName) { return ref }
-            guard let owner = owner?.login, !owner.isEmpty, !name.isEmpty else {
-                throw .malformed("`repository` names no owner/name")
+            guard RepositoryRef.isRepositoryName(name) else {
+                throw .malformed("`repository.name` is not a repository name the forge allows")
             }
-            return RepositoryRef(owner: owner, name: name)
+            let ownerName: String
+            if let login = owner?.login {
+                guard RepositoryRef.isOwnerName(login) else {
+                    throw .malformed("`repository.owner.login` is not an owner name the forge allows")
+                }
+                ownerName = login
+            } else if let fullName, let parsed = RepositoryRef(fullName: fullName) {
+                ownerName = parsed.owner
+            } else {
+                throw .malformed("`repository` names no owner")
+            }
+            let ref = RepositoryRef(owner: ownerName, name: name)
+            if let fullName {
+                guard let parsed = RepositoryRef(fullName: fullName), parsed.key == ref.key else {
+                    throw .malformed("`repository.full_name` is not the owner/name the payload names")
+                }
+            }
+            return ref
         }
+    }
+
+    /// A login, checked against the forge's rules for user names.
+    static func login(_ user: User?, _ field: String) throws(WebhookError) -> String? {
+        guard let login = user?.login else { return nil }
+        guard RepositoryRef.isOwnerName(login) else {
+            throw .malformed("`\(field).login` is not a user name the forge allows")
+        }
+        return login
     }
 
     struct PullRequestMeta: Decodable {
@@ -257,6 +291,12 @@ enum GiteaPayload {
         let id: Int64
         let body: String?
         let user: User?
+        let updatedAt: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, body, user
+            case updatedAt = "updated_at"
+        }
     }
 
     struct IssueComment: Decodable {
@@ -274,14 +314,17 @@ enum GiteaPayload {
 
         func event() throws(WebhookError) -> CommentEvent {
             guard issue.number > 0 else { throw .malformed("`issue.number` is not an issue number") }
-            guard let author = comment.user?.login ?? sender?.login, !author.isEmpty else {
+            guard comment.id > 0 else { throw .malformed("`comment.id` is not a comment id") }
+            var author = try GiteaPayload.login(comment.user, "comment.user")
+            if author == nil { author = try GiteaPayload.login(sender, "sender") }
+            guard let author else {
                 throw .malformed("neither `comment.user` nor `sender` names the author")
             }
             return CommentEvent(
                 action: action, repository: try repository.ref(), issue: issue.number,
                 isPullRequest: isPull ?? (issue.pullRequest != nil),
                 isOpen: issue.state == "open" && issue.pullRequest?.merged != true, commentID: comment.id,
-                body: comment.body ?? "", author: author)
+                updatedAt: comment.updatedAt.flatMap(ForgeTime.parse), body: comment.body ?? "", author: author)
         }
     }
 
@@ -297,10 +340,12 @@ enum GiteaPayload {
         let head: Branch
         let base: Branch?
         let htmlURL: String?
+        let updatedAt: String?
 
         enum CodingKeys: String, CodingKey {
             case number, state, merged, head, base
             case htmlURL = "html_url"
+            case updatedAt = "updated_at"
         }
     }
 
@@ -317,8 +362,12 @@ enum GiteaPayload {
 
         func event() throws(WebhookError) -> PullRequestEvent {
             guard number > 0 else { throw .malformed("`number` is not a pull request number") }
+            guard CommitID.isValid(pullRequest.head.sha) else {
+                throw .malformed("`pull_request.head.sha` is not a commit id")
+            }
             return PullRequestEvent(
-                action: action, repository: try repository.ref(), number: number, headSHA: pullRequest.head.sha)
+                action: action, repository: try repository.ref(), number: number,
+                headSHA: pullRequest.head.sha.lowercased(), updatedAt: pullRequest.updatedAt.flatMap(ForgeTime.parse))
         }
     }
 

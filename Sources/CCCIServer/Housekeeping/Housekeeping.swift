@@ -28,7 +28,7 @@ public struct Housekeeping: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
             await sweep()
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }

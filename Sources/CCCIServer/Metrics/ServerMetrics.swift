@@ -57,11 +57,14 @@ public final class ServerMetrics: Sendable {
         }
     }
 
-    /// The metrics in Prometheus' text format, with the queue as it is now.
-    public func render(queued: Int, running: Int, workers: Int) -> [UInt8] {
+    /// The metrics in Prometheus' text format, with the queue, the outbox and the live log
+    /// streams as they are now.
+    public func render(queued: Int, running: Int, workers: Int, repliesPending: Int = 0, streams: Int = 0) -> [UInt8] {
         Gauge(label: "ccci_queue_depth", factory: factory).record(queued)
         Gauge(label: "ccci_workers_busy", factory: factory).record(running)
         Gauge(label: "ccci_workers", factory: factory).record(workers)
+        Gauge(label: "ccci_replies_pending", factory: factory).record(repliesPending)
+        Gauge(label: "ccci_live_streams", factory: factory).record(streams)
         return registry.emitToBuffer()
     }
 }

@@ -74,8 +74,11 @@ public final class JobWorkers: Service, Sendable {
         } onGracefulShutdown: {
             self.stop()
         }
-        let left = (try? await store.jobs(in: [.queued]).count) ?? -1
+        let left = (try? await store.jobCount(in: .queued)) ?? -1
         logger.notice("workers stopped", metadata: ["queue.left": "\(left)"])
+        // Told to stop early (``stop()``, at the signal): still a service of its group until the
+        // group stops it — a service that returns first would make the group cancel the others.
+        try? await gracefulShutdown()
     }
 
     /// Claims nothing more and stops every run.

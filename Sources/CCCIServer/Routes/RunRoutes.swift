@@ -3,10 +3,15 @@ import CCCIStore
 import Foundation
 import Hummingbird
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Jobs and runs' files: `GET /jobs/{id}` (a job as JSON), `/runs/{id}/results.json`,
 /// `/runs/{id}/log`, `/runs/{id}/junit.xml`, `/runs/{id}/screenshot` — the links in replies and
-/// on the run page (`/runs/{id}` itself is the dashboard's). Run ids are checked before they name
-/// a directory; files come only from that run's directory.
+/// on the run page (`/runs/{id}` itself is the dashboard's). Every file comes through
+/// ``RunFiles``: a run id is checked before it names a directory, and a file is served only when
+/// its real path lies inside that run's directory and it is a regular file.
 struct RunRoutes {
     let store: SQLiteStore
     let config: NodeConfig
@@ -23,7 +28,7 @@ struct RunRoutes {
             guard let directory = runDirectory(context.parameters.get("id")) else {
                 return .text(.notFound, "no such run")
             }
-            guard let data = try? Data(contentsOf: directory.appendingPathComponent("results.json")) else {
+            guard let data = RunFiles.read("results.json", in: directory) else {
                 return .text(.accepted, "run \(directory.lastPathComponent) has not finished yet")
             }
             return .json(data)
@@ -32,59 +37,77 @@ struct RunRoutes {
             guard let directory = runDirectory(context.parameters.get("id")) else {
                 return .text(.notFound, "no such run")
             }
-            guard let log = NodeConfig.runLog(in: directory), let data = try? Data(contentsOf: log) else {
+            guard let log = RunFiles.log(in: directory), let data = RunFiles.read(log.lastPathComponent, in: directory)
+            else {
                 return .text(.notFound, "run \(directory.lastPathComponent) has no log yet")
             }
             return .body(.ok, data, type: "text/plain; charset=utf-8")
         }
         router.get("/runs/:id/junit.xml") { _, context -> Response in
             guard let directory = runDirectory(context.parameters.get("id")),
-                let data = try? Data(contentsOf: directory.appendingPathComponent("junit.xml"))
+                let data = RunFiles.read("junit.xml", in: directory)
             else { return .text(.notFound, "no JUnit report for this run") }
             return .body(.ok, data, type: "application/xml")
         }
         router.get("/runs/:id/screenshot") { _, context -> Response in
             guard let directory = runDirectory(context.parameters.get("id")),
-                let results = try? JSONCoding.decoder.decode(
-                    RunResults.self, from: Data(contentsOf: directory.appendingPathComponent("results.json"))),
-                let relative = results.artifacts.screenshot
+                let document = RunFiles.read("results.json", in: directory),
+                let results = try? JSONCoding.decoder.decode(RunResults.self, from: document),
+                let relative = results.artifacts.screenshot, let data = RunFiles.read(relative, in: directory)
             else { return .text(.notFound, "no screenshot for this run") }
-            let file = directory.appendingPathComponent(relative)
-            guard ContainedPath.isInside(file, root: directory), let data = try? Data(contentsOf: file) else {
-                return .text(.notFound, "no screenshot for this run")
-            }
             return .body(.ok, data, type: relative.hasSuffix(".jpg") ? "image/jpeg" : "image/png")
         }
     }
 
-    func runDirectory(_ id: String?) -> URL? { config.existingRunDirectory(id) }
+    func runDirectory(_ id: String?) -> URL? { RunFiles.directory(id, config: config) }
 }
 
-extension NodeConfig {
-    /// The directory of run `id`, when `id` is a run id and the directory exists: an id is checked
-    /// before it names a path.
-    func existingRunDirectory(_ id: String?) -> URL? {
-        guard let id, RunID.isValid(id) else { return nil }
-        let directory = runsDirectory.appendingPathComponent(id)
-        return FileManager.default.fileExists(atPath: directory.path) ? directory : nil
+/// A run's files as the server serves them — the one way every route, page and stream reaches
+/// them. A run directory can hold what a run's own processes wrote (a recipe's tests run there),
+/// so nothing is trusted: a run id is checked before it names a directory, and a path is served
+/// only when its real path (symlinks followed) lies inside the run's real directory and names a
+/// regular file (not a FIFO a read would block on, not a device).
+enum RunFiles {
+    /// The directory of run `id`, when `id` is a run id and the directory exists inside the runs
+    /// directory.
+    static func directory(_ id: String?, config: NodeConfig) -> URL? {
+        guard let id, RunID.isValid(id),
+            let directory = try? ContainedPath.resolve(id, in: config.runsDirectory, what: "run directory")
+        else { return nil }
+        var info = stat()
+        guard stat(directory.path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { return nil }
+        return directory
     }
 
-    /// The results document of finished run `id`: its run directory's `results.json`, else the
-    /// store's copy (run directories are collected long before history is). `nil`: not finished.
-    func resultsDocument(_ id: String, store: SQLiteStore) async throws -> Data? {
-        if let directory = existingRunDirectory(id),
-            let data = try? Data(contentsOf: directory.appendingPathComponent("results.json"))
-        {
-            return data
-        }
-        return try await store.results(runID: id).map { try $0.encoded() }
+    /// `relative` inside run directory `directory`, when it is a regular file there.
+    static func file(_ relative: String, in directory: URL) -> URL? {
+        guard let file = try? ContainedPath.resolve(relative, in: directory, what: "run file") else { return nil }
+        var info = stat()
+        guard stat(file.path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        return file
+    }
+
+    /// The bytes of `relative` inside `directory` (``file(_:in:)``).
+    static func read(_ relative: String, in directory: URL) -> Data? {
+        file(relative, in: directory).flatMap { try? Data(contentsOf: $0) }
     }
 
     /// The log of the run in `directory`: its own `run.log`, else the worker's `job.log` (a run
     /// that failed to start).
-    static func runLog(in directory: URL) -> URL? {
-        ["run.log", "job.log"].map { directory.appendingPathComponent($0) }
-            .first { FileManager.default.fileExists(atPath: $0.path) }
+    static func log(in directory: URL) -> URL? {
+        ["run.log", "job.log"].lazy.compactMap { file($0, in: directory) }.first
+    }
+}
+
+extension NodeConfig {
+    /// The results document of finished run `id`: its run directory's `results.json`, else the
+    /// store's copy (run directories are collected long before history is). `nil`: not finished.
+    func resultsDocument(_ id: String, store: SQLiteStore) async throws -> Data? {
+        if let directory = RunFiles.directory(id, config: self), let data = RunFiles.read("results.json", in: directory)
+        {
+            return data
+        }
+        return try await store.results(runID: id).map { try $0.encoded() }
     }
 }
 
