@@ -4,7 +4,9 @@ import Foundation
 /// A recipe as the rules see it, parsed once from a ``RecipeSnapshot`` with cc-ci's own readers
 /// (the fuzzed compose and env readers): compose files as written (not interpolated, so
 /// `${STACK_NAME}` stays visible) with the line of every key, the files merged the way a deploy
-/// merges them, `.env.sample`, `abra.sh` and the README.
+/// merges them, `.env.sample`, `abra.sh` and the README — and the variables a deploy of an app
+/// made from `.env.sample` fills values with (``environment``), through which label values are
+/// read (``evaluated``), as the env and backup model reads them.
 struct LintContext {
     /// One compose file of the recipe.
     struct ComposeFile {
@@ -27,8 +29,19 @@ struct LintContext {
     /// Every `compose.yml` / `compose.*.yml` of the recipe, in merge order: the files `COMPOSE_FILE`
     /// names first (in its order), then the other overlays by name.
     let composeFiles: [ComposeFile]
-    /// The files merged, as a project; `nil` when none reads or they declare no services.
+    /// The files merged, as a project; `nil` when none reads, they declare no services, or a file
+    /// the merge needs does not read (``mergeUnavailable``).
     let project: ComposeProject?
+    /// ``project`` with every service's label values filled in from ``environment`` (keys as
+    /// written): what traefik, backupbot and abra read from a deployed service.
+    let evaluated: ComposeProject?
+    /// Why rules about the merged project cannot run: a compose file a deploy merges (compose.yml,
+    /// a `COMPOSE_FILE` entry) does not read. `nil` when they can.
+    let mergeUnavailable: String?
+    /// The variables a deploy of an app made from `.env.sample` interpolates with — the env model's
+    /// own (``AppEnv/interpolationEnvironment``: `.env.sample`'s values, `DOMAIN`, `STACK_NAME`) over
+    /// abra.sh's exports, as ``ResolvedAppEnv`` builds it.
+    let environment: [String: String]
     let sample: Sample
     /// Keys `.env.sample` mentions only in comments (`#EXTRA_DOMAINS=…`), with their lines.
     let commentedKeys: [String: Int]
@@ -58,8 +71,10 @@ struct LintContext {
         self.abraExports = snapshot.texts["abra.sh"].map(AbraScript.exports(in:))
 
         var order: [String] = []
+        var needed: [String] = [AppEnv.defaultComposeFile]
         if case .read(let env) = sample {
-            order = AppEnv.composeFiles(in: env).filter { Self.isComposeFileName($0) && snapshot.paths.contains($0) }
+            needed = AppEnv.composeFiles(in: env)
+            order = needed.filter { Self.isComposeFileName($0) && snapshot.paths.contains($0) }
         }
         let others = snapshot.paths.filter { Self.isComposeFileName($0) && !order.contains($0) }
         order += others.sorted {
@@ -70,12 +85,79 @@ struct LintContext {
             files.append(Self.readCompose(name, snapshot: snapshot))
         }
         self.composeFiles = files
+        let broken = files.filter { $0.document == nil && needed.contains($0.name) }.map(\.name)
+        self.mergeUnavailable =
+            broken.isEmpty
+            ? nil
+            : "\(broken.joined(separator: ", ")) does not read (C001), so the files a deploy merges cannot be checked"
+
+        var environment = self.abraExports ?? [:]
+        let domain = "\(snapshot.name).example.com"
+        let appEnv =
+            if case .read(let env) = sample {
+                AppEnv(sample: env, recipe: snapshot.name, domain: domain)
+            } else {
+                AppEnv(file: EnvFile(lines: []), recipe: snapshot.name, domain: domain)
+            }
+        for (key, value) in appEnv.interpolationEnvironment { environment[key] = value }
+        environment["DOMAIN"] = environment["DOMAIN"] ?? domain
+        self.environment = environment
+
         var merged = JSONValue.object([:])
         for file in files {
             if let document = file.document { merged = ComposeDocument.merge(merged, document) }
         }
-        self.project = try? ComposeProject(
-            document: merged, files: files.filter { $0.document != nil }.map(\.name))
+        let readable = files.filter { $0.document != nil }.map(\.name)
+        let project = broken.isEmpty ? try? ComposeProject(document: merged, files: readable) : nil
+        self.project = project
+        self.evaluated =
+            project == nil
+            ? nil
+            : try? ComposeProject(document: Self.evaluatingLabels(of: merged, with: environment), files: readable)
+    }
+
+    /// `document` with the values of every service's `labels` and `deploy.labels` interpolated
+    /// with `environment` (a value that cannot be — a variable without a value — stays as written).
+    static func evaluatingLabels(of document: JSONValue, with environment: [String: String]) -> JSONValue {
+        guard case .object(var root) = document, case .object(var services)? = root["services"] else {
+            return document
+        }
+        func evaluate(_ labels: JSONValue?) -> JSONValue? {
+            guard case .object(let object)? = labels else { return labels }
+            return .object(
+                object.mapValues { value in
+                    guard case .string(let text) = value,
+                        let filled = Self.evaluate(text, with: environment)
+                    else { return value }
+                    return .string(filled)
+                })
+        }
+        for (name, service) in services {
+            guard case .object(var settings) = service else { continue }
+            if let labels = evaluate(settings["labels"]) { settings["labels"] = labels }
+            if case .object(var deploy)? = settings["deploy"], let labels = evaluate(deploy["labels"]) {
+                deploy["labels"] = labels
+                settings["deploy"] = .object(deploy)
+            }
+            services[name] = .object(settings)
+        }
+        root["services"] = .object(services)
+        return .object(root)
+    }
+
+    /// `text` as a deploy of `.env.sample` fills it in; `nil` when a variable it needs has no value
+    /// there (the value cannot be known) or it is not a valid interpolation.
+    static func evaluate(_ text: String, with environment: [String: String]) -> String? {
+        guard text.contains("$") else { return text }
+        guard let references = try? Interpolation.references(in: text, location: ""),
+            references.allSatisfy({ !$0.needsValue || environment[$0.name] != nil })
+        else { return nil }
+        return try? Interpolation.interpolate(text, environment: environment, location: "")
+    }
+
+    /// `text` filled in from ``environment`` (``evaluate(_:with:)``).
+    func evaluate(_ text: String) -> String? {
+        Self.evaluate(text, with: environment)
     }
 
     /// A compose file of the recipe root: `compose.yml` or `compose.<overlay>.yml`.
@@ -155,6 +237,29 @@ struct LintContext {
         return (composeFiles.first?.name ?? AppEnv.defaultComposeFile, nil)
     }
 
+    /// Where the member `name` of the list (or mapping) at `path` is written: the first file, in
+    /// merge order, that lists it there — `services.app.secrets` is a list every overlay may add to,
+    /// and the file that added a member is the one a finding about it belongs to. Members are
+    /// matched as written (`- name`), in the long syntax (`- source: name`), as a mapping key, or
+    /// as a short volume mount (`- name:/path`). Falls back to ``locate(_:)`` of the list.
+    func locate(member name: String, of path: [String]) -> (file: String, line: Int?) {
+        for file in composeFiles {
+            if let line = file.map.line(of: path + [name]) { return (file.name, line) }
+            for value in file.map.values where value.path.count > path.count {
+                guard Array(value.path.prefix(path.count)) == path, value.path[path.count].hasPrefix("[") else {
+                    continue
+                }
+                let isItem = value.path.count == path.count + 1
+                let isSource = value.path.count == path.count + 2 && value.path.last == "source"
+                guard isItem || isSource else { continue }
+                if value.text == name || (isItem && value.text.hasPrefix(name + ":")) {
+                    return (file.name, value.line)
+                }
+            }
+        }
+        return locate(path)
+    }
+
     /// Where `path` is first defined (in merge order), else its closest ancestor: where a service
     /// that lacks something was declared.
     func locateFirst(_ path: [String]) -> (file: String, line: Int?) {
@@ -180,7 +285,9 @@ struct LintContext {
         _ rule: LintRule, _ variant: String, file: String?, line: Int?, _ values: [String: String] = [:]
     ) -> LintFinding {
         let pattern = rule.spec.pattern(variant) ?? variant
-        return LintFinding(rule: rule, file: file, line: line, message: fill(pattern, values))
+        return LintFinding(
+            rule: rule, severity: rule.spec.severity(of: variant), file: file, line: line,
+            message: fill(pattern, values))
     }
 
     /// `pattern` with each `{name}` whose name is a key of `values` replaced by its value (made one

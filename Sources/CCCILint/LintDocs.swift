@@ -23,6 +23,12 @@ public enum LintDocs {
             "  repository.",
             "- Compose files are read as written (variables not filled in), every `compose.yml` and",
             "  `compose.*.yml` of the recipe, merged as a deploy merges them (`COMPOSE_FILE`'s files first).",
+            "  Label values and image references are read as a deploy of an app made from `.env.sample` fills",
+            "  them in (its values, `DOMAIN`, `STACK_NAME`, abra.sh's exports): `backupbot.backup:",
+            "  ${ENABLE_BACKUPS:-true}` is on. A finding about something an overlay adds (a secret a service",
+            "  uses) names the overlay that adds it.",
+            "- When a compose file a deploy merges (compose.yml, a `COMPOSE_FILE` entry) does not read, lint",
+            "  reports that (C001) and what does not need the merged files, and lists the rest as skipped.",
             "",
             "## Rules",
             "",
@@ -32,14 +38,35 @@ public enum LintDocs {
         for rule in LintRule.allCases {
             let spec = rule.spec
             let origin = spec.modelledOnAbra ? " (abra's \(rule.id))" : ""
-            let messages = spec.messages.map { cell($0.pattern) }.joined(separator: "<br>")
+            let messages = spec.messages.map { message in
+                cell(message.pattern) + (spec.warnings.contains(message.variant) ? " *(warning)*" : "")
+            }.joined(separator: "<br>")
             lines.append(
                 "| \(rule.id) | \(spec.severity.rawValue) | \(cell(spec.summary))\(origin) | \(messages) | \(cell(spec.rationale)) |"
             )
         }
         lines += [
             "",
-            "`{name}` in a message stands for what the finding is about (a service, an image, a variable).",
+            "`{name}` in a message stands for what the finding is about (a service, an image, a variable). A",
+            "message marked *(warning)* is a warning although its rule's other findings are errors.",
+            "",
+            "## abra's rules, one by one",
+            "",
+            "`abra recipe lint` (package `coopcloud.tech/abra/pkg/lint`) has fifteen rules. For each, what cc-ci",
+            "checks instead, and where it differs:",
+            "",
+            "| abra | abra's check | cc-ci | how cc-ci differs |",
+            "|---|---|---|---|",
+        ]
+        for row in abraRules {
+            lines.append("| \(row.id) | `\(row.function)` | \(row.ours) | \(cell(row.difference)) |")
+        }
+        lines += [
+            "",
+            "Every `C0xx` rule above is cc-ci's own: what breaks a deploy, a backup or an upgrade that abra's",
+            "rules do not look at. Findings are checked against a corpus of real recipes",
+            "(`Fixtures/real-recipes/`, each `<recipe>.lint` a reviewed expectation): no rule may fire on a",
+            "correct recipe there.",
             "",
             "## `--json`",
             "",
@@ -75,6 +102,50 @@ public enum LintDocs {
         ]
         return lines.joined(separator: "\n")
     }
+
+    /// abra's rules and cc-ci's answer to each.
+    static let abraRules: [(id: String, function: String, ours: String, difference: String)] = [
+        ("R001", "LintComposeVersion", "R001", "the same check, on every compose file of the recipe"),
+        (
+            "R002", "LintHealthchecks", "R002",
+            "one-shot services (`restart_policy.condition: none`) are exempt: they complete rather than serve"
+        ),
+        ("R003", "LintAllImagesTagged", "R003", "an image pinned by digest counts as tagged"),
+        ("R004", "LintNoUnstableTags", "R004", "the same check"),
+        ("R005", "LintSemverLikeTags", "R005", "digest pins are exempt; a leading `v` is a version"),
+        (
+            "R006", "LintHasPublishedVersion", "R006",
+            "judged from the repository's annotated tags (lint reads no catalogue); skipped outside a git repository"
+        ),
+        (
+            "R007", "LintMetadataFilledIn", "R007",
+            "the template's `?` placeholders do not count as filled in; C018 checks that the Healthcheck and Backups "
+                + "answers are true"
+        ),
+        ("R008", "LintEnvConfigPresent", "R008", "and C003: the file must also read"),
+        ("R009", "LintAppService", "R009", "the same check"),
+        (
+            "R010", "LintTraefikEnabled", "R010",
+            "skipped, as abra's LintTraefikEnabledSkipCondition skips it, when `.env.sample` sets no `DOMAIN`; "
+                + "C010 and C011 check the route itself"
+        ),
+        ("R011", "LintImagePresent", "R011", "the same check"),
+        (
+            "R012", "LintAbraShVendors", "R012",
+            "a version `.env.sample` sets counts too; a config with no version variable at all is reported"
+        ),
+        (
+            "R013", "LintHasRecipeRepo", "—",
+            "not modelled: it asks git.coopcloud.tech over the network, and cc-ci lints any checkout, offline; a run "
+                + "fetches the recipe's repository, which proves it"
+        ),
+        ("R014", "LintValidTags", "R014", "skipped outside a git repository; C017 checks the tags' form"),
+        (
+            "R015", "LintSecretLengths", "R015",
+            "a warning: a long name matters only with a long domain, and cc-ci's deploy refuses a docker name over "
+                + "64 characters"
+        ),
+    ]
 
     /// Text made safe for a table cell.
     private static func cell(_ text: String) -> String {

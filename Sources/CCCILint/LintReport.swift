@@ -12,9 +12,9 @@ public struct LintFinding: Sendable, Hashable, Codable {
     /// One line: what is wrong and the fix (without the location, which ``location`` gives).
     public let message: String
 
-    public init(rule: LintRule, file: String?, line: Int?, message: String) {
+    public init(rule: LintRule, severity: LintSeverity? = nil, file: String?, line: Int?, message: String) {
         self.rule = rule
-        self.severity = rule.spec.severity
+        self.severity = severity ?? rule.spec.severity
         self.file = file
         self.line = line
         self.message = message

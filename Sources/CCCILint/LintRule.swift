@@ -138,7 +138,8 @@ public enum LintRule: String, CaseIterable, Sendable, Codable, Hashable {
                         "no service sets `traefik.enable=true` in deploy.labels — route the app's web service through traefik"
                 ],
                 rationale: "Co-op Cloud's traefik only routes services that opt in with `traefik.enable=true` (its "
-                    + "`exposedByDefault` is off); without it the app's domain answers 404.")
+                    + "`exposedByDefault` is off); without it the app's domain answers 404. Skipped, as abra skips "
+                    + "it, when `.env.sample` sets no `DOMAIN`: such a recipe serves no domain.")
         case .image:
             return LintRuleSpec(
                 .error, "every service has an image", abra: true,
@@ -212,28 +213,32 @@ public enum LintRule: String, CaseIterable, Sendable, Codable, Hashable {
                         + "`{variable}=…` to .env.sample (commented out if optional) or write `${{variable}:-default}`",
                     "required":
                         "`{reference}` requires {variable}, which .env.sample does not set — add `{variable}=…`",
-                    "passThrough":
-                        "environment `{variable}` is passed through from the app env, which .env.sample does "
-                        + "not set — add `{variable}=…` to .env.sample (commented out if optional)",
                 ],
                 rationale: "Compose replaces an unset variable with an empty string, silently: a label, a name or a "
                     + "setting ends up empty on every app made from `.env.sample`. A variable counts as set when "
                     + ".env.sample assigns it, mentions it commented out (`#VAR=…`, the convention for optional "
                     + "settings), abra.sh exports it, or abra sets it (`STACK_NAME`, `DOMAIN`). Config and secret "
-                    + "version variables are checked by R012 and C005.")
+                    + "version variables are checked by R012 and C005. A bare `- VAR` in `environment:` is not "
+                    + "checked: docker passes an unset one as unset (the app sees no VAR, not an empty one), which "
+                    + "is what the recipe asks for.")
         case .secretVersions:
             return LintRuleSpec(
                 .error, "secrets are versioned in .env.sample", abra: false,
                 messages: [
-                    "missing": "secret `{secret}` has no {variable} in .env.sample — add `{variable}=v1`",
-                    "name": "secret `{secret}` is named `{name}` — name it `${STACK_NAME}_{secret}_${{variable}}` so "
-                        + "abra finds the secret it generates",
+                    "missing": "secret `{secret}` is named with {variable}, which .env.sample does not mention — "
+                        + "add `{variable}=v1` (`#{variable}=v1` when its overlay is optional)",
+                    "name": "secret `{secret}` is named `{name}`, whose last part is not a version variable — name it "
+                        + "`${STACK_NAME}_{secret}_${{variable}}`",
                     "length": "{variable} has `length={length}`, which is not a length between 1 and 4096",
                 ],
                 rationale:
-                    "abra generates each secret as `<stack>_<secret>_<version>` from the `SECRET_<NAME>_VERSION` "
-                    + "line of the app env (with `# length=N`), and operators rotate it by bumping the version; a "
-                    + "secret without that line, or named otherwise, is never created and the deploy fails.")
+                    "abra creates each external secret under its compose `name:`, interpolated from the app env, "
+                    + "and takes its version from the name's last `_` segment (`<stack>_<secret>_<version>`): a "
+                    + "name that does not end in a version variable cannot be rotated, and one whose variable is "
+                    + "unset comes out ending in `_`, which abra refuses. The `name:` decides the variable, not the "
+                    + "compose key (a key may be spelled otherwise); a commented line (`#SECRET_<NAME>_VERSION=v1`) "
+                    + "documents the secret of an optional overlay, as C004 accepts `#VAR=…`; `# length=N` must be "
+                    + "a length.")
         case .declaredReferences:
             return LintRuleSpec(
                 .error, "services use only declared volumes, secrets, configs and networks", abra: false,
@@ -274,7 +279,9 @@ public enum LintRule: String, CaseIterable, Sendable, Codable, Hashable {
                 rationale: "A value in `environment:` is visible to anyone who can inspect the service, is the same "
                     + "on every app made from the recipe, and cannot be rotated; Co-op Cloud recipes pass credentials "
                     + "as secrets. Names are judged as cc-ci's redaction judges them (SECRET, PASSWORD, TOKEN, "
-                    + "CREDENTIAL, or a KEY word); `_FILE` variables, which name a secret's path, are fine.")
+                    + "CREDENTIAL, or a KEY word); `_FILE` variables, which name a secret's path, are fine, and so "
+                    + "is a value that is only a variable (`${TOKEN:-}`): the credential is the app env's, not the "
+                    + "recipe's.")
         case .traefikRoute:
             return LintRuleSpec(
                 .error, "traefik routes have a Host rule and a port", abra: false,
@@ -291,8 +298,9 @@ public enum LintRule: String, CaseIterable, Sendable, Codable, Hashable {
                         + "`traefik.http.routers.{router}.service`",
                 ],
                 rationale: "Traefik's swarm provider needs a router rule naming the app's domain and the backend port "
-                    + "(it cannot guess ports in swarm mode); without them the domain answers 404, and a wrong port 502."
-            )
+                    + "(it cannot guess ports in swarm mode); without them the domain answers 404, and a wrong port 502. "
+                    + "A router whose `service` is another provider's (`api@internal`, `…@file`) needs no port of "
+                    + "this service; label values are read as a deploy of `.env.sample` fills them in.")
         case .proxyNetwork:
             return LintRuleSpec(
                 .error, "routed services are on the external `proxy` network", abra: false,
@@ -322,9 +330,19 @@ public enum LintRule: String, CaseIterable, Sendable, Codable, Hashable {
                         + "`coop-cloud.${STACK_NAME}.version=<recipe version>` to its deploy.labels",
                     "malformed":
                         "`coop-cloud.${STACK_NAME}.version` is `{value}`, which is not a version like 1.2.0+3.4.5",
+                    "elsewhere": "the `coop-cloud.${STACK_NAME}.version` label is on service `{service}`, not `app` "
+                        + "— move it to `app`'s deploy.labels",
+                    "legacy": "service `app` carries the 2021 form `{label}` — rename it "
+                        + "`coop-cloud.${STACK_NAME}.version`, the label abra reads now",
+                    "empty": "`coop-cloud.${STACK_NAME}.version` is empty, as the recipe template ships it — "
+                        + "`abra recipe release` fills it in at the first release",
                 ],
+                warnings: ["legacy", "empty"],
                 rationale: "abra reads the deployed version of an app from this label (and `abra recipe release` "
-                    + "writes it); without it operators and cc-ci cannot tell which release runs, or upgrade from it.")
+                    + "writes it); without it operators and cc-ci cannot tell which release runs, or upgrade from it. "
+                    + "Two forms are warnings: the 2021 per-service label (`coop-cloud.${STACK_NAME}.app.version`, "
+                    + "which older recipes still carry) and an empty value in a recipe with no release yet (what "
+                    + "the template ships; an empty label once there are releases is an error).")
         case .versionLabelRelease:
             return LintRuleSpec(
                 .error, "the version label matches the release tag", abra: false,
@@ -394,21 +412,30 @@ public struct LintRuleSpec: Sendable {
     public let modelledOnAbra: Bool
     /// The message patterns, by variant; `{name}` placeholders are filled in by the rule.
     public let messages: [(variant: String, pattern: String)]
+    /// Variants that are warnings although the rule's ``severity`` is error (a form abra still
+    /// reads, something only a release completes).
+    public let warnings: Set<String>
     public let rationale: String
 
     init(
         _ severity: LintSeverity, _ summary: String, abra: Bool, messages: KeyValuePairs<String, String>,
-        rationale: String
+        warnings: Set<String> = [], rationale: String
     ) {
         self.severity = severity
         self.summary = summary
         self.modelledOnAbra = abra
         self.messages = messages.map { (variant: $0.key, pattern: $0.value) }
+        self.warnings = warnings
         self.rationale = rationale
     }
 
     /// The pattern of `variant`.
     func pattern(_ variant: String) -> String? {
         messages.first { $0.variant == variant }?.pattern
+    }
+
+    /// The severity of a finding of `variant`.
+    func severity(of variant: String) -> LintSeverity {
+        warnings.contains(variant) ? .warning : severity
     }
 }

@@ -25,12 +25,35 @@ public enum RecipeLinter {
         var findings: [LintFinding] = []
         var skipped: [LintReport.Skipped] = []
         for rule in LintRule.allCases {
+            // After a file the merge needs does not read, only what can still be known is said.
+            if let reason = recipe.mergeUnavailable, rule.readsMergedProject {
+                skipped.append(LintReport.Skipped(rule: rule, reason: reason))
+                continue
+            }
             switch rule.check(recipe) {
             case .findings(let found): findings += found
             case .skipped(let reason): skipped.append(LintReport.Skipped(rule: rule, reason: reason))
             }
         }
         return LintReport(recipe: snapshot.name, findings: findings, skipped: skipped)
+    }
+}
+
+extension LintRule {
+    /// Whether the rule reads the merged project (every file a deploy merges), and so cannot run
+    /// when one of those files does not read.
+    var readsMergedProject: Bool {
+        switch self {
+        case .healthcheck, .imageTag, .stableTag, .semverTag, .appService, .traefikEnabled, .image,
+            .configVersions, .secretNameLength, .secretVersions, .declaredReferences, .fileReferences,
+            .traefikRoute, .proxyNetwork, .versionLabel, .versionLabelRelease, .backupVolumes, .backupEffective,
+            .readmeAgrees:
+            return true
+        case .composeVersion, .hasRelease, .readmeMetadata, .envSample, .annotatedTags, .composeValid,
+            .composeFileList, .envSampleReadable, .envComplete, .swarmIgnoredKeys, .plaintextCredentials,
+            .serviceLabels, .releaseTagForm:
+            return false
+        }
     }
 }
 
@@ -52,7 +75,7 @@ extension LintRule {
         case .readmeMetadata: return .findings(ReadmeRules.metadata(recipe))
         case .envSample: return .findings(EnvRules.present(recipe))
         case .appService: return .findings(ServiceRules.appService(recipe))
-        case .traefikEnabled: return .findings(LabelRules.traefikEnabled(recipe))
+        case .traefikEnabled: return LabelRules.traefikEnabled(recipe)
         case .image: return .findings(ServiceRules.image(recipe))
         case .configVersions: return .findings(EnvRules.configVersions(recipe))
         case .annotatedTags: return ReleaseRules.annotated(recipe)

@@ -396,6 +396,29 @@ import Testing
     }
 
     @Test(
+        "a secret whose name is versioned by another variable (bonfire's orchid_client_secret by SECRET_ORCID_…) takes its version from its name, as abra does"
+    )
+    func versionFromName() throws {
+        let yaml = """
+            services:
+              app:
+                image: x
+            secrets:
+              orchid_client_secret:
+                external: true
+                name: ${STACK_NAME}_orchid_client_secret_${SECRET_ORCID_CLIENT_SECRET_VERSION:-v1}
+            """
+        let set = try env("SECRET_ORCID_CLIENT_SECRET_VERSION=v4\n")
+        let spec = try #require(try set.secrets(for: project(yaml, env: set)).first)
+        #expect(spec.version == "v4" && spec.dockerName == "\(set.stackName)_orchid_client_secret_v4")
+        let unset = try env("OTHER=1\n")
+        #expect(try unset.secrets(for: project(yaml, env: unset)).first?.version == "v1", "the name's default")
+        // A name that ends without a version is still an error naming the key to add.
+        let bare = yaml.replacingOccurrences(of: ":-v1}", with: "}")
+        #expect(throws: AppEnvError.self) { try unset.secrets(for: project(bare, env: unset)) }
+    }
+
+    @Test(
         "a length modifier that is not a number between 1 and 4096 is an error", arguments: ["abc", "0", "-1", "5000"])
     func badLength(length: String) throws {
         let env = try env("SECRET_TOKEN_VERSION=v1 # length=\(length)\n")

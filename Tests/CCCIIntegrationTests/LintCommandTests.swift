@@ -77,9 +77,10 @@ import Testing
     func errorsExitOne() async throws {
         let result = try await ccci(["lint", realRecipe("custom-php-2021")])
         #expect(result.status == 1)
-        #expect(result.output.contains("compose.yml:30: error C013:"))
+        #expect(result.output.contains("compose.yml:99: error R012:"))
+        #expect(result.output.contains("compose.yml:31: warning C013:"))
         #expect(result.output.contains("README.md\n"))
-        #expect(result.output.contains("custom-php-2021: 7 errors, 6 warnings"))
+        #expect(result.output.contains("custom-php-2021: 6 errors, 7 warnings"))
     }
 
     @Test("--json: one document with rule, severity, file, line, message; the exit status still says errors")

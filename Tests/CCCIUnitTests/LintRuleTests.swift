@@ -206,11 +206,12 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
         RuleCase(
             rule: .secretVersions, passing: clean,
             failing: clean.editing(".env.sample", "SECRET_DB_PASSWORD_VERSION=v1 # length=32\n", ""),
-            location: "compose.yml:32", says: "no SECRET_DB_PASSWORD_VERSION in .env.sample"),
+            location: "compose.yml:34",
+            says: "is named with SECRET_DB_PASSWORD_VERSION, which .env.sample does not mention"),
         RuleCase(
             rule: .declaredReferences, passing: clean,
             failing: clean.editing("compose.yml", "volumes:\n  content:\n", ""),
-            location: "compose.yml:14", says: "uses volume `content`, which the compose files do not declare"),
+            location: "compose.yml:15", says: "uses volume `content`, which the compose files do not declare"),
         RuleCase(
             rule: .fileReferences, passing: clean,
             failing: {

@@ -102,12 +102,22 @@ public struct AppEnv: Sendable, Hashable {
     }
 
     /// The secrets a deploy needs: every external secret the merged compose files declare, joined
-    /// with its `SECRET_<NAME>_VERSION` line.
+    /// with its `SECRET_<NAME>_VERSION` line (its length and whether to generate it). A secret whose
+    /// `name:` is versioned by another variable (`orchid_client_secret` named
+    /// `${STACK_NAME}_orchid_client_secret_${SECRET_ORCID_CLIENT_SECRET_VERSION:-v1}`) takes its
+    /// version, as abra does, from the name's last `_` segment once interpolated.
     public func secrets(for project: ComposeProject) throws(AppEnvError) -> [SecretSpec] {
         let versions = Dictionary(uniqueKeysWithValues: secretVersions.map { ($0.name, $0) })
         var specs: [SecretSpec] = []
         for (id, definition) in project.secrets.sorted(by: { $0.key < $1.key }) where definition.external {
-            guard let version = versions[id] else {
+            let named = definition.name.flatMap { name -> SecretVersion? in
+                guard let last = name.split(separator: "_", omittingEmptySubsequences: false).last, !last.isEmpty,
+                    name.count > last.count
+                else { return nil }
+                return SecretVersion(
+                    name: id, envKey: "SECRET_\(id.uppercased())_VERSION", version: String(last), modifiers: [:])
+            }
+            guard let version = versions[id] ?? named else {
                 throw .missingSecretVersion(
                     recipe: recipe, secret: id, envKey: "SECRET_\(id.uppercased())_VERSION")
             }
@@ -135,6 +145,13 @@ public struct SecretVersion: Sendable, Hashable {
     public let envKey: String
     public let version: String
     public let modifiers: [String: String]
+
+    public init(name: String, envKey: String, version: String, modifiers: [String: String]) {
+        self.name = name
+        self.envKey = envKey
+        self.version = version
+        self.modifiers = modifiers
+    }
 
     /// The longest secret cc-ci generates (`# length=N`).
     public static let maximumLength = 4096

@@ -78,7 +78,8 @@ enum ComposeRules {
                 for missing in Set(use.names).sorted() {
                     findings.append(
                         recipe.finding(
-                            .declaredReferences, "undeclared", at: recipe.locate(["services", name, use.section]),
+                            .declaredReferences, "undeclared",
+                            at: recipe.locate(member: missing, of: ["services", name, use.section]),
                             ["service": name, "kind": use.kind, "name": missing, "section": use.section]))
                 }
             }
@@ -147,7 +148,7 @@ enum ComposeRules {
                 else { continue }
                 let trimmed = text.trimmingCharacters(in: .whitespaces)
                 guard !trimmed.isEmpty, !settingValues.contains(trimmed.lowercased()), Int(trimmed) == nil,
-                    !trimmed.hasPrefix("/run/secrets/")
+                    !trimmed.hasPrefix("/run/secrets/"), !isOnlyReferences(trimmed)
                 else { continue }
                 findings.append(
                     LintContext.finding(
@@ -157,6 +158,17 @@ enum ComposeRules {
             }
         }
         return findings
+    }
+
+    /// Whether `text` is nothing but variable references (`${TOKEN:-}`): the credential is the app
+    /// env's, not written in the recipe.
+    static func isOnlyReferences(_ text: String) -> Bool {
+        guard text.contains("$"), let references = try? Interpolation.references(in: text, location: "") else {
+            return false
+        }
+        let empty = Dictionary(references.map { ($0.name, "") }, uniquingKeysWith: { first, _ in first })
+        let rest = try? Interpolation.interpolate(text, environment: empty, location: "")
+        return rest?.trimmingCharacters(in: .whitespaces).isEmpty == true
     }
 
     /// Label prefixes only services (not containers) are read for.

@@ -53,17 +53,6 @@ enum EnvRules {
                             line: value.line, ["reference": written(reference), "variable": reference.name]))
                 }
             }
-            for (name, service) in (file.document?["services"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-                for (variable, value) in (service["environment"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key })
-                where value == .null && !reported.contains(variable) && !recipe.provides(variable) {
-                    reported.insert(variable)
-                    findings.append(
-                        LintContext.finding(
-                            .envComplete, "passThrough", file: file.name,
-                            line: file.map.line(of: ["services", name, "environment", variable]),
-                            ["variable": variable]))
-                }
-            }
         }
         return findings
     }
@@ -78,43 +67,52 @@ enum EnvRules {
         return "${\(reference.name)\(op)…}"
     }
 
-    /// C005: every external secret has its `SECRET_<NAME>_VERSION` line, and the name abra generates.
+    /// C005: every external secret is named as abra creates it — `name:` interpolated from the app
+    /// env, its last `_` segment a version variable (`${STACK_NAME}_<secret>_${SECRET_<SECRET>_VERSION}`)
+    /// — and .env.sample mentions every variable the name needs (set, or commented out for an
+    /// optional overlay). The `name:` decides the variable, not the compose key.
     static func secretVersions(_ recipe: LintContext) -> [LintFinding] {
         guard let env = recipe.env, let project = recipe.project else { return [] }
-        let versions = Dictionary(
-            AppEnv.secretVersions(in: env).map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
         var findings: [LintFinding] = []
         for (secret, definition) in project.secrets.sorted(by: { $0.key < $1.key }) where definition.external {
-            let variable = "SECRET_\(secret.uppercased())_VERSION"
-            let values = ["secret": secret, "variable": variable, "name": definition.name ?? "(no name)"]
-            guard let version = versions[secret] else {
-                findings.append(
-                    recipe.finding(.secretVersions, "missing", at: recipe.locate(["secrets", secret]), values))
+            let location = recipe.locate(["secrets", secret, "name"])
+            let values = [
+                "secret": secret, "variable": "SECRET_\(secret.uppercased())_VERSION",
+                "name": definition.name ?? "(no name)",
+            ]
+            // The version is the last `_` segment: a variable, so that bumping it makes a new secret.
+            guard let name = definition.name, let references = try? Interpolation.references(in: name, location: ""),
+                endsWithVariable(name, references: references)
+            else {
+                findings.append(recipe.finding(.secretVersions, "name", at: location, values))
                 continue
             }
-            if !namesGeneratedSecret(definition.name, secret: secret, variable: variable) {
+            for reference in references where reference.needsValue && !recipe.provides(reference.name) {
                 findings.append(
-                    recipe.finding(.secretVersions, "name", at: recipe.locate(["secrets", secret, "name"]), values))
+                    recipe.finding(
+                        .secretVersions, "missing", at: location, ["secret": secret, "variable": reference.name]))
             }
-            if version.hasInvalidLength {
-                findings.append(
-                    LintContext.finding(
-                        .secretVersions, "length", file: sample, line: env.entry(version.envKey)?.line,
-                        ["variable": version.envKey, "length": version.modifiers["length"] ?? ""]))
+            for reference in references {
+                guard let entry = env.entry(reference.name), let length = entry.modifiers["length"] else { continue }
+                let version = SecretVersion(
+                    name: secret, envKey: reference.name, version: entry.value, modifiers: entry.modifiers)
+                if version.hasInvalidLength {
+                    findings.append(
+                        LintContext.finding(
+                            .secretVersions, "length", file: sample, line: entry.line,
+                            ["variable": reference.name, "length": length]))
+                }
             }
         }
         return findings
     }
 
-    /// Whether a compose secret `name:` comes out as `<stack>_<secret>_<version>`, the name abra
-    /// gives the secret it generates.
-    static func namesGeneratedSecret(_ name: String?, secret: String, variable: String) -> Bool {
-        guard let name else { return false }
-        let stack = "\u{1}stack"
-        let version = "\u{1}version"
-        let resolved = try? Interpolation.interpolate(
-            name, environment: ["STACK_NAME": stack, variable: version], location: "")
-        return resolved == "\(stack)_\(secret)_\(version)"
+    /// Whether `name` ends in `_` and a variable (`…_${SECRET_DB_VERSION}`, `…_${V:-v1}`).
+    static func endsWithVariable(_ name: String, references: [VariableReference]) -> Bool {
+        let marker = "\u{1}"
+        let environment = Dictionary(references.map { ($0.name, marker) }, uniquingKeysWith: { first, _ in first })
+        let filled = try? Interpolation.interpolate(name, environment: environment, location: "")
+        return filled?.hasSuffix("_" + marker) == true
     }
 
     /// R015: secret names are at most 12 characters.

@@ -1,7 +1,8 @@
 import CCCICore
 
 /// Rules about service labels: traefik routing, the deployed-version label, backupbot
-/// (R010, C010, C011, C013, C014, C015, C016).
+/// (R010, C010, C011, C013, C014, C015, C016). Label values are read as a deploy of `.env.sample`
+/// fills them in (``LintContext/evaluated``): `backupbot.backup: ${ENABLE_BACKUPS:-true}` is on.
 enum LabelRules {
     static let versionLabel = "coop-cloud.${STACK_NAME}.version"
 
@@ -16,15 +17,19 @@ enum LabelRules {
         }
     }
 
-    /// R010: a service opts in to traefik.
-    static func traefikEnabled(_ recipe: LintContext) -> [LintFinding] {
-        guard let project = recipe.project, routed(project).isEmpty else { return [] }
-        return [recipe.finding(.traefikEnabled, "none", at: recipe.locateFirst(["services"]))]
+    /// R010: a service opts in to traefik — unless `.env.sample` sets no `DOMAIN` (abra's skip
+    /// condition: a recipe that serves no domain).
+    static func traefikEnabled(_ recipe: LintContext) -> RuleOutcome {
+        if let env = recipe.env, env["DOMAIN"] == nil {
+            return .skipped(".env.sample sets no DOMAIN, so the recipe serves no domain (abra skips R010 too)")
+        }
+        guard let project = recipe.evaluated, routed(project).isEmpty else { return .findings([]) }
+        return .findings([recipe.finding(.traefikEnabled, "none", at: recipe.locateFirst(["services"]))])
     }
 
     /// C010: each routed service has a router rule with `Host(…)` and a backend port.
     static func traefikRoute(_ recipe: LintContext) -> [LintFinding] {
-        guard let project = recipe.project else { return [] }
+        guard let project = recipe.evaluated else { return [] }
         let routerPrefix = "traefik.http.routers."
         let portPrefix = "traefik.http.services."
         let portSuffix = ".loadbalancer.server.port"
@@ -46,11 +51,21 @@ enum LabelRules {
             for label in ruleLabels {
                 let router = String(label.dropFirst(routerPrefix.count).dropLast(".rule".count))
                 guard !routes.contains(where: { $0.router == router }) else { continue }
+                // A rule made of a variable .env.sample does not set cannot be judged here (C004
+                // says the variable is missing).
+                if let written = recipe.project?.services[name]?.deployLabels[label], recipe.evaluate(written) == nil {
+                    continue
+                }
                 findings.append(
                     recipe.finding(
                         .traefikRoute, "noHost", at: recipe.locate(labelPath(name, label)),
                         ["router": router, "service": name]))
             }
+            // Routers that hand their requests to another provider's service (`api@internal`,
+            // `x@file`) use no port of this one.
+            let routers = ruleLabels.map { String($0.dropFirst(routerPrefix.count).dropLast(".rule".count)) }
+            let elsewhere = routers.filter { labels["\(routerPrefix)\($0).service"]?.contains("@") == true }
+            if !routers.isEmpty, elsewhere.count == routers.count { continue }
             let portLabels = labels.keys.filter { $0.hasPrefix(portPrefix) && $0.hasSuffix(portSuffix) }.sorted()
             guard !portLabels.isEmpty else {
                 findings.append(recipe.finding(.traefikRoute, "noPort", at: enable, ["service": name]))
@@ -69,7 +84,7 @@ enum LabelRules {
                             ["label": label, "value": value]))
                 }
             }
-            for route in routes where route.port == nil && allNumeric {
+            for route in routes where route.port == nil && allNumeric && !elsewhere.contains(route.router) {
                 findings.append(
                     recipe.finding(
                         .traefikRoute, "ambiguousPort",
@@ -82,7 +97,7 @@ enum LabelRules {
 
     /// C011: routed services are on the `proxy` network, declared external.
     static func proxyNetwork(_ recipe: LintContext) -> [LintFinding] {
-        guard let project = recipe.project else { return [] }
+        guard let project = recipe.evaluated else { return [] }
         let services = routed(project)
         var findings: [LintFinding] = services.filter { !$0.networks.contains("proxy") }.map { service in
             recipe.finding(
@@ -95,20 +110,40 @@ enum LabelRules {
         return findings
     }
 
-    /// C013: the `app` service carries `coop-cloud.${STACK_NAME}.version=<version>`.
+    /// C013: the `app` service carries `coop-cloud.${STACK_NAME}.version=<version>` — the 2021
+    /// per-service form and an empty value before the first release are warnings.
     static func versionLabelPresent(_ recipe: LintContext) -> [LintFinding] {
-        guard let app = recipe.project?.services["app"] else { return [] }
+        guard let app = recipe.evaluated?.services["app"] else { return [] }
         guard let value = app.deployLabels[versionLabel] else {
+            let legacy = "coop-cloud.${STACK_NAME}.app.version"
+            if app.deployLabels[legacy] != nil {
+                return [
+                    recipe.finding(
+                        .versionLabel, "legacy", at: recipe.locate(labelPath("app", legacy)), ["label": legacy])
+                ]
+            }
+            let carrier = recipe.evaluated?.serviceNames.first {
+                recipe.evaluated?.services[$0]?.deployLabels[versionLabel] != nil
+            }
+            if let carrier {
+                return [
+                    recipe.finding(
+                        .versionLabel, "elsewhere", at: recipe.locate(labelPath(carrier, versionLabel)),
+                        ["service": carrier])
+                ]
+            }
             return [
                 recipe.finding(
                     .versionLabel, "missing", at: recipe.locateFirst(["services", "app", "deploy", "labels"]))
             ]
         }
+        let location = recipe.locate(labelPath("app", versionLabel))
+        let released = recipe.snapshot.tags.map { !ReleaseSet(tags: $0).releases.isEmpty } ?? false
+        if value.trimmingCharacters(in: .whitespaces).isEmpty, !released {
+            return [recipe.finding(.versionLabel, "empty", at: location)]
+        }
         guard !value.contains("$"), RecipeVersion(value) == nil else { return [] }
-        return [
-            recipe.finding(
-                .versionLabel, "malformed", at: recipe.locate(labelPath("app", versionLabel)), ["value": value])
-        ]
+        return [recipe.finding(.versionLabel, "malformed", at: location, ["value": value])]
     }
 
     /// C014: when the checkout is a release, the version label names that release.
@@ -116,7 +151,7 @@ enum LabelRules {
         guard let tags = recipe.snapshot.tags else { return .skipped(ReleaseRules.noTags(recipe)) }
         guard let head = recipe.snapshot.headCommit else { return .findings([]) }
         let releases = ReleaseSet(tags: tags).releases(at: head)
-        guard !releases.isEmpty, let value = recipe.project?.services["app"]?.deployLabels[versionLabel],
+        guard !releases.isEmpty, let value = recipe.evaluated?.services["app"]?.deployLabels[versionLabel],
             let version = RecipeVersion(value), !releases.contains(where: { $0.version == version })
         else { return .findings([]) }
         return .findings([
@@ -128,7 +163,7 @@ enum LabelRules {
 
     /// C015: backupbot labels name volumes (and paths) the service mounts.
     static func backupVolumes(_ recipe: LintContext) -> [LintFinding] {
-        guard let project = recipe.project else { return [] }
+        guard let project = recipe.evaluated else { return [] }
         let volumePrefix = "backupbot.backup.volumes."
         var findings: [LintFinding] = []
         for name in project.serviceNames {
@@ -164,7 +199,7 @@ enum LabelRules {
 
     /// C016: backupbot labels are enabled, and an enabled service backs something up.
     static func backupEffective(_ recipe: LintContext) -> [LintFinding] {
-        guard let project = recipe.project else { return [] }
+        guard let project = recipe.evaluated else { return [] }
         var findings: [LintFinding] = []
         for name in project.serviceNames {
             guard let labels = project.services[name]?.deployLabels else { continue }

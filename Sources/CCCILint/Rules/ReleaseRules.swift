@@ -65,7 +65,7 @@ enum ReadmeRules {
 
     /// C018: the block's Healthcheck and Backups say what the compose files do.
     static func agrees(_ recipe: LintContext) -> [LintFinding] {
-        guard let project = recipe.project, let text = recipe.snapshot.texts[readme],
+        guard let project = recipe.evaluated, let text = recipe.snapshot.texts[readme],
             let metadata = ReadmeMetadata(markdown: text)
         else { return [] }
         var findings: [LintFinding] = []

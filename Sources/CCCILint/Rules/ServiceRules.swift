@@ -77,17 +77,7 @@ struct ImageReference {
     /// `written`, with `${VARIABLES}` filled in as a new app's deploy would fill them; `nil` when
     /// that cannot be known (a variable without a value in the recipe).
     init?(resolving written: String, in recipe: LintContext) {
-        var text = written
-        if written.contains("$") {
-            var environment = recipe.abraExports ?? [:]
-            for (key, value) in recipe.env?.values ?? [:] { environment[key] = value }
-            guard let references = try? Interpolation.references(in: written, location: ""),
-                references.allSatisfy({ !$0.needsValue || environment[$0.name] != nil }),
-                let resolved = try? Interpolation.interpolate(written, environment: environment, location: ""),
-                !resolved.isEmpty
-            else { return nil }
-            text = resolved
-        }
+        guard let text = recipe.evaluate(written), !text.isEmpty else { return nil }
         self.text = text
         var name = Substring(text)
         if let at = name.firstIndex(of: "@") {
