@@ -224,6 +224,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "CCCIStoreTests",
+            dependencies: [
+                "CCCICore", "CCCIStore", "CCCITestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "CCCIServerTests",
             dependencies: [
                 "CCCICore", "CCCIServer", "CCCIStore", "CCCISystem", "CCCITestSupport", "ccci",

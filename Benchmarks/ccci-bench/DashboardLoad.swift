@@ -73,7 +73,7 @@ struct DashboardLoad: AsyncParsableCommand {
     }
 
     /// `runs` runs, round-robin over the recipes, one minute apart, in batches of 5,000.
-    func seed(_ store: SQLiteStore) async throws {
+    func seed(_ store: any NodeStore) async throws {
         let start = Date(timeIntervalSince1970: 1_780_000_000)
         var batch: [RunResults] = []
         for index in 0..<runs {

@@ -46,7 +46,7 @@ struct ServeAttacks: AsyncParsableCommand {
                 harness: harness, server: server, stub: stub, allowlist: [], arguments: ["--workers", "0"])
             let attack = Attack(
                 table: table, serve: serve, stub: stub, server: server, harness: harness,
-                store: try SQLiteStore(path: harness.config().storePath), head: head)
+                store: try Store.open(harness.config()), head: head)
             try await attack.streams(flood: flood)
             try await attack.replays()
             try await attack.repositories()
@@ -134,7 +134,7 @@ struct Attack: Sendable {
     let stub: ForgeStub
     let server: ServerHarness
     let harness: RunHarness
-    let store: SQLiteStore
+    let store: any NodeStore
     let head: String
 
     var pid: Int32 { serve.process.processIdentifier }
@@ -706,7 +706,7 @@ struct Attack: Sendable {
             stub.grant("alice", "write", on: "recipes/web")
             let serve = try await ServeProcess(
                 harness: harness, server: server, stub: stub, allowlist: ["alice"], extra: ["CCCI_CAPACITY": "1"])
-            let store = try SQLiteStore(path: harness.config().storePath)
+            let store = try Store.open(harness.config())
             let attack = Attack(
                 table: table, serve: serve, stub: stub, server: server, harness: harness, store: store,
                 head: web.head ?? "")

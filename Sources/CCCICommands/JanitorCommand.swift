@@ -27,7 +27,7 @@ struct JanitorCommand: AsyncParsableCommand {
         let logger = global.makeLogger()
         let naming = try config.naming()
         // Dead runs are recorded in the store as interrupted; without a usable store the janitor still reaps.
-        let store = try? SQLiteStore(path: config.storePath)
+        let store = try? Store.open(config)
         let report = try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
             await Janitor(
                 config: config, naming: naming,

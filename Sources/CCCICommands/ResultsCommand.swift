@@ -24,12 +24,12 @@ struct ResultsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try global.loadConfig()
-        let store: SQLiteStore
+        let store: any RunHistory
         do {
-            store = try SQLiteStore(readingFrom: config.storePath)
+            store = try Store.openForReading(config)
         } catch {
             if error.reason == nil && run == nil {
-                print("no runs recorded yet (\(config.storePath.path) does not exist)")
+                print("no runs recorded yet (\(config.storeLocation) does not exist)")
                 return
             }
             throw CommandFailure(error.description)
@@ -37,7 +37,7 @@ struct ResultsCommand: AsyncParsableCommand {
         if let run = self.run {
             guard let results = try await store.results(runID: run) else {
                 throw CommandFailure(
-                    "no run \(run) in \(config.storePath.path) — `ccci results` lists the recorded runs")
+                    "no run \(run) in \(config.storeLocation) — `ccci results` lists the recorded runs")
             }
             print(String(decoding: try results.encoded(), as: UTF8.self))
             return
@@ -48,7 +48,7 @@ struct ResultsCommand: AsyncParsableCommand {
             return
         }
         if runs.isEmpty {
-            print("no runs\(recipe.map { " of \($0)" } ?? "") recorded in \(config.storePath.path)")
+            print("no runs\(recipe.map { " of \($0)" } ?? "") recorded in \(config.storeLocation)")
             return
         }
         let formatter = DateFormatter()

@@ -148,12 +148,12 @@ struct RunCommand: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitCode(2)
         }
-        let store: SQLiteStore?
+        let store: (any NodeStore)?
         do {
-            store = try SQLiteStore(path: config.storePath)
+            store = try Store.open(config)
         } catch {
             printError(
-                "warning: the results store \(config.storePath.path) cannot be opened (\(error)); the run is not recorded there"
+                "warning: the results store \(config.storeLocation) cannot be opened (\(error)); the run is not recorded there"
             )
             store = nil
         }

@@ -39,9 +39,9 @@ struct SweepCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try global.loadConfig()
-        let store: SQLiteStore
+        let store: any NodeStore
         do {
-            store = try SQLiteStore(path: config.storePath)
+            store = try Store.open(config)
         } catch {
             throw CommandFailure("\(error)", exitCode: 2)
         }
@@ -206,9 +206,9 @@ struct CanonicalCommand: AsyncParsableCommand {
         }
     }
 
-    static func store(_ config: NodeConfig) throws -> SQLiteStore {
+    static func store(_ config: NodeConfig) throws -> any NodeStore {
         do {
-            return try SQLiteStore(path: config.storePath)
+            return try Store.open(config)
         } catch {
             throw CommandFailure("\(error)", exitCode: 2)
         }

@@ -20,9 +20,9 @@ import Foundation
 /// The warm app's lock is held from start to end, so a sweep, a quick run or `canonical drop`
 /// never works on it at the same time.
 public struct Promoter: RunEpilogue {
-    public let store: SQLiteStore?
+    public let store: (any CanonicalStore)?
 
-    public init(store: SQLiteStore?) {
+    public init(store: (any CanonicalStore)?) {
         self.store = store
     }
 
@@ -103,7 +103,7 @@ public struct Promoter: RunEpilogue {
 extension Promoter {
     /// Marks `recipe`'s canonical broken; says so when even that fails (the borrow mark then stays,
     /// for the next holder of the warm lock to try again).
-    static func markBroken(_ recipe: String, store: SQLiteStore, run: FinishedRun) async -> Bool {
+    static func markBroken(_ recipe: String, store: any CanonicalStore, run: FinishedRun) async -> Bool {
         do {
             try await store.markCanonical(recipe, status: "broken")
             return true

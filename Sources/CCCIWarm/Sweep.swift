@@ -14,7 +14,7 @@ import Foundation
 /// `PROMOTED`. One sweep at a time (a flock the kernel releases however the sweep ends).
 public struct Sweep: Sendable {
     public let config: NodeConfig
-    public let store: SQLiteStore
+    public let store: any NodeStore
     public let git: any GitClient
     /// The `ccci` executable the cold runs are started with.
     public let executable: String
@@ -26,7 +26,7 @@ public struct Sweep: Sendable {
     public let say: @Sendable (String) -> Void
 
     public init(
-        config: NodeConfig, store: SQLiteStore, git: any GitClient, executable: String,
+        config: NodeConfig, store: any NodeStore, git: any GitClient, executable: String,
         pullRequests: (any MirrorPullRequests)? = nil, say: @escaping @Sendable (String) -> Void
     ) {
         self.config = config

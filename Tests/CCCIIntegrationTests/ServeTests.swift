@@ -22,7 +22,7 @@ extension Integration {
             let server: ServerHarness
             let stub: ForgeStub
             let web: FixtureRecipes.Repository
-            let store: SQLiteStore
+            let store: any NodeStore
 
             static func with(_ body: @Sendable (Scenario) async throws -> Void) async throws {
                 let harness = try RunHarness()
@@ -31,7 +31,7 @@ extension Integration {
                 try await ForgeStub.with { stub in
                     stub.setPullRequest("recipes/web", 1, head: try #require(web.head))
                     stub.grant("alice", "write", on: "recipes/web")
-                    let store = try SQLiteStore(path: harness.config().storePath)
+                    let store = try Store.open(harness.config())
                     try await body(Scenario(harness: harness, server: server, stub: stub, web: web, store: store))
                 }
             }

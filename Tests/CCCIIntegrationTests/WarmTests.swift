@@ -54,7 +54,7 @@ extension Integration {
         }
 
         func canonical() async throws -> CanonicalRecord? {
-            try await SQLiteStore(path: harness.home.appending("ccci.sqlite")).canonical("web")
+            try await harness.store().canonical("web")
         }
 
         /// The release the warm app's services are stamped with (`coop-cloud.<stack>.version`).
@@ -372,7 +372,7 @@ extension Integration {
             #expect(results.count == 1)
             #expect(results.first?.outcome == .cancelled, "the run was stopped by its sweep and tore down")
             #expect(try await canonical() == nil)
-            let sweeps = try await SQLiteStore(path: harness.home.appending("ccci.sqlite")).sweeps(limit: 5)
+            let sweeps = try await harness.store().sweeps(limit: 5)
             #expect(sweeps.count == 1, "the stopped sweep's report is kept")
             if let run = results.first {
                 #expect(

@@ -154,43 +154,4 @@ import Testing
         #expect(WarmConfig.format(96 * 1024) == "96 KiB")
         #expect(WarmConfig.format(3 * 1024 * 1024 / 2) == "1.5 MiB")
     }
-
-    @Test("the store swaps a canonical only from what the promotion started from")
-    func compareAndSwap() async throws {
-        let store = try SQLiteStore(
-            path: FileManager.default.temporaryDirectory.appendingPathComponent("warm-\(UUID()).sqlite"))
-        let first = CanonicalRecord(
-            recipe: "web", version: "1.2.0+1.0.0", commit: Self.tagged, domain: "web.warm.ci.ccci.test",
-            volumes: ["web_warm_ci_ccci_test_content"], volumeBytes: 4096, runID: "r1",
-            promotedAt: Date(timeIntervalSince1970: 1_800_000_000))
-        #expect(try await store.swapCanonical(expected: nil, with: first))
-        #expect(try await store.canonical("web") == first)
-        var second = first
-        second.version = "1.3.0+1.0.0"
-        second.commit = Self.untagged
-        #expect(try await store.swapCanonical(expected: nil, with: second) == false, "it is no longer absent")
-        #expect(try await store.swapCanonical(expected: first, with: second))
-        #expect(try await store.swapCanonical(expected: first, with: first) == false, "it is no longer the first")
-        try await store.markCanonical("web", status: "broken")
-        #expect(try await store.canonical("web")?.status == "broken")
-        #expect(try await store.dropCanonical("web"))
-        #expect(try await store.canonicals().isEmpty)
-    }
-
-    @Test("the matrix's status of a recipe follows its cold runs: a later quick run (level 0) does not replace it")
-    func quickRunsLeaveTheMatrix() async throws {
-        let store = try SQLiteStore()
-        let start = Date(timeIntervalSince1970: 1_800_000_000)
-        let cold = InMemoryStoreTests.results(
-            runID: "20270115T080000Z-web-cccccc", recipe: "web", outcome: .pass, startedAt: start)
-        try await store.record(cold)
-        var quick = InMemoryStoreTests.results(
-            runID: "20270115T090000Z-web-qqqqqq", recipe: "web", outcome: .pass, startedAt: start + 3600)
-        quick.mode = "quick"
-        try await store.record(quick)
-        let status = try #require(try await store.recipeStatus("web"))
-        #expect(status.latest.runID == cold.runID)
-        #expect(status.trend == [cold.level])
-        #expect(try await store.runs(recipe: "web", limit: 10).count == 2, "the quick run is in the history")
-    }
 }

@@ -18,7 +18,7 @@ import Testing
         return (response.status, object)
     }
 
-    func seed(_ store: SQLiteStore) async throws {
+    func seed(_ store: any NodeStore) async throws {
         let now = Date()
         for (index, level) in [3, 4].enumerated() {
             try await store.record(

@@ -14,7 +14,7 @@ struct InProcessServer: Sendable {
     let client: any TestClientProtocol
     let stub: ForgeStub
     let harness: ServerHarness
-    let store: SQLiteStore
+    let store: any NodeStore
 
     /// The head of pull request #1 of recipes/web on the stub.
     static let head = String(repeating: "ab", count: 20)

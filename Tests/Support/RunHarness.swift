@@ -1,6 +1,7 @@
 import CCCICore
 import CCCIDeploy
 import CCCILab
+import CCCIStore
 import CCCISwarm
 import CCCISystem
 import Foundation
@@ -45,6 +46,11 @@ public struct RunHarness: Sendable {
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in self.environment { environment[key] = value }
         return try NodeConfig.load(environment: environment)
+    }
+
+    /// The store the harness' processes write, as a node opens it.
+    public func store() throws -> any NodeStore {
+        try Store.open(config())
     }
 
     /// Runs `ccci <arguments>`.

@@ -69,8 +69,8 @@ public struct ServerHarness: Sendable {
     }
 
     /// The store the server uses.
-    public func store() throws -> SQLiteStore {
-        try SQLiteStore(path: home.appending("ccci.sqlite"))
+    public func store() throws -> any NodeStore {
+        try Store.open(TestEnvironment.labConfig(home: home.url))
     }
 
     /// Writes the files `ccci serve` reads (config.toml, the secret and token files, mode 600)

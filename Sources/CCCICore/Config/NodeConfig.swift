@@ -6,8 +6,35 @@ import Foundation
 /// `/var/lib/ccci`). Every key is optional; the defaults are the local lab's. Environment
 /// variables override the file (tests use them to sandbox state):
 /// `CCCI_HOME`, `CCCI_CI_DOMAIN`, `CCCI_LOCK_DIR`, `CCCI_LAB_DIR`, `CCCI_PACKS_DIR`,
-/// `CCCI_CATALOGUE_DIR`, `CCCI_NETWORK_MODE`, `CCCI_DOCKER_SOCKET`, `CCCI_CAPACITY`.
+/// `CCCI_CATALOGUE_DIR`, `CCCI_NETWORK_MODE`, `CCCI_DOCKER_SOCKET`, `CCCI_CAPACITY`, `CCCI_NODE`.
 public struct NodeConfig: Sendable, Hashable {
+    /// Where the node keeps its history, queue and canonicals (`store = "…"`).
+    public enum StoreLocation: Sendable, Hashable {
+        /// The embedded default: one SQLite file (`sqlite:///var/lib/ccci/ccci.sqlite`).
+        case sqlite(URL)
+
+        /// Reads a `store` URL; `nil` for a scheme cc-ci does not know.
+        public init?(url text: String) {
+            guard text.hasPrefix("sqlite://") else { return nil }
+            let path = String(text.dropFirst("sqlite://".count))
+            guard path.hasPrefix("/"), path.count > 1, !path.contains("\0") else { return nil }
+            self = .sqlite(URL(fileURLWithPath: path))
+        }
+
+        /// Where it is, for messages: a file's path; a URL without its credentials.
+        public var description: String {
+            switch self {
+            case .sqlite(let file): return file.path
+            }
+        }
+    }
+
+    /// Which driver deploys apps on this node (`driver = "…"`; SPEC F-DRIVER).
+    public enum DriverKind: String, Sendable, Hashable, CaseIterable {
+        /// cc-ci's own, abra-compatible driver: talks to the node's swarm directly.
+        case native
+    }
+
     /// Where a run may reach apps for health checks and tests.
     public enum Ingress: String, Sendable, Hashable, Codable {
         /// The lab's caddy ingress: `https://<domain>` on 127.0.0.1 with the lab CA.
@@ -53,10 +80,40 @@ public struct NodeConfig: Sendable, Hashable {
     public var warm = WarmConfig()
     /// Recipes tested from mirrors, by recipe (`[mirror.<recipe>]`).
     public var mirrors: [String: MirrorConfig] = [:]
+    /// This node's name (`node`, `CCCI_NODE`; default the host's name): every job and canonical
+    /// records the node that owns it, so that several nodes can share one store.
+    public var node: String = NodeConfig.defaultNodeName
+    /// Where history, queue and canonicals live (default: `<home>/ccci.sqlite`).
+    public var store: StoreLocation?
+    /// Which driver deploys apps.
+    public var driver: DriverKind = .native
 
     public var envDirectory: URL { home.appendingPathComponent("apps") }
     public var runsDirectory: URL { home.appendingPathComponent("runs") }
-    public var storePath: URL { home.appendingPathComponent("ccci.sqlite") }
+    /// Where the store lives: ``store``, else the embedded SQLite file in the home.
+    public var storeLocation: StoreLocation { store ?? .sqlite(home.appendingPathComponent("ccci.sqlite")) }
+    /// The SQLite file of an embedded store (the default `<home>/ccci.sqlite`).
+    public var storePath: URL {
+        switch storeLocation {
+        case .sqlite(let file): return file
+        }
+    }
+
+    /// The host's name up to its first dot, as a node name (`node` when it has none).
+    public static var defaultNodeName: String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? ""
+        return isValidNodeName(host) ? host : "node"
+    }
+
+    /// A node name: 1 to 63 letters, digits, `-` and `_`, starting with a letter or digit.
+    public static func isValidNodeName(_ text: String) -> Bool {
+        guard (1...63).contains(text.count), let first = text.unicodeScalars.first,
+            CharacterSet.alphanumerics.contains(first)
+        else { return false }
+        return text.unicodeScalars.allSatisfy {
+            $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_")
+        }
+    }
     public var resticDirectory: URL { home.appendingPathComponent("restic") }
     public var workspacesDirectory: URL { home.appendingPathComponent("work") }
     /// The registrations of live runs (`live/<run>.json` and its lock; SPEC F-JANITOR).
@@ -118,6 +175,14 @@ public struct NodeConfig: Sendable, Hashable {
         if let value = environment["CCCI_CATALOGUE_DIR"] { config.catalogueDirectory = URL(fileURLWithPath: value) }
         if let value = environment["CCCI_NETWORK_MODE"] { config.networkMode = value }
         if let value = environment["CCCI_DOCKER_SOCKET"] { config.dockerSocket = value }
+        if let value = environment["CCCI_NODE"] {
+            guard Self.isValidNodeName(value) else {
+                throw .invalid(
+                    file: "CCCI_NODE", key: "node",
+                    message: "'\(value)' is not a node name (letters, digits, - and _; at most 63)")
+            }
+            config.node = value
+        }
         if let value = environment["CCCI_CAPACITY"] {
             guard let number = Int(value), number >= 1 else {
                 throw .invalid(
@@ -141,7 +206,7 @@ public struct NodeConfig: Sendable, Hashable {
     public static let keys = [
         "home", "ci_domain", "lock_dir", "lab_dir", "packs_dir", "catalogue_dir", "catalogue", "network_mode",
         "ingress", "image_policy", "resolve_image", "docker_socket", "capacity", "run_deadline", "serve", "retention",
-        "warm", "mirror",
+        "warm", "mirror", "node", "store", "driver",
     ]
 
     mutating func apply(file: URL) throws(ConfigError) {
@@ -179,6 +244,30 @@ public struct NodeConfig: Sendable, Hashable {
         if let value = try string("network_mode") { networkMode = value }
         if let value = try string("docker_socket") { dockerSocket = value }
         if let value = try string("resolve_image") { resolveImage = value }
+        if let value = try string("node") {
+            guard Self.isValidNodeName(value) else {
+                throw .invalid(
+                    file: file.path, key: "node",
+                    message: "'\(value)' is not a node name (letters, digits, - and _; at most 63)")
+            }
+            node = value
+        }
+        if let value = try string("store") {
+            guard let location = StoreLocation(url: value) else {
+                throw .invalid(
+                    file: file.path, key: "store",
+                    message: "is not a store URL cc-ci knows — e.g. `sqlite:///var/lib/ccci/ccci.sqlite`")
+            }
+            store = location
+        }
+        if let value = try string("driver") {
+            guard let kind = DriverKind(rawValue: value) else {
+                throw .invalid(
+                    file: file.path, key: "driver",
+                    message: "'\(value)' is not one of \(DriverKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            driver = kind
+        }
         if let value = try string("ingress") {
             guard let parsed = Ingress(rawValue: value) else {
                 throw .invalid(file: file.path, key: "ingress", message: "'\(value)' is not one of lab, production")

@@ -27,7 +27,7 @@ public final class RunCoordinator: Sendable {
     public let config: NodeConfig
     public let driver: any AppDriver
     public let reporter: Reporter
-    public let store: (any ResultStore)?
+    public let store: (any NodeStore)?
     public let lifetime: RunLifetime?
     public let runner: ProcessRunner
     /// Every secret value the run generates or is given, for redaction everywhere it writes.
@@ -42,7 +42,7 @@ public final class RunCoordinator: Sendable {
 
     public init(
         options: RunOptions, config: NodeConfig, driver: any AppDriver, reporter: Reporter,
-        store: (any ResultStore)?, lifetime: RunLifetime?, runner: ProcessRunner = ProcessRunner(),
+        store: (any NodeStore)?, lifetime: RunLifetime?, runner: ProcessRunner = ProcessRunner(),
         secrets: SecretRegistry = SecretRegistry(), journal: RunJournal? = nil, epilogue: (any RunEpilogue)? = nil
     ) {
         self.options = options
@@ -134,7 +134,7 @@ public final class RunCoordinator: Sendable {
             if let problem = await QuickLane.giveBack(borrowed, steps: steps) {
                 givenBack = false
                 do {
-                    guard let store = store as? SQLiteStore else { throw BorrowMark.StoreUnavailable() }
+                    guard let store = store else { throw BorrowMark.StoreUnavailable() }
                     try await store.markCanonical(prepared.recipe, status: "broken")
                     try? FileManager.default.removeItem(at: BorrowMark.path(recipe: prepared.recipe, config: config))
                     await reporter.print([
@@ -271,7 +271,7 @@ public final class RunCoordinator: Sendable {
         guard prepared.meta.dependencies.isEmpty else {
             return .failure(.recipe("--quick: \(recipe) has dependencies, which warm canonicals do not support yet"))
         }
-        guard let store = store as? SQLiteStore else {
+        guard let store = store else {
             return .failure(.recipe("--quick: the results store, which holds the canonicals, cannot be opened"))
         }
         let record: CanonicalRecord?
@@ -301,12 +301,12 @@ public final class RunCoordinator: Sendable {
                 await context.say("waiting for \(warm) (a promotion or another quick run has it)")
             }
             if let settled = await BorrowMark.settle(
-                recipe: prepared.recipe, config: config, store: store as? SQLiteStore)
+                recipe: prepared.recipe, config: config, store: store)
             {
                 throw QuickLaneError(settled)
             }
             // The canonical may have moved while this run waited for its lock.
-            guard let current = try await (store as? SQLiteStore)?.canonical(prepared.recipe), current == canonical
+            guard let current = try await (store)?.canonical(prepared.recipe), current == canonical
             else {
                 throw QuickLaneError("the canonical of \(prepared.recipe) changed while this run waited — run it again")
             }

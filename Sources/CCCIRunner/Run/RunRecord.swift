@@ -8,7 +8,7 @@ import Foundation
 /// values out of everything in its run directory, which outlives the run.
 struct RunRecord {
     let context: RunContext
-    let store: (any ResultStore)?
+    let store: (any RunHistory)?
 
     /// Writes the results document, JUnit and the store record; a failure to write is logged,
     /// never fatal (the run's verdict stands).

@@ -19,7 +19,7 @@ public enum BorrowMark {
 
     /// Settles a mark a dead quick run left; the caller holds the warm app's lock. Returns what
     /// was done, or `nil` when there was no mark.
-    public static func settle(recipe: String, config: NodeConfig, store: SQLiteStore?) async -> String? {
+    public static func settle(recipe: String, config: NodeConfig, store: (any CanonicalStore)?) async -> String? {
         let mark = path(recipe: recipe, config: config)
         guard let text = try? String(contentsOf: mark, encoding: .utf8) else { return nil }
         let who = text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -42,7 +42,7 @@ public enum BorrowMark {
 
     /// Settles a stray mark when the warm app's lock is free (nobody is borrowing it now) — for a
     /// caller that does not take the lock itself (the sweep, deciding).
-    public static func settleIfFree(recipe: String, config: NodeConfig, store: SQLiteStore) async -> String? {
+    public static func settleIfFree(recipe: String, config: NodeConfig, store: any CanonicalStore) async -> String? {
         guard FileManager.default.fileExists(atPath: path(recipe: recipe, config: config).path),
             let naming = try? config.naming()
         else { return nil }

@@ -23,9 +23,9 @@ public struct Janitor: Sendable {
     public let naming: AppNaming
     public let driver: any AppDriver
     /// Where a dead run is recorded as `interrupted` (`nil`: only its results.json is written).
-    public let store: (any ResultStore)?
+    public let store: (any RunHistory)?
 
-    public init(config: NodeConfig, naming: AppNaming, driver: any AppDriver, store: (any ResultStore)? = nil) {
+    public init(config: NodeConfig, naming: AppNaming, driver: any AppDriver, store: (any RunHistory)? = nil) {
         self.config = config
         self.naming = naming
         self.driver = driver

@@ -9,8 +9,8 @@ import OpenAPIRuntime
 /// what the document describes; parameters the types cannot check (a recipe name's pattern,
 /// the limit's range) are checked here and answered with 400.
 struct APIHandler: APIProtocol {
-    let store: SQLiteStore
-    let config: NodeConfig
+    let store: any NodeStore
+    let artifacts: any RunArtifacts
 
     func listRecipes(_ input: Operations.ListRecipes.Input) async throws -> Operations.ListRecipes.Output {
         let recipes = try await store.recipeMatrix().map { status in
@@ -42,7 +42,7 @@ struct APIHandler: APIProtocol {
     func getRun(_ input: Operations.GetRun.Input) async throws -> Operations.GetRun.Output {
         let id = input.path.id
         guard RunID.isValid(id) else { return .notFound(.init(body: .json(.init(error: "that is not a run id")))) }
-        guard let document = try await config.resultsDocument(id, store: store) else {
+        guard let document = try await artifacts.resultsDocument(id, history: store) else {
             return .notFound(.init(body: .json(.init(error: "no finished run \(id)"))))
         }
         // The document as the schema types it (the full schema is schemas/results.schema.json).

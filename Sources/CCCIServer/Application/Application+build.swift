@@ -43,9 +43,9 @@ struct BuiltServer {
 func buildServer(_ arguments: ServerArguments) async throws -> BuiltServer {
     let config = arguments.config
     let logger = arguments.logger
-    let store: SQLiteStore
+    let store: any NodeStore
     do {
-        store = try SQLiteStore(path: config.storePath)
+        store = try Store.open(config)
     } catch {
         throw ServeSetupError.store(error.description)
     }
@@ -131,22 +131,24 @@ func buildServer(_ arguments: ServerArguments) async throws -> BuiltServer {
 /// The routes, by topic: webhooks, jobs and runs' files, the dashboard, health and metrics;
 /// every answer with the security headers (``SecurityHeaders``).
 public func buildRouter(
-    bridge: Bridge, store: SQLiteStore, config: NodeConfig, links: Links, metrics: ServerMetrics, workers: Int,
-    adminToken: SecretValue? = nil, streams: LiveStreams? = nil
+    bridge: Bridge, store: any NodeStore, config: NodeConfig, links: Links, metrics: ServerMetrics, workers: Int,
+    adminToken: SecretValue? = nil, streams: LiveStreams? = nil, artifacts: (any RunArtifacts)? = nil
 ) throws -> Router<ServerContext> {
+    let artifacts = artifacts ?? Store.artifacts(config)
     let router = Router(context: ServerContext.self, options: [.autoGenerateHeadEndpoints])
     let streams = streams ?? LiveStreams(limit: config.serve.maxStreams, perClient: config.serve.maxStreamsPerClient)
     router.add(middleware: SecurityHeaders())
     HookRoutes(bridge: bridge, metrics: metrics).addRoutes(to: router)
-    RunRoutes(store: store, config: config, links: links).addRoutes(to: router)
+    RunRoutes(store: store, artifacts: artifacts, links: links).addRoutes(to: router)
     DashboardRoutes(
-        store: store, config: config, links: links, forgeURL: config.serve.forgeURL, bridge: bridge,
+        store: store, artifacts: artifacts, config: config, links: links, forgeURL: config.serve.forgeURL,
+        bridge: bridge,
         adminToken: adminToken, streams: streams
     ).addRoutes(to: router)
     HealthRoutes(store: store, metrics: metrics, workers: workers, streams: streams).addRoutes(to: router)
     // The JSON API, generated from Sources/CCCIAPI/openapi.yaml.
     router.add(middleware: APIMethods())
-    try APIHandler(store: store, config: config).registerHandlers(
+    try APIHandler(store: store, artifacts: artifacts).registerHandlers(
         on: router, serverURL: URL(string: "/api/v1")!,
         configuration: Configuration(dateTranscoder: .iso8601WithFractionalSeconds), middlewares: [APIInputErrors()])
     return router

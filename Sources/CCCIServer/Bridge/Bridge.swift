@@ -24,7 +24,7 @@ import Logging
 /// the forge for the head before a push arrived tests the pushed head.
 public struct Bridge: Sendable {
     public let forge: any Forge
-    public let store: SQLiteStore
+    public let store: any NodeStore
     public let settings: ServeConfig
     public let links: Links
     /// Which repository is which recipe.
@@ -37,7 +37,7 @@ public struct Bridge: Sendable {
     public let logger: Logger
 
     public init(
-        forge: any Forge, store: SQLiteStore, settings: ServeConfig, links: Links, enrolment: Enrolment,
+        forge: any Forge, store: any NodeStore, settings: ServeConfig, links: Links, enrolment: Enrolment,
         running: RunningJobs, wakeWorkers: Wakeup, wakeReplies: Wakeup, wakeIntake: Wakeup = Wakeup(),
         logger: Logger
     ) {
@@ -427,8 +427,9 @@ public struct Bridge: Sendable {
     /// Stops an active job for `reason`. A queued job ends `cancelled` here, with its comment and
     /// an error status with description `status`; a running job is only marked — the caller ends its
     /// process, and the worker records the end and replies.
-    static func stop(_ job: inout Job, reason: String, status: String, in queue: QueueTransaction, links: Links) throws
-    {
+    static func stop(
+        _ job: inout Job, reason: String, status: String, in queue: any JobQueueTransaction, links: Links
+    ) throws {
         job.cancelReason = reason
         guard job.state == .queued else {
             try queue.update(job)

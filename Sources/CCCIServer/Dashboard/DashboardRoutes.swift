@@ -9,7 +9,9 @@ import NIOCore
 /// `/badge/<recipe>.svg` and `/badge/<recipe>/<tier>.svg`. Every page is server-rendered HTML,
 /// complete without JavaScript; names and ids are checked before they reach the store or a path.
 struct DashboardRoutes {
-    let store: SQLiteStore
+    let store: any NodeStore
+    /// The runs' files (their logs while they run).
+    let artifacts: any RunArtifacts
     let config: NodeConfig
     let links: Links
     /// The forge's web address, for links to pull requests.
@@ -50,12 +52,13 @@ struct DashboardRoutes {
             if let results = try await finishedResults(id) {
                 return .html(RunPage.render(results, origin: try await origin(of: id)))
             }
-            guard let directory = runDirectory(id) else { return .notFoundPage("No run \(id) here.") }
+            guard await artifacts.hasRun(id) else { return .notFoundPage("No run \(id) here.") }
             let job = try await store.job(runID: id)
-            return .html(RunPage.renderLive(runID: id, recipe: job?.recipe, log: Self.log(in: directory)))
+            let log = await artifacts.log(of: id, from: 0).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return .html(RunPage.renderLive(runID: id, recipe: job?.recipe, log: log))
         }
         router.get("/runs/:id/events") { request, context -> Response in
-            guard let id = context.parameters.get("id"), let directory = runDirectory(id) else {
+            guard let id = context.parameters.get("id"), await artifacts.hasRun(id) else {
                 return .text(.notFound, "no such run")
             }
             let ticket: LiveStreams.Ticket
@@ -74,7 +77,7 @@ struct DashboardRoutes {
             let store = self.store
             let config = self.config
             return LogEvents(
-                directory: directory, isRunning: { await Self.isRunning(id, store: store, config: config) },
+                runID: id, artifacts: artifacts, isRunning: { await Self.isRunning(id, store: store, config: config) },
                 ticket: ticket, watch: await context.connectionWatch()
             ).response(from: from)
         }
@@ -118,9 +121,9 @@ struct DashboardRoutes {
         }
     }
 
-    /// The results of finished run `id` (``NodeConfig/resultsDocument(_:store:)``).
+    /// The results of finished run `id` (``RunArtifacts/resultsDocument(_:history:)``).
     func finishedResults(_ id: String) async throws -> RunResults? {
-        guard let data = try await config.resultsDocument(id, store: store) else { return nil }
+        guard let data = try await artifacts.resultsDocument(id, history: store) else { return nil }
         return try? JSONCoding.decoder.decode(RunResults.self, from: data)
     }
 
@@ -131,18 +134,9 @@ struct DashboardRoutes {
         return RunPage.Origin(pullRequestURL: "\(base)/\(job.repository)/pulls/\(job.pr)", requester: job.requester)
     }
 
-    func runDirectory(_ id: String) -> URL? { RunFiles.directory(id, config: config) }
-
-    /// The run's log so far.
-    static func log(in directory: URL) -> String {
-        guard let log = RunFiles.log(in: directory), let data = RunFiles.read(log.lastPathComponent, in: directory)
-        else { return "" }
-        return String(decoding: data, as: UTF8.self)
-    }
-
     /// Whether run `id` still runs: its job's current run and running, or — a run no job started
     /// (`ccci run` on the command line, the sweep) — registered as a live run.
-    static func isRunning(_ id: String, store: SQLiteStore, config: NodeConfig) async -> Bool {
+    static func isRunning(_ id: String, store: any NodeStore, config: NodeConfig) async -> Bool {
         if let job = try? await store.job(runID: id) { return job.state == .running }
         return FileManager.default.fileExists(
             atPath: config.liveRunsDirectory.appendingPathComponent("\(id).json").path)

@@ -90,7 +90,8 @@ public final class LiveStreams: Sendable {
 /// ``livenessInterval``; writes a comment every ``keepalive`` of silence (a write to a client that
 /// vanished without closing fails, and ends the stream).
 struct LogEvents {
-    let directory: URL
+    let runID: String
+    let artifacts: any RunArtifacts
     /// Whether the run still runs (its job, or its registration as a live run).
     let isRunning: @Sendable () async -> Bool
     let ticket: LiveStreams.Ticket
@@ -122,7 +123,7 @@ struct LogEvents {
         var offset = max(0, offset)
         var pending = ""
         func flush() async throws {
-            guard let fresh = Self.bytes(of: directory, from: offset), !fresh.isEmpty else { return }
+            guard let fresh = await artifacts.log(of: runID, from: offset), !fresh.isEmpty else { return }
             pending += String(decoding: fresh, as: UTF8.self)
             offset += fresh.count
             var lines = pending.split(separator: "\n", omittingEmptySubsequences: false)
@@ -137,7 +138,7 @@ struct LogEvents {
                 try await send("event: end\ndata: the server is stopping\n\n")
                 return
             }
-            let finished = FileManager.default.fileExists(atPath: directory.appendingPathComponent("results.json").path)
+            let finished = await artifacts.has("results.json", of: runID)
             try await flush()
             if finished {
                 try await send("event: done\ndata: finished\n\n")
@@ -149,8 +150,7 @@ struct LogEvents {
                 if await !isRunning() {
                     // It may have written its last lines and its results meanwhile.
                     try await flush()
-                    let results = FileManager.default.fileExists(
-                        atPath: directory.appendingPathComponent("results.json").path)
+                    let results = await artifacts.has("results.json", of: runID)
                     try await send(
                         results
                             ? "event: done\ndata: finished\n\n" : "event: end\ndata: the run ended without results\n\n")
@@ -167,15 +167,5 @@ struct LogEvents {
             }
             try await Task.sleep(for: interval)
         }
-    }
-
-    /// The run log's bytes past `offset` (`nil`: no log yet, or nothing new).
-    static func bytes(of directory: URL, from offset: Int) -> Data? {
-        guard let log = RunFiles.log(in: directory) else { return nil }
-        guard let handle = try? FileHandle(forReadingFrom: log) else { return nil }
-        defer { try? handle.close() }
-        guard let size = try? handle.seekToEnd(), size > UInt64(offset) else { return nil }
-        guard (try? handle.seek(toOffset: UInt64(offset))) != nil else { return nil }
-        return try? handle.readToEnd()
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import NIOCore
 import Synchronization
 
-/// Pages and badges as rendered from the store at one ``SQLiteStore/generation()``: kept until
+/// Pages and badges as rendered from the store at one ``RunHistory/generation()``: kept until
 /// the generation moves (a run recorded, by this process or a `ccci run`), or, for what shows
 /// an age, until `maxAge` has passed. A hit costs one primary-key read and no rendering, which
 /// is what lets the matrix and the badges answer in milliseconds under many clients.

@@ -10,14 +10,14 @@ import ServiceLifecycle
 /// disk.
 public struct Housekeeping: Service {
     let retention: Retention
-    let store: SQLiteStore
+    let store: any NodeStore
     let interval: Duration
     /// Prunes the node's backup repository and says what it freed (``ServerArguments/pruneBackups``).
     let pruneBackups: (@Sendable () async throws -> String)?
     let logger: Logger
 
     public init(
-        retention: Retention, store: SQLiteStore, interval: Duration = .seconds(6 * 3600),
+        retention: Retention, store: any NodeStore, interval: Duration = .seconds(6 * 3600),
         pruneBackups: (@Sendable () async throws -> String)? = nil, logger: Logger
     ) {
         self.retention = retention

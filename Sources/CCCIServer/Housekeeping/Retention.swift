@@ -120,7 +120,7 @@ public struct Retention: Sendable {
 
 extension Retention {
     /// The run ids of queued and running jobs (never collected).
-    public static func activeRuns(in store: SQLiteStore?) async -> Set<String> {
+    public static func activeRuns(in store: (any NodeStore)?) async -> Set<String> {
         guard let store, let jobs = try? await store.jobs(in: [.queued, .running]) else { return [] }
         return Set(jobs.compactMap(\.runID))
     }

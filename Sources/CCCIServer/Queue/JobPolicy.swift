@@ -46,7 +46,9 @@ public enum JobPolicy {
     /// The server stopped (or died) while `job` ran: it is queued again, at the head of the
     /// queue (it keeps its id), and the pull request is told — unless this was its last attempt,
     /// then it ends `interrupted`.
-    public static func interrupt(_ job: inout Job, reason: String, in queue: QueueTransaction, links: Links) throws {
+    public static func interrupt(
+        _ job: inout Job, reason: String, in queue: any JobQueueTransaction, links: Links
+    ) throws {
         job.pid = nil
         job.processStart = nil
         if job.attempt < maximumAttempts {
@@ -68,7 +70,7 @@ public enum JobPolicy {
     }
 
     /// The replies for a job that ended: its comment (edited) and its commit status.
-    public static func finish(_ job: Job, outcome: JobOutcome, in queue: QueueTransaction, links: Links) throws {
+    public static func finish(_ job: Job, outcome: JobOutcome, in queue: any JobQueueTransaction, links: Links) throws {
         let text =
             outcome.state == .cancelled && job.cancelReason != nil
             ? ReplyText.superseded(job, links: links) : ReplyText.finished(job, outcome: outcome, links: links)

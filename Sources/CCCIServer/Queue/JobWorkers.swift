@@ -19,7 +19,7 @@ import Glibc
 /// exits 143), wait for them, and queue those jobs again (once: ``JobPolicy``); queued jobs stay
 /// queued.
 public final class JobWorkers: Service, Sendable {
-    let store: SQLiteStore
+    let store: any NodeStore
     let config: NodeConfig
     let capacity: Int
     /// The `ccci` executable runs are started with.
@@ -38,7 +38,7 @@ public final class JobWorkers: Service, Sendable {
     private let stopping = Atomic<Bool>(false)
 
     public init(
-        store: SQLiteStore, config: NodeConfig, capacity: Int, executable: URL, environment: [String: String],
+        store: any NodeStore, config: NodeConfig, capacity: Int, executable: URL, environment: [String: String],
         links: Links, running: RunningJobs, wakeup: Wakeup, replies: Wakeup, logger: Logger,
         orphanGrace: Duration = .seconds(300), metrics: ServerMetrics = ServerMetrics()
     ) {
@@ -211,7 +211,9 @@ public final class JobWorkers: Service, Sendable {
     }
 
     /// Changes a job in one transaction.
-    func record(_ id: Int64, _ change: @escaping @Sendable (inout Job, QueueTransaction) throws -> Void) async throws {
+    func record(
+        _ id: Int64, _ change: @escaping @Sendable (inout Job, any JobQueueTransaction) throws -> Void
+    ) async throws {
         try await store.updateJob(id, change)
     }
 

@@ -9,14 +9,15 @@ import Glibc
 #endif
 
 extension JobWorkers {
-    /// Jobs a dead server left `running` (SPEC F-QUEUE): their runs are stopped if they outlived
+    /// Jobs a dead server of this node left `running` (SPEC F-QUEUE; another node's jobs, whose
+    /// pids mean nothing here, are that node's to recover): their runs are stopped if they outlived
     /// it (SIGTERM, then SIGKILL after ``orphanGrace``), the janitor's rule finishes them (`ccci
     /// janitor`: leftover process groups ended, the run recorded `interrupted`, its apps reaped),
     /// and each job is queued again once, its pull request told (``JobPolicy/interrupt(_:reason:in:links:)``).
     func recover() async {
         let orphans: [Job]
         do {
-            orphans = try await store.jobs(in: [.running])
+            orphans = try await store.jobsOfThisNode(in: [.running])
         } catch {
             logger.error("cannot read the queue to recover running jobs", metadata: ["error.message": "\(error)"])
             return

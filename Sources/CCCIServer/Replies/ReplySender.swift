@@ -22,7 +22,7 @@ import ServiceLifecycle
 /// On shutdown the sender drains what is due for at most ``drainTimeout``; the rest is
 /// delivered after the next start.
 public final class ReplySender: Service, Sendable {
-    let store: SQLiteStore
+    let store: any NodeStore
     let forge: any Forge
     let wakeup: Wakeup
     let logger: Logger
@@ -32,7 +32,7 @@ public final class ReplySender: Service, Sendable {
     let giveUpAfter: TimeInterval
 
     public init(
-        store: SQLiteStore, forge: any Forge, wakeup: Wakeup, logger: Logger, drainTimeout: Duration = .seconds(15),
+        store: any NodeStore, forge: any Forge, wakeup: Wakeup, logger: Logger, drainTimeout: Duration = .seconds(15),
         firstDelay: Duration = .seconds(5), maximumDelay: Duration = .seconds(600),
         giveUpAfter: TimeInterval = 7 * 86400
     ) {

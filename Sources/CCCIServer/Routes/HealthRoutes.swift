@@ -7,7 +7,7 @@ import NIOCore
 /// queue accepts nothing; `GET /metrics`: ``ServerMetrics`` in Prometheus' text format, the
 /// queue and the outbox read from the store at scrape time.
 struct HealthRoutes {
-    let store: SQLiteStore
+    let store: any NodeStore
     let metrics: ServerMetrics
     let workers: Int
     let streams: LiveStreams

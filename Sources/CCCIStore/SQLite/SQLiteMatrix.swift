@@ -2,21 +2,6 @@ import CCCICore
 import Foundation
 import GRDB
 
-/// A recipe as the dashboard's matrix shows it: its newest run and its recent levels.
-public struct RecipeStatus: Sendable, Hashable, Codable {
-    public let recipe: String
-    /// The newest run (its level and tier verdicts are the recipe's current ones).
-    public let latest: RunSummary
-    /// The levels of its newest runs, oldest first (at most the trend length asked for).
-    public let trend: [Int]
-
-    public init(recipe: String, latest: RunSummary, trend: [Int]) {
-        self.recipe = recipe
-        self.latest = latest
-        self.trend = trend
-    }
-}
-
 extension SQLiteStore {
     /// Every recipe with a recorded run, by name, with its newest run and the levels of its last
     /// runs (``trendLength``): one query over the `recipe_status` rows the writes keep, joined to
@@ -50,8 +35,7 @@ extension SQLiteStore {
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT s.recipe, s.tiers, s.trend, r.id, r.headCommit, r.headVersion, r.outcome, r.exitCode,
-                               r.level, r.ladderVersion, r.startedAt, r.durationSeconds, r.runDirectory
+                        SELECT s.tiers, s.trend, r.\(RunColumns.list.replacingOccurrences(of: ", ", with: ", r."))
                         FROM recipe_status s JOIN run r ON r.id = s.runID
                         """ + (recipe == nil ? " ORDER BY s.recipe" : " WHERE s.recipe = ?"),
                     arguments: recipe.map { [$0] } ?? [])
@@ -63,12 +47,7 @@ extension SQLiteStore {
                             tiers[String(parts[0])] = TierStatus(rawValue: String(parts[1])) ?? .skip
                         }
                     }
-                    let latest = RunSummary(
-                        runID: row["id"], recipe: row["recipe"], headCommit: row["headCommit"],
-                        headVersion: row["headVersion"], outcome: RunOutcome(rawValue: row["outcome"]) ?? .fail,
-                        exitCode: row["exitCode"], level: row["level"], ladderVersion: row["ladderVersion"],
-                        startedAt: row["startedAt"], durationSeconds: row["durationSeconds"], tiers: tiers,
-                        runDirectory: row["runDirectory"])
+                    let latest = RunColumns.summary(row, tiers: tiers)
                     let trend = (row["trend"] as String).split(separator: ",").compactMap { Int($0) }
                     return RecipeStatus(recipe: row["recipe"], latest: latest, trend: trend)
                 }

@@ -7,22 +7,26 @@ import Glibc
 #endif
 
 /// The embedded store: SQLite through GRDB, in WAL mode (a `DatabasePool`), migrated on open.
-/// Migrations are named and never edited once shipped; add a new one instead.
-public final class SQLiteStore: ResultStore {
+/// Migrations are named and never edited once shipped; add a new one instead. Opened through
+/// ``Store/open(_:)``; several processes of one node share the file.
+public final class SQLiteStore: NodeStore {
     let writer: any DatabaseWriter
     /// The database file's device and inode when it was opened (`nil`: in memory, read-only).
     let fileIdentity: (device: UInt64, inode: UInt64)?
+    /// The node this store speaks for: the jobs it claims and the canonicals it keeps are its own.
+    let node: String
 
-    /// Opens (creating and migrating) the database at `path`. Errors name the file and say what
-    /// to do, never SQLite's bare codes.
-    public init(path: URL) throws(StoreError) {
+    /// Opens (creating and migrating) the database at `path`, for node `node`. Errors name the
+    /// file and say what to do, never SQLite's bare codes.
+    public init(path: URL, node: String = NodeConfig.defaultNodeName) throws(StoreError) {
+        self.node = node
         do {
             try FileManager.default.createDirectory(
                 at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
             var configuration = Configuration()
             configuration.busyMode = .timeout(10)
             writer = try DatabasePool(path: path.path, configuration: configuration)
-            try Self.migrator.migrate(writer)
+            try Self.migrator(node: node).migrate(writer)
         } catch {
             throw StoreError(path: path.path, operation: "open", underlying: error)
         }
@@ -33,6 +37,7 @@ public final class SQLiteStore: ResultStore {
     /// Opens the database at `path` for reading only (`ccci results`): it works on a store this
     /// user cannot write, and never creates or migrates one.
     public init(readingFrom path: URL) throws(StoreError) {
+        node = ""
         guard FileManager.default.fileExists(atPath: path.path) else {
             throw StoreError(path: path.path, operation: "open", underlying: nil)
         }
@@ -59,13 +64,19 @@ public final class SQLiteStore: ResultStore {
     }
 
     /// An in-memory store (for tests of logic above the store).
-    public init() throws {
+    public init(node: String = "test") throws {
+        self.node = node
         writer = try DatabaseQueue()
-        try Self.migrator.migrate(writer)
+        try Self.migrator(node: node).migrate(writer)
         fileIdentity = nil
     }
 
-    static var migrator: DatabaseMigrator {
+    /// Where the database lives (for messages).
+    public var location: String { path }
+
+    /// The migrations; `node` is the node that migrates (it adopts what an older store kept
+    /// without one).
+    static func migrator(node: String) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-runs-and-tiers") { db in
             try db.create(table: "run") { table in
@@ -138,6 +149,9 @@ public final class SQLiteStore: ResultStore {
         // `ccci serve` under attack: comments acted on (replays change nothing), pull request heads
         // ordered by the forge's clock, replies retried with backoff, jobs found by repository.
         migrator.registerMigration("v8-serve-intake") { db in try createIntakeTables(db) }
+        // Several nodes, one store: a job's pid and a canonical's warm app are the node's that
+        // claimed or promoted them. What was running or warm belongs to the node that migrates.
+        migrator.registerMigration("v9-nodes") { db in try addNodes(db, adoptedBy: node) }
         return migrator
     }
 
@@ -176,13 +190,15 @@ public final class SQLiteStore: ResultStore {
     /// Writes one run and its tiers (replacing an earlier record of the same run), and its
     /// recipe's status row.
     static func insert(_ results: RunResults, json: String, in db: Database) throws {
-        try RunRecord(results: results, json: json).save(db)
-        try TierRecord.filter(TierRecord.Columns.runID == results.runID).deleteAll(db)
+        var run = Stored(RunRow(results, json: json))
+        try run.save(db)
+        try Stored<TierRow>.filter(Column("runID") == results.runID).deleteAll(db)
         for (tier, result) in results.tiers {
-            try TierRecord(
-                runID: results.runID, tier: tier, status: result.status.rawValue,
-                durationSeconds: result.durationSeconds, reason: result.reason
-            ).insert(db)
+            var row = Stored(
+                TierRow(
+                    runID: results.runID, tier: tier, status: result.status.rawValue,
+                    durationSeconds: result.durationSeconds, reason: result.reason))
+            try row.insert(db)
         }
         try refreshStatus(of: results.recipe, in: db)
     }
@@ -221,27 +237,19 @@ public final class SQLiteStore: ResultStore {
     private func summaries(recipe: String?, limit: Int) async throws -> [RunSummary] {
         try await writer.read { db in
             guard try db.tableExists("run") else { return [] }
-            var request = RunRow.all().order(RunRecord.Columns.startedAt.desc).limit(limit)
-            if let recipe { request = request.filter(RunRecord.Columns.recipe == recipe) }
-            return try Self.summaries(of: request.fetchAll(db), in: db)
-        }
-    }
-
-    /// `runs` as summaries, with their tiers' verdicts (one query for all of them).
-    static func summaries(of runs: [RunRow], in db: Database) throws -> [RunSummary] {
-        let tiers = try TierRecord.filter(runs.map(\.id).contains(TierRecord.Columns.runID)).fetchAll(db)
-        let byRun = Dictionary(grouping: tiers, by: \.runID)
-        return runs.map { run in
-            RunSummary(
-                runID: run.id, recipe: run.recipe, headCommit: run.headCommit, headVersion: run.headVersion,
-                outcome: RunOutcome(rawValue: run.outcome) ?? .fail, exitCode: run.exitCode, level: run.level,
-                ladderVersion: run.ladderVersion,
-                startedAt: run.startedAt, durationSeconds: run.durationSeconds,
-                tiers: Dictionary(
-                    uniqueKeysWithValues: (byRun[run.id] ?? []).map {
-                        ($0.tier, TierStatus(rawValue: $0.status) ?? .skip)
-                    }),
-                runDirectory: run.runDirectory)
+            let runs = try Row.fetchAll(
+                db,
+                sql: "SELECT \(RunColumns.list) FROM run" + (recipe == nil ? "" : " WHERE recipe = ?")
+                    + " ORDER BY startedAt DESC LIMIT ?",
+                arguments: recipe.map { [$0, limit] } ?? [limit])
+            // Their tiers' verdicts, in one query for all of them.
+            let ids: [String] = runs.map { $0["id"] }
+            let tiers = try Stored<TierRow>.filter(ids.contains(Column("runID"))).fetchAll(db).map(\.value)
+            let byRun = Dictionary(grouping: tiers, by: \.runID)
+            return runs.map { run in
+                let verdicts = (byRun[run["id"]] ?? []).map { ($0.tier, TierStatus(rawValue: $0.status) ?? .skip) }
+                return RunColumns.summary(run, tiers: Dictionary(uniqueKeysWithValues: verdicts))
+            }
         }
     }
 
@@ -250,7 +258,7 @@ public final class SQLiteStore: ResultStore {
         do {
             json = try await writer.read { db in
                 guard try db.tableExists("run") else { return nil }
-                return try RunRecord.fetchOne(db, key: runID)?.resultsJSON
+                return try String.fetchOne(db, sql: "SELECT resultsJSON FROM run WHERE id = ?", arguments: [runID])
             }
         } catch {
             throw StoreError(path: path, operation: "read", underlying: error)
@@ -265,140 +273,31 @@ public final class SQLiteStore: ResultStore {
                     + "another cc-ci version; the run's own results.json is in its run directory")
         }
     }
-}
 
-/// One row of `run`.
-struct RunRecord: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "run"
-
-    enum Columns {
-        static let id = Column(CodingKeys.id)
-        static let recipe = Column(CodingKeys.recipe)
-        static let startedAt = Column(CodingKeys.startedAt)
-    }
-
-    var id: String
-    var recipe: String
-    var ref: String?
-    var pr: Int?
-    var headCommit: String
-    var headVersion: String?
-    var baseVersion: String?
-    var driver: String
-    var mode: String
-    var outcome: String
-    var exitCode: Int
-    var level: Int
-    var ladderVersion: String
-    var startedAt: Date
-    var finishedAt: Date
-    var durationSeconds: Double
-    var runDirectory: String
-    var resultsJSON: String
-
-    init(results: RunResults, json: String) {
-        id = results.runID
-        recipe = results.recipe
-        ref = results.ref
-        pr = results.pr
-        headCommit = results.headCommit
-        headVersion = results.headVersion
-        baseVersion = results.baseVersion
-        driver = results.driver
-        mode = results.mode
-        outcome = results.outcome.rawValue
-        exitCode = Int(results.exitCode)
-        level = results.level
-        ladderVersion = results.ladder.version
-        startedAt = results.startedAt
-        finishedAt = results.finishedAt
-        durationSeconds = results.durationSeconds
-        runDirectory = results.artifacts.runDirectory
-        resultsJSON = json
-    }
-}
-
-/// A row of `run` without its results document: what lists need.
-struct RunRow: Decodable, FetchableRecord, TableRecord {
-    static let databaseTableName = "run"
-    static var databaseSelection: [any SQLSelectable] {
-        [
-            Column("id"), Column("recipe"), Column("headCommit"), Column("headVersion"), Column("outcome"),
-            Column("exitCode"), Column("level"), Column("ladderVersion"), Column("startedAt"),
-            Column("durationSeconds"),
-            Column("runDirectory"),
-        ]
-    }
-
-    var id: String
-    var recipe: String
-    var headCommit: String
-    var headVersion: String?
-    var outcome: String
-    var exitCode: Int
-    var level: Int
-    var ladderVersion: String
-    var startedAt: Date
-    var durationSeconds: Double
-    var runDirectory: String
-}
-
-/// One row of `tier`.
-struct TierRecord: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "tier"
-
-    enum Columns {
-        static let runID = Column(CodingKeys.runID)
-    }
-
-    var runID: String
-    var tier: String
-    var status: String
-    var durationSeconds: Double
-    var reason: String?
-}
-
-/// The store could not be used: says which file, what cc-ci was doing, and the likely fix.
-public struct StoreError: Error, Sendable, CustomStringConvertible {
-    public let path: String
-    public let operation: String
-    /// SQLite's own account, when there is one.
-    public let reason: String?
-    let code: ResultCode?
-
-    init(path: String, operation: String, underlying: (any Error)?, reason explanation: String? = nil) {
-        self.path = path
-        self.operation = operation
-        if let explanation {
-            code = nil
-            reason = explanation
-        } else if let database = underlying as? DatabaseError {
-            code = database.resultCode.primaryResultCode
-            reason = database.message ?? "\(database.resultCode)"
-        } else {
-            code = nil
-            reason = underlying.map { "\($0)" }
+    /// Reads in one transaction; a database failure becomes a ``StoreError`` that says what was
+    /// being done (`operation`), anything else `body` throws passes through.
+    func reading<T: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws
+        -> T
+    {
+        do {
+            return try await writer.read(body)
+        } catch let error as DatabaseError {
+            throw StoreError(path: path, operation: operation, underlying: error)
         }
     }
 
-    public var description: String {
-        guard let reason else {
-            return
-                "no results store at \(path) yet — no run has been recorded on this node (or CCCI_HOME points elsewhere)"
+    /// Writes in one transaction (all of `body`, or nothing), as ``reading(_:_:)`` reads.
+    func writing<T: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws
+        -> T
+    {
+        do {
+            return try await writer.write(body)
+        } catch let error as DatabaseError {
+            throw StoreError(path: path, operation: operation, underlying: error)
         }
-        var text = "cannot \(operation) the results store \(path): \(reason)"
-        switch code {
-        case .SQLITE_CANTOPEN?, .SQLITE_PERM?, .SQLITE_READONLY?, .SQLITE_AUTH?:
-            text += " — check that this user may read (and, for runs, write) the file and its directory"
-        case .SQLITE_NOTADB?, .SQLITE_CORRUPT?:
-            text += " — the file is not a cc-ci store (move it aside; a new one is created on the next run)"
-        case .SQLITE_BUSY?, .SQLITE_LOCKED?:
-            text += " — another process holds it; try again"
-        case .SQLITE_FULL?:
-            text += " — the disk is full"
-        default:
-            break
-        }
-        return text
     }
 }

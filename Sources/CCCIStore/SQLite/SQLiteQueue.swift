@@ -1,0 +1,327 @@
+import CCCICore
+import Foundation
+import GRDB
+
+/// ``JobQueueTransaction`` on one SQLite write transaction.
+struct SQLiteQueueTransaction: JobQueueTransaction {
+    let db: Database
+    let now: Date
+
+    func job(_ id: Int64) throws -> Job? {
+        try Stored<Job>.fetchOne(db, key: id)?.value
+    }
+
+    func activeJobs(repository: String, recipe: String, pr: Int) throws -> [Job] {
+        try Stored<Job>.filter(
+            Column("repository") == repository.lowercased() && Column("recipe") == recipe && Column("pr") == pr
+                && [JobState.queued.rawValue, JobState.running.rawValue].contains(Column("state"))
+        ).order(Column("id")).fetchAll(db).map(\.value)
+    }
+
+    func insert(_ job: Job) throws -> Job {
+        var row = Stored(job)
+        try row.insert(db)
+        return row.value
+    }
+
+    func position(of job: Job) throws -> Int {
+        try Int.fetchOne(
+            db, sql: "SELECT COUNT(*) FROM job WHERE state = 'queued' AND id <= ?", arguments: [job.number]) ?? 0
+    }
+
+    func update(_ job: Job) throws {
+        try Stored(job).update(db)
+    }
+
+    func add(_ reply: Reply) throws {
+        var row = Stored(reply)
+        row.value.createdAt = now
+        try row.insert(db)
+    }
+
+    func testmeRequest(repository: String, commentID: Int64) throws -> TestmeRequest? {
+        try Stored<TestmeRequest>.fetchOne(db, key: ["repository": repository.lowercased(), "commentID": commentID])?
+            .value
+    }
+
+    func save(_ request: TestmeRequest) throws {
+        var row = Stored(request)
+        try row.save(db)
+    }
+
+    func wasRefused(repository: String, issue: Int, author: String) throws -> Bool {
+        try Stored<TestmeRequest>.filter(
+            Column("repository") == repository.lowercased() && Column("issue") == issue && Column("author") == author
+                && Column("outcome") == TestmeRequest.Outcome.refused.rawValue
+        ).fetchCount(db) > 0
+    }
+
+    func pullHead(repository: String, pr: Int) throws -> PullHead? {
+        try Stored<PullHead>.fetchOne(db, key: ["repository": repository.lowercased(), "pr": pr])?.value
+    }
+
+    func save(_ head: PullHead) throws {
+        var row = Stored(head)
+        try row.save(db)
+    }
+}
+
+extension SQLiteStore {
+    /// The queue's tables (migration `v2-job-queue`, shipped: never edit, add a new migration).
+    static func createQueueTables(_ db: Database) throws {
+        try db.create(table: "job") { table in
+            table.autoIncrementedPrimaryKey("id")
+            table.column("recipe", .text).notNull()
+            table.column("repository", .text).notNull()
+            table.column("pr", .integer).notNull()
+            table.column("headSHA", .text).notNull()
+            table.column("stages", .text)
+            table.column("requester", .text).notNull()
+            table.column("commentID", .integer)
+            table.column("replyCommentID", .integer)
+            table.column("state", .text).notNull().indexed()
+            table.column("queuedAt", .datetime).notNull()
+            table.column("startedAt", .datetime)
+            table.column("finishedAt", .datetime)
+            table.column("attempt", .integer).notNull()
+            table.column("runID", .text).indexed()
+            table.column("exitCode", .integer)
+            table.column("level", .integer)
+            table.column("pid", .integer)
+            table.column("processStart", .integer)
+            table.column("cancelReason", .text)
+            table.column("note", .text)
+            table.column("replyError", .text)
+        }
+        try db.create(index: "job_on_recipe_pr", on: "job", columns: ["recipe", "pr"])
+        try db.create(table: "reply") { table in
+            table.autoIncrementedPrimaryKey("id")
+            table.column("jobID", .integer).references("job")
+            table.column("repository", .text).notNull()
+            table.column("issue", .integer).notNull()
+            table.column("kind", .text).notNull()
+            table.column("body", .text)
+            table.column("sha", .text)
+            table.column("statusState", .text)
+            table.column("statusDescription", .text)
+            table.column("targetURL", .text)
+            table.column("state", .text).notNull().indexed()
+            table.column("attempts", .integer).notNull()
+            table.column("error", .text)
+            table.column("createdAt", .datetime).notNull()
+            table.column("deliveredAt", .datetime)
+        }
+        try db.create(table: "delivery") { table in
+            table.primaryKey("id", .text)
+            table.column("receivedAt", .datetime).notNull().indexed()
+        }
+    }
+
+    public func transaction<T: Sendable>(
+        delivery: String?, now: Date, _ body: @escaping @Sendable (any JobQueueTransaction) throws -> T
+    ) async throws -> T? {
+        try await writing("write the queue of") { db in
+            if let delivery {
+                guard try Stored<DeliveryRecord>.fetchOne(db, key: delivery) == nil else { return nil }
+                var row = Stored(DeliveryRecord(id: delivery, receivedAt: now))
+                try row.insert(db)
+            }
+            return try body(SQLiteQueueTransaction(db: db, now: now))
+        }
+    }
+
+    public func hasDelivery(_ delivery: String) async throws -> Bool {
+        try await reading("read the queue of") { db in try Stored<DeliveryRecord>.fetchOne(db, key: delivery) != nil }
+    }
+
+    /// Claims the next job for a worker of this node: the oldest queued job whose pull request
+    /// has no running job, preferring recipes with fewer running jobs (so one recipe's pull
+    /// requests never take every worker while others wait). SQLite's one writer makes the read
+    /// and the write one step.
+    public func claimNextJob(now: Date, runID: @escaping @Sendable (Job) -> String) async throws -> Job? {
+        let node = self.node
+        return try await writing("claim a job from") { db in
+            guard
+                var job = try Stored<Job>.fetchOne(
+                    db,
+                    sql: """
+                        SELECT * FROM job AS candidate
+                        WHERE state = 'queued'
+                          AND NOT EXISTS (SELECT 1 FROM job AS other WHERE other.state = 'running'
+                                          AND other.repository = candidate.repository AND other.pr = candidate.pr)
+                        ORDER BY (SELECT COUNT(*) FROM job AS other
+                                  WHERE other.state = 'running' AND other.recipe = candidate.recipe), id
+                        LIMIT 1
+                        """)?.value
+            else { return nil }
+            job.state = .running
+            job.startedAt = now
+            job.runID = runID(job)
+            job.node = node
+            job.pid = nil
+            job.processStart = nil
+            job.exitCode = nil
+            try Stored(job).update(db)
+            return job
+        }
+    }
+
+    @discardableResult
+    public func updateJob(
+        _ id: Int64, now: Date, _ change: @escaping @Sendable (inout Job, any JobQueueTransaction) throws -> Void
+    ) async throws -> Job? {
+        try await writing("update a job in") { db in
+            guard var job = try Stored<Job>.fetchOne(db, key: id)?.value else { return nil }
+            try change(&job, SQLiteQueueTransaction(db: db, now: now))
+            try Stored(job).update(db)
+            return job
+        }
+    }
+
+    public func job(_ id: Int64) async throws -> Job? {
+        try await reading("read the queue of") { db in try Stored<Job>.fetchOne(db, key: id)?.value }
+    }
+
+    public func jobs(in states: [JobState], limit: Int?, offset: Int) async throws -> [Job] {
+        try await reading("read the queue of") { db in
+            var request = Stored<Job>.order(Column("id"))
+            if !states.isEmpty { request = request.filter(states.map(\.rawValue).contains(Column("state"))) }
+            if let limit { request = request.limit(limit, offset: offset) }
+            return try request.fetchAll(db).map(\.value)
+        }
+    }
+
+    public func jobsOfThisNode(in states: [JobState]) async throws -> [Job] {
+        let node = self.node
+        return try await reading("read the queue of") { db in
+            var request = Stored<Job>.filter(Column("node") == node).order(Column("id"))
+            if !states.isEmpty { request = request.filter(states.map(\.rawValue).contains(Column("state"))) }
+            return try request.fetchAll(db).map(\.value)
+        }
+    }
+
+    public func jobCount(in state: JobState) async throws -> Int {
+        try await reading("read the queue of") { db in
+            try Stored<Job>.filter(Column("state") == state.rawValue).fetchCount(db)
+        }
+    }
+
+    public func job(runID: String) async throws -> Job? {
+        try await reading("read the queue of") { db in
+            try Stored<Job>.filter(Column("runID") == runID).fetchOne(db)?.value
+        }
+    }
+
+    public func nextPendingReply(now: Date) async throws -> Reply? {
+        try await reading("read the queue of") { db in
+            try Stored<Reply>.filter(
+                Column("state") == Reply.State.pending.rawValue
+                    && (Column("nextAttemptAt") == nil || Column("nextAttemptAt") <= now)
+            ).order(Column("id")).fetchOne(db)?.value
+        }
+    }
+
+    public func nextReplyAttempt() async throws -> Date? {
+        try await reading("read the queue of") { db in
+            try Date.fetchOne(
+                db, sql: "SELECT MIN(nextAttemptAt) FROM reply WHERE state = 'pending' AND nextAttemptAt IS NOT NULL")
+        }
+    }
+
+    public func pendingReplyCount() async throws -> Int {
+        try await reading("read the queue of") { db in
+            try Stored<Reply>.filter(Column("state") == Reply.State.pending.rawValue).fetchCount(db)
+        }
+    }
+
+    /// Marks reply `id` superseded when a newer reply replaces it — so that an older one never
+    /// lands after (and over) a newer one.
+    public func supersedeIfOutdated(_ id: Int64) async throws -> Bool {
+        try await writing("update a reply in") { db in
+            guard var reply = try Stored<Reply>.fetchOne(db, key: id)?.value, reply.state == .pending else {
+                return false
+            }
+            let newer: QueryInterfaceRequest<Stored<Reply>>
+            switch reply.kind {
+            case .status:
+                newer = Stored<Reply>.filter(
+                    Column("kind") == Reply.Kind.status.rawValue && Column("repository") == reply.repository
+                        && Column("sha") == reply.sha)
+            case .jobComment:
+                guard let job = reply.jobID else { return false }
+                newer = Stored<Reply>.filter(
+                    Column("kind") == Reply.Kind.jobComment.rawValue && Column("jobID") == job)
+            case .comment:
+                return false
+            }
+            let live = [Reply.State.pending, .sent].map(\.rawValue)
+            let replaced = try newer.filter(Column("id") > id && live.contains(Column("state"))).fetchCount(db) > 0
+            guard replaced else { return false }
+            reply.state = .superseded
+            try Stored(reply).update(db)
+            return true
+        }
+    }
+
+    public func postponeReply(_ id: Int64, error: String, next: Date, now: Date) async throws {
+        try await writing("record a reply in") { db in
+            guard var reply = try Stored<Reply>.fetchOne(db, key: id)?.value else { return }
+            reply.attempts += 1
+            reply.error = error
+            reply.nextAttemptAt = next
+            try Stored(reply).update(db)
+            guard let jobID = reply.jobID, var job = try Stored<Job>.fetchOne(db, key: jobID)?.value else { return }
+            job.replyError =
+                "\(Reply.waitingPrefix) (\(reply.kind == .status ? "commit status" : "comment"), attempt "
+                + "\(reply.attempts)): \(error)"
+            try Stored(job).update(db)
+        }
+    }
+
+    public func replies(job: Int64?) async throws -> [Reply] {
+        try await reading("read the queue of") { db in
+            var request = Stored<Reply>.order(Column("id"))
+            if let job { request = request.filter(Column("jobID") == job) }
+            return try request.fetchAll(db).map(\.value)
+        }
+    }
+
+    /// Records how a delivery attempt ended. A job comment the forge created becomes the job's
+    /// comment (so is another comment of a job that has none yet); a reply given up on is noted
+    /// on its job.
+    public func finishReply(
+        _ id: Int64, delivered: Bool, attempts: Int, error: String?, commentID: Int64?, now: Date
+    ) async throws {
+        try await writing("record a reply in") { db in
+            guard var reply = try Stored<Reply>.fetchOne(db, key: id)?.value else { return }
+            reply.attempts += attempts
+            reply.state = delivered ? .sent : .failed
+            reply.error = error
+            reply.deliveredAt = delivered ? now : nil
+            reply.nextAttemptAt = nil
+            try Stored(reply).update(db)
+            guard let jobID = reply.jobID, var job = try Stored<Job>.fetchOne(db, key: jobID)?.value else { return }
+            if let commentID, reply.kind == .jobComment || (reply.kind == .comment && job.replyCommentID == nil) {
+                job.replyCommentID = commentID
+            }
+            // What was waiting for the forge is said no more once it got through.
+            if job.replyError?.hasPrefix(Reply.waitingPrefix) == true { job.replyError = nil }
+            if !delivered, let error {
+                let line = "\(reply.kind == .status ? "commit status" : "comment") not delivered: \(error)"
+                job.replyError = [job.replyError, line].compactMap { $0 }.joined(separator: "\n")
+            }
+            try Stored(job).update(db)
+        }
+    }
+
+    @discardableResult
+    public func pruneQueueHistory(before date: Date) async throws -> Int {
+        try await writing("prune") { db in
+            let deliveries = try Stored<DeliveryRecord>.filter(Column("receivedAt") < date).deleteAll(db)
+            let replies = try Stored<Reply>.filter(
+                Column("state") == Reply.State.sent.rawValue && Column("deliveredAt") < date
+            ).deleteAll(db)
+            return deliveries + replies
+        }
+    }
+}
