@@ -81,6 +81,11 @@ let package = Package(
                 "CCCICore", "CCCIGit", "CCCISwarm", "CCCISystem", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),
@@ -92,7 +97,7 @@ let package = Package(
         .target(
             name: "CCCIRunner",
             dependencies: [
-                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIStore", "CCCISystem", "CCCILint", "CSystemShims",
+                "CCCICore", "CCCIGit", "CCCIDeploy", "CCCIStore", "CCCISystem", "CCCILint", "CSystemShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -122,7 +127,7 @@ let package = Package(
         .target(
             name: "CCCIWarm",
             dependencies: [
-                "CCCICore", "CCCIGit", "CCCISwarm", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCISystem",
+                "CCCICore", "CCCIGit", "CCCIDeploy", "CCCIRunner", "CCCIStore", "CCCISystem",
             ],
             swiftSettings: strict
         ),

@@ -49,7 +49,8 @@ struct ConvergenceLatency: AsyncParsableCommand {
         var latencies: [Double] = []
         var totals: [Double] = []
         try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
-            let driver = NativeDriver.onNode(config: config, engine: engine, logger: logger)
+            let driver = try await DriverFactory.make(
+                config, logger: logger, ingress: LabIngress.forNode(config), sharing: engine)
             print("run  deploy→converged  last healthy→returned")
             for index in 1...runs {
                 let domain = try AppNaming(ciDomain: "bench.ccci.test").runAppDomain(

@@ -4,7 +4,6 @@ import CCCIDeploy
 import CCCILab
 import CCCIRunner
 import CCCIStore
-import CCCISwarm
 import CCCISystem
 import Foundation
 
@@ -28,13 +27,9 @@ struct JanitorCommand: AsyncParsableCommand {
         let naming = try config.naming()
         // Dead runs are recorded in the store as interrupted; without a usable store the janitor still reaps.
         let store = try? Store.open(config)
-        let report = try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
-            await Janitor(
-                config: config, naming: naming,
-                driver: NativeDriver.onNode(config: config, engine: engine, logger: logger),
-                store: store
-            )
-            .sweep(dryRun: dryRun)
+        let report = try await DriverFactory.with(config, logger: logger, ingress: LabIngress.forNode(config)) {
+            driver in
+            await Janitor(config: config, naming: naming, driver: driver, store: store).sweep(dryRun: dryRun)
         }
         if json {
             print(String(decoding: try JSONCoding.prettyEncoder.encode(report), as: UTF8.self))

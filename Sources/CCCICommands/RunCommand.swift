@@ -5,7 +5,6 @@ import CCCIGit
 import CCCILab
 import CCCIRunner
 import CCCIStore
-import CCCISwarm
 import CCCISystem
 import CCCIWarm
 import CSystemShims
@@ -140,9 +139,10 @@ struct RunCommand: AsyncParsableCommand {
             signal in
             printError("ccci: signal \(signal) received during teardown — ignored, teardown continues")
         }
-        let engine: DockerEngine
+        let driver: any AppDriver
         do {
-            engine = try await DockerEngine.connect(socketPath: config.dockerSocket, logger: logger)
+            driver = try await DriverFactory.make(
+                config, logger: logger, secrets: secrets, ingress: LabIngress.forNode(config))
         } catch {
             journal.discardIfEmpty()
             printError("error: \(error)")
@@ -157,12 +157,11 @@ struct RunCommand: AsyncParsableCommand {
             )
             store = nil
         }
-        let driver = NativeDriver.onNode(config: config, engine: engine, logger: logger, secrets: secrets)
         let coordinator = RunCoordinator(
             options: options, config: config, driver: driver, reporter: reporter, store: store, lifetime: lifetime,
             secrets: secrets, journal: journal, epilogue: Promoter(store: store))
         let report = await LiveStatus.run(reporter: reporter) { await coordinator.run() }
-        await engine.shutdown()
+        await driver.shutdown()
         if let setupError = report.setupError {
             printError("error: \(secrets.redact(setupError))")
         }

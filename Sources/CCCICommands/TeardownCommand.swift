@@ -3,7 +3,6 @@ import CCCICore
 import CCCIDeploy
 import CCCILab
 import CCCIRunner
-import CCCISwarm
 import CCCISystem
 import Foundation
 
@@ -49,8 +48,8 @@ struct TeardownCommand: AsyncParsableCommand {
         }
         let logger = global.makeLogger()
         try FileManager.default.createDirectory(at: config.lockDirectory, withIntermediateDirectories: true)
-        let clean = try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
-            let driver = NativeDriver.onNode(config: config, engine: engine, logger: logger)
+        let clean = try await DriverFactory.with(config, logger: logger, ingress: LabIngress.forNode(config)) {
+            driver in
             var clean = true
             for domain in checked {
                 // The lock a run of this domain holds: a live run's app is never removed.

@@ -2,10 +2,10 @@ import ArgumentParser
 import CCCICore
 import CCCIDeploy
 import CCCIGit
+import CCCILab
 import CCCIRunner
 import CCCIServer
 import CCCIStore
-import CCCISwarm
 import CCCISystem
 import CCCIWarm
 import Foundation
@@ -191,9 +191,8 @@ struct CanonicalCommand: AsyncParsableCommand {
                 throw CommandFailure("\(domain) is in use (a promotion or quick run holds its lock) — try again later")
             }
             defer { lock.release() }
-            let left = try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
-                let driver = NativeDriver.onNode(config: config, engine: engine, logger: logger)
-                return try await driver.remove(domain: domain)
+            let left = try await DriverFactory.with(config, logger: logger, ingress: LabIngress.forNode(config)) {
+                driver in try await driver.remove(domain: domain)
             }
             try? FileManager.default.removeItem(
                 at: config.warmDirectory.appendingPathComponent(AppNaming.dnsLabel(recipe)))

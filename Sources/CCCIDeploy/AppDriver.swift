@@ -5,6 +5,10 @@ import Foundation
 /// What cc-ci does to an app (SPEC F-DRIVER) — the runner's only way to the node. The `native`
 /// driver talks to the swarm directly and behaves like abra wherever a recipe could tell the
 /// difference; an `abra` driver (production nodes) would do the same through the abra CLI.
+///
+/// The contract names no engine type and no host path: what it reports are the node facts of
+/// `CCCICore/Node` and its own values. ``DriverFactory`` makes the driver a node's config names;
+/// a new driver passes the driver contract suite (`Integration.Driver`) before a run uses it.
 public protocol AppDriver: Sendable {
     /// `native` or `abra`, recorded in every result.
     var name: String { get }
@@ -44,9 +48,9 @@ public protocol AppDriver: Sendable {
     /// Waits until every service is settled (SPEC F-CONVERGE), bounded by `timeout`.
     func waitConverged(_ app: App, timeout: Duration) async throws -> ConvergenceState
     /// Records the app's converged state, to hold it for a stability window.
-    func stabilityBaseline(_ app: App) async throws -> StabilityWindow.Baseline
+    func stabilityBaseline(_ app: App) async throws -> StabilityBaseline
     /// Waits out the window from the baseline and checks the app stayed as it converged.
-    func verifyStable(_ baseline: StabilityWindow.Baseline, window: Duration) async throws
+    func verifyStable(_ baseline: StabilityBaseline, window: Duration) async throws
     /// Checks that what runs is the code at `commit` (the chaos stamp of every service).
     func verifyRunning(_ app: App, commit: String) async throws
     /// Service states, task errors and last log lines of the app at `domain`, for a report.
@@ -55,9 +59,14 @@ public protocol AppDriver: Sendable {
     // MARK: Its data
 
     /// Runs a command inside a running container of `service`.
-    func exec(_ app: App, service: String, command: [String]) async throws -> DockerEngine.ExecResult
-    /// The host directory of `path` inside the app's volume `volume` (for images with no shell).
-    func volumeDirectory(_ app: App, volume: String, path: String?) async throws -> URL
+    func exec(_ app: App, service: String, command: [String]) async throws -> ExecResult
+    /// The content of file `name` in `directory` (relative; `nil`: the root) of the app's volume
+    /// `volume` — read beside the app, for images with no shell. `nil`: there is no such file.
+    func readVolumeFile(_ app: App, volume: String, directory: String?, name: String) async throws -> String?
+    /// Writes file `name` in `directory` of the app's volume `volume` (the directory created).
+    func writeVolumeFile(_ app: App, volume: String, directory: String?, name: String, content: String) async throws
+    /// How many bytes the app's volume `volume` holds.
+    func volumeBytes(_ app: App, volume: String) async throws -> Int64
     /// Backs the app up (backupbot labels): returns the snapshot.
     func backup(_ app: App) async throws -> BackupSnapshot
     /// Restores `snapshot` into the app's volumes.
@@ -67,8 +76,12 @@ public protocol AppDriver: Sendable {
 
     /// Removes the stack but keeps volumes, secrets and the env file.
     func undeploy(_ app: App) async throws
-    /// The mark `--keep-on-failure` leaves for a kept app.
-    func keepMark(for domain: AppDomain) -> URL
+    /// Keeps the app at `domain` for inspection until `until` (`--keep-on-failure`): no run and
+    /// no janitor removes it meanwhile; removing the app forgets it.
+    func keep(_ domain: AppDomain, until: Date) throws
+    /// Until when the app at `domain` is kept (`nil`: it is not; ``Date/distantPast``: it is, and
+    /// the time cannot be read — an expired keep).
+    func keptUntil(_ domain: AppDomain) -> Date?
     /// Removes everything cc-ci created for the app at `domain` — stack, volumes, secrets,
     /// configs, networks, env file, backups — and returns what is left (empty when clean).
     func remove(domain: AppDomain) async throws -> Residue
@@ -78,6 +91,9 @@ public protocol AppDriver: Sendable {
     func residue(domain: AppDomain) async throws -> Residue
     /// The run apps of `naming` that exist on the node (the janitor's candidates).
     func runApps(naming: AppNaming) async throws -> [AppDomain]
+
+    /// Lets go of the node (its connections); the driver is not used after.
+    func shutdown() async
 }
 
 extension AppDriver {
@@ -100,6 +116,18 @@ extension AppDriver {
     /// What exists of `app`.
     public func residue(_ app: App) async throws -> Residue {
         try await residue(domain: app.domain)
+    }
+}
+
+/// A converged app's state as a driver recorded it, to hold against after a stability window; only
+/// the driver that made it reads ``state``.
+public struct StabilityBaseline: Sendable {
+    public let app: App
+    public let state: any Sendable
+
+    public init(app: App, state: any Sendable) {
+        self.app = app
+        self.state = state
     }
 }
 
@@ -228,7 +256,8 @@ public struct BackupSnapshot: Sendable, Hashable, Codable {
 
 /// A driver operation that failed.
 public enum DriverError: Error, Sendable, CustomStringConvertible {
-    case missingImages([String], policy: String)
+    /// Images the node does not have and may not pull; `hint` says how this node gets them.
+    case missingImages([String], hint: String)
     case pullFailed(image: String, reason: String)
     case noRunningContainer(service: String, stack: String)
     case hookFailed(service: String, hook: String, exitCode: Int, output: String)
@@ -246,10 +275,9 @@ public enum DriverError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .foreignSecret(let name):
             return "secret \(name) exists and is not this app's — it is left alone"
-        case .missingImages(let images, let policy):
-            return "image\(images.count == 1 ? "" : "s") not present on this node: \(images.joined(separator: ", ")) "
-                + (policy == "local"
-                    ? "(the lab cannot pull — build it with `scripts/lab up` or retag a local image)" : "")
+        case .missingImages(let images, let hint):
+            return "image\(images.count == 1 ? "" : "s") not present on this node: \(images.joined(separator: ", "))"
+                + (hint.isEmpty ? "" : " (\(hint))")
         case .pullFailed(let image, let reason):
             return "pulling \(image) failed: \(reason)"
         case .noRunningContainer(let service, let stack):

@@ -3,7 +3,6 @@ import CCCIDeploy
 import CCCIGit
 import CCCIRunner
 import CCCIStore
-import CCCISwarm
 import CCCISystem
 import Foundation
 
@@ -263,9 +262,7 @@ struct WarmWork: Sendable {
         let owned = try await driver.owned(domain: domain)
         var bytes: Int64 = 0
         for volume in (try? driver.model(of: app).project.volumes.keys.sorted()) ?? [] {
-            if let directory = try? await driver.volumeDirectory(app, volume: volume, path: nil) {
-                bytes += DiskUsage.bytes(under: directory)
-            }
+            bytes += (try? await driver.volumeBytes(app, volume: volume)) ?? 0
         }
         let now = Date()
         return CanonicalRecord(
@@ -280,23 +277,5 @@ public struct WarmError: Error, Sendable, CustomStringConvertible {
 
     public init(_ description: String) {
         self.description = description
-    }
-}
-
-/// Disk taken by the files under a directory.
-enum DiskUsage {
-    static func bytes(under directory: URL) -> Int64 {
-        let keys: [URLResourceKey] = [.totalFileAllocatedSizeKey, .fileAllocatedSizeKey, .isRegularFileKey]
-        guard let walker = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: keys) else {
-            return 0
-        }
-        var total: Int64 = 0
-        for case let url as URL in walker {
-            guard let values = try? url.resourceValues(forKeys: Set(keys)), values.isRegularFile == true else {
-                continue
-            }
-            total += Int64(values.totalFileAllocatedSize ?? values.fileAllocatedSize ?? 0)
-        }
-        return total
     }
 }

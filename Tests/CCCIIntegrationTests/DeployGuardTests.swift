@@ -19,7 +19,8 @@ extension Integration {
             try await harness.add("web")
             let config = try harness.config()
             try await TestEnvironment.withEngine { engine in
-                let driver = NativeDriver.onNode(config: config, engine: engine, logger: TestEnvironment.logger)
+                let driver = try await DriverFactory.make(
+                    config, logger: TestEnvironment.logger, ingress: LabIngress.forNode(config), sharing: engine)
                 let coordinator = RunCoordinator(
                     options: RunOptions(recipe: "web", stages: [.install]), config: config, driver: driver,
                     reporter: Reporter(enabled: false), store: nil, lifetime: nil)

@@ -119,7 +119,7 @@ extension Integration {
         @Test("everything a run deploys carries cc-ci's ownership labels: services, containers, volumes, configs")
         func ownershipLabels() async throws {
             try await TestEnvironment.withEngine { engine in
-                let harness = try DriverHarness(engine: engine)
+                let harness = try await DriverHarness(engine: engine)
                 let web = try await harness.checkout("web")
                 let app = try await harness.driver.newApp(harness.spec(web))
                 defer { Task { _ = try? await harness.driver.remove(app) } }

@@ -1,4 +1,5 @@
 import CCCICore
+import CCCIDeploy
 import CCCILab
 import CCCISwarm
 import CCCISystem

@@ -6,19 +6,26 @@ import CCCISwarm
 import CCCISystem
 import Foundation
 
-/// A native driver on the real lab with a sandboxed state home, and fixture checkouts to deploy.
+/// A driver on the real lab, made by ``DriverFactory`` as a node makes it, with a sandboxed state
+/// home and fixture checkouts to deploy. ``engine`` is the witness: tests read the node through
+/// it, not through the driver under test.
 public struct DriverHarness: Sendable {
     public let home: TemporaryDirectory
     public let config: NodeConfig
     public let engine: DockerEngine
-    public let driver: NativeDriver
+    public let driver: any AppDriver
     public let git = Git()
 
-    public init(engine: DockerEngine, extraConfig: [String: String] = [:]) throws {
+    public init(
+        engine: DockerEngine, kind: NodeConfig.DriverKind = .native, extraConfig: [String: String] = [:]
+    ) async throws {
         home = try TemporaryDirectory("ccci-driver")
-        config = try TestEnvironment.labConfig(home: home.url, extra: extraConfig)
+        var config = try TestEnvironment.labConfig(home: home.url, extra: extraConfig)
+        config.driver = kind
+        self.config = config
         self.engine = engine
-        driver = NativeDriver.onNode(config: config, engine: engine, logger: TestEnvironment.logger)
+        driver = try await DriverFactory.make(
+            config, logger: TestEnvironment.logger, ingress: LabIngress.forNode(config), sharing: engine)
         TestSession.register(ciDomain: ciDomain, home: home.url)
     }
 
@@ -53,5 +60,35 @@ public struct DriverHarness: Sendable {
     /// Service labels of `<stack>_<service>`.
     public func serviceLabels(_ app: App, service: String = "app") async throws -> [String: String] {
         try await engine.service("\(app.stack)_\(service)").labels
+    }
+}
+
+extension DriverHarness {
+    /// An app a test left behind on the node.
+    public struct ResidueLeft: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Runs `body` with a harness for a driver of `kind`, and removes the apps it lists afterwards
+    /// whatever happens; an app that leaves residue fails the test.
+    public static func withApps(
+        _ kind: NodeConfig.DriverKind = .native, _ body: (DriverHarness, inout [App]) async throws -> Void
+    ) async throws {
+        try await TestEnvironment.withEngine { engine in
+            let harness = try await DriverHarness(engine: engine, kind: kind)
+            var apps: [App] = []
+            do {
+                try await body(harness, &apps)
+            } catch {
+                for app in apps { _ = try? await harness.driver.remove(app) }
+                throw error
+            }
+            var left: [String] = []
+            for app in apps {
+                let residue = try await harness.driver.remove(app)
+                if !residue.isEmpty { left.append("\(app.domain) left \(residue.summary)") }
+            }
+            guard left.isEmpty else { throw ResidueLeft(description: left.joined(separator: "; ")) }
+        }
     }
 }

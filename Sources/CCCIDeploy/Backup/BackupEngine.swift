@@ -260,7 +260,7 @@ public struct BackupEngine: Sendable {
 /// What the backup engine needs of the node an app runs on.
 public protocol BackupHost: Sendable {
     /// Runs a command in a running container of the app's `service`.
-    func exec(_ app: App, service: String, command: [String]) async throws -> DockerEngine.ExecResult
+    func exec(_ app: App, service: String, command: [String]) async throws -> ExecResult
     /// The host directory of the docker volume `name` (`nil` when it does not exist).
     func volumeMountpoint(_ name: String) async throws -> String?
 }

@@ -23,6 +23,8 @@ public struct NativeDriver: AppDriver, BackupHost {
     /// Told after every deploy and removal (the lab's ingress resyncs its routes; `nil` on a
     /// production node, where traefik watches the swarm itself).
     public let ingress: (any IngressSync)?
+    /// Whether ``shutdown()`` closes the engine connection (the factory's own; not a shared one).
+    let ownsEngine: Bool
     public let logger: Logger
     /// Every secret value this driver generates is registered here (for redaction).
     public let secrets: SecretRegistry
@@ -31,8 +33,9 @@ public struct NativeDriver: AppDriver, BackupHost {
 
     public init(
         config: NodeConfig, engine: DockerEngine, runner: ProcessRunner = ProcessRunner(), logger: Logger,
-        secrets: SecretRegistry = SecretRegistry(), ingress: (any IngressSync)? = nil
+        secrets: SecretRegistry = SecretRegistry(), ingress: (any IngressSync)? = nil, ownsEngine: Bool = false
     ) {
+        self.ownsEngine = ownsEngine
         self.secrets = secrets
         self.config = config
         self.engine = engine
@@ -70,10 +73,23 @@ public struct NativeDriver: AppDriver, BackupHost {
         config.envDirectory.appendingPathComponent("\(domain.name).env")
     }
 
-    /// The mark `--keep-on-failure` leaves for a kept app (the janitor leaves it until it expires);
-    /// removing the app removes its mark.
-    public func keepMark(for domain: AppDomain) -> URL {
+    /// The mark `--keep-on-failure` leaves for a kept app, beside its env file (the janitor leaves
+    /// it until it expires); removing the app removes its mark.
+    func keepMark(for domain: AppDomain) -> URL {
         config.envDirectory.appendingPathComponent("\(domain.name).kept")
+    }
+
+    public func keep(_ domain: AppDomain, until: Date) throws {
+        try AtomicFile.write(ISO8601DateFormatter().string(from: until) + "\n", to: keepMark(for: domain))
+    }
+
+    public func keptUntil(_ domain: AppDomain) -> Date? {
+        let mark = keepMark(for: domain)
+        guard FileManager.default.fileExists(atPath: mark.path) else { return nil }
+        guard let text = try? String(contentsOf: mark, encoding: .utf8),
+            let until = ISO8601DateFormatter().date(from: text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return .distantPast }
+        return until
     }
 
     /// The labels every object of an app carries.
@@ -316,7 +332,13 @@ public struct NativeDriver: AppDriver, BackupHost {
         case .local:
             var missing: [String] = []
             for image in images where !(try await engine.imageExists(image)) { missing.append(image) }
-            guard missing.isEmpty else { throw DriverError.missingImages(missing, policy: "local") }
+            guard missing.isEmpty else {
+                throw DriverError.missingImages(
+                    missing,
+                    hint: config.ingress == .lab
+                        ? "the lab cannot pull — build it with `scripts/lab up` or retag a local image"
+                        : "image_policy = \"local\": load or build it on this node, or set image_policy = \"pull\"")
+            }
         case .pull:
             for image in images {
                 do {
@@ -373,10 +395,38 @@ public struct NativeDriver: AppDriver, BackupHost {
         return reports
     }
 
-    public func volumeDirectory(_ app: App, volume: String, path: String?) async throws -> URL {
+    /// The host directory of `path` inside the app's volume `volume` (checked to stay inside it).
+    func volumeDirectory(_ app: App, volume: String, path: String?) async throws -> URL {
         let engine = backupEngine(for: app)
         let (_, project) = try engine.plan()
         return try await engine.hostPath(volume: volume, path: path, project: project)
+    }
+
+    public func readVolumeFile(_ app: App, volume: String, directory: String?, name: String) async throws -> String? {
+        let file = try await volumeDirectory(app, volume: volume, path: directory)
+            .appendingPathComponent(try Self.fileName(name, volume: volume))
+        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+        return try String(contentsOf: file, encoding: .utf8)
+    }
+
+    public func writeVolumeFile(
+        _ app: App, volume: String, directory: String?, name: String, content: String
+    ) async throws {
+        let target = try await volumeDirectory(app, volume: volume, path: directory)
+        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        try AtomicFile.write(content, to: target.appendingPathComponent(try Self.fileName(name, volume: volume)))
+    }
+
+    public func volumeBytes(_ app: App, volume: String) async throws -> Int64 {
+        DiskUsage.bytes(under: try await volumeDirectory(app, volume: volume, path: nil))
+    }
+
+    /// `name` as one file name (no `/`, not `.` or `..`).
+    static func fileName(_ name: String, volume: String) throws(DriverError) -> String {
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != "..", !name.contains("\0") else {
+            throw DriverError.unsafeBackupPath(volume: volume, path: name)
+        }
+        return name
     }
 
     public func runApps(naming: AppNaming) async throws -> [AppDomain] {
@@ -398,13 +448,20 @@ public struct NativeDriver: AppDriver, BackupHost {
     }
 
     /// Records the app's converged state, to hold it for a stability window.
-    public func stabilityBaseline(_ app: App) async throws -> StabilityWindow.Baseline {
-        try await StabilityWindow(engine: engine).baseline(stack: app.stack)
+    public func stabilityBaseline(_ app: App) async throws -> StabilityBaseline {
+        StabilityBaseline(app: app, state: try await StabilityWindow(engine: engine).baseline(stack: app.stack))
     }
 
     /// Waits out the stability window and checks the app stayed as it converged.
-    public func verifyStable(_ baseline: StabilityWindow.Baseline, window: Duration) async throws {
-        try await StabilityWindow(engine: engine).verify(baseline, window: window)
+    public func verifyStable(_ baseline: StabilityBaseline, window: Duration) async throws {
+        guard let swarm = baseline.state as? StabilityWindow.Baseline else {
+            preconditionFailure("a stability baseline of another driver")
+        }
+        try await StabilityWindow(engine: engine).verify(swarm, window: window)
+    }
+
+    public func shutdown() async {
+        if ownsEngine { await engine.shutdown() }
     }
 
     /// The running container of `<stack>_<service>`.
@@ -417,7 +474,7 @@ public struct NativeDriver: AppDriver, BackupHost {
         return container
     }
 
-    public func exec(_ app: App, service: String, command: [String]) async throws -> DockerEngine.ExecResult {
+    public func exec(_ app: App, service: String, command: [String]) async throws -> ExecResult {
         let container = try await runningContainer(app, service: service)
         return try await engine.exec(container: container.Id, command: command)
     }
@@ -498,4 +555,22 @@ public struct NativeDriver: AppDriver, BackupHost {
 /// routes from the swarm's traefik labels.
 public protocol IngressSync: Sendable {
     func sync() async throws
+}
+
+/// Disk taken by the files under a directory.
+enum DiskUsage {
+    static func bytes(under directory: URL) -> Int64 {
+        let keys: [URLResourceKey] = [.totalFileAllocatedSizeKey, .fileAllocatedSizeKey, .isRegularFileKey]
+        guard let walker = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: keys) else {
+            return 0
+        }
+        var total: Int64 = 0
+        for case let url as URL in walker {
+            guard let values = try? url.resourceValues(forKeys: Set(keys)), values.isRegularFile == true else {
+                continue
+            }
+            total += Int64(values.totalFileAllocatedSize ?? values.fileAllocatedSize ?? 0)
+        }
+        return total
+    }
 }

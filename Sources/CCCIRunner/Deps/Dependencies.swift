@@ -1,7 +1,6 @@
 import CCCICore
 import CCCIDeploy
 import CCCIGit
-import CCCISwarm
 import Foundation
 
 /// Dependencies (SPEC F-DEPS): recipes deployed before the recipe under test (an OIDC provider),

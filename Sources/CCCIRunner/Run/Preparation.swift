@@ -2,7 +2,6 @@ import CCCICore
 import CCCIDeploy
 import CCCIGit
 import CCCIStore
-import CCCISwarm
 import CCCISystem
 import Foundation
 
@@ -208,11 +207,7 @@ extension Preparation {
     func checkNotKept(_ prepared: PreparedRun) throws(RunSetupError) {
         let domains = [prepared.headDomain, prepared.upgradeDomain] + prepared.dependencyDomains.values.sorted()
         for domain in domains {
-            let mark = driver.keepMark(for: domain)
-            guard let text = try? String(contentsOf: mark, encoding: .utf8),
-                let until = ISO8601DateFormatter().date(from: text.trimmingCharacters(in: .whitespacesAndNewlines)),
-                until > Date()
-            else { continue }
+            guard let until = driver.keptUntil(domain), until > Date() else { continue }
             throw .kept(domain: domain.name)
         }
     }

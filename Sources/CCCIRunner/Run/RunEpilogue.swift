@@ -1,7 +1,6 @@
 import CCCICore
 import CCCIDeploy
 import CCCIGit
-import CCCISwarm
 import CCCISystem
 import Foundation
 

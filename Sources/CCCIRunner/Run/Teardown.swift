@@ -72,7 +72,7 @@ struct Teardown {
         let name = "\(locked.label) \(locked.domain)"
         let journal = context.journal
         // An earlier run's kept app (its keep mark predates this teardown) is never this run's to remove.
-        if FileManager.default.fileExists(atPath: context.driver.keepMark(for: locked.domain).path) {
+        if context.driver.keptUntil(locked.domain) != nil {
             journal.line("teardown: \(name) is kept for inspection by an earlier run — left alone")
             return true
         }
@@ -96,9 +96,9 @@ struct Teardown {
 
     /// Leaves a keep mark for each domain (`--keep-on-failure`): the janitor leaves them 24 hours.
     func markKept(_ domains: [AppDomain]) async {
-        let until = ISO8601DateFormatter().string(from: Date().addingTimeInterval(24 * 3600))
+        let until = Date().addingTimeInterval(24 * 3600)
         for domain in domains {
-            try? AtomicFile.write(until + "\n", to: context.driver.keepMark(for: domain))
+            try? context.driver.keep(domain, until: until)
         }
     }
 }

@@ -1,7 +1,6 @@
 import CCCICore
 import CCCIDeploy
 import CCCIStore
-import CCCISwarm
 import CCCISystem
 import Foundation
 
@@ -122,15 +121,10 @@ public struct Janitor: Sendable {
             return
         }
         defer { lock.release() }
-        let keep = driver.keepMark(for: domain)
-        if let text = try? String(contentsOf: keep, encoding: .utf8),
-            let until = ISO8601DateFormatter().date(from: text.trimmingCharacters(in: .whitespacesAndNewlines)),
-            until > Date()
-        {
+        if let until = driver.keptUntil(domain), until > Date() {
             report.kept.append(domain.name)
             report.lines.append(
-                "janitor: \(domain) is kept (--keep-on-failure) until \(text.trimmingCharacters(in: .whitespacesAndNewlines))"
-            )
+                "janitor: \(domain) is kept (--keep-on-failure) until \(ISO8601DateFormatter().string(from: until))")
             return
         }
         // Under the probe lock, look again: a janitor racing this one may have reaped it already

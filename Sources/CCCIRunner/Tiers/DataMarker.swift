@@ -1,6 +1,5 @@
 import CCCICore
 import CCCIDeploy
-import CCCISwarm
 import CCCISystem
 import Foundation
 
@@ -126,9 +125,8 @@ struct DataAccess: Sendable {
             guard result.succeeded else { throw DataAccessError.failed("write \(name)", result, location) }
             return .app
         }
-        let directory = try await hostDirectory()
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try AtomicFile.write(content, to: directory.appendingPathComponent(name))
+        try await driver.writeVolumeFile(
+            app, volume: location.volume, directory: location.subpath, name: name, content: content)
         return .mountpoint
     }
 
@@ -141,13 +139,14 @@ struct DataAccess: Sendable {
             guard result.succeeded else { throw DataAccessError.failed("read \(name)", result, location) }
             return (result.stdout, .app)
         }
-        let file = try await hostDirectory().appendingPathComponent(name)
-        return (try? String(contentsOf: file, encoding: .utf8), .mountpoint)
+        let content = try await driver.readVolumeFile(
+            app, volume: location.volume, directory: location.subpath, name: name)
+        return (content, .mountpoint)
     }
 
     /// Runs `script` with `arguments` under `/bin/sh` in the service's running container; `nil`
     /// when the image has no shell (the caller falls back to the mountpoint).
-    func shell(_ script: String, _ arguments: String...) async throws -> DockerEngine.ExecResult? {
+    func shell(_ script: String, _ arguments: String...) async throws -> ExecResult? {
         let result = try await driver.exec(
             app, service: location.service, command: ["/bin/sh", "-c", script, "sh"] + arguments)
         if result.exitCode == 126 || result.exitCode == 127,
@@ -158,15 +157,11 @@ struct DataAccess: Sendable {
         }
         return result
     }
-
-    func hostDirectory() async throws -> URL {
-        try await driver.volumeDirectory(app, volume: location.volume, path: location.subpath)
-    }
 }
 
 /// A marker operation the app refused.
 enum DataAccessError: Error, CustomStringConvertible {
-    case failed(String, DockerEngine.ExecResult, DataLocation)
+    case failed(String, ExecResult, DataLocation)
 
     var description: String {
         switch self {

@@ -1,5 +1,5 @@
 import CCCICore
-import CCCISwarm
+import CCCIDeploy
 import CCCISystem
 import Foundation
 

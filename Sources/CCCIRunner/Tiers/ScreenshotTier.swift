@@ -1,6 +1,5 @@
 import CCCICore
 import CCCIDeploy
-import CCCISwarm
 import CCCISystem
 import Foundation
 

@@ -1,6 +1,5 @@
 import CCCICore
 import CCCIDeploy
-import CCCISwarm
 import CCCISystem
 import Foundation
 
@@ -26,7 +25,7 @@ struct TierSteps: Sendable {
         spec.givenSecrets = wiring.extraSecrets
         // A crashed run may have left this domain's app; its lock is ours now, so it is an orphan —
         // unless it was kept for inspection, which a run never destroys.
-        if FileManager.default.fileExists(atPath: driver.keepMark(for: domain).path) {
+        if driver.keptUntil(domain) != nil {
             throw RunSetupError.kept(domain: domain.name)
         }
         if driver.hasApp(domain) {

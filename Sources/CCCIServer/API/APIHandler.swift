@@ -56,8 +56,9 @@ struct APIHandler: APIProtocol {
         guard (1...1000).contains(limit) else {
             return .badRequest(.init(body: .json(.init(error: "limit must be between 1 and 1000, not \(limit)"))))
         }
-        guard offset >= 0 else {
-            return .badRequest(.init(body: .json(.init(error: "offset must be 0 or more, not \(offset)"))))
+        guard (0...1_000_000_000).contains(offset) else {
+            return .badRequest(
+                .init(body: .json(.init(error: "offset must be between 0 and 1000000000, not \(offset)"))))
         }
         let running = try await store.jobs(in: [.running]).map(Self.job)
         let total = try await store.jobCount(in: .queued)

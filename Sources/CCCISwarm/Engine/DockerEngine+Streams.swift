@@ -7,14 +7,6 @@ import NIOFoundationCompat
 /// Exec, logs and the event stream.
 extension DockerEngine {
     /// What a command run inside a container printed, and how it exited.
-    public struct ExecResult: Sendable {
-        public let exitCode: Int
-        public let stdout: String
-        public let stderr: String
-
-        public var succeeded: Bool { exitCode == 0 }
-    }
-
     /// Runs `command` inside a running container and waits for it.
     public func exec(
         container: String, command: [String], environment: [String: String] = [:], timeout: TimeAmount = .minutes(10)

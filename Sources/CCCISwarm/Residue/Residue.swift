@@ -2,37 +2,6 @@ import CCCICore
 import CCCISystem
 import Foundation
 
-/// What remains of an app on the node (SPEC F-TEARDOWN).
-public struct Residue: Sendable, Hashable, Codable {
-    public var services: [String] = []
-    public var containers: [String] = []
-    public var volumes: [String] = []
-    public var secrets: [String] = []
-    public var configs: [String] = []
-    public var networks: [String] = []
-    /// Files the app owned outside docker (its env file), that still exist.
-    public var files: [String] = []
-
-    public init() {}
-
-    public var isEmpty: Bool {
-        services.isEmpty && containers.isEmpty && volumes.isEmpty && secrets.isEmpty && configs.isEmpty
-            && networks.isEmpty && files.isEmpty
-    }
-
-    /// `volumes: x, y; secrets: z` — or `none`.
-    public var summary: String {
-        var parts: [String] = []
-        for (kind, names) in [
-            ("services", services), ("containers", containers), ("volumes", volumes), ("secrets", secrets),
-            ("configs", configs), ("networks", networks), ("files", files),
-        ] where !names.isEmpty {
-            parts.append("\(kind): \(names.sorted().joined(separator: ", "))")
-        }
-        return parts.isEmpty ? "none" : parts.joined(separator: "; ")
-    }
-}
-
 /// Whose objects a removal may touch.
 public enum StackOwnership: Sendable, Hashable {
     /// Only what cc-ci created for an app: objects labelled `ccci.managed=true` and
