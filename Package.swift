@@ -101,6 +101,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            // The screenshot tier's browser program: a file linters and tests see, embedded in
+            // the binary so that `ccci` needs nothing beside it.
+            resources: [.embedInCode("Resources/screenshot.py")],
             swiftSettings: strict
         ),
         .target(
