@@ -69,7 +69,7 @@ struct MetaCommand: AsyncParsableCommand {
                 print("warning: the node configuration cannot be read, so `dependencies` were not checked")
                 return []
             }
-            let known = Catalogue(config: config).names
+            let known = config.catalogueRecipes
             guard !known.isEmpty else {
                 print(
                     "warning: this node has no catalogue (\(config.catalogueDirectory.path)), so `dependencies` were not checked"

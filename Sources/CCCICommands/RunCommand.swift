@@ -159,7 +159,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         let coordinator = RunCoordinator(
             options: options, config: config, driver: driver, reporter: reporter, store: store, lifetime: lifetime,
-            secrets: secrets, journal: journal, epilogue: Promoter(store: store))
+            secrets: secrets, journal: journal, lane: quick ? QuickRunLane(store: store) : ColdLane(),
+            epilogue: Promoter(store: store))
         let report = await LiveStatus.run(reporter: reporter) { await coordinator.run() }
         await driver.shutdown()
         if let setupError = report.setupError {

@@ -49,7 +49,7 @@ struct SweepCommand: AsyncParsableCommand {
         let quiet = json
         let sweep = Sweep(
             config: config, store: store, git: Git(runner: ProcessRunner()), executable: executable,
-            pullRequests: try Self.pullRequests(config, logger: global.makeLogger())
+            forge: try Self.forge(config, logger: global.makeLogger())
         ) { line in if !quiet { print(line) } }
         // SIGTERM (systemd stopping the unit) or SIGINT: the current run is told to stop and given
         // its teardown (or promotion) in full; nothing more starts; the report is kept; exit 143/130.
@@ -110,7 +110,7 @@ struct SweepCommand: AsyncParsableCommand {
 
 extension SweepCommand {
     /// The node's forge for the mirrors' pull requests, when a mirror names its repository there.
-    static func pullRequests(_ config: NodeConfig, logger: Logger) throws -> (any MirrorPullRequests)? {
+    static func forge(_ config: NodeConfig, logger: Logger) throws -> (any Forge)? {
         guard config.mirrors.values.contains(where: { $0.repository != nil }) else { return nil }
         guard let url = config.serve.forgeURL, let tokenFile = config.serve.forgeTokenFile else { return nil }
         let token: SecretValue

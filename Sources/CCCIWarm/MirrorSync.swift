@@ -14,11 +14,12 @@ import Foundation
 /// for redaction; it is never written into a URL, a remote or a log.
 public struct MirrorSync: Sendable {
     public let runner: ProcessRunner
-    public let pullRequests: (any MirrorPullRequests)?
+    /// The node's forge, where the mirrors' pull requests are (`nil`: none configured).
+    public let forge: (any Forge)?
 
-    public init(runner: ProcessRunner = ProcessRunner(), pullRequests: (any MirrorPullRequests)?) {
+    public init(runner: ProcessRunner = ProcessRunner(), forge: (any Forge)?) {
         self.runner = runner
-        self.pullRequests = pullRequests
+        self.forge = forge
     }
 
     /// What a sync did.
@@ -115,14 +116,19 @@ public struct MirrorSync: Sendable {
                 ["push", "--quiet", "--force", "--prune", mirrorLocation, "+refs/tags/*:refs/tags/*"], in: workspace)
         }
         let tags = (try? await upstream.run(["tag", "--list"], in: workspace))?.split(separator: "\n").count ?? 0
-        guard let pullRequests, let repository = mirror.repository else {
+        guard let forge, let name = mirror.repository else {
             return Report(
                 before: before, after: after, tags: tags, closed: [], leftOpen: [],
                 pullRequestsSkipped: mirror.repository == nil
                     ? nil : "pull requests not looked at (no forge configured: [serve] forge_url)")
         }
+        guard let repository = RepositoryRef(fullName: name) else {
+            return Report(
+                before: before, after: after, tags: tags, closed: [], leftOpen: [],
+                pullRequestsSkipped: "pull requests not looked at ('\(name)' is not an owner/name repository)")
+        }
         let open = try await step("listing the open pull requests of \(repository)") {
-            try await pullRequests.openPullRequests(in: repository)
+            try await forge.openPullRequests(in: repository)
         }
         let upstreamTree = try await step("reading the upstream tree") {
             try await upstream.run(["rev-parse", "refs/upstream/\(branch)^{tree}"], in: workspace)
@@ -132,7 +138,7 @@ public struct MirrorSync: Sendable {
         var leftOpen: [Int] = []
         for pull in open.sorted(by: { $0.number < $1.number }) {
             // Only pull requests into the synced branch; one into another branch is not ours to judge.
-            guard pull.base == nil || pull.base == branch else {
+            guard pull.baseRef == nil || pull.baseRef == branch else {
                 leftOpen.append(pull.number)
                 continue
             }
@@ -162,11 +168,11 @@ public struct MirrorSync: Sendable {
                 continue
             }
             try await step("closing pull request #\(pull.number)") {
-                try await pullRequests.close(
-                    pull.number, in: repository,
-                    comment:
-                        "Closed by cc-ci's mirror sync: merging this into `\(branch)` would change nothing — its changes "
-                        + "are in the upstream `\(branch)` (\(after.prefix(12))).")
+                _ = try await forge.postComment(
+                    "Closed by cc-ci's mirror sync: merging this into `\(branch)` would change nothing — its changes "
+                        + "are in the upstream `\(branch)` (\(after.prefix(12))).",
+                    on: pull.number, in: repository)
+                try await forge.closePullRequest(pull.number, in: repository)
             }
             closed.append(pull.number)
         }

@@ -19,7 +19,8 @@ public struct Sweep: Sendable {
     /// The `ccci` executable the cold runs are started with.
     public let executable: String
     /// The node's forge, for the mirrors' pull requests (`nil`: none configured).
-    public let pullRequests: (any MirrorPullRequests)?
+    /// The node's forge, for the mirrors' pull requests.
+    public let forge: (any Forge)?
     /// Every credential the sweep handles, for redaction.
     public let secrets = SecretRegistry()
     /// Lines as they happen (the terminal).
@@ -27,27 +28,19 @@ public struct Sweep: Sendable {
 
     public init(
         config: NodeConfig, store: any NodeStore, git: any GitClient, executable: String,
-        pullRequests: (any MirrorPullRequests)? = nil, say: @escaping @Sendable (String) -> Void
+        forge: (any Forge)? = nil, say: @escaping @Sendable (String) -> Void
     ) {
         self.config = config
         self.store = store
         self.git = git
         self.executable = executable
-        self.pullRequests = pullRequests
+        self.forge = forge
         self.say = say
     }
 
     /// The catalogue's recipes whose pack on this node sets `warm_canonical = true`.
     public func enrolled() throws -> [String] {
-        var names = Set(config.catalogueURLs.keys)
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: config.catalogueDirectory.path)) ?? []
-        for entry in entries
-        where FileManager.default.fileExists(
-            atPath: config.catalogueDirectory.appendingPathComponent("\(entry)/.git").path)
-        {
-            names.insert(entry)
-        }
-        return try names.sorted().filter { name in
+        try config.catalogueRecipes.filter { name in
             let pack = config.packsDirectory.appendingPathComponent(name)
             do {
                 return try MetaLoader.load(packDirectories: [pack]).warmCanonical
@@ -129,7 +122,7 @@ public struct Sweep: Sendable {
             let mirrorURL =
                 config.catalogueURLs[recipe] ?? config.catalogueDirectory.appendingPathComponent(recipe).path
             do {
-                let report = try await MirrorSync(pullRequests: pullRequests).sync(
+                let report = try await MirrorSync(forge: forge).sync(
                     recipe: recipe, mirror: mirror, mirrorURL: mirrorURL, secrets: secrets,
                     workspace: workspace.deletingLastPathComponent().appendingPathComponent("\(recipe).mirror.git"))
                 say("\(recipe): \(report.summary)")
@@ -202,24 +195,23 @@ public struct Sweep: Sendable {
         try await Task { try await body() }.value
     }
 
-    /// `ccci run <recipe> --ref <tag> --json`, as a child forked on the spawn thread (it arms its
-    /// parent-death signal): its exit status, run id and promotion.
+    /// `ccci run <recipe> --ref <tag>` as every starter launches it (``RunLauncher``): its exit
+    /// status, run id (`nil`: it could not be started) and promotion.
     func coldRun(_ recipe: String, tag: String) async -> (Int32, String?, PromotionSummary?) {
-        let command = Command(executable, ["run", recipe, "--ref", tag, "--json"])
-        let result: CommandResult
-        // A stopped sweep gives its run (SIGTERM) as long as a teardown or a promotion may take.
-        let runner = ProcessRunner(terminationGrace: .seconds(900))
+        let launcher = RunLauncher(
+            executable: URL(fileURLWithPath: executable), environment: ProcessInfo.processInfo.environment,
+            runsDirectory: config.runsDirectory)
+        let runID = RunID.make(recipe: recipe)
+        let status: Int32
         do {
-            result = try await withTaskExecutorPreference(SpawnThread.shared) { try await runner.run(command) }
+            // A stopped sweep gives its run (SIGTERM) as long as a teardown or a promotion may take.
+            status = try await launcher.run(
+                RunRequest(recipe: recipe, ref: tag, runID: runID), stopGrace: .seconds(900))
         } catch {
+            say("\(recipe): \(error)")
             return (255, nil, nil)
         }
-        guard let start = result.output.firstIndex(of: "{"),
-            let results = try? JSONCoding.decoder.decode(RunResults.self, from: Data(result.output[start...].utf8))
-        else {
-            return (result.status, nil, nil)
-        }
-        return (result.status, results.runID, results.promotion)
+        return (status, runID, launcher.results(of: runID)?.promotion)
     }
 }
 

@@ -88,7 +88,7 @@ extension Integration {
                 let forge = GiteaForge(
                     kind: .gitea, baseURL: stub.baseURL, token: SecretValue(stub.token), webhookSecret: nil,
                     logger: Logger(label: "test"))
-                let report = try await MirrorSync(pullRequests: forge).sync(
+                let report = try await MirrorSync(forge: forge).sync(
                     recipe: "web", mirror: MirrorConfig(upstream: upstream.path, repository: "coop/web"),
                     mirrorURL: mirror.path, secrets: SecretRegistry(), workspace: home.appending("scratch.git"))
                 #expect(report.after == head)
@@ -121,7 +121,7 @@ extension Integration {
         func failures() async throws {
             let (_, mirror, _, _) = try await repositories()
             let before = try await refs(mirror)
-            let sync = MirrorSync(pullRequests: nil)
+            let sync = MirrorSync(forge: nil)
             await #expect {
                 try await sync.sync(
                     recipe: "web", mirror: MirrorConfig(upstream: home.appending("nowhere.git").path),

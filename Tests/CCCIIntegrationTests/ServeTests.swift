@@ -443,7 +443,12 @@ extension Integration {
                     until: { ProcessUsage.descriptors(pid) <= baseline + 2 }, timeout: .seconds(10))
                 #expect(
                     back, "descriptors: \(baseline) before, \(ProcessUsage.descriptors(pid)) after the clients left")
-                #expect(try await scenario.get(serve, "/metrics").text.contains("ccci_live_streams 0"))
+                // A stream's place is given back when its response is gone, just after its socket.
+                #expect(
+                    try await poll(
+                        until: { try await scenario.get(serve, "/metrics").text.contains("ccci_live_streams 0") },
+                        timeout: .seconds(5)),
+                    "every stream's place given back")
                 // Headers trickled a byte at a time never make a request: closed after 10 s.
                 let slow = try RawConnection(port: port)
                 try slow.send("GET / HTTP/1.1\r\nHo")

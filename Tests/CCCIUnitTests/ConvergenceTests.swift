@@ -106,14 +106,17 @@ import Testing
     @Test("the healthcheck command docker runs: CMD as argv, CMD-SHELL through /bin/sh, NONE and inherited not at all")
     func healthcheckCommand() {
         #expect(
-            HealthProbe.command(["CMD", "wget", "-q", "http://127.0.0.1/"]) == ["wget", "-q", "http://127.0.0.1/"])
+            ContainerHealthcheck.command(["CMD", "wget", "-q", "http://127.0.0.1/"]) == [
+                "wget", "-q", "http://127.0.0.1/",
+            ])
         #expect(
-            HealthProbe.command(["CMD-SHELL", "curl -f localhost || exit 1"]) == [
+            ContainerHealthcheck.command(["CMD-SHELL", "curl -f localhost || exit 1"]) == [
                 "/bin/sh", "-c", "curl -f localhost || exit 1",
             ])
-        #expect(HealthProbe.command(["NONE"]) == nil)
+        #expect(ContainerHealthcheck.command(["NONE"]) == nil)
         #expect(
-            HealthProbe.command([]) == nil && HealthProbe.command(nil) == nil && HealthProbe.command(["CMD"]) == nil)
+            ContainerHealthcheck.command([]) == nil && ContainerHealthcheck.command(nil) == nil
+                && ContainerHealthcheck.command(["CMD"]) == nil)
     }
 
     @Test("a stop-first update showing N/N of the old tasks is not converged")

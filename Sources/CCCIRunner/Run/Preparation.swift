@@ -107,8 +107,8 @@ struct Preparation {
                 throw RunSetupError.recipe(error.description)
             }
         }
-        try Catalogue(config: config).check(dependencies: meta.dependencies, of: source.name)
-        try Catalogue(config: config).checkCycles(of: source.name, dependencies: meta.dependencies)
+        try DependencyCheck(config: config).check(dependencies: meta.dependencies, of: source.name)
+        try DependencyCheck(config: config).checkCycles(of: source.name, dependencies: meta.dependencies)
         let overlays = packComposeFiles.map { "\($0.path) (pack)" } + driver.generatedOverlays
         let manifest = Manifest(
             meta: meta, overlays: overlays, customTests: tests.map(\.displayName), envOverrides: meta.extraEnv)

@@ -66,3 +66,34 @@ struct RunRecord {
         try? handle.write(contentsOf: data)
     }
 }
+
+extension RunCoordinator {
+    /// The results document of a run that got past its setup.
+    func record(
+        _ prepared: PreparedRun, decision: RunVerdict.Decision, flags: [String], serviceLogs: [String],
+        baseVersion: String? = nil
+    ) async -> RunResults {
+        var tierLogs: [String: String] = [:]
+        for (tier, result) in decision.tiers { if let log = result.log { tierLogs[tier.rawValue] = log } }
+        var manifest = prepared.manifest
+        manifest.inputs = await prepared.inputs.sources
+        return RunResults(
+            runID: runID, recipe: prepared.recipe, ref: options.ref, pr: options.pr > 0 ? options.pr : nil,
+            headCommit: prepared.head.commit, headVersion: prepared.head.version?.raw,
+            baseVersion: baseVersion ?? prepared.upgradeBase?.version.raw, driver: driver.name,
+            mode: options.quick ? "quick" : "cold",
+            appDomain: options.quick
+                ? prepared.naming.warmAppDomain(recipe: prepared.recipe).name : prepared.headDomain.name,
+            upgradeAppDomain: !options.quick && options.stages.contains(.upgrade) ? prepared.upgradeDomain.name : nil,
+            startedAt: startDate, finishedAt: Date(), outcome: decision.outcome, exitCode: decision.outcome.exitCode,
+            tiers: Dictionary(uniqueKeysWithValues: decision.tiers.map { ($0.key.rawValue, $0.value) }),
+            ladder: decision.ladder, deployCount: await prepared.deployGuard.total, manifest: manifest,
+            flags: flags.sorted(),
+            artifacts: Artifacts(
+                runDirectory: runDirectory.path, tierLogs: tierLogs, serviceLogs: serviceLogs,
+                screenshot: FileManager.default.fileExists(
+                    atPath: runDirectory.appendingPathComponent(ScreenshotTier.fileName).path)
+                    ? ScreenshotTier.fileName : nil),
+            ccciVersion: CCCIVersion.current)
+    }
+}

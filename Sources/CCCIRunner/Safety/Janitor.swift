@@ -168,7 +168,7 @@ extension Janitor {
             defer { lock.release() }
             let recordFile = directory.appendingPathComponent("\(runID).json")
             guard let data = try? Data(contentsOf: recordFile),
-                let record = try? JSONCoding.decoder.decode(RunRegistration.RunRecord.self, from: data)
+                let record = try? JSONCoding.decoder.decode(RunRegistration.Entry.self, from: data)
             else {
                 if !dryRun {
                     try? FileManager.default.removeItem(at: recordFile)
@@ -213,7 +213,7 @@ extension Janitor {
 
     /// Finishes a dead run's directory: its results (the tiers it concluded, the rest cancelled)
     /// and a last line in its log, and records it in the store.
-    func recordInterrupted(_ record: RunRegistration.RunRecord) async {
+    func recordInterrupted(_ record: RunRegistration.Entry) async {
         let runDirectory = URL(fileURLWithPath: record.runDirectory)
         let resultsFile = runDirectory.appendingPathComponent("results.json")
         guard !FileManager.default.fileExists(atPath: resultsFile.path) else { return }

@@ -106,3 +106,41 @@ public final class RunLifetime: Sendable {
     /// Why the run was stopped, if it was.
     public var stopReason: StopReason? { state.withLock { $0.stopReason } }
 }
+
+extension RunLifetime {
+    /// Runs `work`, cancelling it when `lifetime` says stop (a signal, the deadline), and ends the
+    /// children at once (docker, git, tests: they end now, not when the work notices the
+    /// cancellation). Returns what the work got done (`initial` if it never returned) and the
+    /// stop, if there was one.
+    static func race<Progress: Sendable>(
+        _ lifetime: RunLifetime?, startedAt start: ContinuousClock.Instant, from initial: Progress,
+        _ work: @escaping @Sendable () async -> Progress
+    ) async -> (Progress, StopReason?) {
+        let progress = Locked(initial)
+        let stop = await withTaskGroup(of: StopReason?.self) { group in
+            group.addTask {
+                let done = await work()
+                progress.withLock { $0 = done }
+                return nil
+            }
+            if let lifetime {
+                group.addTask {
+                    guard let reason = try? await lifetime.waitForStop(startedAt: start) else { return nil }
+                    ChildProcessGroups.shared.terminateAll()
+                    return reason
+                }
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            for await _ in group {}
+            return first
+        }
+        return (progress.value, stop)
+    }
+}
+
+extension RunVerdict.Stop {
+    init(_ reason: RunLifetime.StopReason) {
+        self.init(outcome: reason.outcome, description: reason.description)
+    }
+}

@@ -19,10 +19,10 @@ import Glibc
 public final class RunRegistration: Sendable {
     public let record: URL
     private let lock: FileLock
-    private let state: Locked<RunRecord>
+    private let state: Locked<Entry>
 
     /// What a registration holds.
-    public struct RunRecord: Sendable, Codable, Hashable {
+    public struct Entry: Sendable, Codable, Hashable {
         public var runID: String
         public var pid: Int32
         public var startedAt: Date
@@ -77,7 +77,7 @@ public final class RunRegistration: Sendable {
     }
 
     /// Registers this process' run and takes its lock for the rest of the process' life.
-    public init(config: NodeConfig, record: RunRecord) throws {
+    public init(config: NodeConfig, record: Entry) throws {
         let directory = Self.directory(config)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.record = directory.appendingPathComponent("\(record.runID).json")
@@ -91,7 +91,7 @@ public final class RunRegistration: Sendable {
     }
 
     /// Updates the record (preparation's findings, a tier's verdict).
-    public func update(_ change: @Sendable (inout RunRecord) -> Void) {
+    public func update(_ change: @Sendable (inout Entry) -> Void) {
         state.withLock { change(&$0) }
         save()
     }

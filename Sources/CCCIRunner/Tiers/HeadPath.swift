@@ -6,6 +6,16 @@ import Foundation
 struct PathResult: Sendable {
     var tiers: [Tier: TierResult] = [:]
     var customTestsExecuted = 0
+
+    /// Every tier of `stages` (lint aside, which runs before any lane) concluded `status` for
+    /// `reason` without being tried: no app could be created, a dependency failed.
+    static func refused(_ stages: [Tier], reason: String, status: TierStatus = .fail) -> PathResult {
+        var result = PathResult()
+        for tier in stages where tier != .lint {
+            result.tiers[tier] = TierResult(status: status, durationSeconds: 0, reason: reason)
+        }
+        return result
+    }
 }
 
 /// The head app's path (SPEC F-INSTALL, F-BACKUP-TIER, F-RESTORE-TIER, F-CUSTOM, F-LEVEL): a fresh

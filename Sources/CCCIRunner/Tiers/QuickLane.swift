@@ -18,6 +18,8 @@ struct QuickLane {
     let steps: TierSteps
     let sink: VerdictSink
     let canonical: CanonicalRecord
+    /// The mark left on the canonical while it is borrowed (`CCCIWarm`'s `BorrowMark`).
+    let borrowMark: URL
 
     var context: RunContext { steps.context }
     var prepared: PreparedRun { steps.prepared }
@@ -30,6 +32,7 @@ struct QuickLane {
         let canonical: CanonicalRecord
         /// The canonical's env file (the head's deploy adds keys to it).
         let envFile: Data
+        let borrowMark: URL
     }
 
     /// The warm app as its canonical tree describes it (`tree`: that tree, or the head's).
@@ -65,11 +68,11 @@ struct QuickLane {
             let snapshot = try await upgrade.check("snapshot canonical \(canonical.version)", waitLabel: "snapshot") {
                 canonicalModel.backupPlan == nil ? nil : try await driver.backup(app)
             }
-            borrowed = Borrowed(app: app, snapshot: snapshot, canonical: canonical, envFile: envFile)
+            borrowed = Borrowed(
+                app: app, snapshot: snapshot, canonical: canonical, envFile: envFile, borrowMark: borrowMark)
             // Before the canonical changes: should this process die outright, the next holder of
             // the warm lock finds the mark and marks the record broken.
-            try AtomicFile.write(
-                "quick run \(context.runID)\n", to: BorrowMark.path(recipe: prepared.recipe, config: context.config))
+            try AtomicFile.write("quick run \(context.runID)\n", to: borrowMark)
             // The marker goes in through the canonical, and must be read back through the head.
             let marker = DataMarker(runID: context.runID, role: "quick")
             let model = try driver.model(of: app)
@@ -146,8 +149,7 @@ struct QuickLane {
                 domain: app.domain.name, path: steps.prepared.meta.healthPath,
                 accepted: steps.prepared.meta.healthStatuses, timeout: min(steps.prepared.deployTimeout, .seconds(120)))
             context.journal.line("quick: the canonical is \(version) again, its data restored")
-            try? FileManager.default.removeItem(
-                at: BorrowMark.path(recipe: steps.prepared.recipe, config: context.config))
+            try? FileManager.default.removeItem(at: borrowed.borrowMark)
             return nil
         } catch {
             let reason = "the canonical \(version) could not be given back: \(error)"

@@ -149,14 +149,14 @@ struct TierSteps: Sendable {
         switch prepared.meta.readyProbe {
         case .http(let path, let status, let contains, let timeout):
             try await recorder.check("ready probe", waitLabel: "ready probe") {
-                try await ReadyProbe.waitHTTP(
+                try await ReadinessWait.waitHTTP(
                     probe: prepared.probe, domain: app.domain.name, path: path, status: status, contains: contains,
                     timeout: timeout)
             }
         case .hook(let hook):
             let hookContext = hookContext(op: "ready", app: app)
             try await recorder.check("ready probe", waitLabel: "ready probe") {
-                try await ReadyProbe.waitHook(
+                try await ReadinessWait.waitHook(
                     hook: hook, runner: HookRunner(runner: context.runner), context: hookContext, log: recorder.log,
                     timeout: prepared.deployTimeout)
             }

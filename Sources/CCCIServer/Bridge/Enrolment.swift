@@ -82,7 +82,7 @@ public final class Enrolment: Sendable {
         let forge = config.serve.forgeURL.flatMap(URL.init(string:))
         var table: Table = [:]
         let directory = config.catalogueDirectory
-        for entry in Catalogue.names(directory: directory) {
+        for entry in config.catalogueClones {
             let gitDirectory = directory.appendingPathComponent("\(entry)/.git")
             var repositories = table[entry] ?? []
             if let forge, let url = originURL(gitDirectory: gitDirectory),
@@ -161,16 +161,5 @@ public final class Enrolment: Sendable {
 
     private static func defaultPort(_ scheme: String?) -> Int {
         scheme?.lowercased() == "https" ? 443 : 80
-    }
-}
-
-/// The recipes of a catalogue directory (`<dir>/<recipe>/.git`).
-enum Catalogue {
-    static func names(directory: URL) -> Set<String> {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return Set(
-            entries.filter {
-                FileManager.default.fileExists(atPath: directory.appendingPathComponent("\($0)/.git").path)
-            })
     }
 }

@@ -40,7 +40,7 @@ struct DashboardRoutes {
                 return .notFoundPage("That is not a recipe name.")
             }
             let runs = try await store.runs(recipe: name, limit: 200)
-            guard !runs.isEmpty || Catalogue.names(directory: config.catalogueDirectory).contains(name) else {
+            guard !runs.isEmpty || config.catalogueClones.contains(name) else {
                 return .notFoundPage("No recipe \(name) is enrolled or has runs here.")
             }
             return .html(RecipePage.render(recipe: name, runs: runs, now: Date()))

@@ -375,27 +375,3 @@ enum GiteaPayload {
         let permission: String
     }
 }
-
-/// The mirror sync's view of the forge (SPEC F-MIRROR): a mirror's open pull requests, and closing one.
-extension GiteaForge: MirrorPullRequests {
-    public func openPullRequests(in repository: String) async throws -> [MirrorPullRequest] {
-        try await openPullRequests(in: try Self.repository(repository)).map {
-            MirrorPullRequest(number: $0.number, head: $0.headSHA, base: $0.baseRef)
-        }
-    }
-
-    public func close(_ number: Int, in repository: String, comment: String) async throws {
-        let repository = try Self.repository(repository)
-        _ = try await postComment(comment, on: number, in: repository)
-        try await closePullRequest(number, in: repository)
-    }
-
-    static func repository(_ name: String) throws -> RepositoryRef {
-        guard let repository = RepositoryRef(fullName: name) else {
-            throw ForgeError(
-                operation: "read repository name", request: name, status: nil,
-                reason: "'\(name)' is not an owner/name repository", attempts: 0, hint: nil)
-        }
-        return repository
-    }
-}

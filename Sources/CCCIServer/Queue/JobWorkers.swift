@@ -1,5 +1,6 @@
 import CCCICore
 import CCCIStore
+import CCCISystem
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -120,11 +121,11 @@ public final class JobWorkers: Service, Sendable {
         logger[metadataKey: "pr"] = "\(job.pr)"
         guard let runID = job.runID else { return }
         logger[metadataKey: "run.id"] = "\(runID)"
-        let runDirectory = config.runsDirectory.appendingPathComponent(runID)
-        let log = runDirectory.appendingPathComponent("job.log")
-        var arguments = ["run", job.recipe, "--pr", "\(job.pr)", "--ref", job.headSHA, "--json", "--run-id", runID]
-        if let stages = job.stages { arguments += ["--stages", stages] }
-        if job.quick { arguments.append("--quick") }
+        let launcher = RunLauncher(
+            executable: executable, environment: environment, runsDirectory: config.runsDirectory)
+        let request = RunRequest(
+            recipe: job.recipe, ref: job.headSHA, pr: job.pr, stages: job.stages, quick: job.quick, runID: runID)
+        let log = launcher.log(of: runID)
         let links = self.links
         guard !isStopping else {
             // Claimed as the server began to stop: back to the queue, not an attempt.
@@ -135,7 +136,7 @@ public final class JobWorkers: Service, Sendable {
             }
             return
         }
-        let process: RunProcess
+        let process: LaunchedRun
         do {
             try await record(job.number) { job, queue in
                 try queue.add(
@@ -145,7 +146,7 @@ public final class JobWorkers: Service, Sendable {
                         targetURL: links.job(job.number), sha: job.headSHA, issue: job.pr, in: job.repository,
                         job: job.id))
             }
-            process = try await RunProcess.start(executable, arguments, environment: environment, log: log)
+            process = try await launcher.start(request)
         } catch {
             logger.error("cannot start the run", metadata: ["error.message": "\(error)"])
             await end(
@@ -165,8 +166,7 @@ public final class JobWorkers: Service, Sendable {
             process.signal(SIGTERM)
         }
         running.unregister(job.number)
-        let results = try? JSONCoding.decoder.decode(
-            RunResults.self, from: Data(contentsOf: runDirectory.appendingPathComponent("results.json")))
+        let results = launcher.results(of: runID)
         if let results { metrics.runFinished(results) }
         let current = (try? await store.job(job.number)) ?? job
         var outcome = JobOutcome.of(exitCode: status, results: results, lastError: Self.lastError(in: log))

@@ -1,3 +1,4 @@
+import CCCISystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -12,7 +13,7 @@ import Glibc
 /// once ``stopAll()`` was called, every run that registers is stopped at once.
 public final class RunningJobs: Sendable {
     private struct State {
-        var processes: [Int64: RunProcess] = [:]
+        var processes: [Int64: LaunchedRun] = [:]
         var stopRequested: Set<Int64> = []
         var closed = false
     }
@@ -22,7 +23,7 @@ public final class RunningJobs: Sendable {
     public init() {}
 
     /// Records a started run; stops it at once when its job was stopped already.
-    func register(_ job: Int64, _ process: RunProcess) {
+    func register(_ job: Int64, _ process: LaunchedRun) {
         let stop = state.withLock { state in
             state.processes[job] = process
             return state.closed || state.stopRequested.remove(job) != nil
@@ -43,7 +44,7 @@ public final class RunningJobs: Sendable {
         let process = state.withLock { state in
             guard let process = state.processes[job] else {
                 state.stopRequested.insert(job)
-                return nil as RunProcess?
+                return nil as LaunchedRun?
             }
             return process
         }

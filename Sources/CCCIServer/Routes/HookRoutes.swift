@@ -1,3 +1,4 @@
+import CCCICore
 import HTTPTypes
 import Hummingbird
 import NIOCore

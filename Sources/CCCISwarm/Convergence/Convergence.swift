@@ -9,7 +9,7 @@ import Foundation
 /// - the slot's newest task runs the service's *current* spec and is `running`, with its
 ///   container's healthcheck (if any) `healthy` — swarm keeps a task `starting` until then, and
 ///   a `starting` task whose container already reports `healthy` counts as running; so does one
-///   whose container's healthcheck passed when cc-ci ran it (``HealthProbe``) before docker's
+///   whose container's healthcheck passed when cc-ci ran it (``ContainerHealthcheck``) before docker's
 ///   first scheduled probe;
 /// - or the newest task, on the current spec, is `complete` and the restart policy will not
 ///   restart it (`none`, `on-failure`): a one-shot that did its job counts as converged. A

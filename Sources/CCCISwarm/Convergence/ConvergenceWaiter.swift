@@ -50,7 +50,7 @@ public struct ConvergenceWaiter: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + timeout
-        let backoff = Backoff()
+        let backoff = RecheckDelay()
         let (wakes, wake) = AsyncStream.makeStream(of: WakeReason.self, bufferingPolicy: .bufferingNewest(1))
         let engine = self.engine
         let prefix = stack + "_"
@@ -68,7 +68,7 @@ public struct ConvergenceWaiter: Sendable {
                     wake.yield(.event)
                 }
             }
-            // Backoff ticks and the deadline.
+            // Re-check ticks and the deadline.
             group.addTask {
                 while !Task.isCancelled {
                     let delay = backoff.next()
@@ -88,7 +88,7 @@ public struct ConvergenceWaiter: Sendable {
             var last: ConvergenceState?
             var reason = WakeReason.tick
             var iterator = wakes.makeAsyncIterator()
-            let probes = HealthProbes()
+            let probes = HealthcheckRuns()
             while true {
                 let (state, starting) = try await observe(stack: stack, probedHealthy: probes.passed)
                 if state.converged {
@@ -127,8 +127,8 @@ public struct ConvergenceWaiter: Sendable {
     /// Runs `container`'s healthcheck until it passes (then wakes an evaluation) or docker's
     /// health leaves `starting`: first at once, then every 100 ms doubling to 1 s. A container
     /// whose healthcheck cannot be read is left to docker.
-    func probe(_ container: String, probes: HealthProbes, wake: AsyncStream<WakeReason>.Continuation) async {
-        let probe = HealthProbe(engine: engine)
+    func probe(_ container: String, probes: HealthcheckRuns, wake: AsyncStream<WakeReason>.Continuation) async {
+        let probe = ContainerHealthcheck(engine: engine)
         guard let check = try? await probe.check(container: container) else { return }
         var delay = Duration.milliseconds(100)
         while !Task.isCancelled, probes.isStarting(container) {
@@ -143,7 +143,7 @@ public struct ConvergenceWaiter: Sendable {
     }
 
     /// The re-check delay: reset by events, doubled by each tick up to 500 ms.
-    private final class Backoff: Sendable {
+    private final class RecheckDelay: Sendable {
         private let delay = Mutex(Duration.milliseconds(25))
 
         func reset() {

@@ -74,7 +74,7 @@ public struct StabilityWindow: Sendable {
         }
         // Docker has not run the healthcheck yet (its first probe comes one interval after the
         // start): cc-ci runs it, and it must still pass at the end of the window.
-        let probe = HealthProbe(engine: engine)
+        let probe = ContainerHealthcheck(engine: engine)
         for container in containers where container.State == "running" && container.health == "starting" {
             guard let check = try await probe.check(container: container.Id) else { continue }
             if await !probe.passes(check, container: container.Id) {

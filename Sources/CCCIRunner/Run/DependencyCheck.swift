@@ -1,28 +1,14 @@
 import CCCICore
 import Foundation
 
-/// The recipes this node can run by name: the catalogue directory's repositories and the config's
-/// `catalogue` table.
-public struct Catalogue: Sendable {
-    public let config: NodeConfig
-
-    public init(config: NodeConfig) {
-        self.config = config
-    }
-
-    public var names: [String] {
-        var names = Set(config.catalogueURLs.keys)
-        let directory = config.catalogueDirectory
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        where FileManager.default.fileExists(atPath: directory.appendingPathComponent("\(entry)/.git").path) {
-            names.insert(entry)
-        }
-        return names.sorted()
-    }
+/// A recipe's `dependencies` as this node can deploy them: recipes of its catalogue
+/// (``NodeConfig/catalogueRecipes``), none the recipe itself, no cycle.
+struct DependencyCheck: Sendable {
+    let config: NodeConfig
 
     /// Every dependency must be a catalogue recipe other than the recipe itself.
     func check(dependencies: [String], of recipe: String) throws(RunSetupError) {
-        let known = names
+        let known = config.catalogueRecipes
         for dependency in dependencies {
             if dependency == recipe {
                 throw .recipe("recipe \(recipe) lists itself in `dependencies` — a recipe cannot depend on itself")

@@ -4,7 +4,7 @@ import CCCISystem
 import Foundation
 
 /// The ready probe of SPEC F-META: a declarative HTTP check, or a hook, polled until it passes.
-enum ReadyProbe {
+enum ReadinessWait {
     /// Polls `path` until it answers `status` (and contains `contains`).
     static func waitHTTP(
         probe: HTTPSProbe, domain: String, path: String, status: Int, contains: String?, timeout: Duration
@@ -24,7 +24,7 @@ enum ReadyProbe {
                     return false
                 }, timeout: timeout, backoff: Backoff(initial: .milliseconds(100), maximum: .milliseconds(500)))
             guard ready else {
-                throw ReadyProbeError(
+                throw ReadinessError(
                     message: "https://\(domain)\(path) not ready within \(DurationText.format(timeout)): \(last)")
             }
         }
@@ -47,7 +47,7 @@ enum ReadyProbe {
                 return outcome.succeeded
             }, timeout: timeout, backoff: Backoff(initial: .milliseconds(250), maximum: .seconds(1)))
         guard ready else {
-            throw ReadyProbeError(
+            throw ReadinessError(
                 message:
                     "ready hook \(hook.declared) did not exit 0 within \(DurationText.format(timeout)) (last exit \(lastExit.map(String.init) ?? "none"))"
             )
@@ -55,7 +55,7 @@ enum ReadyProbe {
     }
 }
 
-struct ReadyProbeError: Error, CustomStringConvertible {
+struct ReadinessError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
 }

@@ -12,7 +12,7 @@ import Synchronization
 /// container, bounded by its `Timeout`) as soon as the container runs, and a pass counts as
 /// healthy. A failure proves nothing yet (docker's start period says the same); docker's own
 /// `unhealthy` always wins; a container without a healthcheck is never probed.
-public struct HealthProbe: Sendable {
+public struct ContainerHealthcheck: Sendable {
     public let engine: DockerEngine
 
     public init(engine: DockerEngine) {
@@ -72,7 +72,7 @@ public struct HealthProbe: Sendable {
 }
 
 /// The probes of one convergence wait: which containers passed, which are being probed.
-final class HealthProbes: Sendable {
+final class HealthcheckRuns: Sendable {
     private struct State {
         var passed: Set<String> = []
         var active: Set<String> = []

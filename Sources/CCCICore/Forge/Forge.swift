@@ -1,7 +1,9 @@
 import Foundation
 
 /// The forge that hosts the recipes' pull requests (Gitea, Forgejo; GitHub can follow): how its
-/// webhooks are verified and read, and the few API calls the bridge makes.
+/// webhooks are verified and read, and the few API calls cc-ci makes — the bridge's, and the
+/// mirror sync's (SPEC F-MIRROR). One protocol for both, here where the server and the warm
+/// module can see it.
 ///
 /// Implementations verify a delivery's signature before they parse anything, retry the forge's
 /// 5xx answers and time-outs a bounded number of times, and never put the webhook secret or the
@@ -27,6 +29,12 @@ public protocol Forge: Sendable {
 
     /// Sets a commit status.
     func setStatus(_ status: CommitStatus, on sha: String, in repository: RepositoryRef) async throws
+
+    /// The open pull requests of `repository` (every page).
+    func openPullRequests(in repository: RepositoryRef) async throws -> [PullRequestInfo]
+
+    /// Closes pull request `number` (without merging it).
+    func closePullRequest(_ number: Int, in repository: RepositoryRef) async throws
 }
 
 /// A repository on the forge: `owner/name`.
@@ -133,6 +141,11 @@ public struct ForgeEvent: Sendable, Hashable {
     /// The forge's id of this delivery (`nil` when it sent none).
     public let delivery: String?
     public let kind: Kind
+
+    public init(delivery: String?, kind: Kind) {
+        self.delivery = delivery
+        self.kind = kind
+    }
 }
 
 /// A comment event (`issue_comment`).
@@ -151,6 +164,21 @@ public struct CommentEvent: Sendable, Hashable {
     public let body: String
     /// The comment's author (login).
     public let author: String
+
+    public init(
+        action: String, repository: RepositoryRef, issue: Int, isPullRequest: Bool, isOpen: Bool, commentID: Int64,
+        updatedAt: Date?, body: String, author: String
+    ) {
+        self.action = action
+        self.repository = repository
+        self.issue = issue
+        self.isPullRequest = isPullRequest
+        self.isOpen = isOpen
+        self.commentID = commentID
+        self.updatedAt = updatedAt
+        self.body = body
+        self.author = author
+    }
 }
 
 /// A pull request event (`pull_request`).
@@ -164,6 +192,14 @@ public struct PullRequestEvent: Sendable, Hashable {
     /// When the forge last changed the pull request (`pull_request.updated_at`): orders pushes,
     /// so a replayed or late push never wins over a newer one.
     public let updatedAt: Date?
+
+    public init(action: String, repository: RepositoryRef, number: Int, headSHA: String, updatedAt: Date?) {
+        self.action = action
+        self.repository = repository
+        self.number = number
+        self.headSHA = headSHA
+        self.updatedAt = updatedAt
+    }
 }
 
 /// A pull request as the forge reports it.
@@ -189,8 +225,8 @@ public struct PullRequestInfo: Sendable, Hashable {
 }
 
 /// The forge's timestamps: RFC 3339, with or without fractional seconds, any offset.
-enum ForgeTime {
-    static func parse(_ text: String) -> Date? {
+public enum ForgeTime {
+    public static func parse(_ text: String) -> Date? {
         let plain = ISO8601DateFormatter()
         if let date = plain.date(from: text) { return date }
         let fractional = ISO8601DateFormatter()

@@ -1,4 +1,5 @@
 import CCCICore
+import CCCIRunner
 import CCCIStore
 import CCCISystem
 import Foundation
