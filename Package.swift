@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -91,7 +92,15 @@ let package = Package(
         ),
         .target(
             name: "CCCIStore",
-            dependencies: ["CCCICore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "CCCICore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -234,7 +243,7 @@ let package = Package(
         .testTarget(
             name: "CCCIStoreTests",
             dependencies: [
-                "CCCICore", "CCCIStore", "CCCITestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "CCCICore", "CCCIStore", "CCCISystem", "CCCITestSupport", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),

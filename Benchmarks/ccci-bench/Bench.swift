@@ -16,7 +16,9 @@ import ServiceLifecycle
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ccci-bench", abstract: "Benchmarks of cc-ci on the local lab.",
-        subcommands: [ConvergenceLatency.self, WebhookLatency.self, DashboardLoad.self, ServeAttacks.self])
+        subcommands: [
+            ConvergenceLatency.self, WebhookLatency.self, DashboardLoad.self, ServeAttacks.self, ClaimRate.self,
+        ])
 }
 
 /// Convergence detection latency: the time from the last container of a stack reporting

@@ -25,9 +25,19 @@ struct DashboardLoad: AsyncParsableCommand {
     @Option(help: "Seconds per endpoint.")
     var seconds = 10
 
+    @Option(
+        help: ArgumentHelp(
+            "The store: `sqlite` (a file in a scratch home), `postgres` (a throwaway cluster), or a store URL.",
+            valueName: "store"))
+    var store = "sqlite"
+
     func run() async throws {
-        let server = try ServerHarness(recipes: [])
-        let store = try server.store()
+        let server = try ServerHarness(recipes: [], store: try await benchStore(store))
+        print("store: \(server.storeLocation?.description ?? "sqlite (scratch home)")")
+        let store = try await server.store()
+        guard try await store.generation() == 0 || self.store == "sqlite" else {
+            throw ValidationError("the store \(store.location) is not empty: name an empty database")
+        }
         let seeded = ContinuousClock.now
         try await seed(store)
         print("seeded \(runs) runs over \(recipes) recipes in \(ContinuousClock.now - seeded)")

@@ -46,7 +46,7 @@ struct ServeAttacks: AsyncParsableCommand {
                 harness: harness, server: server, stub: stub, allowlist: [], arguments: ["--workers", "0"])
             let attack = Attack(
                 table: table, serve: serve, stub: stub, server: server, harness: harness,
-                store: try Store.open(harness.config()), head: head)
+                store: try await Store.open(harness.config()), head: head)
             try await attack.streams(flood: flood)
             try await attack.replays()
             try await attack.repositories()
@@ -580,7 +580,7 @@ struct Attack: Sendable {
                 "401 (or 503 past 32 bodies in reading)")
         }
         try await run("health", "/healthz while another process holds the store's lock") { result in
-            let holder = try LockHolder(database: try harness.config().storePath)
+            let holder = try LockHolder(database: harness.config().storePath!)
             let locked = try await get("/healthz")
             result.status(locked.status)
             holder.release()
@@ -706,7 +706,7 @@ struct Attack: Sendable {
             stub.grant("alice", "write", on: "recipes/web")
             let serve = try await ServeProcess(
                 harness: harness, server: server, stub: stub, allowlist: ["alice"], extra: ["CCCI_CAPACITY": "1"])
-            let store = try Store.open(harness.config())
+            let store = try await Store.open(harness.config())
             let attack = Attack(
                 table: table, serve: serve, stub: stub, server: server, harness: harness, store: store,
                 head: web.head ?? "")

@@ -35,7 +35,7 @@ struct WebhookLatency: AsyncParsableCommand {
             for pr in 1...(2 * requests + 1) {
                 stub.setPullRequest("recipes/web", pr, head: String(format: "%040x", pr))
             }
-            let store = try server.store()
+            let store = try await server.store()
             // The deep queue: jobs of other pull requests, as they would wait on a busy node.
             _ = try await store.transaction { queue in
                 for index in 0..<queued {

@@ -30,7 +30,7 @@ struct GCCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try global.loadConfig()
-        let store = try? Store.openForReading(config)
+        let store = try? await Store.openForReading(config)
         let active = await Retention.activeRuns(in: store)
         let report = Retention(config: config).collect(dryRun: dryRun, active: active)
         // The snapshots of removed apps were forgotten at their teardown; their data goes here,

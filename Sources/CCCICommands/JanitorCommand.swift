@@ -26,7 +26,7 @@ struct JanitorCommand: AsyncParsableCommand {
         let logger = global.makeLogger()
         let naming = try config.naming()
         // Dead runs are recorded in the store as interrupted; without a usable store the janitor still reaps.
-        let store = try? Store.open(config)
+        let store = try? await Store.open(config)
         let report = try await DriverFactory.with(config, logger: logger, ingress: LabIngress.forNode(config)) {
             driver in
             await Janitor(config: config, naming: naming, driver: driver, store: store).sweep(dryRun: dryRun)

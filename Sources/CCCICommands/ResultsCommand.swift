@@ -26,7 +26,7 @@ struct ResultsCommand: AsyncParsableCommand {
         let config = try global.loadConfig()
         let store: any RunHistory
         do {
-            store = try Store.openForReading(config)
+            store = try await Store.openForReading(config)
         } catch {
             if error.reason == nil && run == nil {
                 print("no runs recorded yet (\(config.storeLocation) does not exist)")

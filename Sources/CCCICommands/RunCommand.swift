@@ -150,7 +150,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let store: (any NodeStore)?
         do {
-            store = try Store.open(config)
+            store = try await Store.open(config)
         } catch {
             printError(
                 "warning: the results store \(config.storeLocation) cannot be opened (\(error)); the run is not recorded there"

@@ -41,7 +41,7 @@ struct SweepCommand: AsyncParsableCommand {
         let config = try global.loadConfig()
         let store: any NodeStore
         do {
-            store = try Store.open(config)
+            store = try await Store.open(config)
         } catch {
             throw CommandFailure("\(error)", exitCode: 2)
         }
@@ -181,7 +181,7 @@ struct CanonicalCommand: AsyncParsableCommand {
 
         func run() async throws {
             let config = try global.loadConfig()
-            let store = try CanonicalCommand.store(config)
+            let store = try await CanonicalCommand.store(config)
             let domain = try config.naming().warmAppDomain(recipe: recipe)
             let record = try await store.canonical(recipe)
             let logger = global.makeLogger()
@@ -205,9 +205,9 @@ struct CanonicalCommand: AsyncParsableCommand {
         }
     }
 
-    static func store(_ config: NodeConfig) throws -> any NodeStore {
+    static func store(_ config: NodeConfig) async throws -> any NodeStore {
         do {
-            return try Store.open(config)
+            return try await Store.open(config)
         } catch {
             throw CommandFailure("\(error)", exitCode: 2)
         }

@@ -404,6 +404,56 @@ public struct SweepRecord: Sendable, Hashable, Codable {
     }
 }
 
+extension Job {
+    /// The job as a worker of `node` claims it at `now`: running, under a new run id, with no
+    /// process and no exit status yet.
+    mutating func claim(by node: String, at now: Date, runID: (Job) -> String) {
+        state = .running
+        startedAt = now
+        self.runID = runID(self)
+        self.node = node
+        pid = nil
+        processStart = nil
+        exitCode = nil
+    }
+
+    /// What a reply's delivery attempt changes on its job: a job comment the forge created
+    /// becomes the job's comment (so does another comment of a job that has none yet); what was
+    /// waiting for the forge is said no more once it got through; a reply given up on is noted.
+    mutating func recordDelivery(of reply: Reply, delivered: Bool, error: String?, commentID: Int64?) {
+        if let commentID, reply.kind == .jobComment || (reply.kind == .comment && replyCommentID == nil) {
+            replyCommentID = commentID
+        }
+        if replyError?.hasPrefix(Reply.waitingPrefix) == true { replyError = nil }
+        if !delivered, let error {
+            let line = "\(reply.kind == .status ? "commit status" : "comment") not delivered: \(error)"
+            replyError = [replyError, line].compactMap { $0 }.joined(separator: "\n")
+        }
+    }
+}
+
+/// Proves a store can be written within `timeout` (for `/healthz`): `write` must finish in time,
+/// else the error says what probably holds it (`suspect`).
+func probe(
+    _ location: String, within timeout: Duration, suspect: String, write: @escaping @Sendable () async throws -> Void
+) async throws {
+    try await withThrowingTaskGroup(of: Bool.self) { group in
+        group.addTask {
+            try await write()
+            return true
+        }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return false
+        }
+        defer { group.cancelAll() }
+        guard let wrote = try await group.next(), wrote else {
+            throw StoreError(
+                path: location, operation: "write", reason: "a write did not finish within \(timeout) (\(suspect))")
+        }
+    }
+}
+
 /// The store could not be used: says where it is, what cc-ci was doing, and the likely fix.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// What the likely fix is.
@@ -416,6 +466,10 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case busy
         /// The disk is full.
         case full
+        /// The server refused the user or password.
+        case credentials
+        /// The server could not be reached.
+        case unreachable
     }
 
     /// Where the store is (a path, or a URL without credentials).
@@ -447,6 +501,10 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
             text += " — another process holds it; try again"
         case .full?:
             text += " — the disk is full"
+        case .credentials?:
+            break
+        case .unreachable?:
+            text += " — is the server running, and may this node reach it (host, port, firewall)?"
         case nil:
             break
         }

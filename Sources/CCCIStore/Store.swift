@@ -148,6 +148,20 @@ public protocol JobQueueStore: Sendable {
     func nextTestmeAttempt() async throws -> Date?
     /// The comment's record, when it was acted on.
     func testmeRequest(repository: String, commentID: Int64) async throws -> TestmeRequest?
+    /// Renews this node's lease: its server is alive. A claim renews it too, so every node with a
+    /// running job has one.
+    func renewLease(now: Date) async throws
+    /// Takes over the running jobs of every other node whose lease was last renewed before
+    /// `cutoff` (its server died, or lost the store): `change` is applied to each — queue it again,
+    /// once — and written in one transaction, so that when two nodes look at once each job is
+    /// taken over by one of them, once. Returns the jobs as written.
+    func takeOverJobs(
+        ofNodesSilentSince cutoff: Date, now: Date,
+        _ change: @escaping @Sendable (inout Job, any JobQueueTransaction) throws -> Void
+    ) async throws -> [Job]
+    /// Every change to the queue, from any node (a job queued, one finished): `nil` when only
+    /// this node's processes write the queue, whose own wakeups say it.
+    func queueChanges() -> AsyncStream<Void>?
 }
 
 extension JobQueueStore {
@@ -207,19 +221,24 @@ public protocol NodeStore: RunHistory, CanonicalStore, JobQueueStore {
 
 /// Opens the store a node's configuration names — the one place that picks the implementation.
 public enum Store {
-    /// The store of `config` (`store = "sqlite:///…"`; default `<home>/ccci.sqlite`), created and
-    /// migrated when needed.
-    public static func open(_ config: NodeConfig) throws(StoreError) -> any NodeStore {
+    /// The store of `config` (`store = "sqlite:///…"` or `"postgres://…"`; default
+    /// `<home>/ccci.sqlite`), created and migrated when needed.
+    public static func open(_ config: NodeConfig) async throws(StoreError) -> any NodeStore {
         switch config.storeLocation {
         case .sqlite(let file): return try SQLiteStore(path: file, node: config.node)
+        case .postgres(let location):
+            // A worker's connection each, and a few for the intake, the replies and the pages.
+            return try await PostgresStore.open(location, node: config.node, connections: config.capacity + 4)
         }
     }
 
     /// `config`'s store for reading only (`ccci results`, `ccci gc`): it works on a store this
     /// user cannot write, and never creates or migrates one; a write fails.
-    public static func openForReading(_ config: NodeConfig) throws(StoreError) -> any NodeStore {
+    public static func openForReading(_ config: NodeConfig) async throws(StoreError) -> any NodeStore {
         switch config.storeLocation {
         case .sqlite(let file): return try SQLiteStore(readingFrom: file)
+        case .postgres(let location):
+            return try await PostgresStore.open(location, node: config.node, connections: 2, migrate: false)
         }
     }
 

@@ -446,10 +446,11 @@ extension Integration {
             // A store that is not a database: a translated error naming the file.
             let config = try harness.config()
             try FileManager.default.createDirectory(at: config.home, withIntermediateDirectories: true)
-            try "not a database".write(to: config.storePath, atomically: true, encoding: .utf8)
+            let file = try #require(config.storePath)
+            try "not a database".write(to: file, atomically: true, encoding: .utf8)
             let results = try await harness.ccci(["results"])
             #expect(results.status == 1)
-            #expect(results.errorOutput.contains(config.storePath.path))
+            #expect(results.errorOutput.contains(file.path))
             #expect(results.errorOutput.contains("not a cc-ci store"), "\(results.errorOutput)")
         }
 

@@ -31,7 +31,7 @@ extension Integration {
                 try await ForgeStub.with { stub in
                     stub.setPullRequest("recipes/web", 1, head: try #require(web.head))
                     stub.grant("alice", "write", on: "recipes/web")
-                    let store = try Store.open(harness.config())
+                    let store = try await Store.open(harness.config())
                     try await body(Scenario(harness: harness, server: server, stub: stub, web: web, store: store))
                 }
             }

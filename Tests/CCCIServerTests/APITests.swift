@@ -88,7 +88,7 @@ import Testing
         try await ForgeStub.with { stub in
             let harness = try ServerHarness()
             let app = try await buildApplication(harness.arguments(stub: stub))
-            let store = try harness.store()
+            let store = try await harness.store()
             try await seed(store)
             try await app.test(.live) { client in
                 let port = try #require(client.port)

@@ -35,7 +35,7 @@ struct InProcessServer: Sendable {
             if adminToken { arguments.adminToken = SecretValue(harness.adminToken) }
             configure(&arguments)
             let app = try await buildApplication(arguments)
-            let store = try harness.store()
+            let store = try await harness.store()
             return try await app.test(.router) { client in
                 try await body(InProcessServer(client: client, stub: stub, harness: harness, store: store))
             }

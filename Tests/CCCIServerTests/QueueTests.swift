@@ -11,8 +11,8 @@ import Testing
         "a job the server stopped is queued again once, with a reply; the second time it ends interrupted",
         arguments: StoreKind.allCases)
     func interruption(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let store = try fixture.open()
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open()
         let links = Links(base: "http://ci.test/")
         let job = try await store.enqueue("web", pr: 1, head: "a")
         _ = try await store.claimNext()
@@ -35,5 +35,36 @@ import Testing
         #expect(last.map(\.kind) == [.jobComment, .status])
         #expect(last.last?.statusState == "error")
         #expect(try await store.claimNext() == nil)
+    }
+
+    @Test(
+        "a node whose lease ran out: another node's server takes over its running job — queued again once, its pull request told — and renews its own lease",
+        arguments: StoreKind.shared)
+    func silentNode(kind: StoreKind) async throws {
+        let fixture = try await kind.fixture()
+        let dead = try await fixture.open(node: "node-x")
+        let alive = try await fixture.open(node: "node-b")
+        let links = Links(base: "http://ci.test/")
+        let start = Date().addingTimeInterval(-3600)
+        let job = try await dead.enqueue("web", pr: 1, head: "a")
+        _ = try await dead.claimNextJob(now: start) { _ in "r1" }
+        let workers = Wakeup()
+        let replies = Wakeup()
+        let (wokeWorkers, wokeReplies) = (workers.generation, replies.generation)
+        let lease = NodeLease(
+            store: alive, node: "node-b", lease: .seconds(600), links: links, workers: workers, replies: replies,
+            logger: TestEnvironment.logger)
+        await lease.check(now: start.addingTimeInterval(300))
+        #expect(try await alive.job(job.number)?.state == .running, "not silent long enough yet")
+        await lease.check(now: Date())
+        let taken = try #require(try await alive.job(job.number))
+        #expect(taken.state == .queued && taken.attempt == 2, "\(taken)")
+        #expect(taken.note?.contains("its node node-x was silent for over 10m") == true, "\(taken.note ?? "")")
+        #expect(try await alive.replies(job: job.number).map(\.kind) == [.comment, .status])
+        #expect(workers.generation > wokeWorkers && replies.generation > wokeReplies, "workers and replies woken")
+        // Taken over once: a second look changes nothing.
+        await lease.check(now: Date())
+        #expect(try await alive.job(job.number)?.attempt == 2)
+        #expect(try await alive.claimNext()?.node == "node-b", "claimed again by a live node")
     }
 }

@@ -46,18 +46,18 @@ import Testing
 
     @Test("reading only: a missing store says so and is not created; a store that exists reads, and refuses writes")
     func readingOnly() async throws {
-        let fixture = try StoreKind.sqliteFile.fixture()
+        let fixture = try await StoreKind.sqliteFile.fixture()
         let config = try fixture.config(node: "node-a")
-        let file = config.storePath
-        #expect {
-            _ = try Store.openForReading(config)
+        let file = try #require(config.storePath)
+        await #expect {
+            _ = try await Store.openForReading(config)
         } throws: { error in
             (error as? StoreError)?.reason == nil && "\(error)".contains("no results store at \(file.path)")
         }
         #expect(!FileManager.default.fileExists(atPath: file.path))
         try await Store.open(config).record(
             StoreContractTests.results(runID: "r1", recipe: "web", outcome: .pass, startedAt: Date()))
-        let reader = try Store.openForReading(config)
+        let reader = try await Store.openForReading(config)
         #expect(try await reader.runs(recipe: nil, limit: 5).map(\.runID) == ["r1"])
         await #expect(throws: StoreError.self) {
             try await reader.record(
@@ -68,10 +68,30 @@ import Testing
     @Test("a store URL in the node config picks the store; an unknown one is an error naming the key")
     func storeURL() throws {
         #expect(
-            NodeConfig.StoreLocation(url: "sqlite:///var/lib/ccci/ccci.sqlite")
+            try NodeConfig.StoreLocation(url: "sqlite:///var/lib/ccci/ccci.sqlite")
                 == .sqlite(URL(fileURLWithPath: "/var/lib/ccci/ccci.sqlite")))
         for bad in ["sqlite://relative.sqlite", "sqlite://", "mysql://x/y", "/var/lib/ccci.sqlite"] {
-            #expect(NodeConfig.StoreLocation(url: bad) == nil, "\(bad)")
+            #expect(try NodeConfig.StoreLocation(url: bad) == nil, "\(bad)")
+        }
+        let postgres = try NodeConfig.StoreLocation(url: "postgres://ccci@db.example.org:5433/ccci?sslmode=require")
+        #expect(
+            postgres
+                == .postgres(
+                    NodeConfig.PostgresLocation(
+                        host: "db.example.org", port: 5433, user: "ccci", database: "ccci", tls: .require)))
+        #expect(postgres?.description == "postgres://ccci@db.example.org:5433/ccci?sslmode=require")
+        // A password in the URL is refused, and never repeated; so is a URL missing its user or
+        // database, or an sslmode cc-ci does not know.
+        for (bad, says) in [
+            ("postgres://ccci:hunter2@db/ccci", "store_password_file"), ("postgres://db/ccci", "names no user"),
+            ("postgres://ccci@db", "names no database"), ("postgres://ccci@db/ccci?sslmode=sometimes", "sslmode"),
+            ("postgresql://ccci@db/ccci?application_name=x", "only `sslmode`"),
+        ] {
+            #expect {
+                _ = try NodeConfig.StoreLocation(url: bad)
+            } throws: { error in
+                "\(error)".contains(says) && !"\(error)".contains("hunter2")
+            }
         }
         let home = try TemporaryDirectory("ccci-config")
         let file = home.appending("config.toml")

@@ -40,8 +40,8 @@ import Testing
         "a recorded run reads back whole, and the history lists runs newest first per recipe",
         arguments: StoreKind.allCases)
     func roundTrip(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let store = try fixture.open()
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open()
         let first = Self.results(runID: "r1", recipe: "web", outcome: .pass, startedAt: Self.start)
         let second = Self.results(runID: "r2", recipe: "web", outcome: .fail, startedAt: Self.start + 60)
         let other = Self.results(runID: "r3", recipe: "oneshot", outcome: .pass, startedAt: Self.start)
@@ -62,8 +62,8 @@ import Testing
         "recording the same run again replaces it (a janitor's verdict for a killed run)", arguments: StoreKind.allCases
     )
     func rerecord(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let store = try fixture.open()
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open()
         try await store.record(Self.results(runID: "r1", recipe: "web", outcome: .pass, startedAt: Self.start))
         try await store.record(Self.results(runID: "r1", recipe: "web", outcome: .fail, startedAt: Self.start))
         #expect(try await store.runs(recipe: "web", limit: 10).count == 1)
@@ -74,8 +74,8 @@ import Testing
         "the matrix keeps each recipe's newest cold run and trend; a batch records at once; every write moves the generation",
         arguments: StoreKind.allCases)
     func matrixAndGeneration(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let store = try fixture.open()
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open()
         let empty = try await store.generation()
         #expect(try await store.recipeMatrix().isEmpty)
         try await store.record(
@@ -108,8 +108,8 @@ import Testing
 
     @Test("a canonical is swapped only from what the promotion started from", arguments: StoreKind.allCases)
     func compareAndSwap(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let store = try fixture.open()
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open()
         let first = Self.canonical("web", version: "1.2.0+1.0.0")
         #expect(try await store.swapCanonical(expected: nil, with: first))
         #expect(try await store.canonical("web") == first)
@@ -129,9 +129,9 @@ import Testing
 
     @Test("each node keeps its own canonicals in a shared store", arguments: StoreKind.shared)
     func canonicalsPerNode(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let a = try fixture.open(node: "node-a")
-        let b = try fixture.open(node: "node-b")
+        let fixture = try await kind.fixture()
+        let a = try await fixture.open(node: "node-a")
+        let b = try await fixture.open(node: "node-b")
         #expect(try await a.swapCanonical(expected: nil, with: Self.canonical("web", version: "1.0.0")))
         #expect(try await b.canonical("web") == nil, "node-b runs no warm web")
         #expect(try await b.swapCanonical(expected: nil, with: Self.canonical("web", version: "2.0.0")))
@@ -144,8 +144,8 @@ import Testing
 
     @Test("sweeps are kept and read back newest first", arguments: StoreKind.allCases)
     func sweeps(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let store = try fixture.open()
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open()
         for index in 0..<3 {
             try await store.record(
                 sweep: SweepRecord(
@@ -162,8 +162,8 @@ import Testing
         "workers claim oldest first, but never two jobs of one pull request, and a recipe with fewer runs goes first",
         arguments: StoreKind.allCases)
     func claimOrder(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let store = try fixture.open()
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open()
         let web1 = try await store.enqueue("web", pr: 1, head: "a")
         let web2 = try await store.enqueue("web", pr: 2, head: "b")
         let appdb = try await store.enqueue("appdb", pr: 1, head: "c")
@@ -188,9 +188,9 @@ import Testing
         "a claimed job records the node that claimed it; a node's recovery sees its own jobs only",
         arguments: StoreKind.shared)
     func jobsOfANode(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let a = try fixture.open(node: "node-a")
-        let b = try fixture.open(node: "node-b")
+        let fixture = try await kind.fixture()
+        let a = try await fixture.open(node: "node-a")
+        let b = try await fixture.open(node: "node-b")
         let first = try await a.enqueue("web", pr: 1, head: "a")
         let second = try await b.enqueue("appdb", pr: 2, head: "b")
         #expect(first.node == nil, "a queued job belongs to no node yet")
@@ -204,11 +204,48 @@ import Testing
     }
 
     @Test(
+        "a node silent for longer than its lease has its running jobs taken over, each once and by one node; a node that renews keeps them; no node takes its own",
+        arguments: StoreKind.shared)
+    func leases(kind: StoreKind) async throws {
+        let fixture = try await kind.fixture()
+        let a = try await fixture.open(node: "node-a")
+        let b = try await fixture.open(node: "node-b")
+        let c = try await fixture.open(node: "node-c")
+        let t0 = Self.start
+        _ = try await a.enqueue("web", pr: 1, head: "a")
+        _ = try await a.enqueue("web", pr: 2, head: "b")
+        let first = try #require(try await a.claimNextJob(now: t0) { _ in "r1" })
+        let second = try #require(try await a.claimNextJob(now: t0) { _ in "r2" })
+        let requeue: @Sendable (inout Job, any JobQueueTransaction) throws -> Void = { job, _ in
+            job.state = .queued
+            job.attempt += 1
+        }
+        // The claim renewed node-a's lease at t0: not silent since before t0.
+        #expect(try await b.takeOverJobs(ofNodesSilentSince: t0, now: t0, requeue).isEmpty)
+        try await a.renewLease(now: t0 + 100)
+        #expect(try await b.takeOverJobs(ofNodesSilentSince: t0 + 50, now: t0 + 120, requeue).isEmpty, "renewed")
+        // Silent since t0 + 100: two nodes look at once; each job is taken over once.
+        async let byB = b.takeOverJobs(ofNodesSilentSince: t0 + 700, now: t0 + 700, requeue)
+        async let byC = c.takeOverJobs(ofNodesSilentSince: t0 + 700, now: t0 + 700, requeue)
+        let (takenByB, takenByC) = try await (byB, byC)
+        #expect(
+            (takenByB + takenByC).map(\.id).sorted { ($0 ?? 0) < ($1 ?? 0) } == [first.id, second.id],
+            "each taken over once: \(takenByB.map(\.id)) by node-b, \(takenByC.map(\.id)) by node-c")
+        #expect((takenByB + takenByC).allSatisfy { $0.node == "node-a" && $0.attempt == 2 && $0.state == .queued })
+        #expect(try await a.jobs(in: [.running]).isEmpty)
+        // A node never takes over its own jobs, however long ago it renewed.
+        let mine = try #require(try await b.claimNextJob(now: t0 + 800) { _ in "r3" })
+        #expect(try await b.takeOverJobs(ofNodesSilentSince: t0 + 10_000, now: t0 + 10_000, requeue).isEmpty)
+        #expect(
+            try await c.takeOverJobs(ofNodesSilentSince: t0 + 10_000, now: t0 + 10_000, requeue).map(\.id) == [mine.id])
+    }
+
+    @Test(
         "the queue position counts queued jobs up to this one; an active job is found by (repository in any case, recipe, PR, head)",
         arguments: StoreKind.allCases)
     func positionsAndCoalescing(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let store = try fixture.open()
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open()
         let first = try await store.enqueue("web", pr: 1, head: "a")
         let second = try await store.enqueue("web", pr: 2, head: "b")
         let positions = try await store.transaction { queue in
@@ -238,8 +275,8 @@ import Testing
         "a delivery id is acted on once; what a transaction's body throws leaves nothing", arguments: StoreKind.allCases
     )
     func deliveries(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let store = try fixture.open()
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open()
         let first = try await store.transaction(delivery: "d-1") { _ in "acted" }
         let second = try await store.transaction(delivery: "d-1") { _ in "acted" }
         #expect(first == "acted" && second == nil)
@@ -266,8 +303,8 @@ import Testing
         "a delivered job comment becomes the job's comment; an undelivered reply is noted on the job",
         arguments: StoreKind.allCases)
     func replyBookkeeping(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let store = try fixture.open()
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open()
         let job = try await store.enqueue("web", pr: 1, head: "a")
         _ = try await store.transaction { queue in
             try queue.add(.comment("ack", on: 1, in: "recipes/web", job: job.id, kind: .jobComment))
@@ -293,8 +330,8 @@ import Testing
         "a postponed reply waits out its backoff and says so on its job; an older status of a commit is superseded by a newer",
         arguments: StoreKind.allCases)
     func postponeAndSupersede(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let store = try fixture.open()
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open()
         let job = try await store.enqueue("web", pr: 1, head: "a")
         @Sendable func status(_ state: String) -> Reply {
             .status(
@@ -321,8 +358,8 @@ import Testing
         "a !testme comment is recorded once by (repository, comment id); waiting ones come due in order; refusals and heads are kept",
         arguments: StoreKind.allCases)
     func intake(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let store = try fixture.open()
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open()
         let now = Date()
         @Sendable func request(
             _ comment: Int64, author: String = "bob", outcome: TestmeRequest.Outcome, due: Date?
@@ -366,8 +403,8 @@ import Testing
 
     @Test("a writable store proves it can be written", arguments: StoreKind.allCases)
     func probe(kind: StoreKind) async throws {
-        let fixture = try kind.fixture()
-        let store = try fixture.open()
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open()
         try await store.probeWrite(within: .seconds(5))
         #expect(!store.location.isEmpty)
     }

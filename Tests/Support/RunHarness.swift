@@ -49,8 +49,8 @@ public struct RunHarness: Sendable {
     }
 
     /// The store the harness' processes write, as a node opens it.
-    public func store() throws -> any NodeStore {
-        try Store.open(config())
+    public func store() async throws -> any NodeStore {
+        try await Store.open(config())
     }
 
     /// Runs `ccci <arguments>`.

@@ -18,7 +18,11 @@ public struct ServerHarness: Sendable {
     public let adminToken: String
     public let logs = LogCapture()
 
-    public init(recipes: [String] = ["web"]) throws {
+    /// The store the server and ``store()`` use (`nil`: the embedded one in the home).
+    public let storeLocation: NodeConfig.StoreLocation?
+
+    public init(recipes: [String] = ["web"], store: NodeConfig.StoreLocation? = nil) throws {
+        storeLocation = store
         home = try TemporaryDirectory("ccci-serve")
         secret = "whsec-\(TestEnvironment.randomHex(16))"
         adminToken = "adm/+\(TestEnvironment.randomHex(12))"
@@ -44,6 +48,7 @@ public struct ServerHarness: Sendable {
                 "CCCI_CATALOGUE_DIR": home.appending("catalogue").path,
                 "CCCI_LOCK_DIR": home.appending("locks").path,
             ])
+        if let storeLocation { config.store = storeLocation }
         config.serve.listenHost = "127.0.0.1"
         config.serve.listenPort = 0
         config.serve.publicURL = "http://ci.test"
@@ -69,8 +74,10 @@ public struct ServerHarness: Sendable {
     }
 
     /// The store the server uses.
-    public func store() throws -> any NodeStore {
-        try Store.open(TestEnvironment.labConfig(home: home.url))
+    public func store() async throws -> any NodeStore {
+        var config = try TestEnvironment.labConfig(home: home.url)
+        if let storeLocation { config.store = storeLocation }
+        return try await Store.open(config)
     }
 
     /// Writes the files `ccci serve` reads (config.toml, the secret and token files, mode 600)

@@ -9,6 +9,8 @@ public enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case sqliteFile
     /// SQLite in memory: one handle, nothing on disk.
     case sqliteMemory
+    /// PostgreSQL: a database of its own on the test process' throwaway cluster.
+    case postgres
 
     public var description: String { rawValue }
 
@@ -20,18 +22,26 @@ public enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
     public static var shared: [StoreKind] { allCases.filter(\.isShared) }
 
     /// A new, empty store of this kind.
-    public func fixture() throws -> StoreFixture { try StoreFixture(kind: self) }
+    public func fixture() async throws -> StoreFixture { try await StoreFixture(kind: self) }
 }
 
 /// One empty store of a kind, removed when the fixture goes.
 public final class StoreFixture: Sendable {
     public let kind: StoreKind
     let directory: TemporaryDirectory
+    /// The PostgreSQL store's location (``StoreKind/postgres``).
+    public let postgres: NodeConfig.PostgresLocation?
 
-    init(kind: StoreKind) throws {
+    init(kind: StoreKind) async throws {
         self.kind = kind
         directory = try TemporaryDirectory("ccci-store")
         try Data().write(to: directory.appending("config.toml"))
+        if kind == .postgres {
+            let cluster = try await PostgresCluster.shared()
+            postgres = cluster.location(database: try await cluster.createDatabase())
+        } else {
+            postgres = nil
+        }
     }
 
     /// The node configuration that names this store (`store = …`, `node = …`).
@@ -39,14 +49,15 @@ public final class StoreFixture: Sendable {
         var config = try NodeConfig.load(
             environment: ["CCCI_HOME": directory.url.path, "CCCI_CONFIG": directory.appending("config.toml").path])
         config.node = node
+        if let postgres { config.store = .postgres(postgres) }
         return config
     }
 
     /// A handle on the store for node `node`, opened as a node opens it (``Store/open(_:)``). For
     /// a shared kind every handle sees the same store; in memory each call is a new store.
-    public func open(node: String = "node-a") throws -> any NodeStore {
+    public func open(node: String = "node-a") async throws -> any NodeStore {
         switch kind {
-        case .sqliteFile: return try Store.open(config(node: node))
+        case .sqliteFile, .postgres: return try await Store.open(config(node: node))
         case .sqliteMemory: return try Store.inMemory(node: node)
         }
     }

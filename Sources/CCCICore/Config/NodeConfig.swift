@@ -6,15 +6,24 @@ import Foundation
 /// `/var/lib/ccci`). Every key is optional; the defaults are the local lab's. Environment
 /// variables override the file (tests use them to sandbox state):
 /// `CCCI_HOME`, `CCCI_CI_DOMAIN`, `CCCI_LOCK_DIR`, `CCCI_LAB_DIR`, `CCCI_PACKS_DIR`,
-/// `CCCI_CATALOGUE_DIR`, `CCCI_NETWORK_MODE`, `CCCI_DOCKER_SOCKET`, `CCCI_CAPACITY`, `CCCI_NODE`.
+/// `CCCI_CATALOGUE_DIR`, `CCCI_NETWORK_MODE`, `CCCI_DOCKER_SOCKET`, `CCCI_CAPACITY`, `CCCI_NODE`,
+/// `CCCI_STORE`, `CCCI_STORE_PASSWORD_FILE`.
 public struct NodeConfig: Sendable, Hashable {
     /// Where the node keeps its history, queue and canonicals (`store = "…"`).
-    public enum StoreLocation: Sendable, Hashable {
+    public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
         /// The embedded default: one SQLite file (`sqlite:///var/lib/ccci/ccci.sqlite`).
         case sqlite(URL)
+        /// A PostgreSQL database several nodes share
+        /// (`postgres://user@host:5432/ccci?sslmode=require`).
+        case postgres(PostgresLocation)
 
-        /// Reads a `store` URL; `nil` for a scheme cc-ci does not know.
-        public init?(url text: String) {
+        /// Reads a `store` URL; `nil` for a scheme cc-ci does not know. A PostgreSQL URL that
+        /// holds a password is refused (``PostgresLocation/init(url:)``).
+        public init?(url text: String) throws(ConfigError) {
+            if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+                self = .postgres(try PostgresLocation(url: text))
+                return
+            }
             guard text.hasPrefix("sqlite://") else { return nil }
             let path = String(text.dropFirst("sqlite://".count))
             guard path.hasPrefix("/"), path.count > 1, !path.contains("\0") else { return nil }
@@ -25,7 +34,85 @@ public struct NodeConfig: Sendable, Hashable {
         public var description: String {
             switch self {
             case .sqlite(let file): return file.path
+            case .postgres(let location): return location.description
             }
+        }
+    }
+
+    /// A PostgreSQL store: where it is, who connects, whether TLS is asked for. The password is
+    /// never part of it: it is read from ``passwordFile`` when the store is opened.
+    public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
+        /// `sslmode` as libpq names it, reduced to what cc-ci does.
+        public enum TLSMode: String, Sendable, Hashable, CaseIterable {
+            /// Never TLS.
+            case disable
+            /// TLS when the server offers it (libpq's default).
+            case prefer
+            /// TLS, or no connection (`require`, `verify-ca` and `verify-full` all verify).
+            case require
+        }
+
+        public var host: String
+        public var port: Int
+        public var user: String
+        public var database: String
+        public var tls: TLSMode
+        /// The file holding the password (`store_password_file`, mode 0600); `nil`: none (trust or
+        /// peer authentication).
+        public var passwordFile: String?
+
+        public init(
+            host: String, port: Int = 5432, user: String, database: String, tls: TLSMode = .prefer,
+            passwordFile: String? = nil
+        ) {
+            self.host = host
+            self.port = port
+            self.user = user
+            self.database = database
+            self.tls = tls
+            self.passwordFile = passwordFile
+        }
+
+        /// Reads `postgres://user@host[:port]/database[?sslmode=…]`.
+        public init(url text: String) throws(ConfigError) {
+            func invalid(_ message: String) -> ConfigError {
+                .invalid(file: "store", key: "store", message: message)
+            }
+            guard let components = URLComponents(string: text), let host = components.host, !host.isEmpty else {
+                throw invalid("is not a PostgreSQL URL — e.g. `postgres://ccci@db.example.org:5432/ccci`")
+            }
+            guard components.password == nil else {
+                throw invalid(
+                    "holds a password: keep it out of the config — put it in a file of mode 0600 named by "
+                        + "`store_password_file`")
+            }
+            guard let user = components.user, !user.isEmpty else {
+                throw invalid("names no user — e.g. `postgres://ccci@\(host)/ccci`")
+            }
+            let database = String(components.path.drop { $0 == "/" })
+            guard !database.isEmpty, !database.contains("/") else {
+                throw invalid("names no database — e.g. `postgres://\(user)@\(host)/ccci`")
+            }
+            var tls = TLSMode.prefer
+            for item in components.queryItems ?? [] {
+                guard item.name == "sslmode" else {
+                    throw invalid("has an option cc-ci does not know: `\(item.name)` (only `sslmode`)")
+                }
+                switch item.value ?? "" {
+                case "disable", "allow": tls = .disable
+                case "prefer": tls = .prefer
+                case "require", "verify-ca", "verify-full": tls = .require
+                default:
+                    throw invalid("`sslmode=\(item.value ?? "")` is not one of disable, prefer, require")
+                }
+            }
+            self.init(host: host, port: components.port ?? 5432, user: user, database: database, tls: tls)
+        }
+
+        /// The URL without any secret.
+        public var description: String {
+            let hostText = host.contains(":") ? "[\(host)]" : host
+            return "postgres://\(user)@\(hostText):\(port)/\(database)" + (tls == .prefer ? "" : "?sslmode=\(tls)")
         }
     }
 
@@ -85,17 +172,39 @@ public struct NodeConfig: Sendable, Hashable {
     public var node: String = NodeConfig.defaultNodeName
     /// Where history, queue and canonicals live (default: `<home>/ccci.sqlite`).
     public var store: StoreLocation?
+    /// The file holding a PostgreSQL store's password (`store_password_file`, mode 0600).
+    public var storePasswordFile: String?
     /// Which driver deploys apps.
     public var driver: DriverKind = .native
+
+    /// Reads a `store` value (from `source`: a file or a variable), naming the source on error.
+    static func storeLocation(_ value: String, file source: String) throws(ConfigError) -> StoreLocation {
+        let location: StoreLocation?
+        do {
+            location = try StoreLocation(url: value)
+        } catch {
+            guard case .invalid(_, _, let message) = error else { throw error }
+            throw .invalid(file: source, key: "store", message: message)
+        }
+        guard let location else {
+            throw .invalid(
+                file: source, key: "store",
+                message: "is not a store URL cc-ci knows — e.g. `sqlite:///var/lib/ccci/ccci.sqlite` or "
+                    + "`postgres://ccci@db.example.org/ccci`")
+        }
+        return location
+    }
 
     public var envDirectory: URL { home.appendingPathComponent("apps") }
     public var runsDirectory: URL { home.appendingPathComponent("runs") }
     /// Where the store lives: ``store``, else the embedded SQLite file in the home.
     public var storeLocation: StoreLocation { store ?? .sqlite(home.appendingPathComponent("ccci.sqlite")) }
-    /// The SQLite file of an embedded store (the default `<home>/ccci.sqlite`).
-    public var storePath: URL {
+    /// The SQLite file of an embedded store (the default `<home>/ccci.sqlite`); `nil` for a
+    /// store on a server.
+    public var storePath: URL? {
         switch storeLocation {
         case .sqlite(let file): return file
+        case .postgres: return nil
         }
     }
 
@@ -183,6 +292,12 @@ public struct NodeConfig: Sendable, Hashable {
             }
             config.node = value
         }
+        if let value = environment["CCCI_STORE"] { config.store = try Self.storeLocation(value, file: "CCCI_STORE") }
+        if let value = environment["CCCI_STORE_PASSWORD_FILE"] { config.storePasswordFile = value }
+        if case .postgres(var location) = config.store {
+            location.passwordFile = config.storePasswordFile
+            config.store = .postgres(location)
+        }
         if let value = environment["CCCI_CAPACITY"] {
             guard let number = Int(value), number >= 1 else {
                 throw .invalid(
@@ -206,7 +321,7 @@ public struct NodeConfig: Sendable, Hashable {
     public static let keys = [
         "home", "ci_domain", "lock_dir", "lab_dir", "packs_dir", "catalogue_dir", "catalogue", "network_mode",
         "ingress", "image_policy", "resolve_image", "docker_socket", "capacity", "run_deadline", "serve", "retention",
-        "warm", "mirror", "node", "store", "driver",
+        "warm", "mirror", "node", "store", "store_password_file", "driver",
     ]
 
     mutating func apply(file: URL) throws(ConfigError) {
@@ -253,13 +368,9 @@ public struct NodeConfig: Sendable, Hashable {
             node = value
         }
         if let value = try string("store") {
-            guard let location = StoreLocation(url: value) else {
-                throw .invalid(
-                    file: file.path, key: "store",
-                    message: "is not a store URL cc-ci knows — e.g. `sqlite:///var/lib/ccci/ccci.sqlite`")
-            }
-            store = location
+            store = try Self.storeLocation(value, file: file.path)
         }
+        if let value = try string("store_password_file") { storePasswordFile = value }
         if let value = try string("driver") {
             guard let kind = DriverKind(rawValue: value) else {
                 throw .invalid(

@@ -49,13 +49,16 @@ public struct ServeConfig: Sendable, Hashable {
     /// client address (behind a reverse proxy, every client has the proxy's address).
     public var maxStreams = 256
     public var maxStreamsPerClient = 16
+    /// How long a node may go without renewing its lease before another node that shares the
+    /// store takes over its running jobs (queues each again, once) — `node_lease`, 1 min to 1 day.
+    public var nodeLease: Duration = .seconds(600)
 
     public init() {}
 
     /// The keys of the `[serve]` table.
     public static let keys = [
         "listen", "public_url", "forge", "forge_url", "webhook_secret_file", "forge_token_file", "admin_token_file",
-        "allowlist", "owners", "max_streams", "max_streams_per_client",
+        "allowlist", "owners", "max_streams", "max_streams_per_client", "node_lease",
     ]
 
     /// The `listen` value as written.
@@ -100,6 +103,21 @@ public struct ServeConfig: Sendable, Hashable {
         owners = try reader.strings("owners") ?? []
         maxStreams = try reader.int("max_streams", in: 1...100_000) ?? maxStreams
         maxStreamsPerClient = try reader.int("max_streams_per_client", in: 1...100_000) ?? maxStreamsPerClient
+        if let text = try reader.string("node_lease") {
+            let lease: Duration
+            do {
+                lease = try DurationText.check(text, allowZero: false)
+            } catch {
+                throw .invalid(file: file, key: "serve.node_lease", message: error.description)
+            }
+            guard lease >= .seconds(60), lease <= .seconds(86_400) else {
+                throw .invalid(
+                    file: file, key: "serve.node_lease",
+                    message: "'\(text)' is outside 1m to 1d — shorter, a busy node could lose its jobs; longer, a dead "
+                        + "node's jobs wait a day")
+            }
+            nodeLease = lease
+        }
     }
 
     /// `host:port`, `[v6]:port`; `nil` when it is neither.

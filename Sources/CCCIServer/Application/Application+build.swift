@@ -45,7 +45,7 @@ func buildServer(_ arguments: ServerArguments) async throws -> BuiltServer {
     let logger = arguments.logger
     let store: any NodeStore
     do {
-        store = try Store.open(config)
+        store = try await Store.open(config)
     } catch {
         throw ServeSetupError.store(error.description)
     }
@@ -92,6 +92,9 @@ func buildServer(_ arguments: ServerArguments) async throws -> BuiltServer {
             store: store, forge: forge, wakeup: replyWakeup, logger: logger, firstDelay: arguments.replyRetryDelay),
         workers,
         IntakeRetry(bridge: bridge),
+        NodeLease(
+            store: store, node: config.node, lease: config.serve.nodeLease, links: links, workers: workWakeup,
+            replies: replyWakeup, logger: logger),
     ]
     if let interval = arguments.housekeepingInterval {
         services.append(

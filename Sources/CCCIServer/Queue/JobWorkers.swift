@@ -59,6 +59,9 @@ public final class JobWorkers: Service, Sendable {
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
+    /// How long an idle worker waits before it looks at the queue again unwoken.
+    static let idleRecheck: Duration = .seconds(15)
+
     public func run() async throws {
         await recover()
         guard capacity > 0 else {
@@ -104,7 +107,9 @@ public final class JobWorkers: Service, Sendable {
                 continue
             }
             guard let job = claimed else {
-                await wakeup.wait(since: generation)
+                // Woken by this node's intake and runs, by another node's through the store; and
+                // looking again now and then whatever wakes it, should a notification be lost.
+                await wakeup.wait(since: generation, atMost: Self.idleRecheck)
                 continue
             }
             await execute(job, logger: logger)

@@ -90,24 +90,9 @@ extension SQLiteStore {
             }
         }
         let writer = self.writer
-        let path = self.path
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await writer.write { db in
-                    try db.execute(
-                        sql: "INSERT OR REPLACE INTO health (id, checkedAt) VALUES (1, ?)", arguments: [Date()])
-                }
-                return true
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return false
-            }
-            defer { group.cancelAll() }
-            guard let wrote = try await group.next(), wrote else {
-                throw StoreError(
-                    path: path, operation: "write", underlying: nil,
-                    reason: "a write did not finish within \(timeout) (another process holds the database's lock?)")
+        try await probe(path, within: timeout, suspect: "another process holds the database's lock?") {
+            try await writer.write { db in
+                try db.execute(sql: "INSERT OR REPLACE INTO health (id, checkedAt) VALUES (1, ?)", arguments: [Date()])
             }
         }
     }

@@ -154,17 +154,46 @@ extension SQLiteStore {
                         LIMIT 1
                         """)?.value
             else { return nil }
-            job.state = .running
-            job.startedAt = now
-            job.runID = runID(job)
-            job.node = node
-            job.pid = nil
-            job.processStart = nil
-            job.exitCode = nil
+            job.claim(by: node, at: now, runID: runID)
             try Stored(job).update(db)
+            try Self.renewLease(of: node, now: now, in: db)
             return job
         }
     }
+
+    static func renewLease(of node: String, now: Date, in db: Database) throws {
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO node_lease (node, seenAt) VALUES (?, ?)", arguments: [node, now])
+    }
+
+    public func renewLease(now: Date) async throws {
+        let node = self.node
+        try await writing("renew the lease of \(node) in") { db in try Self.renewLease(of: node, now: now, in: db) }
+    }
+
+    public func takeOverJobs(
+        ofNodesSilentSince cutoff: Date, now: Date,
+        _ change: @escaping @Sendable (inout Job, any JobQueueTransaction) throws -> Void
+    ) async throws -> [Job] {
+        let node = self.node
+        return try await writing("take over jobs in") { db in
+            let silent = try String.fetchAll(
+                db, sql: "SELECT node FROM node_lease WHERE seenAt < ? AND node <> ?", arguments: [cutoff, node])
+            guard !silent.isEmpty else { return [] }
+            let orphans = try Stored<Job>.filter(
+                silent.contains(Column("node")) && Column("state") == JobState.running.rawValue
+            ).order(Column("id")).fetchAll(db).map(\.value)
+            return try orphans.map { orphan in
+                var job = orphan
+                try change(&job, SQLiteQueueTransaction(db: db, now: now))
+                try Stored(job).update(db)
+                return job
+            }
+        }
+    }
+
+    /// `nil`: the processes that write a SQLite store are this node's, and wake their own workers.
+    public func queueChanges() -> AsyncStream<Void>? { nil }
 
     @discardableResult
     public func updateJob(
@@ -286,9 +315,6 @@ extension SQLiteStore {
         }
     }
 
-    /// Records how a delivery attempt ended. A job comment the forge created becomes the job's
-    /// comment (so is another comment of a job that has none yet); a reply given up on is noted
-    /// on its job.
     public func finishReply(
         _ id: Int64, delivered: Bool, attempts: Int, error: String?, commentID: Int64?, now: Date
     ) async throws {
@@ -301,15 +327,7 @@ extension SQLiteStore {
             reply.nextAttemptAt = nil
             try Stored(reply).update(db)
             guard let jobID = reply.jobID, var job = try Stored<Job>.fetchOne(db, key: jobID)?.value else { return }
-            if let commentID, reply.kind == .jobComment || (reply.kind == .comment && job.replyCommentID == nil) {
-                job.replyCommentID = commentID
-            }
-            // What was waiting for the forge is said no more once it got through.
-            if job.replyError?.hasPrefix(Reply.waitingPrefix) == true { job.replyError = nil }
-            if !delivered, let error {
-                let line = "\(reply.kind == .status ? "commit status" : "comment") not delivered: \(error)"
-                job.replyError = [job.replyError, line].compactMap { $0 }.joined(separator: "\n")
-            }
+            job.recordDelivery(of: reply, delivered: delivered, error: error, commentID: commentID)
             try Stored(job).update(db)
         }
     }

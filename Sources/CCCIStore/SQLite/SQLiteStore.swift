@@ -152,6 +152,14 @@ public final class SQLiteStore: NodeStore {
         // Several nodes, one store: a job's pid and a canonical's warm app are the node's that
         // claimed or promoted them. What was running or warm belongs to the node that migrates.
         migrator.registerMigration("v9-nodes") { db in try addNodes(db, adoptedBy: node) }
+        // Each node's lease: when its server last said it is alive (another node takes over the
+        // running jobs of a node silent for longer than the lease).
+        migrator.registerMigration("v10-node-leases") { db in
+            try db.create(table: "node_lease") { table in
+                table.primaryKey("node", .text)
+                table.column("seenAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 
