@@ -18,7 +18,7 @@ public struct CCCI: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, ResultsCommand.self, JanitorCommand.self, TeardownCommand.self, RecipeCommand.self,
             MetaCommand.self, LintCommand.self, LabCommand.self, ServeCommand.self, GCCommand.self, SweepCommand.self,
-            CanonicalCommand.self,
+            CanonicalCommand.self, StoreCommand.self,
         ]
     )
 

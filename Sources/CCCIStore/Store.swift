@@ -224,21 +224,29 @@ public enum Store {
     /// The store of `config` (`store = "sqlite:///…"` or `"postgres://…"`; default
     /// `<home>/ccci.sqlite`), created and migrated when needed.
     public static func open(_ config: NodeConfig) async throws(StoreError) -> any NodeStore {
-        switch config.storeLocation {
-        case .sqlite(let file): return try SQLiteStore(path: file, node: config.node)
-        case .postgres(let location):
-            // A worker's connection each, and a few for the intake, the replies and the pages.
-            return try await PostgresStore.open(location, node: config.node, connections: config.capacity + 4)
-        }
+        // A worker's connection each, and a few for the intake, the replies and the pages.
+        try await open(config.storeLocation, node: config.node, connections: config.capacity + 4)
     }
 
     /// `config`'s store for reading only (`ccci results`, `ccci gc`): it works on a store this
     /// user cannot write, and never creates or migrates one; a write fails.
     public static func openForReading(_ config: NodeConfig) async throws(StoreError) -> any NodeStore {
-        switch config.storeLocation {
-        case .sqlite(let file): return try SQLiteStore(readingFrom: file)
+        try await open(config.storeLocation, node: config.node, connections: 2, readingOnly: true)
+    }
+
+    /// The store at `location`, speaking for node `node` — the one place that picks the
+    /// implementation. `readingOnly`: never created or migrated (a SQLite file is opened
+    /// read-only).
+    public static func open(
+        _ location: NodeConfig.StoreLocation, node: String, connections: Int = 2, readingOnly: Bool = false
+    ) async throws(StoreError) -> any NodeStore {
+        switch location {
+        case .sqlite(let file):
+            return readingOnly
+                ? try SQLiteStore(readingFrom: file, node: node) : try SQLiteStore(path: file, node: node)
         case .postgres(let location):
-            return try await PostgresStore.open(location, node: config.node, connections: 2, migrate: false)
+            return try await PostgresStore.open(
+                location, node: node, connections: connections, migrate: !readingOnly)
         }
     }
 

@@ -36,8 +36,8 @@ public final class SQLiteStore: NodeStore {
 
     /// Opens the database at `path` for reading only (`ccci results`): it works on a store this
     /// user cannot write, and never creates or migrates one.
-    public init(readingFrom path: URL) throws(StoreError) {
-        node = ""
+    public init(readingFrom path: URL, node: String = NodeConfig.defaultNodeName) throws(StoreError) {
+        self.node = node
         guard FileManager.default.fileExists(atPath: path.path) else {
             throw StoreError(path: path.path, operation: "open", underlying: nil)
         }
