@@ -19,6 +19,12 @@ public protocol RunHistory: Sendable {
     /// A number every recorded, changed or removed run or canonical moves (also another
     /// process's): what was read at one generation holds until it moves.
     func generation() async throws -> Int64
+    /// Keeps a finished run's files (`results.json`, `junit.xml`, its log, its screenshot) where
+    /// every node's pages read them; a store whose nodes read their own run directories keeps
+    /// nothing (``keepsRunFiles``).
+    func keep(files: [String: Data], of runID: String) async throws
+    /// Whether ``keep(files:of:)`` keeps anything.
+    var keepsRunFiles: Bool { get }
 }
 
 /// Warm canonicals and the sweeps' reports (SPEC F-CANON, F-SWEEP), of this node.
@@ -250,9 +256,12 @@ public enum Store {
         }
     }
 
-    /// The run files of `config`'s node (its runs directory).
-    public static func artifacts(_ config: NodeConfig) -> any RunArtifacts {
-        LocalRunArtifacts(runsDirectory: config.runsDirectory)
+    /// The run files the pages of `config`'s node serve: its runs directory, and — with a store
+    /// that keeps run files — the files of runs that ran on other nodes.
+    public static func artifacts(_ config: NodeConfig, store: (any NodeStore)? = nil) -> any RunArtifacts {
+        let local = LocalRunArtifacts(runsDirectory: config.runsDirectory)
+        guard let store = store as? PostgresStore else { return local }
+        return SharedRunArtifacts(local: local, store: store)
     }
 
     /// An empty store in memory (tests of logic above the store).

@@ -1,4 +1,5 @@
 import CCCICore
+import CCCIStore
 import CCCISwarm
 import CCCISystem
 import CCCITestSupport
@@ -166,6 +167,38 @@ extension Integration {
                     #expect(left.isEmpty, "\(domain) left \(left.summary)")
                 }
             }
+        }
+
+        @Test(
+            "a run on a node whose store is PostgreSQL records its results there and keeps its files for every node's pages"
+        )
+        func sharedStore() async throws {
+            let cluster = try await PostgresCluster.shared()
+            let location = cluster.location(database: try await cluster.createDatabase())
+            let harness = try RunHarness()
+            try await harness.add("web")
+            let url =
+                "postgres://\(location.user)@\(location.host):\(location.port)/\(location.database)?sslmode=disable"
+            let shared: [String: String?] = ["CCCI_STORE": url, "CCCI_STORE_PASSWORD_FILE": location.passwordFile]
+            let result = try await harness.ccci(["run", "web", "--stages", "install", "--json"], extra: shared)
+            #expect(result.status == 0, "\(result.errorOutput)")
+            let results = try harness.results(result)
+            // Another node of the same store: it has none of the run's directories.
+            var other = try harness.config()
+            other.store = .postgres(location)
+            other.node = "node-b"
+            let otherHome = try TemporaryDirectory("ccci-other-node")
+            other.home = otherHome.url
+            let store = try await Store.open(other)
+            #expect(try await store.results(runID: results.runID)?.outcome == .pass)
+            #expect(try await store.recipeStatus("web")?.latest.runID == results.runID)
+            let pages = Store.artifacts(other, store: store)
+            #expect(await pages.read("results.json", of: results.runID) != nil)
+            #expect(await pages.read("junit.xml", of: results.runID) != nil)
+            let log = String(decoding: await pages.log(of: results.runID, from: 0) ?? Data(), as: UTF8.self)
+            #expect(log.contains("run \(results.runID) finished: pass"), "\(log.suffix(400))")
+            let listed = try await harness.ccci(["results", "--recipe", "web"], extra: shared)
+            #expect(listed.status == 0 && listed.output.contains(results.runID), "\(listed.errorOutput)")
         }
 
         @Test(

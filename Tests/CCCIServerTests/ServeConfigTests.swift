@@ -26,6 +26,23 @@ import Glibc
         }
     }
 
+    @Test("node_lease is a duration from 1m to 1d; a shared store's URL and password file are read together")
+    func leaseAndStore() throws {
+        #expect(try load("[serve]\nnode_lease = \"5m\"\n").serve.nodeLease == .seconds(300))
+        #expect(try load("").serve.nodeLease == .seconds(600))
+        #expect(error("[serve]\nnode_lease = \"10s\"\n").contains("outside 1m to 1d"))
+        #expect(error("[serve]\nnode_lease = \"soon\"\n").contains("serve.node_lease"))
+        let config = try load(
+            "store = \"postgres://ccci@db.example.org/ccci\"\nstore_password_file = \"/etc/ccci/store-password\"\n")
+        guard case .postgres(let location) = config.storeLocation else {
+            Issue.record("not a PostgreSQL store: \(config.storeLocation)")
+            return
+        }
+        #expect(location.passwordFile == "/etc/ccci/store-password" && location.host == "db.example.org")
+        #expect(config.storePath == nil)
+        #expect(error("store = \"postgres://ccci:secret@db/ccci\"\n").contains("store_password_file"))
+    }
+
     @Test("a [serve] table and a [retention] table are read")
     func reads() throws {
         let config = try load(

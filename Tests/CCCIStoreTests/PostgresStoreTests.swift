@@ -67,6 +67,37 @@ import Glibc
         #expect(try await nodes[1].jobCount(in: .passed) == 200)
     }
 
+    @Test(
+        "a finished run's files kept in the shared store are served on another node's pages; a node's own run directory comes first"
+    )
+    func runFiles() async throws {
+        let fixture = try await StoreKind.postgres.fixture()
+        let a = try await fixture.open(node: "node-a")
+        #expect(a.keepsRunFiles)
+        let runID = "20260101T000000Z-web-abc123"
+        let log = Data("line one\nline two\n".utf8)
+        let png = Data([0x89, 0x50, 0x4E, 0x47, 0x00, 0xFF])
+        try await a.keep(files: ["run.log": log, "results.json": Data("{}".utf8), "screenshot.png": png], of: runID)
+
+        let b = try await fixture.open(node: "node-b")
+        let elsewhere = try fixture.config(node: "node-b")
+        let pages = Store.artifacts(elsewhere, store: b)
+        #expect(await pages.hasRun(runID))
+        #expect(await pages.read("screenshot.png", of: runID) == png, "bytes kept exactly")
+        #expect(await pages.has("results.json", of: runID))
+        #expect(await !pages.has("junit.xml", of: runID))
+        #expect(await pages.log(of: runID, from: 9) == Data("line two\n".utf8))
+        #expect(await pages.log(of: runID, from: log.count) == nil, "nothing past the end")
+        #expect(await !pages.hasRun("20260101T000000Z-web-ffffff"))
+        #expect(await !pages.hasRun("../etc"))
+
+        // A run that runs on this node is read from its directory (its log still growing).
+        let directory = elsewhere.runsDirectory.appendingPathComponent(runID)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Data("live\n".utf8).write(to: directory.appendingPathComponent("run.log"))
+        #expect(await pages.log(of: runID, from: 0) == Data("live\n".utf8))
+    }
+
     @Test("a job queued or finished on one node wakes the others: the queue's changes are notified through the store")
     func queueChanges() async throws {
         let fixture = try await StoreKind.postgres.fixture()
@@ -112,7 +143,7 @@ import Glibc
             StoreContractTests.results(runID: "r1", recipe: "web", outcome: .pass, startedAt: Date()))
         #expect(try await b.results(runID: "r1") != nil)
         let ledger = try await cluster.query("SELECT name FROM ccci_migration ORDER BY name", database: database)
-        #expect(ledger == ["v1-store"], "each migration recorded once: \(ledger)")
+        #expect(ledger == ["v1-store", "v2-run-files"], "each migration recorded once: \(ledger)")
 
         try await cluster.psql(
             "INSERT INTO ccci_migration (name, applied_at, node) VALUES ('v99-future', 0, 'node-z')",

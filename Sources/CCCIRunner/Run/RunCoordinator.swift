@@ -157,6 +157,7 @@ public final class RunCoordinator: Sendable {
         cleanWorkspace()
         journal.close()
         recorder.scrubSecrets(dependencies: progress.lane.dependencies, depsFile: prepared.stateFiles.deps)
+        await recorder.keepFiles()
         return Report(outcome: results.outcome, results: results, runDirectory: runDirectory, setupError: nil)
     }
 

@@ -33,6 +33,28 @@ struct RunRecord {
                 + String(format: "; cpu: ccci %.2fs, children %.2fs", cpu.own.seconds, cpu.children.seconds))
     }
 
+    /// The files a store that keeps them (``RunHistory/keepsRunFiles``) holds of a finished run,
+    /// so that every node's pages serve it — read after ``scrubSecrets(dependencies:depsFile:)``.
+    static let keptFiles = ["results.json", "junit.xml", "run.log", "job.log", "screenshot.png"]
+
+    /// Gives the store the run's files, when it keeps them; a failure is said on stderr (the
+    /// journal is closed), never fatal.
+    func keepFiles() async {
+        guard let store, store.keepsRunFiles else { return }
+        var files: [String: Data] = [:]
+        for name in Self.keptFiles {
+            if let data = try? Data(contentsOf: context.runDirectory.appendingPathComponent(name)) {
+                files[name] = data
+            }
+        }
+        guard !files.isEmpty else { return }
+        do {
+            try await store.keep(files: files, of: context.runID)
+        } catch {
+            FileHandle.standardError.write(Data("warning: the run's files are not kept in the store: \(error)\n".utf8))
+        }
+    }
+
     /// Keeps secret values out of the run directory. Everything cc-ci writes is redacted as it is
     /// written; this pass covers what hooks and tests wrote into their own logs, and masks the
     /// credentials in the deps file (names stay). Files are rewritten in place (same inode),

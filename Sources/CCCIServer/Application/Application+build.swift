@@ -137,7 +137,7 @@ public func buildRouter(
     bridge: Bridge, store: any NodeStore, config: NodeConfig, links: Links, metrics: ServerMetrics, workers: Int,
     adminToken: SecretValue? = nil, streams: LiveStreams? = nil, artifacts: (any RunArtifacts)? = nil
 ) throws -> Router<ServerContext> {
-    let artifacts = artifacts ?? Store.artifacts(config)
+    let artifacts = artifacts ?? Store.artifacts(config, store: store)
     let router = Router(context: ServerContext.self, options: [.autoGenerateHeadEndpoints])
     let streams = streams ?? LiveStreams(limit: config.serve.maxStreams, perClient: config.serve.maxStreamsPerClient)
     router.add(middleware: SecurityHeaders())

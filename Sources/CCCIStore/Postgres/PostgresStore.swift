@@ -235,7 +235,17 @@ public final class PostgresStore: NodeStore {
                 // Each node's lease: when its server last said it is alive.
                 "CREATE TABLE node_lease (node text PRIMARY KEY, seen_at double precision NOT NULL)",
             ]
-        )
+        ),
+        (
+            // A finished run's files, for the pages of every node.
+            "v2-run-files",
+            [
+                """
+                CREATE TABLE run_file (
+                    run_id text NOT NULL, name text NOT NULL, bytes bytea NOT NULL, PRIMARY KEY (run_id, name))
+                """
+            ]
+        ),
     ]
 
     /// Checks the database is a cc-ci store this version understands and, with `migrate`,

@@ -3,6 +3,11 @@ import Foundation
 import GRDB
 
 extension SQLiteStore {
+    /// Nothing: one node's pages read its own run directories.
+    public func keep(files: [String: Data], of runID: String) async throws {}
+
+    public var keepsRunFiles: Bool { false }
+
     /// Every recipe with a recorded run, by name, with its newest run and the levels of its last
     /// runs (``trendLength``): one query over the `recipe_status` rows the writes keep, joined to
     /// their runs — never a walk of the whole history. Rows are read by column, not decoded.
