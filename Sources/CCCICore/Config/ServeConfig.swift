@@ -50,7 +50,8 @@ public struct ServeConfig: Sendable, Hashable {
     public var maxStreams = 256
     public var maxStreamsPerClient = 16
     /// How long a node may go without renewing its lease before another node that shares the
-    /// store takes over its running jobs (queues each again, once) — `node_lease`, 1 min to 1 day.
+    /// store takes over its running jobs (queues each again, once) — `node_lease`, 10 s to 1 day
+    /// (it is renewed every quarter of it).
     public var nodeLease: Duration = .seconds(600)
 
     public init() {}
@@ -110,11 +111,11 @@ public struct ServeConfig: Sendable, Hashable {
             } catch {
                 throw .invalid(file: file, key: "serve.node_lease", message: error.description)
             }
-            guard lease >= .seconds(60), lease <= .seconds(86_400) else {
+            guard lease >= .seconds(10), lease <= .seconds(86_400) else {
                 throw .invalid(
                     file: file, key: "serve.node_lease",
-                    message: "'\(text)' is outside 1m to 1d — shorter, a busy node could lose its jobs; longer, a dead "
-                        + "node's jobs wait a day")
+                    message: "'\(text)' is outside 10s to 1d — shorter, a node that pauses could lose its jobs; "
+                        + "longer, a dead node's jobs wait a day")
             }
             nodeLease = lease
         }
