@@ -46,8 +46,10 @@ public final class PostgresCluster: Sendable {
                 "PostgreSQL is not installed: `apt-get install postgresql` (scripts/lab up installs it)")
         }
         binaries = URL(fileURLWithPath: "/usr/lib/postgresql/\(version)/bin")
-        directory = URL(fileURLWithPath: "/tmp/ccci-pg-\(UUID().uuidString.prefix(8))")
+        Self.stopOrphans(binaries: binaries.path)
+        directory = URL(fileURLWithPath: "/tmp/\(Self.prefix)\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try "\(getpid())\n".write(to: directory.appendingPathComponent("owner"), atomically: true, encoding: .utf8)
         passwordFile = directory.appendingPathComponent("password")
         try "pg-\(UUID().uuidString)\n".write(to: passwordFile, atomically: true, encoding: .utf8)
         chmod(passwordFile.path, 0o600)
@@ -73,6 +75,24 @@ public final class PostgresCluster: Sendable {
             ])
         // The password file is the tests' (root's), as a node's would be its own.
         chown(passwordFile.path, 0, 0)
+    }
+
+    /// The clusters' directories: `/tmp/ccci-pg-<id>`, each with the pid of the test process that
+    /// started it in `owner`.
+    static let prefix = "ccci-pg-"
+
+    /// Stops the clusters of test processes that are gone (killed before their exit handler ran):
+    /// only directories of ours, whose owner no longer runs.
+    static func stopOrphans(binaries: String) {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+        for entry in entries where entry.hasPrefix(prefix) {
+            let directory = "/tmp/\(entry)"
+            guard let text = try? String(contentsOfFile: "\(directory)/owner", encoding: .utf8),
+                let owner = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                kill(owner, 0) != 0, errno == ESRCH
+            else { continue }
+            stop(binaries: binaries, directory: directory)
+        }
     }
 
     /// Stops the cluster now and removes its files.
