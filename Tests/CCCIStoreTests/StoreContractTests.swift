@@ -185,6 +185,21 @@ import Testing
     }
 
     @Test(
+        "a recipe with one running job goes before a recipe with two, however old the other's queued jobs",
+        arguments: StoreKind.allCases)
+    func claimOrderByRunningCount(kind: StoreKind) async throws {
+        let store = try await kind.fixture().open()
+        for pr in 1...3 { _ = try await store.enqueue("web", pr: pr, head: "a") }
+        _ = try await store.enqueue("appdb", pr: 1, head: "b")
+        _ = try await store.enqueue("appdb", pr: 2, head: "c")
+        var claimed: [String] = []
+        while let job = try await store.claimNext() { claimed.append("\(job.recipe)#\(job.pr)") }
+        // web#1 (none runs), appdb#1 (web runs one), web#2 (one each, web's is older), appdb#2
+        // (appdb runs one, web two), then web#3 (only web is left).
+        #expect(claimed == ["web#1", "appdb#1", "web#2", "appdb#2", "web#3"])
+    }
+
+    @Test(
         "a claimed job records the node that claimed it; a node's recovery sees its own jobs only",
         arguments: StoreKind.shared)
     func jobsOfANode(kind: StoreKind) async throws {

@@ -173,24 +173,46 @@ extension PostgresStore {
         let node = self.node
         return try await transaction("claim a job from") { session in
             try session.lockQueue()
-            guard
-                var job: Job = try session.record(
-                    """
-                    SELECT record FROM job AS candidate
-                    WHERE state = 'queued'
-                      AND NOT EXISTS (SELECT 1 FROM job AS other WHERE other.state = 'running'
-                                      AND other.repository = candidate.repository AND other.pr = candidate.pr)
-                    ORDER BY (SELECT count(*) FROM job AS other
-                              WHERE other.state = 'running' AND other.recipe = candidate.recipe), id
-                    LIMIT 1 FOR UPDATE SKIP LOCKED
-                    """
-                )
-            else { return nil }
+            let running = try session.rows("SELECT recipe FROM job WHERE state = 'running'").map {
+                try $0.decode(String.self)
+            }
+            guard var job = try Self.firstClaimable(in: ClaimOrder(runningRecipes: running), session) else {
+                return nil
+            }
             job.claim(by: node, at: now, runID: runID)
             try session.update(job)
             try session.renewLease(of: node, now: now)
             return job
         }
+    }
+
+    /// The oldest queued job of `order`'s first group that has one whose pull request has no
+    /// running job and that no other transaction holds: a walk of `job_on_state` per group,
+    /// stopping at the first.
+    static func firstClaimable(in order: ClaimOrder, _ session: PostgresSession) throws -> Job? {
+        for group in order.groups {
+            let query: PostgresQuery
+            switch group {
+            case .idle(let excluded):
+                query = """
+                    SELECT record FROM job AS candidate
+                    WHERE state = 'queued' AND recipe <> ALL(\(excluded))
+                      AND NOT EXISTS (SELECT 1 FROM job AS other WHERE other.state = 'running'
+                                      AND other.repository = candidate.repository AND other.pr = candidate.pr)
+                    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+                    """
+            case .busy(let included):
+                query = """
+                    SELECT record FROM job AS candidate
+                    WHERE state = 'queued' AND recipe = ANY(\(included))
+                      AND NOT EXISTS (SELECT 1 FROM job AS other WHERE other.state = 'running'
+                                      AND other.repository = candidate.repository AND other.pr = candidate.pr)
+                    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+                    """
+            }
+            if let job: Job = try session.record(query) { return job }
+        }
+        return nil
     }
 
     public func renewLease(now: Date) async throws {

@@ -141,24 +141,41 @@ extension SQLiteStore {
     public func claimNextJob(now: Date, runID: @escaping @Sendable (Job) -> String) async throws -> Job? {
         let node = self.node
         return try await writing("claim a job from") { db in
-            guard
-                var job = try Stored<Job>.fetchOne(
-                    db,
-                    sql: """
-                        SELECT * FROM job AS candidate
-                        WHERE state = 'queued'
-                          AND NOT EXISTS (SELECT 1 FROM job AS other WHERE other.state = 'running'
-                                          AND other.repository = candidate.repository AND other.pr = candidate.pr)
-                        ORDER BY (SELECT COUNT(*) FROM job AS other
-                                  WHERE other.state = 'running' AND other.recipe = candidate.recipe), id
-                        LIMIT 1
-                        """)?.value
-            else { return nil }
+            let running = try String.fetchAll(db, sql: "SELECT recipe FROM job WHERE state = 'running'")
+            guard var job = try Self.firstClaimable(in: ClaimOrder(runningRecipes: running), db) else { return nil }
             job.claim(by: node, at: now, runID: runID)
             try Stored(job).update(db)
             try Self.renewLease(of: node, now: now, in: db)
             return job
         }
+    }
+
+    /// The oldest queued job of `order`'s first group that has one whose pull request has no
+    /// running job: a walk of the `state` index in id order per group, stopping at the first.
+    static func firstClaimable(in order: ClaimOrder, _ db: Database) throws -> Job? {
+        for group in order.groups {
+            let recipes: String
+            let names: [String]
+            switch group {
+            case .idle(let excluded):
+                names = excluded
+                recipes = excluded.isEmpty ? "" : "AND recipe NOT IN (\(databaseQuestionMarks(count: excluded.count)))"
+            case .busy(let included):
+                names = included
+                recipes = "AND recipe IN (\(databaseQuestionMarks(count: included.count)))"
+            }
+            let job = try Stored<Job>.fetchOne(
+                db,
+                sql: """
+                    SELECT * FROM job AS candidate
+                    WHERE state = 'queued' \(recipes)
+                      AND NOT EXISTS (SELECT 1 FROM job AS other WHERE other.state = 'running'
+                                      AND other.repository = candidate.repository AND other.pr = candidate.pr)
+                    ORDER BY id LIMIT 1
+                    """, arguments: StatementArguments(names))?.value
+            if let job { return job }
+        }
+        return nil
     }
 
     static func renewLease(of node: String, now: Date, in db: Database) throws {
