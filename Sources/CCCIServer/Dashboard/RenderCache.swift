@@ -5,11 +5,12 @@ import Synchronization
 
 /// Pages and badges as rendered from the store at one ``RunHistory/generation()``: kept until
 /// the generation moves (a run recorded, by this process or a `ccci run`), or, for what shows
-/// an age, until `maxAge` has passed. A hit costs one primary-key read and no rendering, which
-/// is what lets the matrix and the badges answer in milliseconds under many clients.
+/// an age, until `maxAge` has passed. A hit costs one read of the generation and no rendering,
+/// which is what lets the matrix and the badges answer in milliseconds under many clients.
 ///
-/// Two requests that miss together both render; the last one's result is kept. The cache holds
-/// at most ``limit`` entries and starts over when full.
+/// Requests that miss together wait for one render (so a cold or expired matrix under fifty
+/// clients is rendered once, not fifty times over). The cache holds at most ``limit`` entries and
+/// starts over when full.
 final class RenderCache: Sendable {
     /// A rendered body and its entity tag (a digest of the body, so equal bodies share it
     /// across generations).
@@ -20,31 +21,67 @@ final class RenderCache: Sendable {
         let etag: String
     }
 
+    /// A render under way, and the generation it renders.
+    private struct Rendering {
+        let generation: Int64
+        let task: Task<Entry, any Error>
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var rendering: [String: Rendering] = [:]
+    }
+
     let limit: Int
-    private let entries = Mutex<[String: Entry]>([:])
+    private let state = Mutex(State())
 
     init(limit: Int = 4096) {
         self.limit = limit
     }
 
     /// `key`'s body at `generation`: the kept one when it is of that generation and younger
-    /// than `maxAge`, else what `render` makes now (then kept).
+    /// than `maxAge`, else what `render` makes now (then kept) — or what a render of the same
+    /// generation already under way makes.
     func body(
-        _ key: String, generation: Int64, maxAge: Duration? = nil, render: () async throws -> String
-    ) async rethrows -> Entry {
+        _ key: String, generation: Int64, maxAge: Duration? = nil,
+        render: @escaping @Sendable () async throws -> String
+    ) async throws -> Entry {
         let now = ContinuousClock.now
-        let kept = entries.withLock { $0[key] }
-        if let kept, kept.generation == generation, maxAge.map({ now - kept.renderedAt < $0 }) ?? true {
-            return kept
+        enum Found {
+            case kept(Entry)
+            case rendering(Task<Entry, any Error>)
         }
-        let text = try await render()
-        let entry = Entry(
-            generation: generation, renderedAt: now, body: ByteBuffer(string: text), etag: Self.etag(text))
-        entries.withLock { entries in
-            if entries.count >= limit, entries[key] == nil { entries.removeAll(keepingCapacity: true) }
-            entries[key] = entry
+        let found: Found = state.withLock { current in
+            if let kept = current.entries[key], kept.generation == generation,
+                maxAge.map({ now - kept.renderedAt < $0 }) ?? true
+            {
+                return .kept(kept)
+            }
+            if let under = current.rendering[key], under.generation == generation { return .rendering(under.task) }
+            let task = Task { [self] in
+                defer {
+                    state.withLock { state in
+                        if state.rendering[key]?.generation == generation { state.rendering[key] = nil }
+                    }
+                }
+                let text = try await render()
+                let entry = Entry(
+                    generation: generation, renderedAt: now, body: ByteBuffer(string: text), etag: Self.etag(text))
+                state.withLock { state in
+                    if state.entries.count >= limit, state.entries[key] == nil {
+                        state.entries.removeAll(keepingCapacity: true)
+                    }
+                    state.entries[key] = entry
+                }
+                return entry
+            }
+            current.rendering[key] = Rendering(generation: generation, task: task)
+            return .rendering(task)
         }
-        return entry
+        switch found {
+        case .kept(let entry): return entry
+        case .rendering(let task): return try await task.value
+        }
     }
 
     /// A strong entity tag: the first 8 bytes of the text's SHA-256, in hex, quoted.
