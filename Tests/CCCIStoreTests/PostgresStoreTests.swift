@@ -98,6 +98,46 @@ import Glibc
         #expect(await pages.log(of: runID, from: 0) == Data("live\n".utf8))
     }
 
+    @Test(
+        "the generation a node answers from memory moves with every node's writes: its own at once, another's by its notification"
+    )
+    func generationFollowsEveryNode() async throws {
+        let fixture = try await StoreKind.postgres.fixture()
+        let a = try await fixture.open(node: "node-a")
+        let b = try await fixture.open(node: "node-b")
+        let start = StoreContractTests.start
+        func run(_ index: Int) -> RunResults {
+            StoreContractTests.results(
+                runID: "r\(index)", recipe: "web", outcome: .pass,
+                startedAt: start.addingTimeInterval(Double(index)))
+        }
+        // Both nodes read once (listening starts), then wait until they answer without a read.
+        var before = try await b.generation()
+        _ = try await a.generation()
+        try await a.record(run(1))
+        let own = try await a.generation()
+        #expect(own > before, "a node reads its own write at once")
+        // Node b learns it from the notification, without being told by this test.
+        let deadline = ContinuousClock.now + .seconds(10)
+        var seen = try await b.generation()
+        while seen < own, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            seen = try await b.generation()
+        }
+        #expect(seen == own, "node b saw node a's run")
+        before = seen
+        // A canonical moves it too, on both nodes.
+        #expect(try await b.swapCanonical(expected: nil, with: StoreContractTests.canonical("web", version: "1.0.0")))
+        let promoted = try await b.generation()
+        #expect(promoted > before)
+        seen = try await a.generation()
+        while seen < promoted, ContinuousClock.now < deadline + .seconds(10) {
+            try await Task.sleep(for: .milliseconds(20))
+            seen = try await a.generation()
+        }
+        #expect(seen == promoted)
+    }
+
     @Test("a job queued or finished on one node wakes the others: the queue's changes are notified through the store")
     func queueChanges() async throws {
         let fixture = try await StoreKind.postgres.fixture()
@@ -143,7 +183,8 @@ import Glibc
             StoreContractTests.results(runID: "r1", recipe: "web", outcome: .pass, startedAt: Date()))
         #expect(try await b.results(runID: "r1") != nil)
         let ledger = try await cluster.query("SELECT name FROM ccci_migration ORDER BY name", database: database)
-        #expect(ledger == ["v1-store", "v2-run-files"], "each migration recorded once: \(ledger)")
+        #expect(
+            ledger == ["v1-store", "v2-run-files", "v3-generation-notify"], "each migration recorded once: \(ledger)")
 
         try await cluster.psql(
             "INSERT INTO ccci_migration (name, applied_at, node) VALUES ('v99-future', 0, 'node-z')",

@@ -24,6 +24,8 @@ struct DashboardRoutes {
     let streams: LiveStreams
     /// The matrix and the badges as last rendered.
     let cache = RenderCache()
+    /// Finished runs' pages as last rendered (fewer: a page is tens of kilobytes).
+    let runPages = RenderCache(limit: 256)
 
     func addRoutes(to router: Router<ServerContext>) {
         router.get("/") { _, _ -> Response in
@@ -49,9 +51,12 @@ struct DashboardRoutes {
             guard let id = context.parameters.get("id"), RunID.isValid(id) else {
                 return .notFoundPage("That is not a run id.")
             }
-            if let results = try await finishedResults(id) {
-                return .html(RunPage.render(results, origin: try await origin(of: id)))
+            // A finished run's page does not change: kept while the store's generation stands.
+            let finished = try await runPages.body(ifAny: id, generation: store.generation()) {
+                guard let results = try await finishedResults(id) else { return nil }
+                return RunPage.render(results, origin: try await origin(of: id)).rendered
             }
+            if let finished { return .html(finished.body) }
             guard await artifacts.hasRun(id) else { return .notFoundPage("No run \(id) here.") }
             let job = try await store.job(runID: id)
             let log = await artifacts.log(of: id, from: 0).map { String(decoding: $0, as: UTF8.self) } ?? ""

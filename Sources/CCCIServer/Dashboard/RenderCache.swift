@@ -24,7 +24,7 @@ final class RenderCache: Sendable {
     /// A render under way, and the generation it renders.
     private struct Rendering {
         let generation: Int64
-        let task: Task<Entry, any Error>
+        let task: Task<Entry?, any Error>
     }
 
     private struct State {
@@ -46,10 +46,20 @@ final class RenderCache: Sendable {
         _ key: String, generation: Int64, maxAge: Duration? = nil,
         render: @escaping @Sendable () async throws -> String
     ) async throws -> Entry {
+        // A render that returns a body gives an entry.
+        try await body(ifAny: key, generation: generation, maxAge: maxAge) { try await render() }!
+    }
+
+    /// ``body(_:generation:maxAge:render:)`` for what may have no body to keep: `render` returns
+    /// `nil` (a page not to cache, such as a run still running), and so does this, keeping nothing.
+    func body(
+        ifAny key: String, generation: Int64, maxAge: Duration? = nil,
+        render: @escaping @Sendable () async throws -> String?
+    ) async throws -> Entry? {
         let now = ContinuousClock.now
         enum Found {
             case kept(Entry)
-            case rendering(Task<Entry, any Error>)
+            case rendering(Task<Entry?, any Error>)
         }
         let found: Found = state.withLock { current in
             if let kept = current.entries[key], kept.generation == generation,
@@ -58,13 +68,13 @@ final class RenderCache: Sendable {
                 return .kept(kept)
             }
             if let under = current.rendering[key], under.generation == generation { return .rendering(under.task) }
-            let task = Task { [self] in
+            let task = Task { [self] () async throws -> Entry? in
                 defer {
                     state.withLock { state in
                         if state.rendering[key]?.generation == generation { state.rendering[key] = nil }
                     }
                 }
-                let text = try await render()
+                guard let text = try await render() else { return nil }
                 let entry = Entry(
                     generation: generation, renderedAt: now, body: ByteBuffer(string: text), etag: Self.etag(text))
                 state.withLock { state in

@@ -21,6 +21,7 @@ extension PostgresStore {
     @discardableResult
     public func swapCanonical(expected: CanonicalRecord?, with record: CanonicalRecord) async throws -> Bool {
         let node = self.node
+        defer { generations.forget() }
         return try await transaction("write the canonical of \(record.recipe) to") { session in
             try session.execute("SELECT pg_advisory_xact_lock(\(Self.canonicalLock))")
             let found: CanonicalRecord? = try session.record(
@@ -44,6 +45,7 @@ extension PostgresStore {
 
     public func markCanonical(_ recipe: String, status: String, volumeBytes: Int64?) async throws {
         let node = self.node
+        defer { generations.forget() }
         try await transaction("update the canonical of \(recipe) in") { session in
             guard
                 var record: CanonicalRecord = try session.record(
@@ -60,6 +62,7 @@ extension PostgresStore {
     @discardableResult
     public func dropCanonical(_ recipe: String) async throws -> Bool {
         let node = self.node
+        defer { generations.forget() }
         return try await session("remove the canonical of \(recipe) from") { session in
             try session.execute("DELETE FROM canonical WHERE node = \(node) AND recipe = \(recipe)") > 0
         }

@@ -28,6 +28,8 @@ public final class PostgresStore: NodeStore {
     let address: NodeConfig.PostgresLocation
     let node: String
     let client: PostgresClient
+    /// The generation, kept fresh by notifications (``generation()``).
+    let generations = GenerationWatch()
     let threads: NIOThreadPool
     let logger: Logger
     private let running: Task<Void, Never>
@@ -117,6 +119,7 @@ public final class PostgresStore: NodeStore {
 
     /// Ends the pool's connections and threads.
     public func close() {
+        generations.stop()
         running.cancel()
         threads.shutdownGracefully { _ in }
     }
@@ -246,6 +249,22 @@ public final class PostgresStore: NodeStore {
                 """
             ]
         ),
+        (
+            // Every node's dashboard learns a new generation from its notification, not a read
+            // per request.
+            "v3-generation-notify",
+            [
+                """
+                CREATE OR REPLACE FUNCTION ccci_bump_generation() RETURNS trigger LANGUAGE plpgsql AS $$
+                DECLARE bumped bigint;
+                BEGIN
+                    UPDATE generation SET value = value + 1 WHERE id = 1 RETURNING value INTO bumped;
+                    PERFORM pg_notify('ccci_generation', bumped::text);
+                    RETURN NULL;
+                END $$
+                """
+            ]
+        ),
     ]
 
     /// Checks the database is a cc-ci store this version understands and, with `migrate`,
@@ -319,6 +338,7 @@ public final class PostgresStore: NodeStore {
                 try PostgresRecords.encode(RunSummary(results))
             )
         }
+        defer { generations.forget() }
         try await transaction("write to") { session in
             for (results, json, summary) in rows {
                 try session.execute(
@@ -393,12 +413,6 @@ public final class PostgresStore: NodeStore {
             try session.record(
                 "SELECT s.record FROM recipe_status s JOIN run r ON r.id = s.run_id WHERE s.recipe = \(recipe)"
             )
-        }
-    }
-
-    public func generation() async throws -> Int64 {
-        try await session("read") { session in
-            try session.value("SELECT value FROM generation WHERE id = 1", as: Int64.self) ?? 0
         }
     }
 
