@@ -4,6 +4,7 @@ import CCCIDeploy
 import CCCIGit
 import CCCILab
 import CCCIRunner
+import CCCIServer
 import CCCIStore
 import CCCISystem
 import CCCIWarm
@@ -70,6 +71,17 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var runID: String?
 
+    @Option(
+        name: .customLong("job-id"),
+        help: """
+            Take job J from the shared queue, keep this node's lease while the run runs, and record its end and \
+            replies there (a CI engine's step: SPEC F-ENGINE). Needs the store.
+            """)
+    var jobID: Int64?
+
+    @Option(help: "The store to record the run in, instead of the node's `store` (e.g. postgres://ccci@db/ccci).")
+    var store: String?
+
     func validate() throws {
         if let stages, case .failure(let error) = RunOptions.parseStages(stages) {
             throw ValidationError("--stages: \(error)")
@@ -108,7 +120,15 @@ struct RunCommand: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitCode(2)
         }
-        let config = try global.loadConfig()
+        var config = try global.loadConfig()
+        if let store {
+            do {
+                try config.useStore(store, from: "--store")
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode(2)
+            }
+        }
         // The caller may have made the directory (for its own log of this process); a run log
         // there means another run had this id.
         if let runID,
@@ -157,6 +177,25 @@ struct RunCommand: AsyncParsableCommand {
             )
             store = nil
         }
+        var engineJob: EngineJob?
+        if let jobID {
+            do {
+                guard let store else {
+                    throw CommandFailure(
+                        "--job-id \(jobID): the store \(config.storeLocation) cannot be opened; the job stays queued",
+                        exitCode: 2)
+                }
+                engineJob = try await EngineJob.take(
+                    jobID, store: store, node: config.node, runID: runID, recipe: recipe, pr: pr, ref: ref,
+                    links: Links(serving: config))
+            } catch {
+                await driver.shutdown()
+                journal.discardIfEmpty()
+                printError("error: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        let lease = engineJob?.keepLease(every: config.serve.nodeLease / 4)
         let coordinator = RunCoordinator(
             options: options, config: config, driver: driver, reporter: reporter, store: store, lifetime: lifetime,
             secrets: secrets, journal: journal, lane: quick ? QuickRunLane(store: store) : ColdLane(),
@@ -165,6 +204,16 @@ struct RunCommand: AsyncParsableCommand {
         await driver.shutdown()
         if let setupError = report.setupError {
             printError("error: \(secrets.redact(setupError))")
+        }
+        lease?.cancel()
+        if let engineJob {
+            do {
+                try await engineJob.end(
+                    exitCode: report.outcome.exitCode, results: report.results,
+                    lastError: report.setupError.map { secrets.redact($0) })
+            } catch {
+                printError("warning: job \(engineJob.job.number)'s end could not be recorded in the store: \(error)")
+            }
         }
         if json, let results = report.results {
             print(String(decoding: try results.encoded(), as: UTF8.self))

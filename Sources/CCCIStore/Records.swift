@@ -407,7 +407,7 @@ public struct SweepRecord: Sendable, Hashable, Codable {
 extension Job {
     /// The job as a worker of `node` claims it at `now`: running, under a new run id, with no
     /// process and no exit status yet.
-    mutating func claim(by node: String, at now: Date, runID: (Job) -> String) {
+    public mutating func claim(by node: String, at now: Date, runID: (Job) -> String) {
         state = .running
         startedAt = now
         self.runID = runID(self)

@@ -123,5 +123,60 @@ extension Integration {
                 }
             }
         }
+
+        @Test(
+            "an engine's step: `ccci run web --job-id J --store URL` on another node takes the queued job, runs it there and ends it with its replies in the store — once, and only with the job's own parameters"
+        )
+        func engineStep() async throws {
+            let cluster = try await PostgresCluster.shared()
+            let location = cluster.location(database: try await cluster.createDatabase())
+            let harness = try RunHarness()
+            let web = try await harness.add("web")
+            var config = try harness.config()
+            config.store = .postgres(location)
+            config.node = "bridge"
+            let store = try await Store.open(config)
+            let head = try #require(web.head)
+            let job = try await store.transaction { queue in
+                try queue.insert(
+                    Job(
+                        recipe: "web", repository: "recipes/web", pr: 1, headSHA: head, stages: "install",
+                        requester: "alice", commentID: nil))
+            }
+            let id = try #require(job?.number)
+            // The step's node: its own name, the store given on the command line.
+            let url = "postgres://\(location.user)@\(location.host):\(location.port)/\(location.database)?sslmode=disable"
+            let step: [String: String?] = ["CCCI_NODE": "node-b", "CCCI_STORE_PASSWORD_FILE": location.passwordFile]
+            func run(pr: Int, job: Int64) async throws -> CommandResult {
+                try await harness.ccci(
+                    ["run", "web", "--pr", "\(pr)", "--ref", head, "--stages", "install", "--job-id", "\(job)",
+                     "--store", url], extra: step)
+            }
+
+            let mismatched = try await run(pr: 2, job: id)
+            #expect(mismatched.status == 2 && mismatched.errorOutput.contains("not web#2"), "\(mismatched.errorOutput)")
+            let missing = try await run(pr: 1, job: id + 1000)
+            #expect(missing.status == 2 && missing.errorOutput.contains("has no job \(id + 1000)"))
+            #expect(try await store.job(id)?.state == .queued, "a refused step leaves the job queued")
+
+            let ran = try await run(pr: 1, job: id)
+            #expect(ran.status == 0, "\(ran.errorOutput.suffix(2000))")
+            let done = try #require(try await store.job(id))
+            let runID = try #require(done.runID)
+            let results = try #require(try await store.results(runID: runID))
+            #expect(done.state == .passed && done.node == "node-b" && done.exitCode == 0, "\(done)")
+            #expect(done.level == results.level && results.outcome == .pass)
+            let replies = try await store.replies(job: id)
+            #expect(replies.contains { $0.kind == .status && $0.body == nil && $0.statusState == "pending" })
+            #expect(
+                replies.contains { $0.kind == .jobComment && $0.body?.contains(runID) == true },
+                "the result comment links the run: \(replies.map { $0.body ?? "" })")
+            #expect(await Store.artifacts(config, store: store).has("junit.xml", of: runID), "the run's files kept")
+            #expect(try await harness.leftovers([results.appDomain]).isEmpty)
+
+            let again = try await run(pr: 1, job: id)
+            #expect(again.status == 2 && again.errorOutput.contains("the job is passed (node node-b), not queued"))
+            #expect(try await store.job(id)?.runID == runID, "a second step changes nothing")
+        }
     }
 }

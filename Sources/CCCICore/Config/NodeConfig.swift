@@ -177,6 +177,16 @@ public struct NodeConfig: Sendable, Hashable {
     /// Which driver deploys apps.
     public var driver: DriverKind = .native
 
+    /// Uses the store `value` names (from `source`: an option or a variable), with the node's
+    /// `store_password_file` for a server's password.
+    public mutating func useStore(_ value: String, from source: String) throws(ConfigError) {
+        store = try Self.storeLocation(value, file: source)
+        if case .postgres(var location) = store {
+            location.passwordFile = storePasswordFile
+            store = .postgres(location)
+        }
+    }
+
     /// Reads a `store` value (from `source`: a file or a variable), naming the source on error.
     static func storeLocation(_ value: String, file source: String) throws(ConfigError) -> StoreLocation {
         let location: StoreLocation?

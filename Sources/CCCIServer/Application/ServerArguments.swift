@@ -84,7 +84,5 @@ public struct ServerArguments: Sendable {
     }
 
     /// Where replies link to.
-    public var links: Links {
-        Links(base: config.serve.publicURL ?? "http://\(config.serve.listen)")
-    }
+    public var links: Links { Links(serving: config) }
 }

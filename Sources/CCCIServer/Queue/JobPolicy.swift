@@ -69,6 +69,20 @@ public enum JobPolicy {
         }
     }
 
+    /// Records that `job`'s run ended with `outcome`, and its replies.
+    public static func end(
+        _ job: inout Job, outcome: JobOutcome, in queue: any JobQueueTransaction, links: Links
+    ) throws {
+        job.state = outcome.state
+        job.finishedAt = queue.now
+        job.exitCode = Int(outcome.exitCode)
+        job.level = outcome.results?.level
+        job.note = outcome.note
+        job.pid = nil
+        job.processStart = nil
+        try finish(job, outcome: outcome, in: queue, links: links)
+    }
+
     /// The replies for a job that ended: its comment (edited) and its commit status.
     public static func finish(_ job: Job, outcome: JobOutcome, in queue: any JobQueueTransaction, links: Links) throws {
         let text =

@@ -199,16 +199,7 @@ public final class JobWorkers: Service, Sendable {
     func end(_ id: Int64, outcome: JobOutcome, logger: Logger) async {
         let links = self.links
         do {
-            try await record(id) { job, queue in
-                job.state = outcome.state
-                job.finishedAt = queue.now
-                job.exitCode = Int(outcome.exitCode)
-                job.level = outcome.results?.level
-                job.note = outcome.note
-                job.pid = nil
-                job.processStart = nil
-                try JobPolicy.finish(job, outcome: outcome, in: queue, links: links)
-            }
+            try await record(id) { job, queue in try JobPolicy.end(&job, outcome: outcome, in: queue, links: links) }
         } catch {
             logger.error("cannot record the job's end", metadata: ["error.message": "\(error)"])
         }

@@ -1,3 +1,4 @@
+import CCCICore
 /// The server's public addresses of jobs, runs and their files (the links in replies and commit
 /// statuses). The routes behind them are in `Routes/`.
 public struct Links: Sendable, Hashable {
@@ -8,6 +9,11 @@ public struct Links: Sendable, Hashable {
         var base = base
         while base.hasSuffix("/") { base.removeLast() }
         self.base = base
+    }
+
+    /// The links of the server `config` describes: its `public_url`, else its listen address.
+    public init(serving config: NodeConfig) {
+        self.init(base: config.serve.publicURL ?? "http://\(config.serve.listen)")
     }
 
     public func job(_ id: Int64) -> String { "\(base)/jobs/\(id)" }

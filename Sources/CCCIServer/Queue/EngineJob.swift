@@ -1,0 +1,89 @@
+import CCCICore
+import CCCIStore
+import Foundation
+
+/// A job a CI engine runs on one of its nodes (SPEC F-ENGINE). The engine's step runs
+/// `ccci run <recipe> --pr N --ref SHA --job-id J --store URL`, and that run takes job J from the
+/// shared queue as a worker of `ccci serve` claims one — running, on this node, under this run's
+/// id — keeps the node's lease while it runs, and records its end and its replies (the comment
+/// edited, the commit status), which the server that queued the job delivers.
+public struct EngineJob: Sendable {
+    public let store: any NodeStore
+    public let job: Job
+    public let links: Links
+
+    /// Why a run may not take a job: each says what to do.
+    public enum Refusal: Error, CustomStringConvertible, Equatable {
+        case missing(Int64)
+        case notQueued(Int64, JobState, node: String?)
+        case otherPullRequest(Int64, expected: String, got: String)
+        case waiting(Int64, behind: Int64)
+
+        public var description: String {
+            switch self {
+            case .missing(let id):
+                return "--job-id \(id): the store has no job \(id) — the engine was given a job of another store?"
+            case .notQueued(let id, let state, let node):
+                return "--job-id \(id): the job is \(state.rawValue)\(node.map { " (node \($0))" } ?? ""), not queued "
+                    + "— an engine ran it twice, or it was cancelled; nothing was run"
+            case .otherPullRequest(let id, let expected, let got):
+                return "--job-id \(id): the job tests \(expected), not \(got) — the engine's parameters do not match the job"
+            case .waiting(let id, let other):
+                return "--job-id \(id): job \(other) of the same pull request is still running — run this one after it"
+            }
+        }
+    }
+
+    /// Takes job `id` for the run `runID` of this node (`node`) of `recipe` at `ref` for `pr`
+    /// (the run's own arguments, which must be the job's), or throws a ``Refusal``.
+    public static func take(
+        _ id: Int64, store: any NodeStore, node: String, runID: String, recipe: String, pr: Int, ref: String?,
+        links: Links
+    ) async throws -> EngineJob {
+        let requested = "\(recipe)#\(pr)" + (ref.map { " at \($0)" } ?? "")
+        let taken = try await store.updateJob(id) { job, queue in
+            guard job.state == .queued else { throw Refusal.notQueued(id, job.state, node: job.node) }
+            let named = "\(job.recipe)#\(job.pr) at \(job.headSHA)"
+            guard job.recipe == recipe, job.pr == pr, ref.map({ job.headSHA.hasPrefix($0) }) ?? true else {
+                throw Refusal.otherPullRequest(id, expected: named, got: requested)
+            }
+            let running = try queue.activeJobs(repository: job.repository, recipe: job.recipe, pr: job.pr)
+                .first { $0.state == .running && $0.number != job.number }
+            if let running { throw Refusal.waiting(id, behind: running.number) }
+            job.claim(by: node, at: queue.now) { _ in runID }
+            try queue.add(
+                .status(
+                    CommitStatus.State.pending.rawValue,
+                    description: "running on \(node)" + (job.attempt > 1 ? " (attempt \(job.attempt))" : ""),
+                    targetURL: links.run(runID), sha: job.headSHA, issue: job.pr, in: job.repository, job: job.id))
+        }
+        guard let taken else { throw Refusal.missing(id) }
+        return EngineJob(store: store, job: taken, links: links)
+    }
+
+    /// Renews this node's lease every `interval` until cancelled: a node whose runs stop renewing
+    /// it (the node died) has its jobs taken over by a server after the lease.
+    public func keepLease(every interval: Duration) -> Task<Void, Never> {
+        let store = self.store
+        return Task {
+            while !Task.isCancelled {
+                try? await store.renewLease(now: Date())
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+
+    /// Records the run's end — `exitCode` as `ccci run` exits, its results, the last error it
+    /// printed — and the job's replies. A job cancelled while it ran (a push superseded it)
+    /// ends cancelled with that reason when the run was stopped.
+    public func end(exitCode: Int32, results: RunResults?, lastError: String?) async throws {
+        let links = self.links
+        try await store.updateJob(job.number) { job, queue in
+            var outcome = JobOutcome.of(exitCode: exitCode, results: results, lastError: lastError)
+            if job.cancelReason != nil, exitCode >= 128 {
+                outcome = JobOutcome(state: .cancelled, exitCode: exitCode, results: results, note: job.cancelReason)
+            }
+            try JobPolicy.end(&job, outcome: outcome, in: queue, links: links)
+        }
+    }
+}
