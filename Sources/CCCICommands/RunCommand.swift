@@ -200,7 +200,9 @@ struct RunCommand: AsyncParsableCommand {
             options: options, config: config, driver: driver, reporter: reporter, store: store, lifetime: lifetime,
             secrets: secrets, journal: journal, lane: quick ? QuickRunLane(store: store) : ColdLane(),
             epilogue: Promoter(store: store))
+        let liveLog = LiveLogKeeper.start(journal: journal, runID: runID, store: store)
         let report = await LiveStatus.run(reporter: reporter) { await coordinator.run() }
+        liveLog?.cancel()
         await driver.shutdown()
         if let setupError = report.setupError {
             printError("error: \(secrets.redact(setupError))")

@@ -145,12 +145,15 @@ extension Integration {
             }
             let id = try #require(job?.number)
             // The step's node: its own name, the store given on the command line.
-            let url = "postgres://\(location.user)@\(location.host):\(location.port)/\(location.database)?sslmode=disable"
+            let url =
+                "postgres://\(location.user)@\(location.host):\(location.port)/\(location.database)?sslmode=disable"
             let step: [String: String?] = ["CCCI_NODE": "node-b", "CCCI_STORE_PASSWORD_FILE": location.passwordFile]
             func run(pr: Int, job: Int64) async throws -> CommandResult {
                 try await harness.ccci(
-                    ["run", "web", "--pr", "\(pr)", "--ref", head, "--stages", "install", "--job-id", "\(job)",
-                     "--store", url], extra: step)
+                    [
+                        "run", "web", "--pr", "\(pr)", "--ref", head, "--stages", "install", "--job-id", "\(job)",
+                        "--store", url,
+                    ], extra: step)
             }
 
             let mismatched = try await run(pr: 2, job: id)
@@ -159,8 +162,28 @@ extension Integration {
             #expect(missing.status == 2 && missing.errorOutput.contains("has no job \(id + 1000)"))
             #expect(try await store.job(id)?.state == .queued, "a refused step leaves the job queued")
 
-            let ran = try await run(pr: 1, job: id)
-            #expect(ran.status == 0, "\(ran.errorOutput.suffix(2000))")
+            // The step runs; another node's pages follow its log from the store while it runs.
+            let output = harness.home.url.appendingPathComponent("step.out")
+            let process = try await harness.start(
+                ["run", "web", "--pr", "1", "--ref", head, "--stages", "install", "--job-id", "\(id)", "--store", url],
+                output: output, extra: step.compactMapValues { $0 })
+            var elsewhere = config
+            elsewhere.home = harness.home.url.appendingPathComponent("node-c")
+            let pages = Store.artifacts(elsewhere, store: store)
+            let followed = try await poll(
+                until: {
+                    guard let job = try await store.job(id), job.state == .running, let runID = job.runID,
+                        let live = await pages.read("run.log.live", of: runID),
+                        let log = await pages.log(of: runID, from: 0)
+                    else { return false }
+                    return String(decoding: live, as: UTF8.self).contains("install")
+                        && String(decoding: log, as: UTF8.self).contains("install")
+                }, timeout: .seconds(120))
+            #expect(followed, "another node's pages follow the running step's log")
+            let exited = try await poll(until: { !process.isRunning }, timeout: .seconds(300))
+            #expect(
+                exited && process.terminationStatus == 0,
+                "\((try? String(contentsOf: output, encoding: .utf8))?.suffix(2000) ?? "")")
             let done = try #require(try await store.job(id))
             let runID = try #require(done.runID)
             let results = try #require(try await store.results(runID: runID))
@@ -171,7 +194,8 @@ extension Integration {
             #expect(
                 replies.contains { $0.kind == .jobComment && $0.body?.contains(runID) == true },
                 "the result comment links the run: \(replies.map { $0.body ?? "" })")
-            #expect(await Store.artifacts(config, store: store).has("junit.xml", of: runID), "the run's files kept")
+            #expect(await pages.has("junit.xml", of: runID), "the run's files kept")
+            #expect(await pages.read("run.log.live", of: runID) == nil, "the finished log replaced the live copy")
             #expect(try await harness.leftovers([results.appDomain]).isEmpty)
 
             let again = try await run(pr: 1, job: id)

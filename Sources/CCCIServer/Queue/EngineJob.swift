@@ -27,7 +27,8 @@ public struct EngineJob: Sendable {
                 return "--job-id \(id): the job is \(state.rawValue)\(node.map { " (node \($0))" } ?? ""), not queued "
                     + "— an engine ran it twice, or it was cancelled; nothing was run"
             case .otherPullRequest(let id, let expected, let got):
-                return "--job-id \(id): the job tests \(expected), not \(got) — the engine's parameters do not match the job"
+                return
+                    "--job-id \(id): the job tests \(expected), not \(got) — the engine's parameters do not match the job"
             case .waiting(let id, let other):
                 return "--job-id \(id): job \(other) of the same pull request is still running — run this one after it"
             }

@@ -1,4 +1,5 @@
 import CCCICore
+
 /// The server's public addresses of jobs, runs and their files (the links in replies and commit
 /// statuses). The routes behind them are in `Routes/`.
 public struct Links: Sendable, Hashable {

@@ -12,6 +12,10 @@ extension PostgresStore {
     public func keep(files: [String: Data], of runID: String) async throws {
         let kept = files.filter { $0.value.count <= Self.runFileLimit }
         try await transaction("keep the files of run \(runID) in") { session in
+            // The finished run's log replaces the copy kept while it ran.
+            if kept["run.log"] != nil {
+                try session.execute("DELETE FROM run_file WHERE run_id = \(runID) AND name = 'run.log.live'")
+            }
             for (name, bytes) in kept.sorted(by: { $0.key < $1.key }) {
                 try session.execute(
                     """
@@ -66,7 +70,8 @@ struct SharedRunArtifacts: RunArtifacts {
     func log(of runID: String, from offset: Int) async -> Data? {
         if await local.hasRun(runID) { return await local.log(of: runID, from: offset) }
         guard RunID.isValid(runID) else { return nil }
-        for name in ["run.log", "job.log"] {
+        // The finished run's log, else the log so far of a run on another node.
+        for name in ["run.log", "job.log", "run.log.live"] {
             guard let log = try? await store.runFile(name, of: runID) else { continue }
             let start = max(0, offset)
             return start < log.count ? log.subdata(in: start..<log.count) : nil
