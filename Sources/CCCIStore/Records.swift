@@ -139,6 +139,10 @@ public struct Job: Sendable, Hashable, Codable {
     public var note: String?
     /// Replies to the forge that could not be delivered.
     public var replyError: String?
+    /// When the server handed the job to a CI engine (``dispatchRef`` its handle there, once the
+    /// engine took it); `nil`: not handed over (this node's workers claim it).
+    public var dispatchedAt: Date?
+    public var dispatchRef: String?
 
     public init(
         recipe: String, repository: String, pr: Int, headSHA: String, stages: String?, requester: String,

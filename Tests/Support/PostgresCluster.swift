@@ -64,13 +64,18 @@ public final class PostgresCluster: Sendable {
                 directory.appendingPathComponent("data").path, "--auth-local=trust", "--auth-host=scram-sha-256",
                 "--pwfile", superuserPassword.path, "-U", "postgres", "--no-sync",
             ])
+        // Extra nodes (scripts/nodes) reach it over their veth pairs (10.231.<i>.1): it listens on
+        // every address, and admits those and loopback only, each with the password.
+        let hba = directory.appendingPathComponent("data/pg_hba.conf")
+        let rules = try String(contentsOf: hba, encoding: .utf8) + "host all all 10.231.0.0/16 scram-sha-256\n"
+        try rules.write(to: hba, atomically: false, encoding: .utf8)
         try await Self.run(
             "runuser",
             [
                 "-u", "postgres", "--", binaries.appendingPathComponent("pg_ctl").path, "-D",
                 directory.appendingPathComponent("data").path, "-l", directory.appendingPathComponent("log").path,
                 "-o",
-                "-p \(port) -c listen_addresses=127.0.0.1 -k \(directory.path) -c fsync=off -c max_connections=300",
+                "-p \(port) -c listen_addresses=* -k \(directory.path) -c fsync=off -c max_connections=300",
                 "-w", "start",
             ])
         // The password file is the tests' (root's), as a node's would be its own.
@@ -155,7 +160,7 @@ public final class PostgresCluster: Sendable {
         return result.output
     }
 
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socket) }
         var address = sockaddr_in()

@@ -176,6 +176,8 @@ public struct NodeConfig: Sendable, Hashable {
     public var storePasswordFile: String?
     /// Which driver deploys apps.
     public var driver: DriverKind = .native
+    /// Where `ccci serve` sends its jobs: its own workers, or a CI engine (`[dispatch]`).
+    public var dispatch = DispatchConfig()
 
     /// Uses the store `value` names (from `source`: an option or a variable), with the node's
     /// `store_password_file` for a server's password.
@@ -331,7 +333,7 @@ public struct NodeConfig: Sendable, Hashable {
     public static let keys = [
         "home", "ci_domain", "lock_dir", "lab_dir", "packs_dir", "catalogue_dir", "catalogue", "network_mode",
         "ingress", "image_policy", "resolve_image", "docker_socket", "capacity", "run_deadline", "serve", "retention",
-        "warm", "mirror", "node", "store", "store_password_file", "driver",
+        "warm", "mirror", "node", "store", "store_password_file", "driver", "dispatch",
     ]
 
     mutating func apply(file: URL) throws(ConfigError) {
@@ -415,6 +417,7 @@ public struct NodeConfig: Sendable, Hashable {
             capacity = number
         }
         if let value = table["serve"] { serve = try ServeConfig(table: value, file: file.path) }
+        if let value = table["dispatch"] { dispatch = try DispatchConfig(table: value, file: file.path) }
         if let value = table["retention"] { retention = try RetentionPolicy(table: value, file: file.path) }
         if let value = table["warm"] { warm = try WarmConfig(table: value, file: file.path) }
         if let value = table["mirror"] { mirrors = try MirrorConfig.tables(value, file: file.path) }

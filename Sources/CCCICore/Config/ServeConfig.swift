@@ -140,7 +140,9 @@ public struct ServeConfig: Sendable, Hashable {
         return (String(host), number)
     }
 
-    static func checkHTTPURL(_ text: String, key: String, file: String) throws(ConfigError) {
+    static func checkHTTPURL(
+        _ text: String, key: String, file: String, tokenKey: String = "serve.forge_token_file"
+    ) throws(ConfigError) {
         guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
             url.host?.isEmpty == false
         else {
@@ -149,7 +151,7 @@ public struct ServeConfig: Sendable, Hashable {
         guard url.user == nil, url.password == nil else {
             throw .invalid(
                 file: file, key: key,
-                message: "must not carry credentials — put the API token in the file `serve.forge_token_file` names")
+                message: "must not carry credentials — put them in the file `\(tokenKey)` names")
         }
     }
 }

@@ -60,7 +60,15 @@ func buildServer(_ arguments: ServerArguments) async throws -> BuiltServer {
         kind: config.serve.forge, baseURL: config.serve.forgeURL ?? "http://127.0.0.1", token: arguments.forgeToken,
         webhookSecret: arguments.webhookSecret, retry: arguments.retry, client: client, logger: logger)
     let links = arguments.links
-    let running = RunningJobs()
+    let engine: (any Dispatcher)? =
+        switch config.dispatch.engine {
+        case .local: nil
+        case .buildbot:
+            BuildbotDispatcher(
+                base: config.dispatch.url ?? "", scheduler: config.dispatch.scheduler,
+                builder: config.dispatch.builder, credentials: arguments.engineToken, client: client)
+        }
+    let running = RunningJobs(engine: engine)
     let workWakeup = Wakeup()
     let replyWakeup = Wakeup()
     let enrolment = Enrolment(config: config)
@@ -90,7 +98,10 @@ func buildServer(_ arguments: ServerArguments) async throws -> BuiltServer {
         HTTPClientLifetime(client: client),
         ReplySender(
             store: store, forge: forge, wakeup: replyWakeup, logger: logger, firstDelay: arguments.replyRetryDelay),
-        workers,
+        engine.map {
+            EngineDispatch(
+                store: store, engine: $0, links: links, wakeup: workWakeup, replies: replyWakeup, logger: logger)
+        } ?? workers,
         IntakeRetry(bridge: bridge),
         NodeLease(
             store: store, node: config.node, lease: config.serve.nodeLease, links: links, workers: workWakeup,

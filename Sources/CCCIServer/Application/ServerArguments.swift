@@ -35,6 +35,8 @@ public struct ServerArguments: Sendable {
     /// Prunes the node's backup repository in housekeeping (the command layer, which knows restic,
     /// sets it); returns what was freed.
     public var pruneBackups: (@Sendable () async throws -> String)?
+    /// The CI engine's credentials (`[dispatch] token_file`), when it has some.
+    public var engineToken: SecretValue?
     /// Called with the bound port once the server listens (tests and benchmarks bind port 0).
     public var onListening: (@Sendable (Int) async -> Void)?
 
@@ -77,6 +79,9 @@ public struct ServerArguments: Sendable {
             config: config, webhookSecret: try SecretValue.read(file: secretFile, key: "webhook_secret_file"),
             forgeToken: try SecretValue.read(file: tokenFile, key: "forge_token_file"), executable: executable,
             logger: logger)
+        if let engineFile = config.dispatch.tokenFile {
+            arguments.engineToken = try SecretValue.read(file: engineFile, key: "dispatch.token_file")
+        }
         if let adminFile = serve.adminTokenFile {
             arguments.adminToken = try SecretValue.read(file: adminFile, key: "admin_token_file")
         }

@@ -413,9 +413,7 @@ public struct Bridge: Sendable {
         }
         guard !stopped.isEmpty else { return .ignored("nothing to stop") }
         wakeReplies.signal()
-        for job in stopped where job.state == .running {
-            running.terminate(job.number)
-        }
+        for job in stopped { running.stop(job) }
         logger.info(
             closed ? "a closed pull request stopped its jobs" : "push superseded jobs",
             metadata: [
@@ -475,7 +473,7 @@ public struct Bridge: Sendable {
         }
         guard case .stopped(let job) = answer else { return answer ?? .unknown }
         wakeReplies.signal()
-        if job.state == .running { running.terminate(job.number) }
+        running.stop(job)
         logger.notice(
             "operator cancelled a job",
             metadata: ["recipe.name": "\(job.recipe)", "job.id": "\(job.number)", "job.state": "\(job.state.rawValue)"])

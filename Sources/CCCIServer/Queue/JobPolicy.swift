@@ -51,6 +51,9 @@ public enum JobPolicy {
     ) throws {
         job.pid = nil
         job.processStart = nil
+        // Handed to an engine: handed again (its step on the dead node is gone).
+        job.dispatchedAt = nil
+        job.dispatchRef = nil
         if job.attempt < maximumAttempts {
             job.state = .queued
             job.attempt += 1

@@ -1,3 +1,4 @@
+import CCCIStore
 import CCCISystem
 import Synchronization
 
@@ -19,8 +20,23 @@ public final class RunningJobs: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The CI engine jobs are handed to, when there is one: it stops what it runs.
+    let engine: (any Dispatcher)?
 
-    public init() {}
+    public init(engine: (any Dispatcher)? = nil) {
+        self.engine = engine
+    }
+
+    /// Stops `job` wherever it runs: a job handed to the engine is cancelled there (a running
+    /// step tears down and records the job's end); a run of this node's workers gets SIGTERM.
+    public func stop(_ job: Job) {
+        if let engine, job.dispatchedAt != nil {
+            let reason = job.cancelReason ?? "cancelled"
+            Task { try? await engine.cancel(job, reason: reason) }
+        } else if job.state == .running {
+            terminate(job.number)
+        }
+    }
 
     /// Records a started run; stops it at once when its job was stopped already.
     func register(_ job: Int64, _ process: LaunchedRun) {

@@ -160,6 +160,13 @@ public final class SQLiteStore: NodeStore {
                 table.column("seenAt", .datetime).notNull()
             }
         }
+        // Jobs handed to a CI engine (SPEC F-ENGINE): when, and the engine's handle for them.
+        migrator.registerMigration("v11-dispatch") { db in
+            try db.alter(table: "job") { table in
+                table.add(column: "dispatchedAt", .datetime)
+                table.add(column: "dispatchRef", .text)
+            }
+        }
         return migrator
     }
 

@@ -1,0 +1,155 @@
+import CCCICore
+import CCCIStore
+import CCCISwarm
+import CCCISystem
+import CCCITestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Integration {
+    /// Several nodes through a CI engine (SPEC F-ENGINE), every part real: two extra nodes (their
+    /// own dockerd and swarm, `scripts/nodes`), a Buildbot master with the shipped master.cfg and
+    /// a worker inside each node, the shared PostgreSQL store, and `ccci serve` dispatching to
+    /// Buildbot — with a stub forge.
+    @Suite(.serialized) struct Engines {
+        /// The bridge, the master, the nodes' workers and the stub forge of one scenario.
+        struct Scenario: Sendable {
+            let harness: RunHarness
+            let server: ServerHarness
+            let stub: ForgeStub
+            let store: any NodeStore
+            let nodes: [ExtraNode]
+            let master: BuildbotMaster
+            let serve: ServeProcess
+            let head: String
+
+            static func with(_ body: @Sendable (Scenario) async throws -> Void) async throws {
+                let nodes = try await ExtraNode.up(2)
+                let cluster = try await PostgresCluster.shared()
+                let database = try await cluster.createDatabase()
+                let location = cluster.location(database: database)
+                let harness = try RunHarness()
+                let web = try await harness.add("web")
+                let head = try #require(web.head)
+                let server = try ServerHarness(recipes: [])
+                var config = try harness.config()
+                config.store = .postgres(location)
+                config.node = "bridge"
+                let store = try await Store.open(config)
+                let master = try await BuildbotMaster(nodes: nodes.map { ($0.name, 1) })
+                do {
+                    for node in nodes {
+                        // What the node's runs see: the shared store by the node's own route to
+                        // it, this test's recipes and CI domain.
+                        try await master.startWorker(
+                            on: node,
+                            environment: [
+                                "CCCI_STORE":
+                                    "postgres://\(location.user)@\(node.hostAddress):\(cluster.port)/\(database)?sslmode=disable",
+                                "CCCI_STORE_PASSWORD_FILE": cluster.passwordFile.path,
+                                "CCCI_CATALOGUE_DIR": harness.catalogue.path, "CCCI_CI_DOMAIN": harness.ciDomain,
+                                "NO_COLOR": "1",
+                            ])
+                    }
+                    try await ForgeStub.with { stub in
+                        for pr in [1, 2] { stub.setPullRequest("recipes/web", pr, head: head) }
+                        stub.grant("alice", "write", on: "recipes/web")
+                        let serve = try await ServeProcess(
+                            harness: harness, server: server, stub: stub,
+                            extra: [
+                                "CCCI_NODE": "bridge",
+                                "CCCI_STORE":
+                                    "postgres://\(location.user)@127.0.0.1:\(cluster.port)/\(database)?sslmode=disable",
+                                "CCCI_STORE_PASSWORD_FILE": cluster.passwordFile.path,
+                            ],
+                            serve: """
+
+                                [dispatch]
+                                engine = "buildbot"
+                                url = "\(master.url)"
+                                """)
+                        defer { _ = serve }
+                        try await body(
+                            Scenario(
+                                harness: harness, server: server, stub: stub, store: store, nodes: nodes,
+                                master: master, serve: serve, head: head))
+                        #expect(await serve.stop() == 0, "\(serve.log.suffix(3000))")
+                    }
+                } catch {
+                    await master.stop()
+                    throw error
+                }
+                await master.stop()
+            }
+
+            /// Posts a signed `!testme` comment on `pr`; returns the answer's status.
+            func testme(pr: Int, commentID: Int, _ text: String = "!testme") async throws -> Int {
+                let body = try WebhookFixture.comment(text, pr: pr, commentID: commentID)
+                let headers = WebhookFixture.headers(event: "issue_comment", body: body, secret: server.secret)
+                return try await WebhookFixture.post(body, headers: headers, to: serve.hookURL).status
+            }
+
+            /// What is left of run `runID`'s apps on every node.
+            func residue(of results: RunResults) async throws -> [String] {
+                var left: [String] = []
+                for node in nodes {
+                    let engine = try await node.engine()
+                    try await engine.using { engine in
+                        for domain in [results.appDomain] + (results.upgradeAppDomain.map { [$0] } ?? [])
+                        where !domain.isEmpty {
+                            let residue = try await harness.residue(domain, engine: engine)
+                            if !residue.isEmpty { left.append("\(node.name) \(domain): \(residue.summary)") }
+                        }
+                    }
+                }
+                return left
+            }
+        }
+
+        @Test(
+            "Buildbot end to end: two !testme on two pull requests of web → two builds, one per node, at the same time → both replies level 5, both runs on the dashboard, nothing left on any node"
+        )
+        func twoNodes() async throws {
+            try await Scenario.with { scenario in
+                #expect(try await scenario.testme(pr: 1, commentID: 101) == 202)
+                #expect(try await scenario.testme(pr: 2, commentID: 202) == 202)
+                let finished = try await poll(
+                    until: {
+                        let jobs = try await scenario.store.jobs()
+                        return jobs.count == 2 && jobs.allSatisfy { !$0.state.isActive }
+                    }, timeout: .seconds(600))
+                let jobs = try await scenario.store.jobs()
+                #expect(
+                    finished,
+                    "\(jobs.map { "\($0.number) \($0.state) \($0.note ?? "")" })\n\(scenario.serve.log.suffix(2000))")
+                #expect(jobs.allSatisfy { $0.state == .passed && $0.level == 5 }, "\(jobs)")
+                #expect(Set(jobs.compactMap(\.node)) == ["node-a", "node-b"], "one build per node")
+                #expect(jobs.allSatisfy { $0.dispatchRef != nil && $0.dispatchedAt != nil })
+                if jobs.count == 2, let a = jobs[0].startedAt, let b = jobs[1].startedAt,
+                    let endA = jobs[0].finishedAt, let endB = jobs[1].finishedAt
+                {
+                    #expect(a < endB && b < endA, "the two builds ran at the same time")
+                }
+                for pr in [1, 2] {
+                    let told = await scenario.stub.waitUntil { _ in
+                        scenario.stub.comments(on: "recipes/web", pr).first?.body.contains("level 5 (passed)") == true
+                    }
+                    #expect(told, "PR \(pr): \(scenario.stub.comments(on: "recipes/web", pr).map(\.body))")
+                }
+                for job in jobs {
+                    let runID = try #require(job.runID)
+                    let page = try await WebhookFixture.get(scenario.serve.baseURL + "/runs/\(runID)")
+                    #expect(page.status == 200 && page.text.contains("title=\"level 5\">L5</span>"), "\(runID)")
+                    let results = try await WebhookFixture.get(scenario.serve.baseURL + "/runs/\(runID)/results.json")
+                    #expect(results.status == 200)
+                    let recorded = try #require(try await scenario.store.results(runID: runID))
+                    #expect(try await scenario.residue(of: recorded).isEmpty)
+                }
+            }
+        }
+    }
+}
