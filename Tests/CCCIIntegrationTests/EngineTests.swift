@@ -27,6 +27,9 @@ extension Integration {
             let serve: ServeProcess
             let head: String
 
+            /// Every node's run files as the bridge's pages serve them.
+            let pages: any RunArtifacts
+
             static func with(_ body: @Sendable (Scenario) async throws -> Void) async throws {
                 let nodes = try await ExtraNode.up(2)
                 let cluster = try await PostgresCluster.shared()
@@ -40,6 +43,7 @@ extension Integration {
                 config.store = .postgres(location)
                 config.node = "bridge"
                 let store = try await Store.open(config)
+                let pages = Store.artifacts(config, store: store)
                 let master = try await BuildbotMaster(nodes: nodes.map { ($0.name, 1) })
                 do {
                     for node in nodes {
@@ -76,7 +80,8 @@ extension Integration {
                         try await body(
                             Scenario(
                                 harness: harness, server: server, stub: stub, store: store, nodes: nodes,
-                                master: master, serve: serve, head: head))
+                                master: master, serve: serve, head: head,
+                                pages: pages))
                         #expect(await serve.stop() == 0, "\(serve.log.suffix(3000))")
                     }
                 } catch {
@@ -149,6 +154,77 @@ extension Integration {
                     let recorded = try #require(try await scenario.store.results(runID: runID))
                     #expect(try await scenario.residue(of: recorded).isEmpty)
                 }
+            }
+        }
+
+        @Test(
+            "Buildbot: a superseding push mid-run stops the build — that node's run tears down (143), the reply says superseded, nothing left; a worker killed mid-run has its job queued again once and run to a pass by the other node"
+        )
+        func stoppedBuilds() async throws {
+            try await Scenario.with { scenario in
+                // A push supersedes pull request 1's job while it runs.
+                #expect(try await scenario.testme(pr: 1, commentID: 101) == 202)
+                let first = try #require(try await scenario.store.jobs().first)
+                let running = try await poll(
+                    until: {
+                        guard let job = try await scenario.store.job(first.number), job.state == .running,
+                            let runID = job.runID, let log = await scenario.pages.log(of: runID, from: 0)
+                        else { return false }
+                        return String(decoding: log, as: UTF8.self).contains("[install] converge: started")
+                    }, timeout: .seconds(180))
+                #expect(running, "\(scenario.serve.log.suffix(2000))")
+                let newHead = String(repeating: "5", count: 40)
+                scenario.stub.setPullRequest("recipes/web", 1, head: newHead)
+                let body = try WebhookFixture.synchronized(
+                    head: newHead, updatedAt: scenario.stub.updatedAt("recipes/web", 1))
+                let push = try await WebhookFixture.post(
+                    body,
+                    headers: WebhookFixture.headers(event: "pull_request", body: body, secret: scenario.server.secret),
+                    to: scenario.serve.hookURL)
+                #expect(push.status == 200)
+                let ended = try await poll(
+                    until: { try await scenario.store.job(first.number).map { !$0.state.isActive } ?? false },
+                    timeout: .seconds(180))
+                let superseded = try #require(try await scenario.store.job(first.number))
+                #expect(ended && superseded.state == .cancelled && superseded.exitCode == 143, "\(superseded)")
+                let told = await scenario.stub.waitUntil { _ in
+                    scenario.stub.comments(on: "recipes/web", 1).first?.body.contains("stopped testing") == true
+                }
+                #expect(told, "\(scenario.stub.comments(on: "recipes/web", 1).map(\.body))")
+                let stoppedID = try #require(superseded.runID)
+                let stoppedRun = try #require(try await scenario.store.results(runID: stoppedID))
+                #expect(stoppedRun.outcome == .cancelled)
+                #expect(try await scenario.residue(of: stoppedRun).isEmpty)
+
+                // The worker running pull request 2's job dies.
+                #expect(try await scenario.testme(pr: 2, commentID: 202) == 202)
+                let second = try #require(try await scenario.store.jobs().first { $0.pr == 2 })
+                let claimed = try await poll(
+                    until: { try await scenario.store.job(second.number).map { $0.state == .running } ?? false },
+                    timeout: .seconds(180))
+                #expect(claimed)
+                let attempt = try #require(try await scenario.store.job(second.number))
+                let victim = try #require(attempt.node)
+                let worker = try #require(scenario.master.workerPID(victim))
+                #expect(kill(worker, SIGKILL) == 0)
+                let finished = try await poll(
+                    until: { try await scenario.store.job(second.number).map { !$0.state.isActive } ?? false },
+                    timeout: .seconds(600))
+                let last = try #require(try await scenario.store.job(second.number))
+                #expect(finished && last.state == .passed && last.attempt == 2, "\(last)")
+                #expect(last.node != victim, "run again by the node whose worker lives")
+                let requeued = try await scenario.store.replies(job: second.number).filter {
+                    $0.body?.contains("attempt 2 of 2") == true
+                }
+                #expect(requeued.count == 1, "the pull request told once that its job was queued again")
+                let lastID = try #require(last.runID)
+                let results = try #require(try await scenario.store.results(runID: lastID))
+                #expect(try await scenario.residue(of: results).isEmpty)
+                // The first attempt's run tore down when its worker died (its parent-death signal).
+                let deadID = try #require(attempt.runID)
+                let dead = try await scenario.store.results(runID: deadID)
+                #expect(dead?.outcome == .cancelled, "the killed worker's run recorded its stop")
+                if let dead { #expect(try await scenario.residue(of: dead).isEmpty) }
             }
         }
     }

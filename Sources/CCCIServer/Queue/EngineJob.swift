@@ -76,13 +76,22 @@ public struct EngineJob: Sendable {
 
     /// Records the run's end — `exitCode` as `ccci run` exits, its results, the last error it
     /// printed — and the job's replies. A job cancelled while it ran (a push superseded it)
-    /// ends cancelled with that reason when the run was stopped.
+    /// ends cancelled with that reason when the run was stopped. A run stopped by a signal nobody
+    /// at cc-ci asked for — its worker died (the parent-death signal), the engine shut down — is
+    /// an interruption, as a server's shutdown is for its workers: the job is queued again once,
+    /// to be handed to the engine anew.
     public func end(exitCode: Int32, results: RunResults?, lastError: String?) async throws {
         let links = self.links
+        let node = job.node ?? "its node"
         try await store.updateJob(job.number) { job, queue in
             var outcome = JobOutcome.of(exitCode: exitCode, results: results, lastError: lastError)
-            if job.cancelReason != nil, exitCode >= 128 {
+            if exitCode >= 128, job.cancelReason != nil {
                 outcome = JobOutcome(state: .cancelled, exitCode: exitCode, results: results, note: job.cancelReason)
+            } else if exitCode >= 128, exitCode != 142 {
+                try JobPolicy.interrupt(
+                    &job, reason: "its run on \(node) was stopped (its engine worker died or stopped the build)",
+                    in: queue, links: links)
+                return
             }
             try JobPolicy.end(&job, outcome: outcome, in: queue, links: links)
         }

@@ -8,7 +8,8 @@ import ServiceLifecycle
 /// quarter of ``lease``; it takes over the running jobs of any other node whose lease ran out
 /// (that node's server died, or lost the store) — each queued again once, its pull request told,
 /// as this node's own recovery would (``JobPolicy/interrupt(_:reason:in:links:)``); and it wakes
-/// this node's workers when another node changes the queue (``JobQueueStore/queueChanges()``).
+/// this node's workers and reply sender when another node changes the queue
+/// (``JobQueueStore/queueChanges()``).
 /// The store's transaction is the proof a job is taken over once: two nodes that look at once
 /// cannot both see it running.
 public struct NodeLease: Service {
@@ -37,7 +38,12 @@ public struct NodeLease: Service {
         await withTaskGroup(of: Void.self) { group in
             if let changes = store.queueChanges() {
                 group.addTask {
-                    for await _ in changes.cancelOnGracefulShutdown() { workers.signal() }
+                    // Another node's change may be a job to claim, or replies to deliver (a run on
+                    // an engine's node records its job's end and replies; this bridge sends them).
+                    for await _ in changes.cancelOnGracefulShutdown() {
+                        workers.signal()
+                        replies.signal()
+                    }
                 }
             }
             group.addTask { await renewAndTakeOver() }
