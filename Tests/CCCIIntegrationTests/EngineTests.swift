@@ -229,3 +229,128 @@ extension Integration {
         }
     }
 }
+
+extension Integration.Engines {
+    @Test(
+        "Forgejo Actions: the shipped workflow run for real by act on node A (runs-on ccci-node-a, a host runner) takes a queued job to level 5; an interrupted act leaves nothing behind on the node"
+    )
+    func forgejoWorkflow() async throws {
+        let node = try #require(try await ExtraNode.up(1).first)
+        let cluster = try await PostgresCluster.shared()
+        let database = try await cluster.createDatabase()
+        let harness = try RunHarness()
+        let web = try await harness.add("web")
+        let head = try #require(web.head)
+        var config = try harness.config()
+        config.store = .postgres(cluster.location(database: database))
+        config.node = "bridge"
+        let store = try await Store.open(config)
+        // The repository cc-ci owns, with the shipped workflow where Forgejo reads it.
+        let ops = try TemporaryDirectory("ccci-ops")
+        let workflows = ops.appending(".forgejo/workflows")
+        try FileManager.default.createDirectory(at: workflows, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: TestEnvironment.repositoryRoot.appendingPathComponent("deploy/forgejo/ccci.yml"),
+            to: workflows.appendingPathComponent("ccci.yml"))
+        for arguments in [
+            ["init", "-q"], ["add", "-A"],
+            ["-c", "user.name=ops", "-c", "user.email=ops@ci.test", "commit", "-qm", "ops"],
+        ] {
+            _ = try await ProcessRunner().run(Command("git", ["-C", ops.url.path] + arguments)).check()
+        }
+        func enqueue(_ pr: Int) async throws -> Int64 {
+            let job = try await store.transaction { queue in
+                try queue.insert(
+                    Job(
+                        recipe: "web", repository: "recipes/web", pr: pr, headSHA: head, stages: nil,
+                        requester: "alice", commentID: nil))
+            }
+            return try #require(job?.number)
+        }
+        // The runner's view: the node's environment, the store by the node's route to it.
+        let environment = [
+            "CCCI": TestEnvironment.ccciExecutable.path,
+            "CCCI_STORE": "postgres://postgres@\(node.hostAddress):\(cluster.port)/\(database)?sslmode=disable",
+            "CCCI_STORE_PASSWORD_FILE": cluster.passwordFile.path, "CCCI_CATALOGUE_DIR": harness.catalogue.path,
+            "CCCI_CI_DOMAIN": harness.ciDomain, "NO_COLOR": "1",
+        ]
+        func act(_ job: Int64, pr: Int) -> [String] {
+            [
+                "act", "workflow_dispatch", "-C", ops.url.path, "-W", ".forgejo/workflows/ccci.yml",
+                "-P", "ccci-node-a=-self-hosted", "--input", "recipe=web", "--input", "pr=\(pr)",
+                "--input", "ref=\(head)", "--input", "job_id=\(job)", "--input", "node=node-a",
+            ]
+        }
+        func residue(_ runID: String) async throws -> [String] {
+            guard let results = try await store.results(runID: runID) else { return ["no results for \(runID)"] }
+            let engine = try await node.engine()
+            return try await engine.using { engine in
+                var left: [String] = []
+                for domain in [results.appDomain] + (results.upgradeAppDomain.map { [$0] } ?? []) where !domain.isEmpty
+                {
+                    let residue = try await harness.residue(domain, engine: engine)
+                    if !residue.isEmpty { left.append("\(domain): \(residue.summary)") }
+                }
+                return left
+            }
+        }
+
+        let first = try await enqueue(1)
+        let ran = try await node.run(act(first, pr: 1), extra: environment)
+        #expect(ran.succeeded, "\(ran.tail())")
+        let done = try #require(try await store.job(first))
+        #expect(done.state == .passed && done.level == 5 && done.node == "node-a", "\(done)")
+        #expect(try await residue(try #require(done.runID)).isEmpty)
+
+        // act interrupted mid-run (a cancelled job): the step's shell dies, ccci's parent-death
+        // signal starts its teardown, and the job is queued again once.
+        let second = try await enqueue(2)
+        let output = harness.home.appending("act.log")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ExtraNode.script)
+        process.arguments =
+            ["exec", node.letter, "env"] + environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            + act(second, pr: 2)
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = process.standardOutput
+        try await withTaskExecutorPreference(SpawnThread.shared) { try process.run() }
+        let converging = try await poll(
+            until: {
+                guard let job = try await store.job(second), job.state == .running, let runID = job.runID,
+                    let log = await Store.artifacts(config, store: store).log(of: runID, from: 0)
+                else { return false }
+                return String(decoding: log, as: UTF8.self).contains("converge: started")
+            }, timeout: .seconds(180))
+        #expect(converging)
+        let interrupted = try #require(try await store.job(second))
+        // act itself, by its pid: the process of ours whose arguments name this job's inputs.
+        let actPID = try #require(Self.pid(of: ["act", "workflow_dispatch", "-C", ops.url.path, "job_id=\(second)"]))
+        #expect(kill(actPID, SIGINT) == 0)
+        let requeued = try await poll(
+            until: { try await store.job(second).map { $0.state == .queued && $0.attempt == 2 } ?? false },
+            timeout: .seconds(180))
+        let after = try await store.job(second)
+        #expect(requeued, "\(String(describing: after))")
+        let stopped = try #require(interrupted.runID)
+        #expect(try await store.results(runID: stopped)?.outcome == .cancelled)
+        #expect(try await residue(stopped).isEmpty)
+        _ = try await poll(until: { !process.isRunning }, timeout: .seconds(60))
+        try await store.updateJob(second) { job, _ in job.state = .cancelled }
+    }
+
+    /// The pid of a running process whose arguments contain each of `parts`.
+    static func pid(of parts: [String]) -> pid_t? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries {
+            guard let pid = pid_t(entry),
+                let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+            else { continue }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard let program = arguments.first, program.hasSuffix("act") || program.hasSuffix("/act") else { continue }
+            let line = arguments.joined(separator: " ")
+            if parts.allSatisfy({ line.contains($0) }) { return pid }
+        }
+        return nil
+    }
+}

@@ -43,6 +43,27 @@ import Glibc
         #expect(error("store = \"postgres://ccci:secret@db/ccci\"\n").contains("store_password_file"))
     }
 
+    @Test("[dispatch] names an engine, its address and what it needs; each mistake names its key")
+    func dispatch() throws {
+        #expect(try load("").dispatch.engine == .local)
+        let buildbot = try load("[dispatch]\nengine = \"buildbot\"\nurl = \"http://127.0.0.1:8010\"\n").dispatch
+        #expect(buildbot.engine == .buildbot && buildbot.scheduler == "ccci" && buildbot.builder == "ccci")
+        let forgejo = try load(
+            "[dispatch]\nengine = \"forgejo-actions\"\nurl = \"https://git.example.org\"\nrepository = \"ccci/ops\"\n"
+        ).dispatch
+        #expect(forgejo.engine == .forgejoActions && forgejo.workflow == "ccci.yml" && forgejo.ref == "main")
+        #expect(
+            error("[dispatch]\nengine = \"jenkins\"\n").contains("not one of local, buildbot, forgejo-actions, drone"))
+        #expect(error("[dispatch]\nengine = \"buildbot\"\n").contains("dispatch.url"))
+        #expect(error("[dispatch]\nengine = \"drone\"\nurl = \"http://drone\"\n").contains("dispatch.repository"))
+        #expect(
+            error("[dispatch]\nengine = \"drone\"\nurl = \"http://drone\"\nrepository = \"ops\"\n")
+                .contains("'ops' is not owner/name"))
+        let credentials = error("[dispatch]\nengine = \"buildbot\"\nurl = \"http://bot:pw@127.0.0.1:8010\"\n")
+        #expect(credentials.contains("dispatch.token_file") && !credentials.contains("pw@"))
+        #expect(error("[dispatch]\nengine = \"buildbot\"\nurl = \"http://x\"\nsecret = 1\n").contains("secret"))
+    }
+
     @Test("a [serve] table and a [retention] table are read")
     func reads() throws {
         let config = try load(

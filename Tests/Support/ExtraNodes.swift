@@ -20,7 +20,7 @@ public struct ExtraNode: Sendable {
 
     private static let started = Mutex<[ExtraNode]?>(nil)
 
-    static var script: String { TestEnvironment.repositoryRoot.appendingPathComponent("scripts/nodes").path }
+    public static var script: String { TestEnvironment.repositoryRoot.appendingPathComponent("scripts/nodes").path }
 
     /// `count` nodes, up (brought up on first use in this process).
     public static func up(_ count: Int) async throws -> [ExtraNode] {

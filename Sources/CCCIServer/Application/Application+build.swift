@@ -67,6 +67,15 @@ func buildServer(_ arguments: ServerArguments) async throws -> BuiltServer {
             BuildbotDispatcher(
                 base: config.dispatch.url ?? "", scheduler: config.dispatch.scheduler,
                 builder: config.dispatch.builder, credentials: arguments.engineToken, client: client)
+        case .forgejoActions:
+            ForgejoActionsDispatcher(
+                base: config.dispatch.url ?? "", repository: config.dispatch.repository ?? "",
+                workflow: config.dispatch.workflow, ref: config.dispatch.ref, token: arguments.engineToken,
+                client: client)
+        case .drone:
+            DroneDispatcher(
+                base: config.dispatch.url ?? "", repository: config.dispatch.repository ?? "",
+                branch: config.dispatch.ref, token: arguments.engineToken, client: client)
         }
     let running = RunningJobs(engine: engine)
     let workWakeup = Wakeup()
