@@ -18,6 +18,7 @@ struct Bench: AsyncParsableCommand {
         commandName: "ccci-bench", abstract: "Benchmarks of cc-ci on the local lab.",
         subcommands: [
             ConvergenceLatency.self, WebhookLatency.self, DashboardLoad.self, ServeAttacks.self, ClaimRate.self,
+            EngineMakespan.self,
         ])
 }
 
