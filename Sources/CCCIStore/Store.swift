@@ -33,6 +33,9 @@ public protocol CanonicalStore: Sendable {
     func canonical(_ recipe: String) async throws -> CanonicalRecord?
     /// Every canonical, by recipe.
     func canonicals() async throws -> [CanonicalRecord]
+    /// The nodes — this one or others sharing the store — whose canonical of `recipe` is healthy,
+    /// by name: where a quick run of it can go.
+    func nodesWithHealthyCanonical(of recipe: String) async throws -> [String]
     /// Swaps `recipe`'s canonical for `record` — only while it is still `expected` (same version
     /// and commit, or none), so that a canonical changed or dropped meanwhile is never overwritten
     /// blindly. Returns whether it swapped.

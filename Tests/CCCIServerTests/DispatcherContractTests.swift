@@ -34,7 +34,7 @@ import Testing
                 base: base + "/", repository: "ccci/ops", workflow: "ccci.yml", ref: "main",
                 token: SecretValue("t0ken"), client: .shared)
             var job = Self.job()
-            let handle = try await engine.dispatch(job)
+            let handle = try await engine.dispatch(job, on: "node-b")
             #expect(handle == "42")
             let dispatch = try #require(stub.received.first)
             #expect(dispatch.method == "POST")
@@ -44,7 +44,7 @@ import Testing
             #expect(body["ref"] as? String == "main" && body["return_run_info"] as? Bool == true)
             #expect(
                 body["inputs"] as? [String: String] == [
-                    "recipe": "web", "pr": "3", "ref": job.headSHA, "job_id": "17", "node": "",
+                    "recipe": "web", "pr": "3", "ref": job.headSHA, "job_id": "17", "node": "node-b",
                     "stages": "install,upgrade", "quick": "",
                 ])
             job.dispatchRef = handle
@@ -63,7 +63,7 @@ import Testing
             let good = ForgejoActionsDispatcher(
                 base: base, repository: "ccci/ops", workflow: "ccci.yml", ref: "main", token: SecretValue("good"),
                 client: .shared)
-            #expect(try await good.dispatch(Self.job()) == "")
+            #expect(try await good.dispatch(Self.job(), on: nil) == "")
             var job = Self.job()
             job.dispatchRef = ""
             try await good.cancel(job, reason: "x")
@@ -71,7 +71,7 @@ import Testing
             let bad = ForgejoActionsDispatcher(
                 base: base, repository: "ccci/ops", workflow: "ccci.yml", ref: "main", token: SecretValue("bad"),
                 client: .shared)
-            let error = await #expect(throws: DispatchError.self) { try await bad.dispatch(Self.job()) }
+            let error = await #expect(throws: DispatchError.self) { try await bad.dispatch(Self.job(), on: nil) }
             #expect(error?.description.contains("401") == true)
             #expect(error?.description.contains("[dispatch] token_file") == true)
             #expect(error?.description.contains("bad") == false, "the token is never repeated")
@@ -96,7 +96,7 @@ import Testing
                 base: base, repository: "ccci/ops", branch: "main", token: SecretValue("dr0ne"), client: .shared)
             var job = Self.job()
             job.quick = true
-            let handle = try await engine.dispatch(job)
+            let handle = try await engine.dispatch(job, on: nil)
             #expect(handle == "12")
             let create = try #require(stub.received.first)
             #expect(create.method == "POST" && create.path == "/api/repos/ccci/ops/builds")
@@ -122,7 +122,7 @@ import Testing
         defer { Task { try? await client.shutdown() } }
         let engine = DroneDispatcher(
             base: "http://127.0.0.1:1", repository: "ccci/ops", branch: "main", token: nil, client: client)
-        let error = await #expect(throws: DispatchError.self) { try await engine.dispatch(Self.job()) }
+        let error = await #expect(throws: DispatchError.self) { try await engine.dispatch(Self.job(), on: nil) }
         #expect(error?.description.contains("POST http://127.0.0.1:1/api/repos/ccci/ops/builds did not answer") == true)
         #expect(error?.description.contains("is drone up") == true)
     }

@@ -27,7 +27,7 @@ public final class BuildbotDispatcher: Dispatcher {
         self.builder = builder
     }
 
-    public func dispatch(_ job: Job) async throws -> String {
+    public func dispatch(_ job: Job, on node: String?) async throws -> String {
         let builderID = try await self.builderID()
         let result = try await rpc(
             "/api/v2/forceschedulers/\(scheduler)", method: "force",
@@ -36,7 +36,7 @@ public final class BuildbotDispatcher: Dispatcher {
                 "reason": "!testme by \(job.requester) on \(job.repository)#\(job.pr)",
                 "owner": "ccci",
                 "recipe": job.recipe, "pr": "\(job.pr)", "ref": job.headSHA, "job_id": "\(job.number)",
-                "stages": job.stages ?? "", "quick": job.quick ? "yes" : "", "node": "",
+                "stages": job.stages ?? "", "quick": job.quick ? "yes" : "", "node": node ?? "",
             ], operation: "force a build of job \(job.number)")
         // `[buildset id, {builder id: build request id}]`.
         guard let pair = result as? [Any], pair.count == 2, let requests = pair[1] as? [String: Any],

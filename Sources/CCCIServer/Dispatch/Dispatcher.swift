@@ -5,9 +5,10 @@ import CCCIStore
 public protocol Dispatcher: Sendable {
     /// The engine's name, as `[dispatch] engine` spells it.
     var name: String { get }
-    /// Hands `job` to the engine; returns the engine's handle for it (kept as the job's
-    /// ``Job/dispatchRef``, for ``cancel(_:reason:)``).
-    func dispatch(_ job: Job) async throws -> String
+    /// Hands `job` to the engine — to run on `node` when one is named (a quick run goes to a
+    /// node that holds the recipe's warm canonical), else on any — and returns the engine's
+    /// handle for it (kept as the job's ``Job/dispatchRef``, for ``cancel(_:reason:)``).
+    func dispatch(_ job: Job, on node: String?) async throws -> String
     /// Asks the engine to drop `job`: not started, it never starts; running, its step is
     /// stopped — `ccci run` gets SIGTERM (or its parent-death signal), tears down and records the
     /// job `cancelled` with the job's ``Job/cancelReason``.

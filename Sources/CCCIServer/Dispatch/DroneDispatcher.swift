@@ -7,7 +7,9 @@ import Foundation
 /// (`deploy/drone/.drone.yml`) in a repository cc-ci owns — `POST /api/repos/{namespace}/{name}/builds`
 /// with the branch and the job as parameters (each becomes the pipeline's environment, `CCCI_*`)
 /// — and cancelling is `DELETE /api/repos/{namespace}/{name}/builds/{number}`. Drone cannot be
-/// installed here: this is proven against the shapes of its API documentation.
+/// installed here: this is proven against the shapes of its API documentation. A pipeline's
+/// runner labels are fixed, so a build cannot be sent to one node: a quick run goes to any node
+/// (and fails there, saying so, when that node holds no warm canonical).
 public struct DroneDispatcher: Dispatcher {
     public var name: String { "drone" }
     let http: EngineHTTP
@@ -35,7 +37,7 @@ public struct DroneDispatcher: Dispatcher {
         ]
     }
 
-    public func dispatch(_ job: Job) async throws -> String {
+    public func dispatch(_ job: Job, on node: String?) async throws -> String {
         var components = URLComponents()
         components.path = "/api/repos/\(repository)/builds"
         components.queryItems = Self.parameters(of: job, branch: branch)

@@ -97,7 +97,9 @@ public final class EngineDispatch: Service, Sendable {
         let engine = self.engine
         let links = self.links
         do {
-            let handle = try await engine.dispatch(job)
+            // A quick run needs the recipe's warm canonical: the node that holds a healthy one.
+            let node = job.quick ? try await store.nodesWithHealthyCanonical(of: job.recipe).first : nil
+            let handle = try await engine.dispatch(job, on: node)
             try await store.updateJob(job.number) { job, queue in
                 job.dispatchRef = handle
                 job.note = nil
@@ -108,7 +110,9 @@ public final class EngineDispatch: Service, Sendable {
                         job: job.id))
             }
             replies.signal()
-            logger.info("job sent to the engine", metadata: ["engine": "\(engine.name)", "engine.ref": "\(handle)"])
+            logger.info(
+                "job sent to the engine",
+                metadata: ["engine": "\(engine.name)", "engine.ref": "\(handle)", "node": "\(node ?? "any")"])
             // Cancelled while it was being handed over: the engine drops it too.
             if let current = try? await store.job(job.number), current.cancelReason != nil {
                 try? await engine.cancel(current, reason: current.cancelReason ?? "")

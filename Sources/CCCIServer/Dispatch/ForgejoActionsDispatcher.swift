@@ -29,11 +29,12 @@ public struct ForgejoActionsDispatcher: Dispatcher {
         self.ref = ref
     }
 
-    public func dispatch(_ job: Job) async throws -> String {
+    public func dispatch(_ job: Job, on node: String?) async throws -> String {
         let request: [String: Any] = [
             "ref": ref, "return_run_info": true,
             "inputs": [
-                "recipe": job.recipe, "pr": "\(job.pr)", "ref": job.headSHA, "job_id": "\(job.number)", "node": "",
+                "recipe": job.recipe, "pr": "\(job.pr)", "ref": job.headSHA, "job_id": "\(job.number)",
+                "node": node ?? "",
                 "stages": job.stages ?? "", "quick": job.quick ? "yes" : "",
             ],
         ]

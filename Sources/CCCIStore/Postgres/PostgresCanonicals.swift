@@ -11,6 +11,18 @@ extension PostgresStore {
         }
     }
 
+    public func nodesWithHealthyCanonical(of recipe: String) async throws -> [String] {
+        let records: [(String, CanonicalRecord)] = try await session("read the canonicals from") { session in
+            try session.rows("SELECT node, record FROM canonical WHERE recipe = \(recipe) ORDER BY node").map { row in
+                (
+                    try row.makeRandomAccess()["node"].decode(String.self),
+                    try PostgresRecords.decode(CanonicalRecord.self, from: row)
+                )
+            }
+        }
+        return records.filter { $0.1.status == "healthy" }.map(\.0)
+    }
+
     public func canonicals() async throws -> [CanonicalRecord] {
         let node = self.node
         return try await session("read the canonicals from") { session in

@@ -77,6 +77,13 @@ extension SQLiteStore {
         }
     }
 
+    public func nodesWithHealthyCanonical(of recipe: String) async throws -> [String] {
+        let request = Stored<CanonicalRow>.filter(Column("recipe") == recipe)
+        return try await reading("read the canonicals from") { db in
+            try request.fetchAll(db).filter { $0.value.record.status == "healthy" }.map(\.value.node).sorted()
+        }
+    }
+
     public func canonicals() async throws -> [CanonicalRecord] {
         let request = mine().order(Column("recipe"))
         return try await reading("read the canonicals from") { db in try request.fetchAll(db).map(\.value.record) }
