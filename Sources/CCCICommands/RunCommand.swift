@@ -187,7 +187,7 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 engineJob = try await EngineJob.take(
                     jobID, store: store, node: config.node, runID: runID, recipe: recipe, pr: pr, ref: ref,
-                    links: Links(serving: config))
+                    stages: stages, quick: quick, links: Links(serving: config))
             } catch {
                 await driver.shutdown()
                 journal.discardIfEmpty()

@@ -80,4 +80,58 @@ import Testing
         #expect(engine.handed.withLock { $0.map(\.job) } == [first, appdb, quick, behind])
         #expect(try await store.job(behind)?.note == nil)
     }
+
+    @Test(
+        "an engine's step takes a job only with its head, stages and lane; a run whose job was taken over records nothing; an interrupted job that was cancelled ends cancelled, never queued again",
+        arguments: StoreKind.shared)
+    func takeAndEnd(kind: StoreKind) async throws {
+        let fixture = try await kind.fixture()
+        let store = try await fixture.open(node: "node-a")
+        let head = String(repeating: "b", count: 40)
+        let links = Links(base: "http://ci.test")
+        let inserted = try await store.transaction { queue in
+            try queue.insert(
+                Job(
+                    recipe: "web", repository: "recipes/web", pr: 1, headSHA: head, stages: "install",
+                    requester: "alice", commentID: nil))
+        }
+        let id = try #require(inserted?.number)
+        func take(ref: String?, stages: String?, quick: Bool = false, run: String) async throws -> EngineJob {
+            try await EngineJob.take(
+                id, store: store, node: "node-a", runID: run, recipe: "web", pr: 1, ref: ref, stages: stages,
+                quick: quick, links: links)
+        }
+        for (ref, stages, quick) in [
+            (nil, "install", false), ("", "install", false), (head, nil, false), (head, "install", true),
+        ] {
+            await #expect(
+                throws: EngineJob.Refusal.self, "ref \(ref ?? "none"), stages \(stages ?? "none"), quick \(quick)"
+            ) {
+                _ = try await take(ref: ref, stages: stages, quick: quick, run: "r0")
+            }
+        }
+        #expect(try await store.job(id)?.state == .queued)
+        let first = try await take(ref: String(head.prefix(10)), stages: "install", run: "r1")
+        #expect(first.job.state == .running && first.job.runID == "r1" && first.job.node == "node-a")
+
+        // Taken over meanwhile (this node looked dead) and taken again by a second run.
+        try await store.updateJob(id) { job, queue in
+            try JobPolicy.interrupt(&job, reason: "node-a was silent", in: queue, links: links)
+        }
+        let second = try await take(ref: head, stages: "install", run: "r2")
+        try await first.end(exitCode: 1, results: nil, lastError: nil)
+        let meanwhile = try #require(try await store.job(id))
+        #expect(meanwhile.state == .running && meanwhile.runID == "r2", "the first run's end changes nothing")
+
+        // A push supersedes it, then its node dies before the run records the stop.
+        try await store.updateJob(id) { job, _ in job.cancelReason = "a push made cccc the head" }
+        try await store.updateJob(id) { job, queue in
+            try JobPolicy.interrupt(&job, reason: "node-a was silent", in: queue, links: links)
+        }
+        let ended = try #require(try await store.job(id))
+        #expect(ended.state == .cancelled && ended.attempt == 2 && ended.note == "a push made cccc the head")
+        try await second.end(exitCode: 143, results: nil, lastError: nil)
+        #expect(try await store.job(id)?.state == .cancelled, "ended once")
+        withExtendedLifetime(fixture) {}
+    }
 }

@@ -101,6 +101,8 @@ public final class EngineDispatch: Service, Sendable {
             let node = job.quick ? try await store.nodesWithHealthyCanonical(of: job.recipe).first : nil
             let handle = try await engine.dispatch(job, on: node)
             try await store.updateJob(job.number) { job, queue in
+                // Cancelled while it was handed over: its end and replies are written already.
+                guard job.state == .queued else { return }
                 job.dispatchRef = handle
                 job.note = nil
                 try queue.add(
@@ -122,6 +124,7 @@ public final class EngineDispatch: Service, Sendable {
             let reason = "\(error)"
             logger.warning("the engine did not take a job; it stays queued", metadata: ["error.message": "\(reason)"])
             _ = try? await store.updateJob(job.number) { job, _ in
+                guard job.state == .queued, job.dispatchRef == nil else { return }
                 job.dispatchedAt = nil
                 job.note = "\(engine.name) did not take it (\(reason)); asked again shortly"
             }

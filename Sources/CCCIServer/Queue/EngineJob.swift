@@ -39,13 +39,19 @@ public struct EngineJob: Sendable {
     /// (the run's own arguments, which must be the job's), or throws a ``Refusal``.
     public static func take(
         _ id: Int64, store: any NodeStore, node: String, runID: String, recipe: String, pr: Int, ref: String?,
-        links: Links
+        stages: String? = nil, quick: Bool = false, links: Links
     ) async throws -> EngineJob {
-        let requested = "\(recipe)#\(pr)" + (ref.map { " at \($0)" } ?? "")
+        let requested =
+            "\(recipe)#\(pr)" + (ref.map { " at \($0)" } ?? " (no --ref)") + (stages.map { " --stages \($0)" } ?? "")
+            + (quick ? " --quick" : "")
         let taken = try await store.updateJob(id) { job, queue in
             guard job.state == .queued else { throw Refusal.notQueued(id, job.state, node: job.node) }
             let named = "\(job.recipe)#\(job.pr) at \(job.headSHA)"
-            guard job.recipe == recipe, job.pr == pr, ref.map({ job.headSHA.hasPrefix($0) }) ?? true else {
+            // The run tests what its arguments say: they must be the job's — its head by at least
+            // a short hash, its stages and its lane.
+            guard job.recipe == recipe, job.pr == pr, let ref, ref.count >= 7, job.headSHA.hasPrefix(ref),
+                (job.stages ?? "") == (stages ?? ""), job.quick == quick
+            else {
                 throw Refusal.otherPullRequest(id, expected: named, got: requested)
             }
             let running = try queue.activeJobs(repository: job.repository, recipe: job.recipe, pr: job.pr)
@@ -59,6 +65,9 @@ public struct EngineJob: Sendable {
                     targetURL: links.run(runID), sha: job.headSHA, issue: job.pr, in: job.repository, job: job.id))
         }
         guard let taken else { throw Refusal.missing(id) }
+        // At once, not a quarter lease later: a node idle for longer than the lease must not have
+        // this job taken over as a dead node's before its first renewal.
+        try? await store.renewLease(now: Date())
         return EngineJob(store: store, job: taken, links: links)
     }
 
@@ -83,7 +92,11 @@ public struct EngineJob: Sendable {
     public func end(exitCode: Int32, results: RunResults?, lastError: String?) async throws {
         let links = self.links
         let node = job.node ?? "its node"
+        let runID = job.runID
         try await store.updateJob(job.number) { job, queue in
+            // Still this run's job: one taken over meanwhile (this node seemed dead) belongs to its
+            // next attempt, which records its own end.
+            guard job.state == .running, job.runID == runID else { return }
             var outcome = JobOutcome.of(exitCode: exitCode, results: results, lastError: lastError)
             if exitCode >= 128, job.cancelReason != nil {
                 outcome = JobOutcome(state: .cancelled, exitCode: exitCode, results: results, note: job.cancelReason)

@@ -54,6 +54,13 @@ public enum JobPolicy {
         // Handed to an engine: handed again (its step on the dead node is gone).
         job.dispatchedAt = nil
         job.dispatchRef = nil
+        // Stopped by a push or an operator before it was interrupted: it ends as they asked,
+        // never queued again (a superseded head is not tested).
+        if let cancelReason = job.cancelReason {
+            let outcome = JobOutcome(state: .cancelled, exitCode: 143, results: nil, note: cancelReason)
+            try end(&job, outcome: outcome, in: queue, links: links)
+            return
+        }
         if job.attempt < maximumAttempts {
             job.state = .queued
             job.attempt += 1
