@@ -1,7 +1,9 @@
 import ArgumentParser
 import CCCICore
+import CCCIGit
 import CCCILab
 import CCCISwarm
+import CCCISystem
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -11,7 +13,7 @@ struct LabCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "Bring the local lab up or down, or show its status.",
-        subcommands: [Up.self, Status.self, Down.self, Ingress.self])
+        subcommands: [Up.self, Status.self, Down.self, Ingress.self, Images.self])
 
     struct Up: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -130,5 +132,78 @@ enum Executable {
             return URL(fileURLWithPath: path)
         }
         return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+    }
+}
+
+extension LabCommand {
+    struct Images: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Push look-alikes to the lab mirror for every image a recipe names (a path or a git URL).",
+            discussion: """
+                Reads every compose file of every release tag and of the head, maps each image through the \
+                look-alike table (docs/lab-images.md) and pushes the look-alike under the recipe's own \
+                reference, so the recipe runs unmodified with image_policy = pull. Exits 1 when an image \
+                has no look-alike (it is named).
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The recipe: a directory (a git repository or plain files) or a git URL.")
+        var recipe: String
+
+        @Option(help: "The look-alike layouts (default: Fixtures/lab-images found from the current directory).")
+        var layouts: String?
+
+        func run() async throws {
+            let config = try global.loadConfig()
+            let logger = global.makeLogger()
+            guard
+                let layoutsURL = layouts.map({ URL(fileURLWithPath: $0) })
+                    ?? FixtureRecipes.locate(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+                    .map(LookAlikeBuilder.layouts(besideFixtures:))
+            else {
+                printError("error: no Fixtures/lab-images found from here — pass --layouts")
+                throw ExitCode(2)
+            }
+            let runner = ProcessRunner()
+            let git = Git(runner: runner)
+            var directory = URL(fileURLWithPath: recipe)
+            var clone: URL?
+            if !FileManager.default.fileExists(atPath: recipe) {
+                let target = FileManager.default.temporaryDirectory.appendingPathComponent("ccci-lab-images-\(UUID())")
+                try await git.clone(recipe, to: target)
+                directory = target
+                clone = target
+            }
+            defer { if let clone { try? FileManager.default.removeItem(at: clone) } }
+            let found = try await RecipeImageScan(git: git).scan(directory)
+            for problem in found.unreadable { print("unreadable: \(problem)") }
+            var uncovered = false
+            try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
+                let lab = Lab(config: config, engine: engine, runner: runner, logger: logger)
+                var references: [ImageReference: String] = [:]
+                for image in found.images.keys.sorted() {
+                    do {
+                        references[try ImageReference(image)] = image
+                    } catch {
+                        print("invalid: \(image) — \(error)")
+                    }
+                }
+                let outcomes = try await lab.publisher(layouts: layoutsURL).publish(
+                    Array(references.keys), to: LabRegistry.mirrorHost, report: { _ in })
+                for reference in references.keys.sorted(by: { $0.description < $1.description }) {
+                    let image = references[reference]!
+                    let named = found.images[image]!.prefix(3).joined(separator: ", ")
+                    switch outcomes[reference] {
+                    case .pushed(let target)?: print("pushed      \(image) → \(target)")
+                    case .upToDate(let target)?: print("up to date  \(image) → \(target)")
+                    case .notCovered?, nil:
+                        uncovered = true
+                        print("no look-alike for \(image) (named in \(named)) — the lab cannot run it")
+                    }
+                }
+            }
+            if uncovered { throw ExitCode.failure }
+        }
     }
 }

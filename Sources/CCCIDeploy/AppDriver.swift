@@ -238,6 +238,8 @@ public struct DeployRecord: Sendable, Hashable, Codable {
     public let addedEnvKeys: [String]
     /// Secrets created for this deploy.
     public let createdSecrets: [String]
+    /// Each service's image as deployed (SPEC F-PREPULL); `app` is left for the caller to name.
+    public var images: [DeployedImage] = []
 }
 
 /// A restic snapshot of an app.

@@ -36,6 +36,11 @@ public struct Lab: Sendable {
     var watcherPIDFile: URL { directory.appendingPathComponent("ingress-watch.pid") }
     public var watcherLog: URL { directory.appendingPathComponent("ingress-watch.log") }
 
+    /// The lab's mirror and private registries.
+    public var registry: LabRegistry {
+        LabRegistry(labDirectory: directory, caCertificate: config.labCACertificate, runner: runner)
+    }
+
     /// The lab ingress client.
     public var ingress: LabIngress {
         LabIngress(
@@ -58,6 +63,7 @@ public struct Lab: Sendable {
             report("image \(spec.reference): \(built ? "built" : "up to date")")
         }
         try await ensureIngress(report: report)
+        try await registry.ensure(engine: engine, report: report)
         let restic = ResticStore(directory: config.resticDirectory, runner: runner, secrets: SecretRegistry())
         let initialised = try await restic.ensureRepository()
         report("restic: node repository \(initialised ? "initialised" : "present") at \(restic.repository.path)")
@@ -77,9 +83,68 @@ public struct Lab: Sendable {
                 report("packs: \(config.packsDirectory.path)")
             }
         }
+        if let fixtures {
+            try await ensureUpstreamRecipes(
+                fixtures.deletingLastPathComponent().appendingPathComponent("upstream"), report: report)
+            try await publishCatalogueImages(
+                layouts: LookAlikeBuilder.layouts(besideFixtures: fixtures), report: report)
+        }
         if let watcher {
             try await ensureWatcher(executable: watcher, report: report)
         }
+    }
+
+    /// Clones each real recipe (`Fixtures/upstream/<name>/repo.bundle`) into the catalogue,
+    /// unless the catalogue already holds it at the pinned commit.
+    func ensureUpstreamRecipes(_ upstream: URL, report: (String) -> Void) async throws {
+        let git = Git(runner: runner)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: upstream.path)) ?? []
+        for name in names.sorted() {
+            let bundle = upstream.appendingPathComponent("\(name)/repo.bundle")
+            guard FileManager.default.fileExists(atPath: bundle.path) else { continue }
+            let pinned =
+                try await git.run(["bundle", "list-heads", bundle.path], in: nil)
+                .split(separator: " ").first.map(String.init) ?? ""
+            let destination = config.catalogueDirectory.appendingPathComponent(name)
+            if (try? await git.commit(of: "HEAD", in: destination)) == pinned {
+                report("recipe \(name): at \(pinned.prefix(12)) (upstream, unmodified)")
+                continue
+            }
+            try? FileManager.default.removeItem(at: destination)
+            try await git.run(["clone", "--quiet", "--branch", "main", bundle.path, destination.path], in: nil)
+            report("recipe \(name): cloned at \(pinned.prefix(12)) from \(bundle.path)")
+        }
+    }
+
+    /// The publisher of look-alikes to the lab mirror.
+    public func publisher(layouts: URL) -> LookAlikePublisher {
+        let build = directory.appendingPathComponent("images")
+        return LookAlikePublisher(
+            images: LabImages(buildDirectory: build, runner: runner),
+            builder: LookAlikeBuilder(layouts: layouts, buildDirectory: build, runner: runner), runner: runner,
+            stateFile: registry.directory.appendingPathComponent("pushed.json"))
+    }
+
+    /// Pushes a look-alike to the mirror for every image any catalogue recipe names, at any of
+    /// its releases or its head, so every recipe of the catalogue can run with image_policy = pull.
+    func publishCatalogueImages(layouts: URL, report: @Sendable (String) -> Void) async throws {
+        let scan = RecipeImageScan(git: Git(runner: runner))
+        var references = Set<ImageReference>()
+        let recipes = (try? FileManager.default.contentsOfDirectory(atPath: config.catalogueDirectory.path)) ?? []
+        for recipe in recipes.sorted() {
+            let found = try await scan.scan(config.catalogueDirectory.appendingPathComponent(recipe))
+            for image in found.images.keys {
+                if let reference = try? ImageReference(image) { references.insert(reference) }
+            }
+        }
+        let outcomes = try await publisher(layouts: layouts).publish(
+            Array(references), to: LabRegistry.mirrorHost, report: report)
+        let pushed = outcomes.values.filter { if case .pushed = $0 { return true } else { return false } }.count
+        let current = outcomes.values.filter { if case .upToDate = $0 { return true } else { return false } }.count
+        let uncovered = outcomes.filter { $0.value == .notCovered }.keys.map(\.description).sorted()
+        report(
+            "mirror: \(pushed) image tags pushed, \(current) up to date"
+                + (uncovered.isEmpty ? "" : "; no look-alike for \(uncovered.joined(separator: ", "))"))
     }
 
     func ensureSwarm(report: (String) -> Void) async throws {
@@ -219,6 +284,7 @@ public struct Lab: Sendable {
         part("ingress CA", ca, config.labCACertificate.path)
         let pid = watcherPID()
         part("ingress watcher", pid != nil, pid.map { "pid \($0)" } ?? "not running")
+        for registryPart in await registry.status() { part(registryPart.name, registryPart.ok, registryPart.detail) }
         return (lines, healthy)
     }
 
@@ -233,6 +299,7 @@ public struct Lab: Sendable {
         try? FileManager.default.removeItem(at: watcherPIDFile)
         let residue = try await StackJanitor(engine: engine, ownership: .stackNamespace).remove(stack: Self.stack)
         report("ingress: removed\(residue.isEmpty ? "" : " (left: \(residue.summary))")")
+        try await registry.down(report: report)
         for spec in LabImages.all {
             _ = try await runner.run(Command("docker", ["image", "rm", "--force", spec.reference]))
             report("image \(spec.reference): removed")

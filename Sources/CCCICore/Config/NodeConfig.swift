@@ -154,6 +154,11 @@ public struct NodeConfig: Sendable, Hashable {
     public var imagePolicy: ImagePolicy
     /// `docker stack deploy --resolve-image` value.
     public var resolveImage: String
+    /// A docker-config-style file (`{"auths": …}`) with the logins of private registries
+    /// (`registry_auth`): used for pulls and passed to swarm (`--with-registry-auth`), never logged.
+    public var registryAuth: String?
+    /// How many images are pulled at once (`pull_parallelism`).
+    public var pullParallelism: Int = 4
     public var dockerSocket: String
     /// How many runs this node executes at once (SPEC F-CAPACITY).
     public var capacity: Int
@@ -296,6 +301,14 @@ public struct NodeConfig: Sendable, Hashable {
         if let value = environment["CCCI_CATALOGUE_DIR"] { config.catalogueDirectory = URL(fileURLWithPath: value) }
         if let value = environment["CCCI_NETWORK_MODE"] { config.networkMode = value }
         if let value = environment["CCCI_DOCKER_SOCKET"] { config.dockerSocket = value }
+        if let value = environment["CCCI_REGISTRY_AUTH"] { config.registryAuth = value }
+        if let value = environment["CCCI_IMAGE_POLICY"] {
+            guard let parsed = ImagePolicy(rawValue: value) else {
+                throw .invalid(
+                    file: "CCCI_IMAGE_POLICY", key: "image_policy", message: "'\(value)' is not one of local, pull")
+            }
+            config.imagePolicy = parsed
+        }
         if let value = environment["CCCI_NODE"] {
             guard Self.isValidNodeName(value) else {
                 throw .invalid(
@@ -332,7 +345,8 @@ public struct NodeConfig: Sendable, Hashable {
     /// The keys a config file may set.
     public static let keys = [
         "home", "ci_domain", "lock_dir", "lab_dir", "packs_dir", "catalogue_dir", "catalogue", "network_mode",
-        "ingress", "image_policy", "resolve_image", "docker_socket", "capacity", "run_deadline", "serve", "retention",
+        "ingress", "image_policy", "resolve_image", "registry_auth", "pull_parallelism", "docker_socket", "capacity",
+        "run_deadline", "serve", "retention",
         "warm", "mirror", "node", "store", "store_password_file", "driver", "dispatch",
     ]
 
@@ -371,6 +385,13 @@ public struct NodeConfig: Sendable, Hashable {
         if let value = try string("network_mode") { networkMode = value }
         if let value = try string("docker_socket") { dockerSocket = value }
         if let value = try string("resolve_image") { resolveImage = value }
+        if let value = try string("registry_auth") { registryAuth = value }
+        if let value = table["pull_parallelism"] {
+            guard case .int(let number) = value, (1...32).contains(number) else {
+                throw .invalid(file: file.path, key: "pull_parallelism", message: "expects an integer from 1 to 32")
+            }
+            pullParallelism = number
+        }
         if let value = try string("node") {
             guard Self.isValidNodeName(value) else {
                 throw .invalid(

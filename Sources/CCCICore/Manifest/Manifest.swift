@@ -25,6 +25,9 @@ public struct Manifest: Sendable, Hashable, Codable {
     /// Env keys (`env.<KEY>`) and secrets (`secret.<name>`) filled in at run time, each with where
     /// its value came from: `deps.<recipe>.<fact>` or `pre_deploy`. Never the values.
     public var inputs: [String: String] = [:]
+    /// Each app's services and the images they ran: digests of what was pulled, image ids
+    /// (SPEC F-PREPULL). Filled in as the apps deploy.
+    public var images: [DeployedImage] = []
 
     public init(
         meta: RecipeMeta, overlays: [String], customTests: [String], envOverrides: [String: String]
@@ -43,7 +46,7 @@ public struct Manifest: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case meta, hooks, overlays, warnings, inputs
+        case meta, hooks, overlays, warnings, inputs, images
         case customTests = "custom_tests"
         case envOverrides = "env_overrides"
     }
@@ -58,6 +61,7 @@ public struct Manifest: Sendable, Hashable, Codable {
         warnings = try container.decode([String].self, forKey: .warnings)
         // Documents written before run-time inputs existed have none.
         inputs = try container.decodeIfPresent([String: String].self, forKey: .inputs) ?? [:]
+        images = try container.decodeIfPresent([DeployedImage].self, forKey: .images) ?? []
     }
 
     /// Whether nothing is customised.

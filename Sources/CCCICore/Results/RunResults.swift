@@ -1,6 +1,6 @@
 import Foundation
 
-/// The `results.json` document of one run (SPEC F-RESULTS), schema `ccci.results/2`
+/// The `results.json` document of one run (SPEC F-RESULTS), schema `ccci.results/3`
 /// (`schemas/results.schema.json`).
 ///
 /// Stable public names: top-level `schema`, `run_id`, `recipe`, `level`, `tiers` (keyed by tier
@@ -8,7 +8,8 @@ import Foundation
 /// schema version bumped on incompatible change.
 public struct RunResults: Sendable, Hashable, Codable {
     /// `/2`: a tier's status may be `cancelled` (the run was stopped before it finished).
-    public static let schemaVersion = "ccci.results/2"
+    /// `/3`: the manifest records each service's image as deployed (`manifest.images`: digest, id).
+    public static let schemaVersion = "ccci.results/3"
 
     public var schema: String = RunResults.schemaVersion
     public var runID: String

@@ -159,7 +159,7 @@ public struct NativeDriver: AppDriver, BackupHost {
             recipeRoot: spec.checkout, recipe: spec.recipe, domain: spec.domain.name,
             extraComposeFiles: spec.packComposeFiles, existingEnv: env)
         let created = try await ensureSecrets(resolved.secrets, app: app)
-        try await prepareImages(resolved.project.images)
+        let prepared = try await prepareImages(resolved.project)
 
         let label: String
         let value: String
@@ -187,20 +187,32 @@ public struct NativeDriver: AppDriver, BackupHost {
             try AtomicFile.write(overlay, to: file)
             generated.append(file)
         }
+        if let overlay = Self.imageOverlay(prepared, project: resolved.project) {
+            let file = directory.appendingPathComponent("compose.ccci-images.yml")
+            try AtomicFile.write(overlay, to: file)
+            generated.append(file)
+        }
         let files = resolved.composeFileURLs + generated
         try await StackDeployer(
             runner: runner, resolveImage: StackDeployer.ResolveImage(rawValue: config.resolveImage) ?? .never
         )
         .deploy(
             stack: app.stack, composeFiles: files, environment: resolved.deployEnvironment,
-            workingDirectory: spec.checkout, logFile: directory.appendingPathComponent("deploy.log"), prune: prune)
+            workingDirectory: spec.checkout, logFile: directory.appendingPathComponent("deploy.log"), prune: prune,
+            registryAuth: config.registryAuth.map { URL(fileURLWithPath: $0) })
         if let ingress { try await ingress.sync() }
         logger.info(
             "deployed",
             metadata: ["app.domain": "\(spec.domain)", "deploy.label": "\(label)=\(value)", "env.added": "\(added)"])
         return DeployRecord(
             label: label, value: value, composeFiles: files.map(\.path), generatedFiles: generated.map(\.path),
-            addedEnvKeys: added, createdSecrets: created)
+            addedEnvKeys: added, createdSecrets: created,
+            images: prepared.keys.sorted().map { service in
+                let image = prepared[service]!
+                return DeployedImage(
+                    app: "", service: service, image: resolved.project.services[service]?.image ?? "",
+                    digest: image.digest, id: image.id, source: image.source, sizeBytes: image.sizeBytes)
+            })
     }
 
     /// A compose overlay that stamps the version label on every service and cc-ci's ownership
@@ -326,28 +338,39 @@ public struct NativeDriver: AppDriver, BackupHost {
             secretValues: app.secretValues.merging(applied) { _, new in new })
     }
 
+    /// The node's registry credentials (none without `registry_auth`).
+    func registryCredentials() throws -> RegistryCredentials {
+        guard let path = config.registryAuth else { return .none }
+        return try RegistryCredentials.load(URL(fileURLWithPath: path))
+    }
+
     /// Pulls every image (production) or checks that each exists locally (lab) — SPEC F-PREPULL.
-    public func prepareImages(_ images: [String]) async throws {
-        switch config.imagePolicy {
-        case .local:
-            var missing: [String] = []
-            for image in images where !(try await engine.imageExists(image)) { missing.append(image) }
-            guard missing.isEmpty else {
-                throw DriverError.missingImages(
-                    missing,
-                    hint: config.ingress == .lab
-                        ? "the lab cannot pull — build it with `scripts/lab up` or retag a local image"
-                        : "image_policy = \"local\": load or build it on this node, or set image_policy = \"pull\"")
-            }
-        case .pull:
-            for image in images {
-                do {
-                    try await engine.pullImage(image)
-                } catch {
-                    throw DriverError.pullFailed(image: image, reason: "\(error)")
-                }
-            }
+    /// Returns what each service deploys.
+    public func prepareImages(_ project: ComposeProject) async throws -> [String: ImagePreparation.Prepared] {
+        let services = project.services.compactMapValues(\.image)
+        let mirrors = config.imagePolicy == .pull ? (try await engine.info().RegistryConfig?.Mirrors ?? []) : []
+        let preparation = ImagePreparation(
+            engine: engine, policy: config.imagePolicy,
+            registry: RegistryClient(credentials: try registryCredentials(), mirrors: mirrors),
+            parallelism: config.pullParallelism,
+            localHint: config.ingress == .lab
+                ? "the lab cannot pull — build it with `scripts/lab up`, push it with `ccci lab images`, or retag a local image"
+                : "image_policy = \"local\": load or build it on this node, or set image_policy = \"pull\"")
+        return try await preparation.prepare(services)
+    }
+
+    /// A compose overlay pinning each service to the image digest that was pulled.
+    static func imageOverlay(_ prepared: [String: ImagePreparation.Prepared], project: ComposeProject) -> String? {
+        let pinned = prepared.filter { project.services[$0.key]?.image != $0.value.deployReference }
+        guard !pinned.isEmpty else { return nil }
+        var lines = [
+            "# Generated by cc-ci: each service runs the image digest pulled for this deploy.", "version: \"3.8\"",
+            "services:",
+        ]
+        for service in pinned.keys.sorted() {
+            lines += ["  \"\(service)\":", "    image: \"\(pinned[service]!.deployReference)\""]
         }
+        return lines.joined(separator: "\n") + "\n"
     }
 
     // MARK: - converge, exec

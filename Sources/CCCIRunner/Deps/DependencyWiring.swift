@@ -62,3 +62,18 @@ actor RunInputs {
         for (item, source) in inputs { record(item, from: source) }
     }
 }
+
+/// Every image the run's apps deployed, as each deploy reported it (for the manifest).
+actor DeployedImages {
+    private(set) var all: [DeployedImage] = []
+
+    /// Keeps `record`'s images under `app` (`head`, `upgrade-base`, `upgrade`), replacing what
+    /// an earlier deploy of the same app and service recorded.
+    func record(_ images: [DeployedImage], app: String) {
+        for var image in images {
+            image.app = app
+            all.removeAll { $0.app == app && $0.service == image.service }
+            all.append(image)
+        }
+    }
+}

@@ -28,6 +28,8 @@ struct PreparedRun: Sendable {
     let deployGuard: DeployGuard
     /// Where the env keys and secrets filled in at run time came from (for the manifest).
     let inputs = RunInputs()
+    /// What each app's services ran (digests, image ids).
+    let images = DeployedImages()
     let probe: HTTPSProbe
     let deployTimeout: Duration
     let packComposeFiles: [URL]

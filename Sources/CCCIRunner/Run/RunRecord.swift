@@ -99,6 +99,7 @@ extension RunCoordinator {
         for (tier, result) in decision.tiers { if let log = result.log { tierLogs[tier.rawValue] = log } }
         var manifest = prepared.manifest
         manifest.inputs = await prepared.inputs.sources
+        manifest.images = await prepared.images.all.sorted { ($0.app, $0.service) < ($1.app, $1.service) }
         return RunResults(
             runID: runID, recipe: prepared.recipe, ref: options.ref, pr: options.pr > 0 ? options.pr : nil,
             headCommit: prepared.head.commit, headVersion: prepared.head.version?.raw,

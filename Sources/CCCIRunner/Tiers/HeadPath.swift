@@ -79,9 +79,10 @@ struct HeadPath {
             app = fresh
             let (created, env) = try await steps.preDeploy(fresh, op: "install", recorder: install)
             app = created
-            _ = try await install.check("deploy") {
+            let record = try await install.check("deploy") {
                 try await steps.driver.deploy(created, mode: .chaos, envOverrides: env)
             }
+            await prepared.images.record(record.images, app: "head")
             try await steps.converge(created, recorder: install)
             if let hook = prepared.meta.preHook(for: .install) {
                 try await steps.runHook(hook, name: "pre_install hook", op: "install", app: created, recorder: install)

@@ -38,9 +38,10 @@ struct UpgradePath {
             let (baseApp, baseEnv) = try await steps.preDeploy(
                 app, op: "upgrade", recorder: upgrade, name: "pre_deploy hook (base)")
             app = baseApp
-            _ = try await upgrade.check("deploy \(base.version.raw)") {
+            let baseRecord = try await upgrade.check("deploy \(base.version.raw)") {
                 try await driver.deploy(app, mode: .pinned(base.version), envOverrides: baseEnv)
             }
+            await prepared.images.record(baseRecord.images, app: "upgrade-base")
             try await steps.converge(app, recorder: upgrade, name: "converge base")
             try await steps.health(app, recorder: upgrade, name: "base health")
             // The marker goes in through the base app, where the base keeps its data.
@@ -69,6 +70,7 @@ struct UpgradePath {
                 try await driver.deploy(
                     app, mode: .chaos, envOverrides: steps.wiring.upgradeExtraEnv.merging(env) { _, hook in hook })
             }
+            await prepared.images.record(record.images, app: "upgrade")
             if !record.addedEnvKeys.isEmpty {
                 await upgrade.note(
                     "env keys added from the head's .env.sample: \(record.addedEnvKeys.joined(separator: ", "))")

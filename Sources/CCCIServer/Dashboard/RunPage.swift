@@ -65,9 +65,24 @@ enum RunPage {
             <table><thead><tr><th>level</th><th>rung</th><th>state</th></tr></thead><tbody>\(rungs)</tbody></table></section>
             <section><h2>Tiers</h2>\(tierSections)</section>
             \(screenshot)
+            \(images(results.manifest.images))
             <section><h2>Artifacts</h2><ul>\(artifacts)</ul></section>
             <section><h2>Manifest</h2><p class="muted">What this run was configured with (secret values redacted).</p><pre>\(manifest)</pre></section>
             """)
+    }
+
+    /// Which bits each service ran: the digest pulled (or the local image id).
+    static func images(_ images: [DeployedImage]) -> HTML {
+        guard !images.isEmpty else { return .empty }
+        let rows = images.map { image -> HTML in
+            let digest: HTML = image.digest.map { "<code title=\"\($0)\">\($0.prefix(19))…</code>" } ?? "—"
+            return
+                "<tr><td>\(image.app)</td><td>\(image.service)</td><td><code>\(image.image)</code></td><td>\(digest)</td><td><code title=\"\(image.id)\">\(image.id.prefix(19))…</code></td><td>\(image.source)</td></tr>"
+        }
+        return """
+            <section><h2>Images</h2><p class="muted">What each service ran: the manifest digest pulled from the registry, and the image id.</p>
+            <table><thead><tr><th>app</th><th>service</th><th>image</th><th>digest</th><th>image id</th><th>from</th></tr></thead><tbody>\(rows)</tbody></table></section>
+            """
     }
 
     /// The manifest as JSON, redacted again here: a results document read from disk may come

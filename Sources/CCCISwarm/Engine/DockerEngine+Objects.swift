@@ -159,6 +159,18 @@ extension DockerEngine {
     }
 
     /// Whether an image reference resolves locally (`busybox` means `busybox:latest`).
+    /// An image's id, repo digests and size; `nil` when the node does not have it.
+    public func inspectImage(_ reference: String) async throws -> ImageDetails? {
+        let (status, buffer) = try await send(.GET, "/images/\(reference)/json")
+        if status.code == 404 { return nil }
+        try Self.check(status, buffer, method: .GET, path: "/images/\(reference)/json")
+        do {
+            return try JSONDecoder().decode(ImageDetails.self, from: Data(buffer: buffer))
+        } catch {
+            throw EngineError.undecodable(path: "/images/\(reference)/json", reason: String(describing: error))
+        }
+    }
+
     public func imageExists(_ reference: String) async throws -> Bool {
         let (status, buffer) = try await send(.GET, "/images/\(reference)/json")
         if status.code == 404 { return false }
@@ -168,7 +180,10 @@ extension DockerEngine {
 
     /// Pulls an image (`POST /images/create`); the engine streams progress and reports errors
     /// inside the stream, so the last `error` member is surfaced.
-    public func pullImage(_ reference: String, timeout: TimeAmount = .minutes(20)) async throws {
+    /// `registryAuth` is the `X-Registry-Auth` value for the image's registry (never logged).
+    public func pullImage(
+        _ reference: String, registryAuth: String? = nil, timeout: TimeAmount = .minutes(20)
+    ) async throws {
         var name = reference
         var tag = "latest"
         if let at = reference.firstIndex(of: "@") {
@@ -179,7 +194,8 @@ extension DockerEngine {
             tag = String(reference[reference.index(after: colon)...])
         }
         let (status, buffer) = try await send(
-            .POST, "/images/create", query: ["fromImage": name, "tag": tag], timeout: timeout)
+            .POST, "/images/create", query: ["fromImage": name, "tag": tag],
+            headers: registryAuth.map { [("X-Registry-Auth", $0)] } ?? [], timeout: timeout)
         try Self.check(status, buffer, method: .POST, path: "/images/create (\(reference))")
         for line in String(buffer: buffer).split(separator: "\n") {
             if let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(line.utf8)),

@@ -17,8 +17,13 @@ public struct EngineInfo: Decodable, Sendable {
         public let LocalNodeState: String?
         public let ControlAvailable: Bool?
     }
+    public struct Registries: Decodable, Sendable {
+        /// Docker Hub mirrors (`registry-mirrors`), as URLs.
+        public let Mirrors: [String]?
+    }
     public let ServerVersion: String?
     public let Swarm: SwarmInfo?
+    public let RegistryConfig: Registries?
     public let NCPU: Int?
 }
 
@@ -274,4 +279,23 @@ struct ExecInspect: Decodable {
 /// An engine error body.
 struct EngineMessage: Decodable {
     let message: String
+}
+
+/// What `GET /images/{name}/json` says about an image.
+public struct ImageDetails: Decodable, Sendable, Hashable {
+    /// The image id (`sha256:` of its config).
+    public let Id: String
+    /// `name@sha256:…` for each registry it was pulled from or pushed to.
+    public let RepoDigests: [String]?
+    public let RepoTags: [String]?
+    public let Size: Int64?
+
+    /// The manifest digest this image has under `familiarName` (`nginx`, `host:5000/team/app`).
+    public func repoDigest(of familiarName: String) -> String? {
+        for entry in RepoDigests ?? [] {
+            guard let at = entry.lastIndex(of: "@"), entry[..<at] == familiarName else { continue }
+            return String(entry[entry.index(after: at)...])
+        }
+        return nil
+    }
 }

@@ -28,14 +28,30 @@ public struct StackDeployer: Sendable {
     /// With `prune`, services of the stack the files do not define are removed.
     public func deploy(
         stack: String, composeFiles: [URL], environment: [String: String], workingDirectory: URL,
-        logFile: URL? = nil, prune: Bool = false
+        logFile: URL? = nil, prune: Bool = false, registryAuth: URL? = nil
     ) async throws {
         var arguments = ["stack", "deploy", "--detach=true", "--resolve-image", resolveImage.rawValue]
         if prune { arguments.append("--prune") }
+        // The node's logins go to swarm with the services, so every task can pull: the CLI reads
+        // them from `$DOCKER_CONFIG/config.json`, a private copy made for this one command.
+        var configDirectory: URL?
+        if let registryAuth {
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("ccci-docker-config-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let copy = directory.appendingPathComponent("config.json")
+            try FileManager.default.copyItem(at: registryAuth, to: copy)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: copy.path)
+            configDirectory = directory
+            arguments.append("--with-registry-auth")
+        }
+        defer { if let configDirectory { try? FileManager.default.removeItem(at: configDirectory) } }
         for file in composeFiles { arguments += ["--compose-file", file.path] }
         arguments.append(stack)
         var env: [String: String?] = [:]
         for (key, value) in environment { env[key] = value }
+        if let configDirectory { env["DOCKER_CONFIG"] = configDirectory.path }
         let command = Command(
             dockerExecutable, arguments, environment: env, workingDirectory: workingDirectory,
             output: logFile.map(Command.OutputMode.logFile) ?? .capture)
