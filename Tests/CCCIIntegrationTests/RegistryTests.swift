@@ -165,3 +165,82 @@ extension Integration {
         }
     }
 }
+
+extension Integration.Registry {
+    @Test(
+        "ccci lab images pushes a look-alike for each image a recipe names and names the ones it cannot; the postgres look-alike keeps the official conventions"
+    )
+    func labImagesAndPostgres() async throws {
+        let tag = "15-ccci-\(TestEnvironment.randomHex(6))"
+        let recipe = try TemporaryDirectory("ccci-lab-images")
+        try """
+        version: "3.8"
+        services:
+          db:
+            image: postgres:${PG_TAG}
+          admin:
+            image: adminer:4.8.1
+        """.write(to: recipe.appending("compose.yml"), atomically: true, encoding: .utf8)
+        try "PG_TAG=\(tag)\n".write(to: recipe.appending(".env.sample"), atomically: true, encoding: .utf8)
+        let runner = ProcessRunner()
+        let images = try await runner.run(
+            Command(
+                TestEnvironment.ccciExecutable.path, ["lab", "images", recipe.url.path],
+                workingDirectory: TestEnvironment.repositoryRoot))
+        #expect(images.status == 1, "\(images.output)\(images.errorOutput)")
+        #expect(
+            images.output.contains("pushed      postgres:\(tag) → \(LabRegistry.mirrorHost)/library/postgres:\(tag)"),
+            "\(images.output)")
+        #expect(
+            images.output.contains("no look-alike for adminer:4.8.1 (named in files:compose.yml)"), "\(images.output)")
+
+        // Pulled as a recipe names it, and run the way the official image is: a password from a
+        // file, a database created on first start, password logins over TCP.
+        let name = "ccci-test-pg-\(TestEnvironment.randomHex(6))"
+        let secrets = try TemporaryDirectory("ccci-pg-secret")
+        try "s3cret-\(tag)\n".write(to: secrets.appending("password"), atomically: true, encoding: .utf8)
+        func cleanUp() async {
+            _ = try? await runner.run(Command("docker", ["rm", "--force", "--volumes", name]))
+            _ = try? await runner.run(Command("docker", ["network", "rm", name]))
+            _ = try? await runner.run(Command("docker", ["image", "rm", "postgres:\(tag)"]))
+        }
+        do {
+            try await provePostgres(runner: runner, name: name, tag: tag, secrets: secrets.url)
+        } catch {
+            await cleanUp()
+            throw error
+        }
+        await cleanUp()
+    }
+
+    func provePostgres(runner: ProcessRunner, name: String, tag: String, secrets: URL) async throws {
+        try await runner.checked(Command("docker", ["pull", "--quiet", "postgres:\(tag)"]))
+        try await runner.checked(Command("docker", ["network", "create", "--label", "ccci.test=true", name]))
+        try await runner.checked(
+            Command(
+                "docker",
+                [
+                    "run", "--detach", "--name", name, "--network", name, "--label", "ccci.test=true",
+                    "--volume", "\(secrets.path):/run/secrets:ro",
+                    "--env", "POSTGRES_PASSWORD_FILE=/run/secrets/password", "--env", "POSTGRES_DB=app",
+                    "postgres:\(tag)",
+                ]))
+        // From another container, as an app would connect (inside its own container the official
+        // image trusts loopback connections, and so does the look-alike).
+        func psql(_ password: String) async throws -> CommandResult {
+            try await runner.run(
+                Command(
+                    "docker",
+                    [
+                        "run", "--rm", "--network", name, "--label", "ccci.test=true", "--env",
+                        "PGPASSWORD=\(password)", "postgres:\(tag)", "psql", "--host", name,
+                        "--username", "postgres", "--dbname", "app", "--tuples-only", "--command", "SELECT 40 + 2",
+                    ]))
+        }
+        let ready = try await poll(
+            until: { try await psql("s3cret-\(tag)").output.contains("42") }, timeout: .seconds(60))
+        #expect(ready, "the postgres look-alike never answered a password login")
+        let wrong = try await psql("wrong")
+        #expect(!wrong.succeeded && wrong.errorOutput.contains("password authentication failed"))
+    }
+}

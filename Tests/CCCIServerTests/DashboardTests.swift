@@ -108,7 +108,15 @@ import Testing
     func runPage() async throws {
         try await InProcessServer.with { server in
             let id = "20260101T000000Z-web-cccccc"
-            try await server.store.record(Self.results("web", level: 3, runID: id, startedAt: Date()))
+            var results = Self.results("web", level: 3, runID: id, startedAt: Date())
+            let digest = "sha256:" + String(repeating: "d", count: 64)
+            results.manifest.images = [
+                DeployedImage(
+                    app: "head", service: "app", image: "nginx:1.19.2\(Self.hostile)", digest: digest,
+                    id: "sha256:" + String(repeating: "e", count: 64), source: "pulled from 127.0.0.1:5443",
+                    sizeBytes: 23_480_630)
+            ]
+            try await server.store.record(results)
             let response = try await get(server, "/runs/\(id)")
             #expect(response.status == .ok)
             let page = text(response)
@@ -121,6 +129,11 @@ import Testing
             #expect(page.contains("href=\"/runs/\(id)/junit.xml\"") && page.contains("href=\"/runs/\(id)/log\""))
             #expect(!page.contains("hunter2") && !page.contains("s3cr3t-token"), "secret values never reach a page")
             #expect(page.contains("API_TOKEN") && page.contains("&lt;redacted&gt;"))
+            // Which bits each service ran: the digest pulled, the image id, where from.
+            #expect(page.contains("<section><h2>Images</h2>"))
+            #expect(page.contains("<td>head</td><td>app</td><td><code>nginx:1.19.2&lt;img src=x"))
+            #expect(page.contains("<code title=\"\(digest)\">sha256:dddddddddddd…</code>"))
+            #expect(page.contains("<td>pulled from 127.0.0.1:5443</td>"))
         }
     }
 

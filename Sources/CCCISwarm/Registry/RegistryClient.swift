@@ -3,6 +3,7 @@ import CCCICore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import NIOSSL
 
 /// Asks a registry (Docker's distribution API v2) what a reference resolves to, the way the
@@ -86,6 +87,7 @@ public struct RegistryClient: Sendable {
     public func manifest(
         of reference: ImageReference, at host: String, login: RegistryCredentials.Login?
     ) async -> Answer {
+        if let unreachable = await preflight(host) { return .unreachable(unreachable) }
         let client = makeClient(for: host)
         let answer = await manifest(of: reference, at: host, login: login, client: client)
         try? await client.shutdown()
@@ -127,6 +129,30 @@ public struct RegistryClient: Sendable {
             }
         } catch {
             return .unreachable(Self.describe(error))
+        }
+    }
+
+    /// Opens and closes a TCP connection to `host` (`name[:port]`, 443 by default): a registry
+    /// whose name does not resolve or that refuses connections is said so at once, where the HTTP
+    /// client would retry until its connect timeout. `nil` when something listens.
+    func preflight(_ host: String) async -> String? {
+        var name = host
+        var port = 443
+        if let colon = host.lastIndex(of: ":"), !host[colon...].contains("]"),
+            let number = Int(host[host.index(after: colon)...])
+        {
+            name = String(host[..<colon])
+            port = number
+        }
+        name = name.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(timeout.components.seconds))
+                .connect(host: name, port: port).get()
+            try? await channel.close()
+            return nil
+        } catch {
+            return Self.describe(error)
         }
     }
 
@@ -214,6 +240,14 @@ public struct RegistryClient: Sendable {
 
     /// A transport error in words.
     static func describe(_ error: any Error) -> String {
+        if let failure = error as? NIOConnectionError {
+            let refused = failure.connectionErrors.contains {
+                ($0.error as? IOError)?.errnoCode == ECONNREFUSED
+            }
+            if refused { return "connection refused" }
+            if failure.connectionErrors.isEmpty { return "the name does not resolve" }
+        }
+        if case ChannelError.connectTimeout = error { return "timed out" }
         let text = String(describing: error)
         if text.contains("connectTimeout") || text.contains("deadlineExceeded") { return "timed out" }
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
