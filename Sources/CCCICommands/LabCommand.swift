@@ -30,6 +30,9 @@ struct LabCommand: AsyncParsableCommand {
         @Flag(help: "Do not start the ingress watcher.")
         var noWatcher = false
 
+        @Flag(help: "No registries, real recipes or look-alikes (an extra node of scripts/nodes: local images only).")
+        var noRegistries = false
+
         func run() async throws {
             let config = try global.loadConfig()
             let logger = global.makeLogger()
@@ -42,7 +45,7 @@ struct LabCommand: AsyncParsableCommand {
             try await DockerEngine.with(socketPath: config.dockerSocket, logger: logger) { engine in
                 let lab = Lab(config: config, engine: engine, logger: logger)
                 try await lab.up(
-                    fixtures: fixturesURL, watcher: noWatcher ? nil : Executable.current,
+                    fixtures: fixturesURL, watcher: noWatcher ? nil : Executable.current, registries: !noRegistries,
                     report: { print("lab: \($0)") })
             }
         }

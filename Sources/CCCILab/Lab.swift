@@ -53,7 +53,11 @@ public struct Lab: Sendable {
     /// Brings every part up. `fixtures` is the `Fixtures/recipes` directory to materialise into
     /// the catalogue (skipped when `nil`); `watcher` is the ccci executable that runs the ingress
     /// watcher (not started when `nil`). `report` receives one line per part.
-    public func up(fixtures: URL?, watcher: URL?, report: @Sendable (String) -> Void) async throws {
+    /// `registries`: the mirror and private registries, the real recipes and the look-alikes
+    /// (an extra node of `scripts/nodes` runs without them, on the lab's local images).
+    public func up(
+        fixtures: URL?, watcher: URL?, registries: Bool = true, report: @Sendable (String) -> Void
+    ) async throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try await ensureSwarm(report: report)
         try await ensureNetwork(report: report)
@@ -63,7 +67,7 @@ public struct Lab: Sendable {
             report("image \(spec.reference): \(built ? "built" : "up to date")")
         }
         try await ensureIngress(report: report)
-        try await registry.ensure(engine: engine, report: report)
+        if registries { try await registry.ensure(engine: engine, report: report) }
         let restic = ResticStore(directory: config.resticDirectory, runner: runner, secrets: SecretRegistry())
         let initialised = try await restic.ensureRepository()
         report("restic: node repository \(initialised ? "initialised" : "present") at \(restic.repository.path)")
@@ -83,7 +87,7 @@ public struct Lab: Sendable {
                 report("packs: \(config.packsDirectory.path)")
             }
         }
-        if let fixtures {
+        if let fixtures, registries {
             try await ensureUpstreamRecipes(
                 fixtures.deletingLastPathComponent().appendingPathComponent("upstream"), report: report)
             try await publishCatalogueImages(

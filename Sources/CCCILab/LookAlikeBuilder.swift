@@ -141,12 +141,11 @@ public struct LookAlikeBuilder: Sendable {
             try await runner.checked(Command("cp", ["-a", files.path + "/.", rootfs.path + "/"]))
         }
         for mode in lines("modes.txt", of: layout) where mode.count == 2 {
-            guard let bits = Int(mode[1], radix: 8) else {
+            let path = rootfs.appendingPathComponent(String(mode[0].dropFirst())).path
+            guard let bits = Int(mode[1], radix: 8), fileManager.fileExists(atPath: path) else {
                 throw LookAlikeBuildError.badMode(name, mode.joined(separator: " "))
             }
-            try fileManager.setAttributes(
-                [.posixPermissions: bits], ofItemAtPath: rootfs.appendingPathComponent(String(mode[0].dropFirst())).path
-            )
+            try fileManager.setAttributes([.posixPermissions: bits], ofItemAtPath: path)
         }
         let tail =
             lines("Dockerfile.tail", of: layout).isEmpty
@@ -225,7 +224,9 @@ public enum LookAlikeBuildError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .noLayout(let name, let directory): return "no look-alike layout \(name) in \(directory)"
-        case .badMode(let name, let line): return "lab-images/\(name)/modes.txt: '\(line)' is not PATH OCTAL-MODE"
+        case .badMode(let name, let line):
+            return "lab-images/\(name)/modes.txt: '\(line)' is not PATH OCTAL-MODE of a file the image has "
+                + "(git keeps no empty directory: make one in Dockerfile.tail's RUN line)"
         }
     }
 }
