@@ -196,10 +196,21 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         let lease = engineJob?.keepLease(every: config.serve.nodeLease / 4)
+        var onVerdict: (@Sendable (RunResults) async -> Void)?
+        if let engineJob {
+            onVerdict = { results in
+                do {
+                    try await engineJob.verdict(results)
+                } catch {
+                    printError(
+                        "warning: job \(engineJob.job.number)'s verdict could not be recorded in the store: \(error)")
+                }
+            }
+        }
         let coordinator = RunCoordinator(
             options: options, config: config, driver: driver, reporter: reporter, store: store, lifetime: lifetime,
             secrets: secrets, journal: journal, lane: quick ? QuickRunLane(store: store) : ColdLane(),
-            epilogue: Promoter(store: store))
+            epilogue: Promoter(store: store), onVerdict: onVerdict)
         let liveLog = LiveLogKeeper.start(journal: journal, runID: runID, store: store)
         let report = await LiveStatus.run(reporter: reporter) { await coordinator.run() }
         liveLog?.cancel()

@@ -8,8 +8,8 @@ import Synchronization
 /// tried on the recipe's warm canonical, which this module owns. Before anything is locked, the
 /// recipe must have a healthy canonical; then a run slot and the warm app's lock, a dead borrower's
 /// mark settled (``BorrowMark``), the canonical checked unchanged, and the runner's quick tiers.
-/// After them, however they ended, the canonical is given back — or marked `broken`, which fails
-/// the run and has the next sweep re-seed it.
+/// After them, however they ended, and once the run's verdict is recorded, the canonical is given
+/// back — or marked `broken` (the run records why in `give_back`), and the next sweep re-seeds it.
 public final class QuickRunLane: RunLane {
     let store: (any CanonicalStore)?
     /// The canonical ``check(_:)`` found, which the work must still find under the lock.
@@ -69,17 +69,16 @@ public final class QuickRunLane: RunLane {
             on: expected, borrowMark: BorrowMark.path(recipe: run.recipe, config: run.config))
     }
 
-    public func giveBack(_ work: LaneWork, _ run: LaneRun) async -> Bool {
-        guard let problem = await run.giveBack(work) else { return true }
+    public func giveBack(_ work: LaneWork, _ run: LaneRun) async -> String? {
+        guard let problem = await run.giveBack(work) else { return nil }
         do {
             guard let store else { throw BorrowMark.StoreUnavailable() }
             try await store.markCanonical(run.recipe, status: "broken")
             try? FileManager.default.removeItem(at: BorrowMark.path(recipe: run.recipe, config: run.config))
-            await run.say("quick: \(problem) — the canonical is marked broken; the next sweep re-seeds it")
+            return "\(problem) — the canonical is marked broken; the next sweep re-seeds it"
         } catch {
             // The borrow mark stays: the next holder of the warm lock marks it.
-            await run.say("quick: \(problem) — and its record cannot be marked broken (\(error))")
+            return "\(problem) — and its record cannot be marked broken (\(error))"
         }
-        return false
     }
 }

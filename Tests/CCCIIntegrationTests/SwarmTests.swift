@@ -132,6 +132,59 @@ extension Integration {
         }
 
         @Test(
+            "the stability window starts when the tasks now up turned running: an update whose monitor outlasted stable_for has proven it, a fresh task has not"
+        )
+        func windowOverlapsTheUpdateMonitor() async throws {
+            try await TestEnvironment.withEngine { engine in
+                let work = try TemporaryDirectory("ccci-overlap")
+                let stack = TestSession.stackName("overlap")
+                func compose(_ generation: Int) -> String {
+                    """
+                    version: "3.8"
+                    services:
+                      app:
+                        image: ccci-lab/busybox:latest
+                        init: true
+                        command: ["sh", "-c", "touch /tmp/up; exec sleep 3600"]
+                        environment:
+                          - GENERATION=\(generation)
+                        healthcheck:
+                          test: ["CMD", "test", "-f", "/tmp/up"]
+                          interval: 1s
+                          timeout: 1s
+                          retries: 2
+                        deploy:
+                          endpoint_mode: dnsrr
+                          update_config:
+                            order: stop-first
+                            monitor: 4s
+
+                    """
+                }
+                let first = try InlineStack(stack, compose: compose(1), in: work.url)
+                let left = try await TestEnvironment.withStack(stack, engine: engine) {
+                    try await first.deploy()
+                    _ = try await first.waitConverged(engine: engine, timeout: .seconds(60))
+                    let window = StabilityWindow(engine: engine)
+                    // Just converged on a fresh deploy: the window is all ahead.
+                    let fresh = try await window.baseline(stack: stack)
+                    #expect(fresh.converged.timeIntervalSince(fresh.start) < 3)
+                    // An update: swarm watches the new task for its 4 s monitor before it calls
+                    // the update completed, and cc-ci counts those seconds.
+                    try await InlineStack(stack, compose: compose(2), in: work.url).deploy()
+                    _ = try await first.waitConverged(engine: engine, timeout: .seconds(60))
+                    let updated = try await window.baseline(stack: stack)
+                    #expect(
+                        updated.converged.timeIntervalSince(updated.start) >= 3,
+                        "start \(updated.start), converged \(updated.converged)")
+                    // And it holds: the same task, no container of it died or turned unhealthy.
+                    try await window.verify(updated, window: .seconds(3))
+                }
+                #expect(left.isEmpty, "\(left.summary)")
+            }
+        }
+
+        @Test(
             "a stack removed while its tasks are starting, or while a container ignores SIGTERM, leaves nothing — and nothing appears after"
         )
         func removalLeavesNothingBehind() async throws {

@@ -266,6 +266,15 @@ extension Integration {
             #expect(results.tiers["install"] == nil || results.tiers["install"]?.status == .skip)
             #expect(results.level == 0, "the ladder counts only what the quick lane proved: no fresh install")
             #expect(results.promotion?.status == .notEligible)
+            // The verdict on the head is recorded before the canonical goes back; the give-back's
+            // outcome after it.
+            #expect(results.giveBack?.state == .ok && results.giveBack?.durationSeconds != nil)
+            #expect(results.flags.contains("quick-changes-volumes-or-secrets") == false)
+            let log = try String(
+                contentsOf: harness.home.appending("runs/\(results.runID)/run.log"), encoding: .utf8)
+            let verdictAt = try #require(log.range(of: "verdict recorded (pass, level 0); giving the canonical back"))
+            let backAt = try #require(log.range(of: "quick: the canonical is 1.2.0+1.36.1 again, its data restored"))
+            #expect(verdictAt.lowerBound < backAt.lowerBound)
             let naming = try harness.config().naming()
             let cold = naming.runAppDomain(recipe: "web", pr: 0, ref: results.headCommit).name
             #expect(try await harness.leftovers([cold]).isEmpty)
@@ -295,6 +304,40 @@ extension Integration {
             try await process.exit(within: .seconds(180))
             #expect(process.terminationStatus == 143)
             try await expectGivenBack("after a stopped quick run")
+
+            // SIGTERM while the canonical is being given back: the give-back completes (bounded by
+            // its own timeouts), the verdict recorded before it stands.
+            let duringGiveBack = harness.runIDs()
+            let giving = try await harness.start(
+                ["run", "web", "--quick"], output: harness.home.appending("quick-giving.txt"))
+            defer { if giving.isRunning { kill(giving.processIdentifier, SIGKILL) } }
+            #expect(await harness.waitForLog(containing: "giving the canonical back", excluding: duringGiveBack))
+            kill(giving.processIdentifier, SIGTERM)
+            try await giving.exit(within: .seconds(180))
+            #expect(giving.terminationStatus == 0, "the verdict (pass) stands")
+            let givingRun = try #require(harness.runIDs().subtracting(duringGiveBack).first)
+            let givingResults = try JSONCoding.decoder.decode(
+                RunResults.self, from: Data(contentsOf: harness.home.appending("runs/\(givingRun)/results.json")))
+            #expect(givingResults.giveBack?.state == .ok)
+            try await expectGivenBack("after a SIGTERM during the give-back")
+
+            // A head swarm rolls back (its new task never turns healthy; failure_action: rollback):
+            // the lane never reports the rolled-back app as the head.
+            let rolled = try String(contentsOf: compose, encoding: .utf8)
+            try rolled.replacingOccurrences(
+                of: "\"http://127.0.0.1:8080/health\"]", with: "\"http://127.0.0.1:8080/no-such-page\"]"
+            )
+            .write(to: compose, atomically: true, encoding: .utf8)
+            try await git.run(
+                ["commit", "--quiet", "--no-gpg-sign", "-am", "A head swarm rolls back"], in: web.path,
+                environment: identity)
+            let rollback = try await harness.ccci(["run", "web", "--quick", "--json"])
+            #expect(rollback.status == 1)
+            let rolledBack = try harness.results(rollback)
+            #expect(rolledBack.tiers["upgrade"]?.status == .fail, "\(rolledBack.tiers["upgrade"]?.reason ?? "")")
+            #expect(rolledBack.tiers["custom"]?.status == .skip)
+            try await expectGivenBack("after a head swarm rolled back")
+            try await git.run(["reset", "--quiet", "--hard", "HEAD~1"], in: web.path)
 
             // Killed outright (SIGKILL) mid-upgrade: nothing can give the canonical back, so the
             // next holder of the warm lock finds the borrow mark and marks the record broken; a

@@ -39,6 +39,33 @@ import Testing
             ccciVersion: "test")
     }
 
+    @Test(
+        "a quick run's reply says what it proved and what it did not, suggests a cold run when volumes or secrets change, and follows the give-back"
+    )
+    func quickRun() {
+        var quick = results(level: 0)
+        quick.mode = "quick"
+        quick.giveBack = GiveBack(state: .pending)
+        var text = ReplyText.finished(job(), outcome: .of(verdict: quick), links: links)
+        #expect(text.contains("**Quick lane**: this head was tried on the warm canonical `1.2.0+1.36.1`"))
+        #expect(text.contains("It does **not** prove a fresh install"))
+        #expect(!text.contains("`!testme` for a cold run"))
+        #expect(text.contains("_The canonical is being given back._"))
+
+        quick.flags = ["quick-changes-volumes-or-secrets"]
+        quick.giveBack = GiveBack(state: .ok, durationSeconds: 10.2)
+        text = ReplyText.finished(job(), outcome: .of(exitCode: 0, results: quick, lastError: nil), links: links)
+        #expect(text.contains("This head changes the recipe's volumes or secrets"))
+        #expect(text.contains("comment `!testme` for a cold run before merging"))
+        #expect(text.contains("_The canonical was given back: `1.2.0+1.36.1` again, its data restored._"))
+
+        quick.giveBack = GiveBack(state: .failed, reason: "restore failed: <no snapshot>")
+        text = ReplyText.finished(job(), outcome: .of(exitCode: 0, results: quick, lastError: nil), links: links)
+        #expect(text.contains("**The canonical could not be given back**: restore failed: &lt;no snapshot&gt;"))
+        #expect(
+            !ReplyText.finished(job(), outcome: .of(verdict: results(level: 4)), links: links).contains("Quick lane"))
+    }
+
     @Test("the result: level, ladder, a tier table, head and base versions, links to run page, log and JUnit")
     func passed() {
         let outcome = JobOutcome.of(exitCode: 0, results: results(level: 4), lastError: nil)

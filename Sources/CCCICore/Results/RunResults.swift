@@ -43,6 +43,8 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var ccciVersion: String
     /// What became of the run for the recipe's warm canonical (enrolled recipes only).
     public var promotion: PromotionSummary?
+    /// A quick run's give-back of the canonical, recorded after the verdict (`nil`: a cold run).
+    public var giveBack: GiveBack?
 
     public init(
         runID: String, recipe: String, ref: String?, pr: Int?, headCommit: String, headVersion: String?,
@@ -79,6 +81,7 @@ public struct RunResults: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case schema, recipe, ref, pr, driver, mode, outcome, tiers, level, ladder, manifest, flags, artifacts, promotion
+        case giveBack = "give_back"
         case runID = "run_id"
         case headCommit = "head_commit"
         case headVersion = "head_version"
@@ -96,6 +99,31 @@ public struct RunResults: Sendable, Hashable, Codable {
     /// Encodes the document (pretty, sorted keys).
     public func encoded() throws -> Data {
         try JSONCoding.prettyEncoder.encode(self)
+    }
+}
+
+/// How a quick run gave the warm canonical back (SPEC F-QUICK). The run's verdict is recorded
+/// first, with the give-back `pending`; the outcome follows once the canonical runs its version
+/// again, or is marked broken.
+public struct GiveBack: Sendable, Hashable, Codable {
+    public enum State: String, Sendable, Hashable, Codable {
+        case pending, ok, failed
+    }
+
+    public var state: State
+    /// Why it failed.
+    public var reason: String?
+    public var durationSeconds: Double?
+
+    public init(state: State, reason: String? = nil, durationSeconds: Double? = nil) {
+        self.state = state
+        self.reason = reason
+        self.durationSeconds = durationSeconds.map { ($0 * 1000).rounded() / 1000 }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case state, reason
+        case durationSeconds = "duration_s"
     }
 }
 

@@ -21,10 +21,11 @@ import Foundation
 ///       `DependencySetup` and the wiring of what the dependencies offer, then `HeadPath`
 ///       (install → `ScreenshotTier` → `BackupAndRestore` → `CustomTier`) beside `UpgradePath`
 ///       — or the quick lane on the warm canonical (`CCCIWarm`'s `QuickRunLane`);
-///  3. the lane gives back what it borrowed, then `Teardown`: the evidence of a failure, then every
-///     locked app removed and verified;
+///  3. `Teardown`: the evidence of a failure, then every locked app removed and verified;
 ///  4. `RunVerdict`: outcome and level; the epilogue the command picked (``RunEpilogue``: the warm
-///     canonical's promotion); `RunRecord`: results.json, junit.xml, the store.
+///     canonical's promotion); `RunRecord`: results.json, junit.xml, the store;
+///  5. what the lane borrowed (the quick lane's canonical) goes back — after the verdict is
+///     recorded, still under the warm lock — and the give-back's outcome is recorded on the run.
 public final class RunCoordinator: Sendable {
     public let options: RunOptions
     public let config: NodeConfig
@@ -39,6 +40,9 @@ public final class RunCoordinator: Sendable {
     public let lane: any RunLane
     /// What runs after the verdict (the warm canonical's promotion).
     public let epilogue: (any RunEpilogue)?
+    /// Told the verdict of a run that still has something to give back (a quick run), as soon as
+    /// it is recorded: an engine's step replies to the pull request then.
+    public let onVerdict: (@Sendable (RunResults) async -> Void)?
     public let runID: String
     /// The run's log when the caller opened it first (to log library lines into it).
     let openedJournal: RunJournal?
@@ -49,8 +53,9 @@ public final class RunCoordinator: Sendable {
         options: RunOptions, config: NodeConfig, driver: any AppDriver, reporter: Reporter,
         store: (any RunHistory)?, lifetime: RunLifetime?, runner: ProcessRunner = ProcessRunner(),
         secrets: SecretRegistry = SecretRegistry(), journal: RunJournal? = nil, lane: any RunLane = ColdLane(),
-        epilogue: (any RunEpilogue)? = nil
+        epilogue: (any RunEpilogue)? = nil, onVerdict: (@Sendable (RunResults) async -> Void)? = nil
     ) {
+        self.onVerdict = onVerdict
         self.options = options
         self.config = config
         self.driver = driver
@@ -132,14 +137,12 @@ public final class RunCoordinator: Sendable {
         let teardown = Teardown(context: context)
         let serviceLogs = failed || stop != nil ? await teardown.collectDiagnostics(of: progress.lane.locked) : []
         let keep = options.keepOnFailure && failed && stop == nil
-        // What the lane borrowed goes back before anything else is torn down.
-        let givenBack = await lane.giveBack(
-            progress.lane, LaneRun(context: context, prepared: prepared, sink: { _, _ in }))
         let removal = await teardown.run(progress.lane.locked, keep: keep)
+        let borrowed = progress.lane.borrowedAnything
 
         let decision = RunVerdict.decide(
             concluded: concluded, requested: options.stages, stop: stop.map { RunVerdict.Stop($0) },
-            residueClean: removal.clean && givenBack, declaredNA: prepared.meta.naTiers,
+            residueClean: removal.clean, declaredNA: prepared.meta.naTiers,
             customTestsExecuted: progress.paths.map(\.customTestsExecuted).reduce(0, +), setback: progress.lane.setback)
         // After a stop the run only ends: nothing more is deployed.
         let promotion =
@@ -148,12 +151,36 @@ public final class RunCoordinator: Sendable {
         var results = await record(
             prepared, decision: decision,
             flags: (keep ? ["keep-on-failure"] : []) + (removal.clean ? [] : ["residue"])
-                + (givenBack ? [] : ["canonical-not-given-back"]),
+                + progress.paths.flatMap(\.flags),
             serviceLogs: serviceLogs, baseVersion: progress.lane.baseVersion)
         results.promotion = promotion
         let recorder = RunRecord(context: context, store: store)
-        await recorder.write(results)
-        await reporter.summary(results, runDirectory: runDirectory)
+        if borrowed {
+            // The verdict is about the head and is decided: it is recorded before the canonical
+            // goes back (a slow give-back delays no one), then the give-back's outcome after it.
+            results.giveBack = GiveBack(state: .pending)
+            await recorder.write(results)
+            await reporter.summary(results, runDirectory: runDirectory)
+            await onVerdict?(results)
+            journal.line(
+                "verdict recorded (\(results.outcome.rawValue), level \(results.level)); giving the canonical back")
+            let started = ContinuousClock.now
+            let problem = await lane.giveBack(
+                progress.lane, LaneRun(context: context, prepared: prepared, sink: { _, _ in }))
+            let seconds = (ContinuousClock.now - started).seconds
+            results.giveBack = GiveBack(
+                state: problem == nil ? .ok : .failed, reason: problem, durationSeconds: seconds)
+            if problem != nil { results.flags = (results.flags + ["canonical-not-given-back"]).sorted() }
+            await recorder.write(results)
+            let line =
+                problem.map { "quick: \($0)" }
+                ?? "quick: the canonical was given back in \(String(format: "%.1f", seconds))s"
+            journal.line(line)
+            await reporter.print([line])
+        } else {
+            await recorder.write(results)
+            await reporter.summary(results, runDirectory: runDirectory)
+        }
         cleanWorkspace()
         journal.close()
         recorder.scrubSecrets(dependencies: progress.lane.dependencies, depsFile: prepared.stateFiles.deps)

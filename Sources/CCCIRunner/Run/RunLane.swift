@@ -13,14 +13,15 @@ public protocol RunLane: Sendable {
     func check(_ run: LaneRun) async throws(RunSetupError)
     /// The lane's tiers. Returns what it got done — all of it, or as far as it got when cancelled.
     func work(_ run: LaneRun) async -> LaneWork
-    /// After the work however it ended (a stop included), before teardown: gives back what the
-    /// lane borrowed. `false`: it could not, and the run fails for it.
-    func giveBack(_ work: LaneWork, _ run: LaneRun) async -> Bool
+    /// After the work however it ended (a stop included) and after the run's verdict is
+    /// recorded: gives back what the lane borrowed. Returns why it could not, if it could not
+    /// (the lane has settled what that means for what it borrowed).
+    func giveBack(_ work: LaneWork, _ run: LaneRun) async -> String?
 }
 
 extension RunLane {
     public func check(_ run: LaneRun) async throws(RunSetupError) {}
-    public func giveBack(_ work: LaneWork, _ run: LaneRun) async -> Bool { true }
+    public func giveBack(_ work: LaneWork, _ run: LaneRun) async -> String? { nil }
 }
 
 /// A prepared run as a lane sees it: what it tests, and the tier machinery it works with.

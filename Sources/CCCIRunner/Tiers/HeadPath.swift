@@ -6,6 +6,8 @@ import Foundation
 struct PathResult: Sendable {
     var tiers: [Tier: TierResult] = [:]
     var customTestsExecuted = 0
+    /// Conditions the results' `flags` carry (`quick-changes-volumes-or-secrets`).
+    var flags: [String] = []
 
     /// Every tier of `stages` (lint aside, which runs before any lane) concluded `status` for
     /// `reason` without being tried: no app could be created, a dependency failed.

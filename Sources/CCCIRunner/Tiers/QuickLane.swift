@@ -9,9 +9,10 @@ import Foundation
 /// redeployed from its own tree and its data restored from the snapshot.
 ///
 /// Invariant: the warm app is held under its lock for the whole run, and ``giveBack(_:)`` runs
-/// after the work however it ended — a failure, SIGTERM or the deadline — before the run's
-/// verdict; a canonical that cannot be given back fails the run and is marked `broken` (the next
-/// sweep re-seeds it). The cold path's apps are never created; what is proven is the `upgrade`
+/// after the work however it ended — a failure, SIGTERM or the deadline — once the run's verdict
+/// on the head is recorded (results, store, reply), still under the lock; its outcome is recorded
+/// on the run after it (`give_back`). A canonical that cannot be given back is marked `broken`
+/// (the next sweep re-seeds it), so its record never claims what the app does not run. The cold path's apps are never created; what is proven is the `upgrade`
 /// tier (canonical version → head, its data kept) and the `custom` tier, and the ladder counts
 /// only those.
 struct QuickLane {
@@ -20,6 +21,9 @@ struct QuickLane {
     let canonical: CanonicalRecord
     /// The mark left on the canonical while it is borrowed (`CCCIWarm`'s `BorrowMark`).
     let borrowMark: URL
+
+    /// The flag of a quick run whose head adds or drops volumes or secrets.
+    static let changesVolumesOrSecrets = "quick-changes-volumes-or-secrets"
 
     var context: RunContext { steps.context }
     var prepared: PreparedRun { steps.prepared }
@@ -90,6 +94,15 @@ struct QuickLane {
             let (ready, env) = try await steps.preDeploy(
                 head, op: "upgrade", redeploy: true, recorder: upgrade, name: "pre_deploy hook (head)")
             headApp = ready
+            // What a quick run cannot prove: volumes and secrets the canonical never had.
+            let headProject = try driver.model(of: ready).project
+            if Set(headProject.volumes.keys) != Set(canonicalModel.project.volumes.keys)
+                || Set(headProject.secrets.keys) != Set(canonicalModel.project.secrets.keys)
+            {
+                result.flags.append(Self.changesVolumesOrSecrets)
+                await upgrade.note(
+                    "the head changes the recipe's volumes or secrets: only a cold run proves them on a fresh install")
+            }
             _ = try await upgrade.check("redeploy head", waitLabel: "redeploy") {
                 try await driver.deploy(
                     ready, mode: .chaos, envOverrides: steps.wiring.upgradeExtraEnv.merging(env) { _, hook in hook })

@@ -83,6 +83,14 @@ public struct EngineJob: Sendable {
         }
     }
 
+    /// Replies with the verdict of a run that still gives its canonical back (a quick run).
+    public func verdict(_ results: RunResults) async throws {
+        let links = self.links
+        try await store.updateJob(job.number) { job, queue in
+            try JobPolicy.verdict(job, results: results, in: queue, links: links)
+        }
+    }
+
     /// Records the run's end — `exitCode` as `ccci run` exits, its results, the last error it
     /// printed — and the job's replies. A job cancelled while it ran (a push superseded it)
     /// ends cancelled with that reason when the run was stopped. A run stopped by a signal nobody

@@ -14,6 +14,14 @@ public struct JobOutcome: Sendable {
 
     /// The outcome `ccci run` reports through its exit status (SPEC F-RUN: 0 pass, 1 fail,
     /// 2 usage/config, 142 deadline, 143 SIGTERM). `lastError` is the last `error:` line it printed.
+    /// The outcome a recorded verdict stands for, before its run has exited (a quick run still
+    /// giving its canonical back).
+    public static func of(verdict results: RunResults) -> JobOutcome {
+        JobOutcome(
+            state: results.outcome == .pass ? .passed : .failed, exitCode: results.exitCode, results: results,
+            note: nil)
+    }
+
     public static func of(exitCode: Int32, results: RunResults?, lastError: String?) -> JobOutcome {
         switch exitCode {
         case 0:
@@ -91,6 +99,14 @@ public enum JobPolicy {
         job.pid = nil
         job.processStart = nil
         try finish(job, outcome: outcome, in: queue, links: links)
+    }
+
+    /// The replies for a verdict recorded while the run still gives its canonical back: the pull
+    /// request hears it now; the job's end edits the comment again with the give-back's outcome.
+    public static func verdict(_ job: Job, results: RunResults, in queue: any JobQueueTransaction, links: Links) throws
+    {
+        guard job.state == .running, job.runID == results.runID, job.cancelReason == nil else { return }
+        try finish(job, outcome: .of(verdict: results), in: queue, links: links)
     }
 
     /// The replies for a job that ended: its comment (edited) and its commit status.

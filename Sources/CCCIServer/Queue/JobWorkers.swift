@@ -165,11 +165,14 @@ public final class JobWorkers: Service, Sendable {
             job.processStart = Int64(process.startTime)
         }
         running.register(job.number, process)
+        // A quick run records its verdict before it gives the canonical back: the reply goes then.
+        let verdictWatch = job.quick ? Task { await self.replyOnVerdict(job, runID: runID, launcher: launcher) } : nil
         let status = await withTaskCancellationHandler {
             await process.wait()
         } onCancel: {
             process.signal(SIGTERM)
         }
+        verdictWatch?.cancel()
         running.unregister(job.number)
         let results = launcher.results(of: runID)
         if let results { metrics.runFinished(results) }
@@ -193,6 +196,22 @@ public final class JobWorkers: Service, Sendable {
                 "run.level": "\(results.map { "\($0.level)" } ?? "none")",
             ])
         await end(job.number, outcome: outcome, logger: logger)
+    }
+
+    /// Waits for the run's recorded verdict (its results with the give-back pending) and replies
+    /// with it; the job's end edits the reply again.
+    func replyOnVerdict(_ job: Job, runID: String, launcher: RunLauncher) async {
+        let links = self.links
+        while !Task.isCancelled {
+            if let results = launcher.results(of: runID), results.giveBack?.state == .pending {
+                try? await record(job.number) { job, queue in
+                    try JobPolicy.verdict(job, results: results, in: queue, links: links)
+                }
+                replies.signal()
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
     }
 
     /// Records a job's end and its replies.

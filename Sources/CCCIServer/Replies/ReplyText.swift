@@ -111,6 +111,7 @@ public enum ReplyText {
         lines.append(versions)
         lines.append(
             "[run page](\(links.run(runID))) · [log](\(links.log(runID))) · [JUnit](\(links.junit(runID)))")
+        if results.mode == "quick" { lines += ["", quickLane(results)] }
         if results.artifacts.screenshot != nil {
             lines.append("")
             lines.append("![screenshot of \(job.recipe)](\(links.screenshot(runID)))")
@@ -122,6 +123,30 @@ public enum ReplyText {
         lines.append("")
         lines.append(footer(job))
         return lines.joined(separator: "\n")
+    }
+
+    /// What a quick run proved and did not, and what became of the canonical it borrowed.
+    static func quickLane(_ results: RunResults) -> String {
+        let base = escape(results.baseVersion ?? "its version")
+        var text =
+            "**Quick lane**: this head was tried on the warm canonical `\(base)`, upgraded in place — it proves "
+            + "the upgrade from `\(base)` with its data, and the recipe's tests. It does **not** prove a fresh "
+            + "install (first start, new volumes, new secrets): the level counts only what was proven."
+        if results.flags.contains("quick-changes-volumes-or-secrets") {
+            text +=
+                " This head changes the recipe's volumes or secrets, which only a fresh install proves: "
+                + "comment `!testme` for a cold run before merging."
+        }
+        switch results.giveBack?.state {
+        case .pending?: text += "\n\n_The canonical is being given back._"
+        case .ok?: text += "\n\n_The canonical was given back: `\(base)` again, its data restored._"
+        case .failed?:
+            text +=
+                "\n\n**The canonical could not be given back**: "
+                + escape(results.giveBack?.reason ?? "no reason recorded", limit: 300)
+        case nil: break
+        }
+        return text
     }
 
     /// The commit status a finished job leaves.

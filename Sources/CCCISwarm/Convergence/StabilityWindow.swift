@@ -12,6 +12,13 @@ import Foundation
 /// engine's event log for the window must show no container of the stack dying or turning
 /// unhealthy. The window overlaps whatever the tier does meanwhile (health over the ingress, the
 /// ready probe); only its remainder is waited for.
+///
+/// It also overlaps what swarm watched before: a rolling update completes only once its new
+/// tasks ran through the update's monitor period, and a task with a healthcheck turns `running`
+/// only once it is healthy. So the window starts when the last of the tasks now up turned
+/// `running` — those very tasks, unreplaced, no container of theirs dying or turning unhealthy
+/// since — and an update whose monitor outlasted `stable_for` has proven it already. A task still
+/// `starting` starts the window now.
 public struct StabilityWindow: Sendable {
     public let engine: DockerEngine
 
@@ -22,7 +29,10 @@ public struct StabilityWindow: Sendable {
     /// What converged: the running task of each slot, when.
     public struct Baseline: Sendable {
         public let stack: String
+        /// Where the window starts: when the last of the tasks up at convergence turned `running`.
         public let start: Date
+        /// When the baseline was taken (convergence).
+        public let converged: Date
         let clockStart: ContinuousClock.Instant
         /// Service name → the IDs of its running tasks at convergence (one-shots excluded).
         let running: [String: Set<String>]
@@ -30,16 +40,36 @@ public struct StabilityWindow: Sendable {
 
     /// Records the converged state of `stack` (call right after convergence).
     public func baseline(stack: String) async throws -> Baseline {
-        let start = Date()
-        let clockStart = ContinuousClock.now
+        let converged = Date()
+        let clock = ContinuousClock.now
         let services = try await engine.services(stack: stack)
         let tasks = try await engine.tasks(services: services.map(\.ID))
         var running: [String: Set<String>] = [:]
+        var start = Date.distantPast
         for service in services where !Self.finishes(service) {
-            running[service.name] = Set(
-                tasks.filter { $0.ServiceID == service.ID && Self.isUp($0) }.map(\.ID))
+            let up = tasks.filter { $0.ServiceID == service.ID && Self.isUp($0) }
+            running[service.name] = Set(up.map(\.ID))
+            for task in up {
+                // Still `starting` (not yet healthy), or a time cc-ci cannot read: from now.
+                let since = task.Status.State == "running" ? task.Status.Timestamp.flatMap(Self.date) : nil
+                start = max(start, since ?? converged)
+            }
         }
-        return Baseline(stack: stack, start: start, clockStart: clockStart, running: running)
+        start = start == .distantPast ? converged : min(start, converged)
+        return Baseline(
+            stack: stack, start: start, converged: converged,
+            clockStart: clock - .milliseconds(Int64(converged.timeIntervalSince(start) * 1000)), running: running)
+    }
+
+    /// An engine timestamp (`2026-12-07T03:19:16.123456789Z`, nanoseconds) as a date.
+    static func date(_ text: String) -> Date? {
+        let parts = text.split(separator: ".", maxSplits: 1)
+        let formatter = ISO8601DateFormatter()
+        guard let base = formatter.date(from: parts.count == 2 ? "\(parts[0])Z" : text) else { return nil }
+        guard parts.count == 2 else { return base }
+        let digits = parts[1].prefix { $0.isNumber }
+        guard let fraction = Double("0.\(digits)") else { return base }
+        return base.addingTimeInterval(fraction)
     }
 
     /// Waits out the rest of `window` from the baseline, then checks that nothing moved.
@@ -49,13 +79,15 @@ public struct StabilityWindow: Sendable {
         let end = Date()
         let services = try await engine.services(stack: baseline.stack)
         let finishing = Set(services.filter(Self.finishes).map(\.name))
+        let watched = Set(baseline.running.values.flatMap { $0 })
         if let event = try await firstInstability(
-            stack: baseline.stack, from: baseline.start, to: end, finishing: finishing)
+            stack: baseline.stack, from: baseline.start, to: end, finishing: finishing, tasksBefore: watched,
+            converged: baseline.converged)
         {
             throw Unstable(
                 stack: baseline.stack, window: window,
                 what:
-                    "\(event.what) \(String(format: "%.1f", event.at.timeIntervalSince(baseline.start)))s after it converged"
+                    "\(event.what) \(String(format: "%.1f", event.at.timeIntervalSince(baseline.start)))s into the window"
             )
         }
         let tasks = try await engine.tasks(services: services.map(\.ID))
@@ -93,9 +125,11 @@ public struct StabilityWindow: Sendable {
     }
 
     /// The first container of `stack` that died or turned unhealthy between `from` and `to`,
-    /// read from the engine's event log.
+    /// read from the engine's event log. Before `converged` (the part of the window swarm watched)
+    /// only the containers of `tasksBefore` count: the tasks an update replaced stop then.
     func firstInstability(
-        stack: String, from: Date, to: Date, finishing: Set<String>
+        stack: String, from: Date, to: Date, finishing: Set<String>, tasksBefore: Set<String> = [],
+        converged: Date? = nil
     ) async throws -> (what: String, at: Date)? {
         let found = Locked<(String, Date)?>(nil)
         let since = String(format: "%.3f", from.timeIntervalSince1970)
@@ -106,6 +140,11 @@ public struct StabilityWindow: Sendable {
         ) { event in
             let attributes = event.attributes
             guard attributes["com.docker.stack.namespace"] == stack else { return }
+            if let converged, event.date < converged,
+                !tasksBefore.contains(attributes["com.docker.swarm.task.id"] ?? "")
+            {
+                return
+            }
             let service = attributes["com.docker.swarm.service.name"] ?? attributes["name"] ?? "?"
             let what: String
             switch event.Action ?? "" {
