@@ -121,6 +121,46 @@ extension Integration {
         }
 
         @Test(
+            "!testme --quick: the PR hears the verdict while the canonical is still being given back, and the reply is edited once it is back"
+        )
+        func quickVerdictBeforeGiveBack() async throws {
+            try await Scenario.with { scenario in
+                let seed = try await scenario.harness.ccci(["sweep", "--recipe", "web"])
+                #expect(seed.status == 0, "\(seed.output)\(seed.errorOutput)")
+                do {
+                    let serve = try await scenario.start()
+                    #expect(try await scenario.testme(serve, "!testme --quick") == 202)
+                    let queued = try #require(try await scenario.store.jobs().first)
+                    #expect(queued.quick)
+                    // The verdict's reply, edited into the acknowledgement while the run still holds
+                    // the canonical: the job has not ended.
+                    #expect(
+                        await scenario.stub.waitUntil(timeout: .seconds(300)) {
+                            $0.comments.first?.body.contains("_The canonical is being given back._") == true
+                        })
+                    let during = try #require(try await scenario.store.job(queued.number))
+                    #expect(during.state == .running, "the reply came before the run ended")
+                    let early = try #require(scenario.stub.comments(on: "recipes/web", 1).first).body
+                    #expect(early.contains("level 0 (passed)") && early.contains("| upgrade | ✅ pass |"), "\(early)")
+                    #expect(early.contains("It does **not** prove a fresh install"))
+                    let job = try await scenario.waitForJob(queued.number) { !$0.state.isActive }
+                    #expect(job.state == .passed, "\(job.note ?? "")")
+                    #expect(
+                        await scenario.stub.waitUntil {
+                            $0.comments.first?.body.contains("_The canonical was given back: `1.2.0+1.36.1` again") == true
+                        })
+                    #expect(scenario.stub.comments(on: "recipes/web", 1).count == 1, "one comment, edited")
+                    #expect(await serve.stop() == 0)
+                } catch {
+                    _ = try? await scenario.harness.ccci(["canonical", "drop", "web"])
+                    throw error
+                }
+                let drop = try await scenario.harness.ccci(["canonical", "drop", "web"])
+                #expect(drop.status == 0, "\(drop.output)\(drop.errorOutput)")
+            }
+        }
+
+        @Test(
             "end to end: a signed !testme for web is queued, runs for real, and the PR gets the ack, the statuses and a level-5 reply"
         )
         func endToEnd() async throws {
