@@ -147,7 +147,8 @@ extension Integration {
                     #expect(job.state == .passed, "\(job.note ?? "")")
                     #expect(
                         await scenario.stub.waitUntil {
-                            $0.comments.first?.body.contains("_The canonical was given back: `1.2.0+1.36.1` again") == true
+                            $0.comments.first?.body.contains("_The canonical was given back: `1.2.0+1.36.1` again")
+                                == true
                         })
                     #expect(scenario.stub.comments(on: "recipes/web", 1).count == 1, "one comment, edited")
                     #expect(await serve.stop() == 0)

@@ -134,6 +134,25 @@ import Testing
             #expect(page.contains("<td>head</td><td>app</td><td><code>nginx:1.19.2&lt;img src=x"))
             #expect(page.contains("<code title=\"\(digest)\">sha256:dddddddddddd…</code>"))
             #expect(page.contains("<td>pulled from 127.0.0.1:5443</td>"))
+            #expect(!page.contains("<dt>canonical</dt>"), "a cold run borrowed no canonical")
+        }
+    }
+
+    @Test("a quick run's page says what became of the canonical it borrowed, its reason escaped")
+    func quickRunPage() async throws {
+        try await InProcessServer.with { server in
+            let id = "20260101T000000Z-web-dddddd"
+            var results = Self.results("web", level: 3, runID: id, startedAt: Date())
+            results.mode = "quick"
+            results.giveBack = GiveBack(state: .failed, reason: "restore said \(Self.hostile)", durationSeconds: 3)
+            try await server.store.record(results)
+            let page = text(try await get(server, "/runs/\(id)"))
+            #expect(
+                page.contains(
+                    "<dt>canonical</dt><dd><span class=\"v fail\">not given back</span>: restore said &lt;img"))
+            results.giveBack = GiveBack(state: .ok, durationSeconds: 10.25)
+            try await server.store.record(results)
+            #expect(text(try await get(server, "/runs/\(id)")).contains("<dt>canonical</dt><dd>given back in "))
         }
     }
 

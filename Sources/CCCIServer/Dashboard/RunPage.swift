@@ -60,6 +60,7 @@ enum RunPage {
             <dt>started</dt><dd><time datetime="\(Layout.iso(results.startedAt))">\(Layout.iso(results.startedAt))</time></dd>
             <dt>duration</dt><dd>\(Layout.duration(results.durationSeconds))</dd>
             <dt>exit code</dt><dd>\(results.exitCode)</dd>
+            \(giveBack(results.giveBack))
             </dl>
             <section><h2>Level ladder (\(results.ladder.version))</h2>
             <table><thead><tr><th>level</th><th>rung</th><th>state</th></tr></thead><tbody>\(rungs)</tbody></table></section>
@@ -69,6 +70,18 @@ enum RunPage {
             <section><h2>Artifacts</h2><ul>\(artifacts)</ul></section>
             <section><h2>Manifest</h2><p class="muted">What this run was configured with (secret values redacted).</p><pre>\(manifest)</pre></section>
             """)
+    }
+
+    /// What became of the canonical a quick run borrowed, after its verdict.
+    static func giveBack(_ giveBack: GiveBack?) -> HTML {
+        guard let giveBack else { return .empty }
+        let text: HTML =
+            switch giveBack.state {
+            case .pending: "being given back"
+            case .ok: "given back\(giveBack.durationSeconds.map { " in \(Layout.duration($0))" } ?? "")"
+            case .failed: "<span class=\"v fail\">not given back</span>: \(giveBack.reason ?? "")"
+            }
+        return "<dt>canonical</dt><dd>\(text)</dd>"
     }
 
     /// Which bits each service ran: the digest pulled (or the local image id).
