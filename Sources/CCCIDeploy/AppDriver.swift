@@ -47,6 +47,9 @@ public protocol AppDriver: Sendable {
 
     /// Waits until every service is settled (SPEC F-CONVERGE), bounded by `timeout`.
     func waitConverged(_ app: App, timeout: Duration) async throws -> ConvergenceState
+    /// Waits until only the current spec's tasks are up and settled — an update may still be in
+    /// swarm's monitor period (``ConvergenceState/serving``) — bounded by `timeout`.
+    func waitServing(_ app: App, timeout: Duration) async throws -> ConvergenceState
     /// Records the app's converged state, to hold it for a stability window.
     func stabilityBaseline(_ app: App) async throws -> StabilityBaseline
     /// Waits out the window from the baseline and checks the app stayed as it converged.
@@ -97,6 +100,10 @@ public protocol AppDriver: Sendable {
 }
 
 extension AppDriver {
+    public func waitServing(_ app: App, timeout: Duration) async throws -> ConvergenceState {
+        try await waitConverged(app, timeout: timeout)
+    }
+
     /// Deploys with no env overrides; `prune` as in ``deploy(_:mode:envOverrides:prune:)``.
     public func deploy(_ app: App, mode: DeployMode, prune: Bool = false) async throws -> DeployRecord {
         try await deploy(app, mode: mode, envOverrides: [:], prune: prune)

@@ -63,6 +63,9 @@ public struct ServiceConvergence: Sendable, Hashable, Codable {
     public let blockers: [String]
     /// The newest task error, if any task reported one.
     public let lastError: String?
+    /// Whether only the current spec's tasks run, settled as for convergence, though swarm may
+    /// still be watching an update through its monitor period (``converged`` waits for that too).
+    public var serving: Bool = false
 
     public init(
         name: String, desired: Int, running: Int, completed: Int, updateState: String?, taskStates: [String],
@@ -102,4 +105,8 @@ public struct ConvergenceState: Sendable, Hashable, Codable {
     public var converged: Bool { !services.isEmpty && services.allSatisfy(\.converged) }
 
     public var waitingOn: [ServiceConvergence] { services.filter { !$0.converged } }
+
+    /// Every service runs only its current spec's tasks, settled — what a test can be run
+    /// against — while an update may still be in its monitor period.
+    public var serving: Bool { !services.isEmpty && services.allSatisfy { $0.converged || $0.serving } }
 }

@@ -379,6 +379,11 @@ public struct NativeDriver: AppDriver, BackupHost {
         try await ConvergenceWaiter(engine: engine, logger: logger).wait(stack: app.stack, timeout: timeout).state
     }
 
+    public func waitServing(_ app: App, timeout: Duration) async throws -> ConvergenceState {
+        try await ConvergenceWaiter(engine: engine, logger: logger)
+            .wait(stack: app.stack, timeout: timeout, until: .serving).state
+    }
+
     /// Every service of the app carries the chaos stamp of `commit` (SPEC F-INSTALL): what runs
     /// is the code under test.
     public func verifyRunning(_ app: App, commit: String) async throws {

@@ -55,6 +55,9 @@ struct QuickLane {
         let upgrade = TierRecorder(tier: .upgrade, role: .head, journal: context.journal, reporter: context.reporter)
         var borrowed: Borrowed?
         var headApp: App?
+        // The recipe's tests, started once the head alone serves: they run while swarm watches
+        // the update through its monitor period, which the verdict still waits for.
+        var tests: Task<(TierResult, Int), Never>?
         do {
             let warmTree = context.config.warmTree(recipe: prepared.recipe)
             guard let app = driver.existingApp(Self.spec(prepared, context: context, tree: warmTree)) else {
@@ -107,6 +110,12 @@ struct QuickLane {
                 try await driver.deploy(
                     ready, mode: .chaos, envOverrides: steps.wiring.upgradeExtraEnv.merging(env) { _, hook in hook })
             }
+            if stages.contains(.custom) {
+                try await upgrade.check("head serving", waitLabel: "serving") {
+                    _ = try await driver.waitServing(ready, timeout: prepared.deployTimeout)
+                }
+                tests = Task { await CustomTier(steps: steps).run(ready) }
+            }
             try await steps.converge(ready, recorder: upgrade)
             try await steps.holdStable(ready, recorder: upgrade) {
                 try await steps.verifyHead(ready, recorder: upgrade)
@@ -122,15 +131,17 @@ struct QuickLane {
         }
         result.tiers[.upgrade] = upgrade.result()
         await sink(.upgrade, result.tiers[.upgrade]!)
+        if Task.isCancelled { tests?.cancel() }
+        let ran = await tests?.value
         guard stages.contains(.custom), !Task.isCancelled else { return (result, borrowed) }
-        guard let headApp, !upgrade.failed else {
+        guard headApp != nil, !upgrade.failed, let (custom, executed) = ran else {
+            // Tests that ran against a head swarm then rolled back, or that never started, prove nothing.
             let skipped = TierResult(
                 status: .skip, durationSeconds: 0, reason: "the canonical was not upgraded to the head")
             result.tiers[.custom] = skipped
             await sink(.custom, skipped)
             return (result, borrowed)
         }
-        let (custom, executed) = await CustomTier(steps: steps).run(headApp)
         result.customTestsExecuted = executed
         result.tiers[.custom] = custom
         await sink(.custom, custom)

@@ -105,9 +105,18 @@ public enum Convergence {
             blockers.append("\(running + completed)/\(desired) replicas settled")
         }
         let lastError = tasks.filter { !($0.Status.Err ?? "").isEmpty }.max { order($0) < order($1) }?.Status.Err
-        return ServiceConvergence(
+        var result = ServiceConvergence(
             name: service.name, desired: desired, running: running, completed: completed, updateState: updateState,
             taskStates: states, blockers: blockers, lastError: lastError)
+        // Serving: settled but for an update's monitor period, with no task of an older spec
+        // still up (a start-first update runs both for a moment; a request could reach the old).
+        let staleUp = tasks.contains { task in
+            !service.isCurrent(task) && ["running", "starting"].contains(task.Status.State)
+        }
+        result.serving =
+            updateState == "updating" && blockers == ["update updating"] && !staleUp
+            && running + completed >= desired
+        return result
     }
 
     /// The most recently *created* task of a slot is its current one. (Not the highest object

@@ -11,6 +11,12 @@ import Synchronization
 /// 500 ms, and every wait is bounded by its timeout. On timeout the error says which services
 /// were not settled, why, their last task error and their last log lines.
 public struct ConvergenceWaiter: Sendable {
+    /// What to wait for: convergence (an update's monitor period included), or only until the
+    /// current spec's tasks alone are up and settled (``ConvergenceState/serving``).
+    public enum Goal: Sendable {
+        case converged, serving
+    }
+
     public let engine: DockerEngine
     public let logger: Logger
 
@@ -45,7 +51,8 @@ public struct ConvergenceWaiter: Sendable {
     /// - Returns: the converged state and how long it took.
     @discardableResult
     public func wait(
-        stack: String, timeout: Duration, progress: (@Sendable (ConvergenceState) -> Void)? = nil
+        stack: String, timeout: Duration, until goal: Goal = .converged,
+        progress: (@Sendable (ConvergenceState) -> Void)? = nil
     ) async throws -> (state: ConvergenceState, elapsed: Duration) {
         let clock = ContinuousClock()
         let start = clock.now
@@ -91,7 +98,7 @@ public struct ConvergenceWaiter: Sendable {
             let probes = HealthcheckRuns()
             while true {
                 let (state, starting) = try await observe(stack: stack, probedHealthy: probes.passed)
-                if state.converged {
+                if state.converged || (goal == .serving && state.serving) {
                     if !probes.passed.isEmpty {
                         logger.debug(
                             "healthy before docker's first probe: cc-ci ran the healthcheck",
