@@ -135,6 +135,35 @@ import Testing
         #expect(unmarked.services[0].blockers.contains { $0.contains("previous spec") })
     }
 
+    @Test(
+        "an update in its monitor period serves once the new spec's tasks alone are up; an old task still up, or a new one starting, does not"
+    )
+    func servingDuringMonitor() throws {
+        let service = try Self.service(update: "updating", spec: Self.spec2)
+        let new = try Self.task(id: "t2", index: 12, state: "running", spec: Self.spec2)
+        let healthy = try Self.container(task: "t2", status: "Up 2 seconds (healthy)")
+        // start-first: the old task is told to shut down but still runs.
+        let overlapping = Convergence.evaluate(
+            services: [service],
+            tasks: [new, try Self.task(id: "t1", index: 13, state: "running", desired: "shutdown", created: "01")],
+            containers: [healthy])
+        #expect(!overlapping.converged && !overlapping.serving)
+        let alone = Convergence.evaluate(
+            services: [service],
+            tasks: [new, try Self.task(id: "t1", index: 14, state: "shutdown", desired: "shutdown", created: "01")],
+            containers: [healthy])
+        #expect(!alone.converged, "swarm is still watching the update")
+        #expect(alone.serving)
+        let starting = Convergence.evaluate(
+            services: [service], tasks: [try Self.task(id: "t2", index: 12, state: "starting", spec: Self.spec2)],
+            containers: [try Self.container(task: "t2", status: "Up 1 second (health: starting)")])
+        #expect(!starting.serving)
+        let rollingBack = Convergence.evaluate(
+            services: [try Self.service(update: "rollback_started", spec: Self.spec2)], tasks: [new],
+            containers: [healthy])
+        #expect(!rollingBack.serving)
+    }
+
     @Test("paused and rollback_paused updates are settled; updating and rollback_started block")
     func updateStates() throws {
         for (update, converged) in [
