@@ -83,7 +83,10 @@ public struct LabRegistry: Sendable {
             let changed = try writeConfig(instance)
             if let pid = pid(of: instance), issued || changed {
                 kill(pid, SIGTERM)
-                _ = try await poll(until: { self.pid(of: instance) == nil ? true : nil }, timeout: .seconds(10))
+                if try await poll(until: { self.pid(of: instance) == nil ? true : nil }, timeout: .seconds(10)) == nil {
+                    kill(pid, SIGKILL)
+                    _ = try await poll(until: { self.pid(of: instance) == nil ? true : nil }, timeout: .seconds(5))
+                }
             }
             if let pid = pid(of: instance) {
                 report("registry \(instance.name): running on \(instance.host) (pid \(pid))")
@@ -295,6 +298,9 @@ public struct LabRegistry: Sendable {
         for instance in Self.instances {
             if let pid = pid(of: instance) {
                 kill(pid, SIGTERM)
+                if try await poll(until: { self.pid(of: instance) == nil ? true : nil }, timeout: .seconds(10)) == nil {
+                    kill(pid, SIGKILL)
+                }
                 report("registry \(instance.name): stopped (pid \(pid))")
             }
         }

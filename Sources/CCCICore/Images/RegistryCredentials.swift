@@ -44,9 +44,8 @@ public struct RegistryCredentials: Sendable, CustomStringConvertible {
                     username: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))
             } else if let user = fields["username"]?.stringValue, let password = fields["password"]?.stringValue {
                 logins[host] = Login(username: user, password: password)
-            } else {
-                throw .malformed(file.path, "auths.\(key) has neither auth nor username and password")
             }
+            // An entry with neither (a credential helper's, an identity token's) gives no login here.
         }
         return RegistryCredentials(logins: logins, source: file.path)
     }

@@ -119,15 +119,27 @@ public struct ImagePreparation: Sendable {
                 return nil
             }).first
         else {
-            throw Self.unavailable(image: image, services: services, attempts: attempts, registry: registry)
+            let verdict = Self.unavailable(image: image, services: services, attempts: attempts, registry: registry)
+            // No registry answered cc-ci (a proxy, plain HTTP, a network only dockerd reaches):
+            // the engine may still pull it; if it cannot either, the node's failure stands.
+            let answered = attempts.contains {
+                switch $0.answer {
+                case .absent, .unauthorized: return true
+                default: return false
+                }
+            }
+            guard !answered else { throw verdict }
+            return try await pullByEngine(reference, image: image, services: services, after: verdict)
         }
-        // Pulled by the digest the registry answered, so the bits are the ones resolved; the tag
-        // is pulled too (same manifest: no data moves) so `docker image ls` shows it as written.
+        // Pulled by the digest the registry answered, so the bits are the ones resolved, and
+        // tagged as written (no second manifest fetch) so `docker image ls` shows it so.
         let auth = registry.credentials.engineHeader(for: reference.registry)
         let byDigest = "\(reference.familiarName)@\(digest)"
         do {
             try await engine.pullImage(byDigest, registryAuth: auth)
-            if reference.digest == nil { try await engine.pullImage(reference.description, registryAuth: auth) }
+            if let tag = reference.tag, reference.digest == nil {
+                try await engine.tagImage(byDigest, repository: reference.familiarName, tag: tag)
+            }
         } catch {
             throw ImageUnavailable(
                 image: image, services: services, fault: .node,
@@ -141,6 +153,30 @@ public struct ImagePreparation: Sendable {
         return Prepared(
             deployReference: reference.pinned(to: digest), digest: digest, id: details.Id,
             source: "pulled from \(registryHost)", sizeBytes: details.Size)
+    }
+
+    /// The engine's own pull, when no registry answered cc-ci's resolution.
+    func pullByEngine(
+        _ reference: ImageReference, image: String, services: [String], after verdict: ImageUnavailable
+    ) async throws -> Prepared {
+        do {
+            try await engine.pullImage(
+                reference.description, registryAuth: registry.credentials.engineHeader(for: reference.registry))
+        } catch {
+            throw ImageUnavailable(
+                image: image, services: services, fault: .node,
+                detail: "\(verdict.detail); the engine's own pull failed too: \(error)")
+        }
+        guard let details = try await engine.inspectImage(reference.description),
+            let digest = reference.digest ?? details.repoDigest(of: reference.familiarName)
+        else {
+            throw ImageUnavailable(
+                image: image, services: services, fault: .node,
+                detail: "\(verdict.detail); the engine pulled it but names no digest for it")
+        }
+        return Prepared(
+            deployReference: reference.pinned(to: digest), digest: digest, id: details.Id,
+            source: "pulled by the engine (cc-ci reached no registry)", sizeBytes: details.Size)
     }
 
     /// Whose fault a failed resolution is, from every registry's answer.

@@ -340,7 +340,7 @@ public struct NativeDriver: AppDriver, BackupHost {
 
     /// The node's registry credentials (none without `registry_auth`).
     func registryCredentials() throws -> RegistryCredentials {
-        guard let path = config.registryAuth else { return .none }
+        guard config.imagePolicy == .pull, let path = config.registryAuth else { return .none }
         return try RegistryCredentials.load(URL(fileURLWithPath: path))
     }
 

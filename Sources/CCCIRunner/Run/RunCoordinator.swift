@@ -158,10 +158,13 @@ public final class RunCoordinator: Sendable {
         if borrowed {
             // The verdict is about the head and is decided: it is recorded before the canonical
             // goes back (a slow give-back delays no one), then the give-back's outcome after it.
+            // A stopped run has no verdict to tell first: it says so once, at its end.
             results.giveBack = GiveBack(state: .pending)
-            await recorder.write(results)
-            await reporter.summary(results, runDirectory: runDirectory)
-            await onVerdict?(results)
+            if stop == nil {
+                await recorder.write(results)
+                await reporter.summary(results, runDirectory: runDirectory)
+                await onVerdict?(results)
+            }
             journal.line(
                 "verdict recorded (\(results.outcome.rawValue), level \(results.level)); giving the canonical back")
             let started = ContinuousClock.now
@@ -177,6 +180,7 @@ public final class RunCoordinator: Sendable {
                 ?? "quick: the canonical was given back in \(String(format: "%.1f", seconds))s"
             journal.line(line)
             await reporter.print([line])
+            if stop != nil { await reporter.summary(results, runDirectory: runDirectory) }
         } else {
             await recorder.write(results)
             await reporter.summary(results, runDirectory: runDirectory)

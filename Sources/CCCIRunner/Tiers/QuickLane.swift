@@ -106,10 +106,11 @@ struct QuickLane {
                 await upgrade.note(
                     "the head changes the recipe's volumes or secrets: only a cold run proves them on a fresh install")
             }
-            _ = try await upgrade.check("redeploy head", waitLabel: "redeploy") {
+            let record = try await upgrade.check("redeploy head", waitLabel: "redeploy") {
                 try await driver.deploy(
                     ready, mode: .chaos, envOverrides: steps.wiring.upgradeExtraEnv.merging(env) { _, hook in hook })
             }
+            await prepared.images.record(record.images, app: "upgrade")
             if stages.contains(.custom) {
                 try await upgrade.check("head serving", waitLabel: "serving") {
                     _ = try await driver.waitServing(ready, timeout: prepared.deployTimeout)
@@ -131,8 +132,14 @@ struct QuickLane {
         }
         result.tiers[.upgrade] = upgrade.result()
         await sink(.upgrade, result.tiers[.upgrade]!)
-        if Task.isCancelled { tests?.cancel() }
-        let ran = await tests?.value
+        // Tests of a head that did not hold prove nothing: they stop, as they do on a stop.
+        if upgrade.failed || Task.isCancelled { tests?.cancel() }
+        let running = tests
+        let ran = await withTaskCancellationHandler {
+            await running?.value
+        } onCancel: {
+            running?.cancel()
+        }
         guard stages.contains(.custom), !Task.isCancelled else { return (result, borrowed) }
         guard headApp != nil, !upgrade.failed, let (custom, executed) = ran else {
             // Tests that ran against a head swarm then rolled back, or that never started, prove nothing.

@@ -55,7 +55,9 @@ public struct StabilityWindow: Sendable {
                 start = max(start, since ?? converged)
             }
         }
-        start = start == .distantPast ? converged : min(start, converged)
+        // Never before the engine's recent event log (a task up for days was watched by no one
+        // here), and never after convergence (a clock ahead of ours).
+        start = start == .distantPast ? converged : min(max(start, converged.addingTimeInterval(-300)), converged)
         return Baseline(
             stack: stack, start: start, converged: converged,
             clockStart: clock - .milliseconds(Int64(converged.timeIntervalSince(start) * 1000)), running: running)

@@ -159,6 +159,11 @@ extension DockerEngine {
     }
 
     /// Whether an image reference resolves locally (`busybox` means `busybox:latest`).
+    /// Tags image `source` (a name, `name@digest` or id) as `repository:tag` (`POST /images/{name}/tag`).
+    public func tagImage(_ source: String, repository: String, tag: String) async throws {
+        try await perform(.POST, "/images/\(source)/tag", query: ["repo": repository, "tag": tag])
+    }
+
     /// An image's id, repo digests and size; `nil` when the node does not have it.
     public func inspectImage(_ reference: String) async throws -> ImageDetails? {
         let (status, buffer) = try await send(.GET, "/images/\(reference)/json")

@@ -109,6 +109,12 @@ public struct RegistryClient: Sendable {
                 }
                 response = try await get(url, client: client, authorization: authorization)
                 if response.status == 401 || response.status == 403 {
+                    // An anonymous token that may not read the repository: Docker Hub's answer for
+                    // a repository that does not exist as for a private one.
+                    if login == nil, authorization.hasPrefix("Bearer ") {
+                        let (code, message) = Self.registryError(response.body, fallback: "DENIED")
+                        return .absent(code: code, message: "\(message) (no such repository, or a private one)")
+                    }
                     return Self.refusal(response, hadCredentials: login != nil)
                 }
             }

@@ -35,18 +35,18 @@ public struct StackDeployer: Sendable {
         // The node's logins go to swarm with the services, so every task can pull: the CLI reads
         // them from `$DOCKER_CONFIG/config.json`, a private copy made for this one command.
         var configDirectory: URL?
+        defer { if let configDirectory { try? FileManager.default.removeItem(at: configDirectory) } }
         if let registryAuth {
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("ccci-docker-config-\(UUID().uuidString)")
             try FileManager.default.createDirectory(
                 at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            configDirectory = directory
             let copy = directory.appendingPathComponent("config.json")
             try FileManager.default.copyItem(at: registryAuth, to: copy)
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: copy.path)
-            configDirectory = directory
             arguments.append("--with-registry-auth")
         }
-        defer { if let configDirectory { try? FileManager.default.removeItem(at: configDirectory) } }
         for file in composeFiles { arguments += ["--compose-file", file.path] }
         arguments.append(stack)
         var env: [String: String?] = [:]

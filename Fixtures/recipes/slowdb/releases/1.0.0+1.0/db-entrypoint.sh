@@ -13,6 +13,10 @@ if [ ! -f "$data/.initialised" ]; then
   echo "slowdb: initialised at schema 1"
 fi
 current=$(cat "$data/schema")
+if [ "$current" -gt "$SLOWDB_SCHEMA" ]; then
+  echo "slowdb: the data is at schema $current, newer than this release's $SLOWDB_SCHEMA — refusing to start" >&2
+  exit 1
+fi
 while [ "$current" -lt "$SLOWDB_SCHEMA" ]; do
   next=$((current + 1))
   echo "slowdb: migrating schema $current → $next"
