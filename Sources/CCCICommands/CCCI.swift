@@ -112,7 +112,7 @@ public enum LoggingSetup {
     }
 }
 
-/// Prints to stderr.
+/// Prints to stderr (dropped when nothing reads it any more: never a crash).
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    StandardError.line(text)
 }

@@ -390,6 +390,31 @@ extension Integration {
             #expect(reasons.contains("SIGTERM"))
         }
 
+        @Test(
+            "a run whose output nobody reads any more (its engine's worker died) still reports by its exit code: an error exits 2, SIGTERM tears down and exits 143 — never a crash"
+        )
+        func outputGone() async throws {
+            let harness = try RunHarness()
+            try await harness.add("web")
+            let unknown = try await harness.startWithoutReader(["run", "no-such-recipe"])
+            defer { if unknown.isRunning { kill(unknown.processIdentifier, SIGKILL) } }
+            try await unknown.exit(within: .seconds(60))
+            #expect(unknown.terminationReason == .exit && unknown.terminationStatus == 2)
+
+            let run = try await harness.startWithoutReader(["run", "web", "--stages", "install"])
+            defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+            #expect(await harness.waitForLog(containing: "[install] converge: started"))
+            kill(run.processIdentifier, SIGTERM)
+            try await run.exit(within: .seconds(180))
+            #expect(run.terminationReason == .exit && run.terminationStatus == 143)
+            let results = try #require(try harness.allResults().first)
+            #expect(results.outcome == .cancelled)
+            try await TestEnvironment.withEngine { engine in
+                let left = try await harness.residue(results.appDomain, engine: engine)
+                #expect(left.isEmpty, "\(left.summary)")
+            }
+        }
+
         @Test("SIGKILL leaves nothing for long: the janitor ends the run's test processes and records it interrupted")
         func killedRunFinishedByJanitor() async throws {
             let packs = try TestPacks()

@@ -95,6 +95,24 @@ public struct RunHarness: Sendable {
     /// Starts `ccci <arguments>` in the background, forked on the spawn thread (see ``ccci(_:extra:)``),
     /// its output in `output` (the caller kills it by pid if the test ends first).
     public func start(_ arguments: [String], output: URL, extra: [String: String] = [:]) async throws -> Process {
+        let handle = try { () throws -> FileHandle in
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            return try FileHandle(forWritingTo: output)
+        }()
+        return try await start(arguments, writingTo: handle, extra: extra)
+    }
+
+    /// Starts `ccci` with its stdout and stderr on a pipe nobody reads any more — as a CI
+    /// engine's worker that died leaves its step: every write fails with `EPIPE`.
+    public func startWithoutReader(_ arguments: [String], extra: [String: String] = [:]) async throws -> Process {
+        let pipe = Pipe()
+        let process = try await start(arguments, writingTo: pipe.fileHandleForWriting, extra: extra)
+        try pipe.fileHandleForReading.close()
+        try pipe.fileHandleForWriting.close()
+        return process
+    }
+
+    func start(_ arguments: [String], writingTo output: FileHandle, extra: [String: String]) async throws -> Process {
         let process = Process()
         process.executableURL = TestEnvironment.ccciExecutable
         process.arguments = arguments
@@ -104,9 +122,8 @@ public struct RunHarness: Sendable {
         }
         for (key, value) in extra { environment[key] = value }
         process.environment = environment
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = process.standardOutput
+        process.standardOutput = output
+        process.standardError = output
         try await withTaskExecutorPreference(SpawnThread.shared) { try process.run() }
         return process
     }

@@ -51,7 +51,7 @@ struct RunRecord {
         do {
             try await store.keep(files: files, of: context.runID)
         } catch {
-            FileHandle.standardError.write(Data("warning: the run's files are not kept in the store: \(error)\n".utf8))
+            StandardError.line("warning: the run's files are not kept in the store: \(error)")
         }
     }
 
