@@ -262,7 +262,7 @@ orphan=$(cat "$work/slow.pid" 2>/dev/null || echo 0)
 try 7 0 'janitor after a SIGKILLed run' -- "$ccci" janitor
 sleep 0.5
 alive "$orphan" && { echo "!! the killed run's test process $orphan survived the janitor"; wrong=$((wrong + 1)); kill -KILL "$orphan"; }
-"$ccci" results --limit 1 | grep -q interrupted || { echo "!! the killed run is not recorded as interrupted"; wrong=$((wrong + 1)); }
+[[ "$("$ccci" results --limit 1)" == *interrupted* ]] || { echo "!! the killed run is not recorded as interrupted"; wrong=$((wrong + 1)); }
 nopack
 
 # 8. meta check gaps.
