@@ -1,5 +1,6 @@
 import ArgumentParser
 import CCCICore
+import CCCILint
 import CCCIRunner
 import Foundation
 
@@ -19,6 +20,13 @@ struct MetaCommand: AsyncParsableCommand {
 
         @Argument(help: "Pack directories (later packs override earlier ones, as in a run).")
         var packs: [String]
+
+        @Option(
+            help: ArgumentHelp(
+                "A checkout of the recipe: also hold `[na]` against it — a tier it gives nothing to run that "
+                    + "`[na]` does not declare (a possible coverage gap), a declaration it outgrew (stale).",
+                valueName: "dir"))
+        var recipe: String?
 
         func run() async throws {
             var directories: [URL] = []
@@ -58,9 +66,36 @@ struct MetaCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             for warning in meta.warnings { print("warning: \(warning)") }
+            if let recipe {
+                try await coverage(of: meta, recipe: recipe, packs: directories)
+            }
             let manifest = Manifest(meta: meta, overlays: [], customTests: [], envOverrides: [:])
             manifest.renderLines().forEach { print($0) }
             print("ok: \(packs.joined(separator: ", "))")
+        }
+
+        /// `[na]` held against the recipe at `path`: notes and warnings, before any deploy.
+        func coverage(of meta: RecipeMeta, recipe path: String, packs: [URL]) async throws {
+            let root = URL(fileURLWithPath: path).standardizedFileURL
+            let snapshot: RecipeSnapshot
+            do {
+                snapshot = try await RecipeSnapshot.read(checkout: root)
+            } catch {
+                printError("error: --recipe \(path): \(error)")
+                throw ExitCode(2)
+            }
+            let recipeTests = root.appendingPathComponent("tests")
+            let tests = TestDiscovery.discover(
+                packs: [("recipe", recipeTests)] + packs.map { ($0.lastPathComponent, $0) })
+            let notApplicable = Applicability.notApplicable(
+                snapshot, hasTests: !tests.isEmpty, backupCapable: meta.backupCapable)
+            let (notes, warnings) = Applicability.findings(
+                notApplicable, declared: meta.naReasons, source: meta.naSource)
+            if snapshot.tags == nil {
+                print("note: \(path) is not a git repository: its releases (the upgrade tier) were not checked")
+            }
+            for note in notes { print("note: \(note)") }
+            for warning in warnings { print("warning: \(warning)") }
         }
 
         /// Dependencies that are not recipes of this node's catalogue.

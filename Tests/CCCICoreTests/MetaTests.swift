@@ -288,6 +288,44 @@ func metaProblems(_ packs: [Pack]) -> [MetaProblem] {
         #expect(problems.first?.message.contains("upgrade_base_version") == true)
     }
 
+    @Test("[na] takes a reason per tier; the old na_tiers list is still read, with a warning saying how to write reasons")
+    func declaredNA() throws {
+        let pack = try Pack(
+            "deploy_timeout = \"5m\"\n\n[na]\nupgrade = \"first release: nothing to upgrade from\"\ncustom = \" no tests yet \"\n")
+        let meta = try MetaLoader.load(packDirectories: [pack.url])
+        #expect(meta.naReasons == [.upgrade: "first release: nothing to upgrade from", .custom: "no tests yet"])
+        #expect(meta.naTiers == [.upgrade, .custom])
+        #expect(meta.naSource == pack.file)
+        #expect(meta.warnings.isEmpty)
+
+        let legacy = try Pack("na_tiers = [\"backup\", \"restore\"]\n")
+        let old = try MetaLoader.load(packDirectories: [legacy.url])
+        #expect(old.naReasons == [.backup: "", .restore: ""])
+        #expect(old.warnings.count == 1)
+        #expect(
+            old.warnings.first?.contains("`na_tiers` is deprecated — write a `[na]` table with the reason for each tier")
+                == true, "\(old.warnings)")
+        #expect(old.warnings.first?.contains("`backup = \"why it does not apply\"`") == true)
+
+        for (toml, expected) in [
+            ("[na]\nbackup = \"  \"\n", "`na.backup` is empty — say why the tier does not apply"),
+            ("[na]\nbakup = \"x\"\n", "did you mean `backup`"),
+            ("[na]\nbackup = true\n", "`na.backup` must be the reason as a string, found a boolean"),
+            ("[na]\nbackup = \"x\"\ndeploy_timeout = \"5m\"\n", "keys after a `[na]` table belong to it"),
+            ("[na]\ninstall = \"x\"\n", "every recipe must install"),
+            ("[na]\nscreenshot = \"x\"\n", "L5"),
+            ("backup_retries = 9\n", "between 0 (never again) and 5"),
+            ("backup_retries = \"two\"\n", "`backup_retries` expects a whole number"),
+        ] {
+            let problems = metaProblems([try Pack(toml)])
+            #expect(problems.contains { $0.message.contains(expected) }, "\(toml): \(problems)")
+        }
+        let never = try Pack("backup_retries = 0\n")
+        #expect(try MetaLoader.load(packDirectories: [never.url]).backupRetries == 0)
+        let defaults = try Pack(nil)
+        #expect(try MetaLoader.load(packDirectories: [defaults.url]).backupRetries == 2)
+    }
+
     @Test("an unknown tier in na_tiers is a problem with a suggestion")
     func badTier() throws {
         let pack = try Pack("na_tiers = [\"bakup\"]\n")
@@ -438,7 +476,7 @@ func metaProblems(_ packs: [Pack]) -> [MetaProblem] {
         let names = Set(MetaKey.allCases.map(\.rawValue))
         for name in [
             "deploy_timeout", "extra_env", "upgrade_extra_env", "health_statuses", "health_path", "ready_probe",
-            "backup_capable", "backup_verify", "na_tiers", "screenshot", "dependencies", "warm_canonical",
+            "backup_capable", "backup_verify", "na", "na_tiers", "backup_retries", "screenshot", "dependencies", "warm_canonical",
             "upgrade_base_version", "compose_overlay", "pre_install", "pre_upgrade", "pre_backup", "pre_restore",
         ] {
             #expect(names.contains(name), "\(name)")

@@ -45,7 +45,7 @@ extension Integration {
                 #expect(await prepared.deployGuard.total == 2, "the guard counted both attempts")
                 let decision = RunVerdict.decide(
                     concluded: second.tiers, requested: [.install], stop: nil, residueClean: true,
-                    declaredNA: [], customTestsExecuted: 0)
+                    declaredNA: [:], customTestsExecuted: 0)
                 #expect(decision.outcome == .fail)
                 let removal = await Teardown(context: context).run(
                     [LockedDomain(domain: prepared.headDomain, label: "head app", dependency: nil)], keep: false)

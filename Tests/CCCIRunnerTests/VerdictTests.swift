@@ -12,12 +12,12 @@ import Testing
     func allPassed() {
         let decision = RunVerdict.decide(
             concluded: Self.passed(Tier.defaultStages), requested: Tier.defaultStages, stop: nil, residueClean: true,
-            declaredNA: [], customTestsExecuted: 2)
+            declaredNA: [:], customTestsExecuted: 2)
         #expect(decision.outcome == .pass)
         #expect(decision.ladder.level == 5)
         let fourTiers: [Tier] = [.install, .upgrade, .backup, .restore, .custom]
         let withoutL5 = RunVerdict.decide(
-            concluded: Self.passed(fourTiers), requested: fourTiers, stop: nil, residueClean: true, declaredNA: [],
+            concluded: Self.passed(fourTiers), requested: fourTiers, stop: nil, residueClean: true, declaredNA: [:],
             customTestsExecuted: 2)
         #expect(withoutL5.outcome == .pass && withoutL5.ladder.level == 4)
     }
@@ -26,7 +26,7 @@ import Testing
     func unconcluded() {
         let decision = RunVerdict.decide(
             concluded: Self.passed([.install]), requested: [.install, .upgrade], stop: nil, residueClean: true,
-            declaredNA: [], customTestsExecuted: 0)
+            declaredNA: [:], customTestsExecuted: 0)
         #expect(decision.tiers[.upgrade] == TierResult(status: .skip, durationSeconds: 0, reason: "not run"))
         #expect(decision.tiers[.backup] == TierResult(status: .skip, durationSeconds: 0, reason: "not requested"))
         #expect(decision.tiers.count == Tier.defaultStages.count)
@@ -39,7 +39,7 @@ import Testing
         var concluded = Self.passed(Tier.defaultStages)
         concluded[.backup] = TierResult(status: .fail, durationSeconds: 3, reason: "backup: marker missing")
         let failedTier = RunVerdict.decide(
-            concluded: concluded, requested: Tier.defaultStages, stop: nil, residueClean: true, declaredNA: [],
+            concluded: concluded, requested: Tier.defaultStages, stop: nil, residueClean: true, declaredNA: [:],
             customTestsExecuted: 1)
         #expect(failedTier.outcome == .fail)
         #expect(failedTier.ladder.level == 2)
@@ -47,7 +47,7 @@ import Testing
 
         let residue = RunVerdict.decide(
             concluded: Self.passed(Tier.defaultStages), requested: Tier.defaultStages, stop: nil,
-            residueClean: false, declaredNA: [], customTestsExecuted: 1)
+            residueClean: false, declaredNA: [:], customTestsExecuted: 1)
         #expect(residue.outcome == .fail)
     }
 
@@ -57,7 +57,7 @@ import Testing
         concluded[.upgrade] = TierResult(status: .cancelled, durationSeconds: 4, reason: "stopped during `converge`")
         let stop = RunVerdict.Stop(outcome: .cancelled, description: "SIGTERM")
         let decision = RunVerdict.decide(
-            concluded: concluded, requested: Tier.defaultStages, stop: stop, residueClean: true, declaredNA: [],
+            concluded: concluded, requested: Tier.defaultStages, stop: stop, residueClean: true, declaredNA: [:],
             customTestsExecuted: 0)
         #expect(decision.outcome == .cancelled)
         #expect(decision.tiers[.upgrade]?.reason == "stopped during `converge` (SIGTERM)")
@@ -73,7 +73,7 @@ import Testing
         let decision = RunVerdict.decide(
             concluded: concluded, requested: Tier.defaultStages,
             stop: RunVerdict.Stop(outcome: .deadline, description: "the 1m hard deadline"), residueClean: false,
-            declaredNA: [], customTestsExecuted: 0)
+            declaredNA: [:], customTestsExecuted: 0)
         #expect(decision.outcome == .deadline)
     }
 
@@ -82,13 +82,46 @@ import Testing
         var concluded = Self.passed([.install, .upgrade, .custom])
         concluded[.backup] = TierResult(status: .na, durationSeconds: 0, reason: "no backupbot labels")
         concluded[.restore] = TierResult(status: .na, durationSeconds: 0, reason: "no backupbot labels")
+        let reasons: [Tier: String] = [.backup: "the app keeps no data", .restore: "the app keeps no data"]
         let declared = RunVerdict.decide(
             concluded: concluded, requested: Tier.defaultStages, stop: nil, residueClean: true,
-            declaredNA: [.backup, .restore], customTestsExecuted: 1)
+            declaredNA: reasons, customTestsExecuted: 1)
         #expect(declared.ladder.level == 4)
+        #expect(declared.tiers[.backup]?.na == TierNA(declared: "the app keeps no data"))
         let noTests = RunVerdict.decide(
             concluded: concluded, requested: Tier.defaultStages, stop: nil, residueClean: true,
-            declaredNA: [.backup, .restore], customTestsExecuted: 0)
+            declaredNA: reasons, customTestsExecuted: 0)
         #expect(noTests.ladder.level == 3)
+    }
+
+    @Test(
+        "[na]: a declared N/A carries its reason; an undeclared one keeps the gap its tier named and breaks the ladder; a declared tier that ran is stale"
+    )
+    func declaredGapStale() {
+        var concluded = Self.passed([.install, .backup, .restore, .custom])
+        concluded[.upgrade] = TierResult(
+            status: .na, durationSeconds: 0, reason: "the recipe has no release",
+            na: TierNA(gap: NACoverage.Gap.noRelease))
+        let undeclared = RunVerdict.decide(
+            concluded: concluded, requested: Tier.defaultStages, stop: nil, residueClean: true, declaredNA: [:],
+            customTestsExecuted: 1)
+        #expect(undeclared.ladder.level == 1, "an undeclared N/A is a missed rung")
+        #expect(undeclared.tiers[.upgrade]?.na?.gap == NACoverage.Gap.noRelease)
+        let lines = NACoverage.findings(Dictionary(uniqueKeysWithValues: undeclared.tiers.map { ($0.key.rawValue, $0.value) }))
+        #expect(lines.count == 1 && lines[0].hasPrefix("possible coverage gap: upgrade is na (the recipe has no release)"))
+
+        let declared = RunVerdict.decide(
+            concluded: concluded, requested: Tier.defaultStages, stop: nil, residueClean: true,
+            declaredNA: [.upgrade: "first release: nothing to upgrade from", .backup: "no data"],
+            naSource: "packs/x/ccci.toml", customTestsExecuted: 1)
+        #expect(declared.tiers[.upgrade]?.na == TierNA(declared: "first release: nothing to upgrade from"))
+        let stale = try? #require(declared.tiers[.backup]?.na?.stale)
+        #expect(stale?.contains("remove `backup` from `[na]` in packs/x/ccci.toml") == true, "\(stale ?? "")")
+        #expect(declared.ladder.level == 4, "the stale tier passed; the declared one does not break the ladder")
+
+        let legacy = RunVerdict.decide(
+            concluded: concluded, requested: Tier.defaultStages, stop: nil, residueClean: true,
+            declaredNA: [.upgrade: ""], customTestsExecuted: 1)
+        #expect(legacy.tiers[.upgrade]?.na?.declared == NACoverage.noReasonGiven)
     }
 }

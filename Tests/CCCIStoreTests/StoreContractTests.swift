@@ -14,7 +14,7 @@ import Testing
     static func results(runID: String, recipe: String, outcome: RunOutcome, startedAt: Date) -> RunResults {
         let decision = RunVerdict.decide(
             concluded: [.install: TierResult(status: outcome == .pass ? .pass : .fail, durationSeconds: 2)],
-            requested: [.install], stop: nil, residueClean: true, declaredNA: [], customTestsExecuted: 0)
+            requested: [.install], stop: nil, residueClean: true, declaredNA: [:], customTestsExecuted: 0)
         return RunResults(
             runID: runID, recipe: recipe, ref: nil, pr: nil, headCommit: String(repeating: "c", count: 40),
             headVersion: "1.0.0+1", baseVersion: nil, driver: "native", mode: "cold",

@@ -48,7 +48,7 @@ public enum MetaDocs {
         ]
         for type in [
             MetaType.duration, .string, .bool, .stringList, .intList, .stringMap, .hook, .triState, .probe, .screenshot,
-            .version, .tierList,
+            .version, .tierList, .naReasons, .count,
         ] {
             lines.append("- **\(type.rawValue)**: \(type.expectation)")
         }

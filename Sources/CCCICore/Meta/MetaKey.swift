@@ -15,7 +15,9 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
     case readyProbe = "ready_probe"
     case backupCapable = "backup_capable"
     case backupVerify = "backup_verify"
+    case na = "na"
     case naTiers = "na_tiers"
+    case backupRetries = "backup_retries"
     case screenshot = "screenshot"
     case dependencies = "dependencies"
     case warmCanonical = "warm_canonical"
@@ -97,12 +99,28 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
             return MetaKeySpec(
                 type: .hook, default: .none,
                 doc: "Executable run after restore; exit 0 when the app's own data came back.")
+        case .na:
+            return MetaKeySpec(
+                type: .naReasons, default: .naReasons([:]),
+                doc: "Tiers that do not apply to this recipe, each with the reason a maintainer reads: "
+                    + "`[na]` then `upgrade = \"first release: nothing to upgrade from\"` (tiers `upgrade`, `backup`, "
+                    + "`restore`, `custom`). A declared tier is reported N/A with its reason and does not break the "
+                    + "level ladder. A tier that turns out N/A without a declaration is reported as a possible "
+                    + "coverage gap, with what would make it apply; a declaration the recipe has outgrown (the tier "
+                    + "ran) is a warning naming the key to remove. `install` always applies, and `lint` and "
+                    + "`screenshot` are earned only by passing them.")
         case .naTiers:
             return MetaKeySpec(
                 type: .tierList, default: .tiers([]),
-                doc: "Tiers that do not apply to this recipe (`upgrade`, `backup`, `restore`, `custom`). "
-                    + "They are reported N/A and do not break the level ladder. `install` always applies, and "
-                    + "`lint` and `screenshot` are earned only by passing them.")
+                doc: "Former list form of `[na]`, without reasons: read as `[na]` with no reason given.",
+                deprecatedBy: .na)
+        case .backupRetries:
+            return MetaKeySpec(
+                type: .count, default: .int(2),
+                doc: "How many times the backup is taken again when the snapshot proves incomplete — cc-ci's "
+                    + "marker not back after the restore, or the `backup_verify` hook failing — before the tiers "
+                    + "fail (0 to 5). A tier that needed another attempt is reported `pass (retried)`, with what "
+                    + "each failed attempt lacked, never as a clean pass.")
         case .screenshot:
             return MetaKeySpec(
                 type: .screenshot, default: .screenshot(ScreenshotSpec()),
@@ -194,7 +212,7 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
 /// What a registry key accepts.
 public enum MetaType: String, Sendable, Hashable {
     case duration, string, packFile, bool, stringList, intList, stringMap, hook, triState, probe, screenshot, version,
-        tierList, dataLocation
+        tierList, naReasons, count, dataLocation
 
     /// How the type is described in errors and docs.
     public var expectation: String {
@@ -213,6 +231,8 @@ public enum MetaType: String, Sendable, Hashable {
         case .version: return "a recipe version such as \"1.2.0+3.4.5\""
         case .dataLocation: return "a table { service, path } naming a service and an absolute path in it"
         case .tierList: return "an array of tier names (\(Tier.allCases.map(\.rawValue).joined(separator: ", ")))"
+        case .naReasons: return "a table of tier names to reasons (`[na]` then `backup = \"the app keeps no data\"`)"
+        case .count: return "a whole number"
         }
     }
 }
@@ -249,6 +269,9 @@ public enum MetaValue: Sendable, Hashable {
     case screenshot(ScreenshotSpec?)
     case version(RecipeVersion)
     case tiers([Tier])
+    /// Tiers declared N/A, each with its reason (empty: none given, the deprecated list form).
+    case naReasons([Tier: String])
+    case int(Int)
     /// A service and a path in its container.
     case dataLocation(service: String, path: String)
 
@@ -269,6 +292,9 @@ public enum MetaValue: Sendable, Hashable {
             return spec?.json ?? .bool(false)
         case .version(let version): return .string(version.raw)
         case .tiers(let tiers): return .array(tiers.map { .string($0.rawValue) })
+        case .naReasons(let reasons):
+            return .object(Dictionary(uniqueKeysWithValues: reasons.map { ($0.key.rawValue, .string($0.value)) }))
+        case .int(let number): return .int(number)
         case .dataLocation(let service, let path): return ["service": .string(service), "path": .string(path)]
         }
     }

@@ -89,12 +89,19 @@ public enum MetaLoader {
                 continue
             }
             do {
-                let value = try validate(raw, as: key.spec.type, key: name, context: context)
+                var value = try validate(raw, as: key.spec.type, key: name, context: context)
+                if key == .naTiers, case .tiers(let tiers) = value {
+                    // The list form had no reasons: read as `[na]` with none given.
+                    value = .naReasons(Dictionary(tiers.map { ($0, "") }, uniquingKeysWith: { first, _ in first }))
+                }
                 try checkRules(value, key: key.spec.deprecatedBy ?? key, name: name)
                 if let replacement = key.spec.deprecatedBy {
-                    warnings.append(
-                        "\(file):\(line.map(String.init) ?? "?"): `\(name)` is deprecated — rename it to `\(replacement.rawValue)`"
-                    )
+                    let fix =
+                        key == .naTiers
+                        ? "write a `[na]` table with the reason for each tier instead, e.g. `[na]` then "
+                            + "`\((value.naTierNames.first ?? "backup")) = \"why it does not apply\"`"
+                        : "rename it to `\(replacement.rawValue)`"
+                    warnings.append("\(file):\(line.map(String.init) ?? "?"): `\(name)` is deprecated — \(fix)")
                     if !settings.contains(where: { $0.key == replacement }) {
                         settings.append(RecipeMeta.Setting(key: replacement, value: value, source: file))
                     }
@@ -286,6 +293,34 @@ public enum MetaLoader {
                 throw mismatch(nil, "`\(key).path` must be an absolute path in the container, like \"/data\"")
             }
             return .dataLocation(service: service, path: path)
+        case .naReasons:
+            guard case .object(let object) = raw else { throw mismatch() }
+            var reasons: [Tier: String] = [:]
+            for (name, item) in object.sorted(by: { $0.key < $1.key }) {
+                guard let tier = Tier(rawValue: name) else {
+                    var detail = "`\(key).\(name)`: '\(name)' is not a tier"
+                    if MetaKey(rawValue: name) != nil {
+                        detail += " — in TOML, keys after a `[\(key)]` table belong to it: move `\(name)` above the table"
+                    } else if let suggestion = Suggestion.closest(to: name, in: Tier.allCases.map(\.rawValue)) {
+                        detail += " — did you mean `\(suggestion)`?"
+                    }
+                    throw mismatch(nil, detail)
+                }
+                guard case .string(let reason) = item else {
+                    throw mismatch(
+                        item, "`\(key).\(name)` must be the reason as a string, found \(kind(of: item))")
+                }
+                let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !trimmed.isEmpty else {
+                    throw mismatch(
+                        nil, "`\(key).\(name)` is empty — say why the tier does not apply (a maintainer reads it)")
+                }
+                reasons[tier] = trimmed
+            }
+            return .naReasons(reasons)
+        case .count:
+            guard case .int(let number) = raw else { throw mismatch() }
+            return .int(number)
         case .tierList:
             guard case .array(let items) = raw else { throw mismatch() }
             var tiers: [Tier] = []
@@ -364,8 +399,12 @@ public enum MetaLoader {
                     throw Mismatch(message: "`\(name).\(variable)`: \(problem)")
                 }
             }
-        case (.naTiers, .tiers(let tiers)):
-            for tier in tiers {
+        case (.backupRetries, .int(let count)):
+            guard (0...5).contains(count) else {
+                throw Mismatch(message: "`\(name)` is \(count) — between 0 (never again) and 5")
+            }
+        case (.na, .naReasons(let reasons)):
+            for tier in reasons.keys.sorted() {
                 switch tier {
                 case .install:
                     throw Mismatch(
@@ -402,6 +441,14 @@ public enum MetaLoader {
         case .array: return "an array"
         case .object: return "a table"
         }
+    }
+}
+
+extension MetaValue {
+    /// The tier names of an `[na]` value, in ladder order.
+    var naTierNames: [String] {
+        if case .naReasons(let reasons) = self { return reasons.keys.sorted().map(\.rawValue) }
+        return []
     }
 }
 

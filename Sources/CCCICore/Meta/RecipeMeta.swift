@@ -72,9 +72,22 @@ public struct RecipeMeta: Sendable {
 
     public var backupVerify: HookReference? { hook(.backupVerify) }
 
-    public var naTiers: [Tier] {
-        if case .tiers(let tiers) = value(.naTiers) { return tiers }
-        return []
+    /// The tiers `[na]` declares N/A, each with its reason ("" when none was given).
+    public var naReasons: [Tier: String] {
+        if case .naReasons(let reasons) = value(.na) { return reasons }
+        return [:]
+    }
+
+    /// The tiers declared N/A, in ladder order.
+    public var naTiers: [Tier] { naReasons.keys.sorted() }
+
+    /// The `ccci.toml` that declares the N/A tiers.
+    public var naSource: String? { settings[.na]?.source }
+
+    /// How many more times a backup is taken when its snapshot proves incomplete.
+    public var backupRetries: Int {
+        if case .int(let count) = value(.backupRetries) { return count }
+        return 2
     }
 
     public var screenshot: ScreenshotSpec? {

@@ -16,7 +16,7 @@ public enum JUnit {
                 ? [
                     Check(
                         name: tier.rawValue, status: result.status, durationSeconds: result.durationSeconds,
-                        message: result.reason)
+                        message: Self.message(of: result))
                 ]
                 : result.checks
             var cases: [String] = []
@@ -35,6 +35,14 @@ public enum JUnit {
                     body = "<skipped message=\"\(escape(check.message ?? check.status.rawValue))\"/>"
                 case .pass:
                     break
+                }
+                // A pass that needed another attempt: each earlier attempt as Surefire's rerun
+                // convention writes it (`flakyFailure`), which Jenkins' JUnit reader shows.
+                if index == 0, let retry = result.retry, result.status == .pass {
+                    for failure in retry.failures {
+                        body += "<flakyFailure message=\"\(escape(String(failure.prefix(200))))\">\(escape(failure))</flakyFailure>"
+                    }
+                    body += "<system-out>\(escape(result.verdictText)): \(escape(retry.summary(result.status)))</system-out>"
                 }
                 if index == 0, let attachment {
                     let path = results.artifacts.runDirectory + "/" + attachment
@@ -64,6 +72,12 @@ public enum JUnit {
             </testsuites>
 
             """
+    }
+
+    /// A tier without checks, as one test case's message: its reason, with what `[na]` says of it.
+    static func message(of result: TierResult) -> String? {
+        if let gap = result.na?.gap { return "\(result.reason ?? result.status.rawValue) — possible coverage gap: \(gap)" }
+        return result.displayReason
     }
 
     /// XML-escapes text for attributes and element content; drops characters XML 1.0 forbids.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The `results.json` document of one run (SPEC F-RESULTS), schema `ccci.results/3`
+/// The `results.json` document of one run (SPEC F-RESULTS), schema `ccci.results/4`
 /// (`schemas/results.schema.json`).
 ///
 /// Stable public names: top-level `schema`, `run_id`, `recipe`, `level`, `tiers` (keyed by tier
@@ -9,7 +9,9 @@ import Foundation
 public struct RunResults: Sendable, Hashable, Codable {
     /// `/2`: a tier's status may be `cancelled` (the run was stopped before it finished).
     /// `/3`: the manifest records each service's image as deployed (`manifest.images`: digest, id).
-    public static let schemaVersion = "ccci.results/3"
+    /// `/4`: a tier may carry `na` (declared with its reason, a coverage gap, a stale declaration)
+    /// and `retry` (decided on a later attempt).
+    public static let schemaVersion = "ccci.results/4"
 
     public var schema: String = RunResults.schemaVersion
     public var runID: String
@@ -138,10 +140,15 @@ public struct TierResult: Sendable, Hashable, Codable {
     public var log: String?
     /// How the tier's data proofs were made ("read through the head app (service app at /var/www)").
     public var proofs: [String]
+    /// How an N/A stands against the recipe's `[na]`: declared with its reason, a possible coverage
+    /// gap, or a declaration the recipe outgrew.
+    public var na: TierNA?
+    /// The tier needed more than one attempt (a backup taken again): never a clean pass.
+    public var retry: TierRetry?
 
     public init(
         status: TierStatus, durationSeconds: Double, checks: [Check] = [], reason: String? = nil, log: String? = nil,
-        proofs: [String] = []
+        proofs: [String] = [], na: TierNA? = nil
     ) {
         self.status = status
         self.durationSeconds = (durationSeconds * 1000).rounded() / 1000
@@ -149,11 +156,27 @@ public struct TierResult: Sendable, Hashable, Codable {
         self.reason = reason
         self.log = log
         self.proofs = proofs
+        self.na = na
     }
 
     enum CodingKeys: String, CodingKey {
-        case status, checks, reason, log, proofs
+        case status, checks, reason, log, proofs, na, retry
         case durationSeconds = "duration_s"
+    }
+
+    /// The reason as people read it: a declared N/A's declared reason, a retried tier's attempts.
+    public var displayReason: String? {
+        if let declared = na?.declared { return "declared N/A: \(declared)" }
+        if let retry {
+            let attempts = retry.summary(status)
+            return reason.map { "\($0) — \(attempts)" } ?? attempts
+        }
+        return reason
+    }
+
+    /// The verdict as people read it: `pass (retried)` for a pass that needed another attempt.
+    public var verdictText: String {
+        status == .pass && retry != nil ? "pass (retried)" : status.rawValue
     }
 
     public init(from decoder: any Decoder) throws {
@@ -164,6 +187,48 @@ public struct TierResult: Sendable, Hashable, Codable {
         reason = try container.decodeIfPresent(String.self, forKey: .reason)
         log = try container.decodeIfPresent(String.self, forKey: .log)
         proofs = try container.decodeIfPresent([String].self, forKey: .proofs) ?? []
+        na = try container.decodeIfPresent(TierNA.self, forKey: .na)
+        retry = try container.decodeIfPresent(TierRetry.self, forKey: .retry)
+    }
+}
+
+/// A tier's N/A against the recipe's `[na]` declaration (SPEC F-LEVEL): exactly one of the three.
+public struct TierNA: Sendable, Hashable, Codable {
+    /// The reason `[na]` gives (the tier is N/A, as declared).
+    public var declared: String?
+    /// N/A without a declaration — a possible coverage gap: what would make the tier apply.
+    public var gap: String?
+    /// Declared N/A, yet the tier applied and ran: the key to remove.
+    public var stale: String?
+
+    public init(declared: String? = nil, gap: String? = nil, stale: String? = nil) {
+        self.declared = declared
+        self.gap = gap
+        self.stale = stale
+    }
+}
+
+/// A tier decided on a later attempt (SPEC F-BACKUP-TIER: a backup taken again because its
+/// snapshot proved incomplete).
+public struct TierRetry: Sendable, Hashable, Codable {
+    /// The attempt that decided the tier (2 or more).
+    public var attempt: Int
+    /// How many attempts were allowed.
+    public var of: Int
+    /// Why each earlier attempt did not count, in order.
+    public var failures: [String]
+
+    public init(attempt: Int, of: Int, failures: [String]) {
+        self.attempt = attempt
+        self.of = of
+        self.failures = failures
+    }
+
+    /// "passed on attempt 2 of 3: attempt 1's snapshot lacked …".
+    public func summary(_ status: TierStatus) -> String {
+        let verb = status == .pass ? "passed on attempt \(attempt) of \(of)" : "failed after \(attempt) attempts of \(of)"
+        let why = failures.enumerated().map { "attempt \($0.offset + 1)'s \($0.element)" }.joined(separator: "; ")
+        return why.isEmpty ? verb : "\(verb): \(why)"
     }
 }
 

@@ -34,13 +34,14 @@ public enum RunVerdict {
     ///   - requested: the stages asked for;
     ///   - stop: the stop, when the run was stopped;
     ///   - residueClean: whether teardown left nothing (or the apps were kept on purpose);
-    ///   - declaredNA: tiers the recipe declares N/A;
+    ///   - declaredNA: tiers the recipe declares N/A, with their reasons (`[na]`);
+    ///   - naSource: the `ccci.toml` that declares them (named in a stale declaration's warning);
     ///   - customTestsExecuted: functional tests that actually ran;
     ///   - setback: why the recipe could not be tested after its dependencies were deployed — a
     ///     dependency that failed (the run fails) or a configuration error (exit 2).
     public static func decide(
-        concluded: [Tier: TierResult], requested: [Tier], stop: Stop?, residueClean: Bool, declaredNA: [Tier],
-        customTestsExecuted: Int, setback: Setback? = nil
+        concluded: [Tier: TierResult], requested: [Tier], stop: Stop?, residueClean: Bool,
+        declaredNA: [Tier: String], naSource: String? = nil, customTestsExecuted: Int, setback: Setback? = nil
     ) -> Decision {
         var tiers = concluded
         for tier in Tier.defaultStages where tiers[tier] == nil {
@@ -61,12 +62,13 @@ public enum RunVerdict {
                 tiers[tier] = result
             }
         }
+        NACoverage.annotate(&tiers, declared: declaredNA, source: naSource)
         let failed = requested.contains { tiers[$0]?.status == .fail }
         let outcome: RunOutcome =
             stop?.outcome
             ?? (setback == .configuration ? .error : (failed || !residueClean || setback != nil ? .fail : .pass))
         let ladder = LevelLadder.evaluate(
-            statuses: tiers.mapValues(\.status), declaredNA: Set(declaredNA), customTestsExecuted: customTestsExecuted)
+            statuses: tiers.mapValues(\.status), declaredNA: Set(declaredNA.keys), customTestsExecuted: customTestsExecuted)
         return Decision(tiers: tiers, outcome: outcome, ladder: ladder)
     }
 }

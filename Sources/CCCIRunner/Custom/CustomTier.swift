@@ -27,7 +27,9 @@ struct CustomTier {
                 reason:
                     "no functional tests found (tests/functional/ or tests/playwright/ in the recipe or its CI pack)")
             await custom.note("no functional tests found")
-            return (custom.result(), 0)
+            var result = custom.result()
+            result.na = TierNA(gap: NACoverage.Gap.orDeclare(NACoverage.Gap.noTests, [.custom]))
+            return (result, 0)
         }
         let deps = steps.dependencies
         var executed = 0

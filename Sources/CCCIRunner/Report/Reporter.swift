@@ -113,18 +113,19 @@ public actor Reporter {
     public func summary(_ results: RunResults, runDirectory: URL) {
         guard enabled else { return }
         clearStatus()
-        var lines = ["", "  \(pad("tier", 10)) \(pad("verdict", 8)) duration   reason"]
+        var lines = ["", "  \(pad("tier", 10)) \(pad("verdict", 14)) duration   reason"]
         for tier in Tier.allCases {
             guard let result = results.tiers[tier.rawValue] else { continue }
             let verdict: String
             switch result.status {
-            case .pass: verdict = paint(pad("pass", 8), .green)
-            case .fail: verdict = paint(pad("FAIL", 8), .red)
-            case .skip: verdict = paint(pad("skip", 8), .yellow)
-            case .na: verdict = paint(pad("n/a", 8), .dim)
-            case .cancelled: verdict = paint(pad("stopped", 8), .yellow)
+            case .pass where result.retry != nil: verdict = paint(pad("pass (retried)", 14), .yellow)
+            case .pass: verdict = paint(pad("pass", 14), .green)
+            case .fail: verdict = paint(pad("FAIL", 14), .red)
+            case .skip: verdict = paint(pad("skip", 14), .yellow)
+            case .na: verdict = paint(pad("n/a", 14), .dim)
+            case .cancelled: verdict = paint(pad("stopped", 14), .yellow)
             }
-            let reason = result.reason.map { String($0.split(separator: "\n").first ?? "").prefix(90) } ?? ""
+            let reason = result.displayReason.map { String($0.split(separator: "\n").first ?? "").prefix(90) } ?? ""
             lines.append(
                 "  \(pad(tier.rawValue, 10)) \(verdict) \(pad(DurationText.format(.milliseconds(Int64(result.durationSeconds * 1000))), 10)) \(reason)"
             )
@@ -133,6 +134,11 @@ public actor Reporter {
             for proof in results.tiers[tier.rawValue]?.proofs ?? [] {
                 lines.append("  \(pad(tier.rawValue, 10)) data: \(proof)")
             }
+        }
+        let coverage = NACoverage.findings(results.tiers).filter { !$0.contains(", as declared: ") }
+        if !coverage.isEmpty {
+            lines.append("")
+            lines += coverage.map { "  " + paint($0, .yellow) }
         }
         let rungs = results.ladder.rungs.map { rung -> String in
             let mark: String

@@ -36,6 +36,8 @@ struct PreparedRun: Sendable {
     let overlays: [String]
     let upgradeBase: ReleaseSet.Release?
     let upgradeBaseReason: String?
+    /// What would make the upgrade tier apply, when there is no base.
+    let upgradeBaseGap: String?
     /// Why the code under test cannot be deployed at all (its install fails for this reason).
     let headProblem: String?
     /// The secrets the head declares (what `extra_secrets` and `pre_deploy` may give values to).
@@ -139,6 +141,7 @@ struct Preparation {
 
         var upgradeBase: ReleaseSet.Release?
         var upgradeBaseReason: String?
+        var upgradeBaseGap: String?
         if let pinned = meta.upgradeBaseVersion {
             guard let release = head.releases.release(pinned) else {
                 throw RunSetupError.recipe(
@@ -153,6 +156,7 @@ struct Preparation {
                     head.releases.releases.isEmpty
                     ? "the recipe has no release (annotated version tag) to upgrade from"
                     : "no release is older than the head \(head.version?.raw ?? "")"
+                upgradeBaseGap = head.releases.releases.isEmpty ? NACoverage.Gap.noRelease : NACoverage.Gap.noOlderRelease
             }
         }
 
@@ -175,7 +179,7 @@ struct Preparation {
             opState: try OpState(file: stateFiles.opState), deployGuard: try DeployGuard(file: stateFiles.deployCount),
             probe: probe, deployTimeout: options.deployTimeout ?? meta.deployTimeout,
             packComposeFiles: packComposeFiles, overlays: overlays, upgradeBase: upgradeBase,
-            upgradeBaseReason: upgradeBaseReason, headProblem: headProblem, headSecrets: headSecrets)
+            upgradeBaseReason: upgradeBaseReason, upgradeBaseGap: upgradeBaseGap, headProblem: headProblem, headSecrets: headSecrets)
         try checkNotKept(prepared)
         try AtomicFile.write("{}\n", to: stateFiles.deps, permissions: 0o600)
         await printHeader(prepared)

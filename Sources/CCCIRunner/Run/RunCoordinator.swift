@@ -142,7 +142,7 @@ public final class RunCoordinator: Sendable {
 
         let decision = RunVerdict.decide(
             concluded: concluded, requested: options.stages, stop: stop.map { RunVerdict.Stop($0) },
-            residueClean: removal.clean, declaredNA: prepared.meta.naTiers,
+            residueClean: removal.clean, declaredNA: prepared.meta.naReasons, naSource: prepared.meta.naSource,
             customTestsExecuted: progress.paths.map(\.customTestsExecuted).reduce(0, +), setback: progress.lane.setback)
         // After a stop the run only ends: nothing more is deployed.
         let promotion =

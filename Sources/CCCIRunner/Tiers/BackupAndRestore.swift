@@ -38,9 +38,13 @@ struct BackupAndRestore {
                 ]
             }
             context.journal.line("backup and restore n/a: \(reason)", tier: "backup")
+            let gap =
+                prepared.meta.backupCapable == false ? NACoverage.Gap.backupCapableFalse : NACoverage.Gap.noBackupLabels
             var verdicts: [Tier: TierResult] = [:]
             for tier in [Tier.backup, .restore] where stages.contains(tier) {
-                verdicts[tier] = TierResult(status: .na, durationSeconds: 0, reason: reason)
+                verdicts[tier] = TierResult(
+                    status: .na, durationSeconds: 0, reason: reason,
+                    na: TierNA(gap: NACoverage.Gap.orDeclare(gap, [.backup, .restore])))
             }
             return verdicts
         }

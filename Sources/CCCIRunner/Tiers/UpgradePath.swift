@@ -20,7 +20,9 @@ struct UpgradePath {
             let reason = prepared.upgradeBaseReason ?? "no base release"
             await upgrade.note("upgrade n/a: \(reason)")
             upgrade.conclude(.na, reason: reason)
-            return upgrade.result()
+            var result = upgrade.result()
+            result.na = prepared.upgradeBaseGap.map { TierNA(gap: NACoverage.Gap.orDeclare($0, [.upgrade])) }
+            return result
         }
         do {
             try await prepared.opState.record("upgrade", "base_version", .string(base.version.raw))

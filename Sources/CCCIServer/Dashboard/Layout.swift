@@ -156,7 +156,7 @@ enum Layout {
         .skip,.na,.none{color:var(--skip);font-weight:400}.cancelled,.o.cancelled,.o.deadline,.o.interrupted{color:var(--warn)}
         .level{display:inline-block;min-width:2.2em;text-align:center;border-radius:.3em;color:#fff;font-weight:700;padding:0 .3em}
         .l0{background:#cf222e}.l1{background:#bc4c00}.l2{background:#9a6700}.l3{background:#4d7c0f}.l4{background:#1a7f37}.l5{background:#116329}
-        .muted{color:var(--muted)}pre{background:#f6f8fa;padding:.8em;overflow:auto;max-height:40em;font-size:.85em}
+        .muted{color:var(--muted)}p.warn{color:var(--warn)}pre{background:#f6f8fa;padding:.8em;overflow:auto;max-height:40em;font-size:.85em}
         dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}dt{color:var(--muted)}dd{margin:0}
         section{margin:1.5em 0}h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.5em}svg.trend{vertical-align:middle}
         """

@@ -114,11 +114,24 @@ enum RunPage {
         }
         let proofs = tier.proofs.map { proof -> HTML in "<li>\(proof)</li>" }
         return """
-            <h3 id="tier-\(name)">\(name) · \(Layout.verdict(tier.status)) <span class="muted">\(Layout.duration(tier.durationSeconds))</span></h3>
+            <h3 id="tier-\(name)">\(name) · \(Layout.verdict(tier.status))\(tier.retry == nil ? HTML.empty : " <span class=\"v skip\">(retried)</span>") <span class="muted">\(Layout.duration(tier.durationSeconds))</span></h3>
             \(tier.reason.map { reason -> HTML in "<p><strong>Why:</strong> \(reason)</p>" } ?? .empty)
+            \(tier.na.map(coverage) ?? .empty)
+            \(tier.retry.map { retry -> HTML in "<p><strong>Attempts:</strong> \(retry.summary(tier.status))</p>" } ?? .empty)
             \(proofs.isEmpty ? HTML.empty : "<ul>\(proofs)</ul>")
             \(checks.isEmpty ? HTML.empty : "<table><thead><tr><th>step</th><th>verdict</th><th>time</th><th>detail</th></tr></thead><tbody>\(checks)</tbody></table>")
             """
+    }
+
+    /// What the recipe's `[na]` says of a tier: the declared reason, a possible gap, a stale key.
+    static func coverage(_ na: TierNA) -> HTML {
+        var parts: [HTML] = []
+        if let declared = na.declared { parts.append("<p><strong>Declared N/A:</strong> \(declared)</p>") }
+        if let gap = na.gap {
+            parts.append("<p class=\"warn\"><strong>Possible coverage gap</strong> — <code>[na]</code> does not declare it: \(gap)</p>")
+        }
+        if let stale = na.stale { parts.append("<p class=\"warn\"><strong>Stale declaration:</strong> \(stale)</p>") }
+        return "\(parts)"
     }
 
     /// A run that has not finished: its log so far, followed live.

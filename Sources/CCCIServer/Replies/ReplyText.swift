@@ -102,10 +102,16 @@ public enum ReplyText {
         for tier in Tier.allCases {
             guard let result = results.tiers[tier.rawValue] else { continue }
             lines.append(
-                "| \(tier.rawValue) | \(icon(result.status)) \(result.status.rawValue) | "
-                    + "\(seconds(result.durationSeconds)) | \(escape(result.reason ?? "", limit: 240)) |")
+                "| \(tier.rawValue) | \(icon(result.status)) \(result.verdictText) | "
+                    + "\(seconds(result.durationSeconds)) | \(escape(result.displayReason ?? "", limit: 240)) |")
         }
         lines.append("")
+        // Gaps and stale declarations (declared N/A is in the table already).
+        let coverage = NACoverage.findings(results.tiers).filter { !$0.contains(", as declared: ") }
+        if !coverage.isEmpty {
+            lines += coverage.map { "- \(escape($0, limit: 400))" }
+            lines.append("")
+        }
         var versions = "head `\(escape(results.headVersion ?? "unreleased"))` (`\(short(results.headCommit))`)"
         if let base = results.baseVersion { versions += " · base `\(escape(base))`" }
         lines.append(versions)

@@ -1,0 +1,63 @@
+import CCCICore
+import CCCILint
+import Testing
+
+/// `ccci meta check --recipe`: `[na]` held against a checkout, before any deploy.
+@Suite struct ApplicabilityTests {
+    static let compose = """
+        version: "3.8"
+        services:
+          app:
+            image: nginx:1.25
+            volumes: [data:/data]
+            deploy:
+              labels:
+                backupbot.backup: "${ENABLE_BACKUPS:-true}"
+        volumes:
+          data:
+        """
+
+    static func snapshot(compose: String = compose, tags: [RecipeTag]? = []) -> RecipeSnapshot {
+        RecipeSnapshot(
+            name: "x", texts: ["compose.yml": compose, ".env.sample": "TYPE=x\n"], tags: tags,
+            headCommit: String(repeating: "b", count: 40))
+    }
+
+    @Test("no release, no backupbot label, no test: each tier N/A with why and the way out")
+    func everythingMissing() {
+        let bare = Self.compose.replacingOccurrences(of: "backupbot.backup", with: "other.label")
+        let found = Applicability.notApplicable(Self.snapshot(compose: bare), hasTests: false, backupCapable: nil)
+        #expect(Set(found.keys) == [.upgrade, .backup, .restore, .custom])
+        #expect(found[.upgrade]?.gap == NACoverage.Gap.noRelease)
+        #expect(found[.backup]?.reason == "no service is labelled backupbot.backup=true")
+        let (notes, warnings) = Applicability.findings(found, declared: [.custom: "nothing to test"], source: "p/ccci.toml")
+        #expect(notes == ["custom n/a, as declared: nothing to test (no functional tests found)"])
+        #expect(warnings.count == 2, "upgrade, and backup (restore goes with it): \(warnings)")
+        #expect(warnings.allSatisfy { $0.hasPrefix("possible coverage gap: ") })
+        #expect(warnings.contains { $0.contains("`[na] backup = \"why\"` and `[na] restore = \"why\"`") })
+    }
+
+    @Test("a declaration the recipe outgrew is stale: it gained a release and backupbot labels (interpolated)")
+    func stale() {
+        let tags = [RecipeTag(name: "1.0.0+1.25", commit: String(repeating: "a", count: 40), annotated: true)]
+        let found = Applicability.notApplicable(Self.snapshot(tags: tags), hasTests: true, backupCapable: nil)
+        #expect(found.isEmpty, "\(found)")
+        let (_, warnings) = Applicability.findings(
+            found, declared: [.upgrade: "first release", .backup: "no data"], source: "p/ccci.toml")
+        #expect(
+            warnings == [
+                "stale declaration: `[na] upgrade` is declared, but the recipe gives the tier something to run now — remove `upgrade` from `[na]` in p/ccci.toml",
+                "stale declaration: `[na] backup` is declared, but the recipe gives the tier something to run now — remove `backup` from `[na]` in p/ccci.toml",
+            ])
+    }
+
+    @Test("the head is the only release: nothing older to upgrade from; backup_capable = false says so without a reason")
+    func headIsTheRelease() {
+        let head = String(repeating: "b", count: 40)
+        let tags = [RecipeTag(name: "1.0.0+1.25", commit: head, annotated: true)]
+        let found = Applicability.notApplicable(Self.snapshot(tags: tags), hasTests: true, backupCapable: false)
+        #expect(found[.upgrade]?.gap == NACoverage.Gap.noOlderRelease)
+        #expect(found[.backup]?.gap == NACoverage.Gap.backupCapableFalse)
+        #expect(found[.custom] == nil)
+    }
+}
