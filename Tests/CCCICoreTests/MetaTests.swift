@@ -288,10 +288,12 @@ func metaProblems(_ packs: [Pack]) -> [MetaProblem] {
         #expect(problems.first?.message.contains("upgrade_base_version") == true)
     }
 
-    @Test("[na] takes a reason per tier; the old na_tiers list is still read, with a warning saying how to write reasons")
+    @Test(
+        "[na] takes a reason per tier; the old na_tiers list is still read, with a warning saying how to write reasons")
     func declaredNA() throws {
         let pack = try Pack(
-            "deploy_timeout = \"5m\"\n\n[na]\nupgrade = \"first release: nothing to upgrade from\"\ncustom = \" no tests yet \"\n")
+            "deploy_timeout = \"5m\"\n\n[na]\nupgrade = \"first release: nothing to upgrade from\"\ncustom = \" no tests yet \"\n"
+        )
         let meta = try MetaLoader.load(packDirectories: [pack.url])
         #expect(meta.naReasons == [.upgrade: "first release: nothing to upgrade from", .custom: "no tests yet"])
         #expect(meta.naTiers == [.upgrade, .custom])
@@ -303,7 +305,8 @@ func metaProblems(_ packs: [Pack]) -> [MetaProblem] {
         #expect(old.naReasons == [.backup: "", .restore: ""])
         #expect(old.warnings.count == 1)
         #expect(
-            old.warnings.first?.contains("`na_tiers` is deprecated — write a `[na]` table with the reason for each tier")
+            old.warnings.first?.contains(
+                "`na_tiers` is deprecated — write a `[na]` table with the reason for each tier")
                 == true, "\(old.warnings)")
         #expect(old.warnings.first?.contains("`backup = \"why it does not apply\"`") == true)
 
@@ -476,7 +479,8 @@ func metaProblems(_ packs: [Pack]) -> [MetaProblem] {
         let names = Set(MetaKey.allCases.map(\.rawValue))
         for name in [
             "deploy_timeout", "extra_env", "upgrade_extra_env", "health_statuses", "health_path", "ready_probe",
-            "backup_capable", "backup_verify", "na", "na_tiers", "backup_retries", "screenshot", "dependencies", "warm_canonical",
+            "backup_capable", "backup_verify", "na", "na_tiers", "backup_retries", "screenshot", "dependencies",
+            "warm_canonical",
             "upgrade_base_version", "compose_overlay", "pre_install", "pre_upgrade", "pre_backup", "pre_restore",
         ] {
             #expect(names.contains(name), "\(name)")

@@ -22,6 +22,113 @@ extension Integration {
             #expect(left.isEmpty, "\(left.mapValues(\.summary))")
         }
 
+        @Test(
+            "[na]: a declared N/A carries its reason (results, JUnit); the same tiers undeclared are possible coverage gaps naming what would make them apply; a declaration the recipe outgrew is stale"
+        )
+        func declaredNA() async throws {
+            let harness = try RunHarness()
+            try await harness.add("blank")
+            try await harness.add("web")
+            let declaring = try TestPacks()
+            try declaring.pack(
+                "blank", toml: "[na]\nbackup = \"blank keeps no data\"\nrestore = \"blank keeps no data\"\n")
+            try declaring.pack("web", toml: "[na]\nbackup = \"web keeps no data\"\n")
+            let stages = ["--stages", "install,upgrade,backup,restore"]
+
+            let (_, declared) = try await run(harness, ["blank"] + stages, packs: declaring)
+            #expect(declared.tiers["backup"]?.status == .na)
+            #expect(declared.tiers["backup"]?.na == TierNA(declared: "blank keeps no data"))
+            #expect(declared.ladder.rungs.first { $0.level == 3 }?.state == .na)
+            #expect(declared.level == 3, "declared N/A does not break the ladder")
+            let junit = try String(
+                contentsOf: URL(fileURLWithPath: declared.artifacts.runDirectory).appendingPathComponent("junit.xml"),
+                encoding: .utf8)
+            #expect(junit.contains("declared N/A: blank keeps no data"))
+            try await expectNoResidue(harness, declared)
+
+            let (_, undeclared) = try await run(harness, ["blank"] + stages, packs: try TestPacks())
+            let gap = try #require(undeclared.tiers["backup"]?.na?.gap)
+            #expect(gap.contains("label the service that holds the data `backupbot.backup=true`"), "\(gap)")
+            #expect(gap.contains("`[na] backup = \"why\"`"))
+            #expect(undeclared.ladder.rungs.first { $0.level == 3 }?.state == .missed)
+            #expect(undeclared.level == 2, "an undeclared N/A is a missed rung")
+            #expect(
+                NACoverage.findings(undeclared.tiers).contains {
+                    $0.hasPrefix("possible coverage gap: backup is na (no service is labelled backupbot.backup=true)")
+                })
+            try await expectNoResidue(harness, undeclared)
+
+            let (_, outgrown) = try await run(harness, ["web"] + stages, packs: declaring)
+            #expect(outgrown.tiers["backup"]?.status == .pass)
+            let stale = try #require(outgrown.tiers["backup"]?.na?.stale)
+            #expect(stale.contains("remove `backup` from `[na]` in \(declaring.url.path)/web/ccci.toml"), "\(stale)")
+            try await expectNoResidue(harness, outgrown)
+        }
+
+        @Test(
+            "a backup whose first snapshot lacks the app's dump (its pre-hook writes it late once) is taken again and passes on attempt 2 of 3, saying so; one whose snapshot never completes fails after the retries"
+        )
+        func backupRetried() async throws {
+            let harness = try RunHarness()
+            let web = try await harness.add("web")
+            let compose = try String(contentsOf: web.path.appendingPathComponent("compose.yml"), encoding: .utf8)
+            // The recipe's dump: written in time from the second backup on; the first time it lands
+            // a minute late, after the snapshot was taken.
+            let hook =
+                "sh -c 'if [ -e /var/www/.dumped ]; then echo dump > /var/www/dump.txt; "
+                + "else touch /var/www/.dumped; (sleep 60; echo dump > /var/www/dump.txt) >/dev/null 2>&1 & fi'"
+            let late = try await RecipeEdits.commit(
+                in: web.path,
+                files: [
+                    "compose.yml": compose.replacingOccurrences(
+                        of: "        - \"backupbot.backup=true\"\n",
+                        with: "        - \"backupbot.backup=true\"\n        - \"backupbot.backup.pre-hook=\(hook)\"\n")
+                ])
+            let packs = try TestPacks()
+            let verify = """
+                #!/bin/sh
+                # The app's own data came back: its dump is there.
+                container=$(docker ps -q -f "label=com.docker.stack.namespace=$CCCI_STACK" | head -n 1)
+                docker exec "$container" test -e /var/www/${DUMP:-dump.txt} || { echo "/var/www/${DUMP:-dump.txt} is missing"; exit 1; }
+                """
+            try packs.pack(
+                "web", toml: "backup_verify = \"verify.sh\"\n", files: ["verify.sh": verify], executable: ["verify.sh"])
+            let stages = ["--stages", "install,backup,restore"]
+
+            let (passed, retried) = try await run(harness, ["web", "--ref", late] + stages, packs: packs)
+            #expect(passed.status == 0, "\(String(describing: retried.tiers["restore"]))")
+            let backup = try #require(retried.tiers["backup"])
+            #expect(backup.status == .pass && backup.verdictText == "pass (retried)")
+            let retry = try #require(backup.retry)
+            #expect(retry.attempt == 2 && retry.of == 3 && retry.failures.count == 1, "\(retry)")
+            #expect(retry.failures[0].contains("failed backup_verify: /var/www/dump.txt is missing"), "\(retry)")
+            #expect(
+                retry.summary(.pass).hasPrefix("passed on attempt 2 of 3: attempt 1's snapshot "),
+                "\(retry.summary(.pass))")
+            #expect(retried.tiers["restore"]?.retry == retry)
+            let junit = try String(
+                contentsOf: URL(fileURLWithPath: retried.artifacts.runDirectory).appendingPathComponent("junit.xml"),
+                encoding: .utf8)
+            #expect(junit.contains("<flakyFailure") && junit.contains("pass (retried)"))
+            try await expectNoResidue(harness, retried)
+
+            // A dump that never comes: every snapshot lacks it.
+            try packs.pack(
+                "web", toml: "backup_verify = \"verify.sh\"\nbackup_retries = 1\n",
+                files: ["verify.sh": verify.replacingOccurrences(of: "${DUMP:-dump.txt}", with: "never.txt")],
+                executable: ["verify.sh"])
+            let (failed, never) = try await run(harness, ["web", "--ref", late] + stages, packs: packs)
+            #expect(failed.status == 1)
+            let exhausted = try #require(never.tiers["backup"])
+            #expect(exhausted.status == .fail && exhausted.retry?.attempt == 2 && exhausted.retry?.of == 2)
+            #expect(exhausted.retry?.failures.count == 2)
+            #expect(
+                exhausted.displayReason?.contains("failed after 2 attempts of 2: attempt 1's snapshot") == true,
+                "\(exhausted.displayReason ?? "")")
+            #expect(never.tiers["restore"]?.status == .fail)
+            try await expectNoResidue(harness, never)
+        }
+
         @Test("a head that moves its data to a new volume fails upgrade, saying where the data is and what it mounts")
         func movedVolumeFailsUpgrade() async throws {
             let harness = try RunHarness()

@@ -107,8 +107,10 @@ import Testing
             customTestsExecuted: 1)
         #expect(undeclared.ladder.level == 1, "an undeclared N/A is a missed rung")
         #expect(undeclared.tiers[.upgrade]?.na?.gap == NACoverage.Gap.noRelease)
-        let lines = NACoverage.findings(Dictionary(uniqueKeysWithValues: undeclared.tiers.map { ($0.key.rawValue, $0.value) }))
-        #expect(lines.count == 1 && lines[0].hasPrefix("possible coverage gap: upgrade is na (the recipe has no release)"))
+        let lines = NACoverage.findings(
+            Dictionary(uniqueKeysWithValues: undeclared.tiers.map { ($0.key.rawValue, $0.value) }))
+        #expect(
+            lines.count == 1 && lines[0].hasPrefix("possible coverage gap: upgrade is na (the recipe has no release)"))
 
         let declared = RunVerdict.decide(
             concluded: concluded, requested: Tier.defaultStages, stop: nil, residueClean: true,

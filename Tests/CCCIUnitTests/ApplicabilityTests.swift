@@ -30,7 +30,8 @@ import Testing
         #expect(Set(found.keys) == [.upgrade, .backup, .restore, .custom])
         #expect(found[.upgrade]?.gap == NACoverage.Gap.noRelease)
         #expect(found[.backup]?.reason == "no service is labelled backupbot.backup=true")
-        let (notes, warnings) = Applicability.findings(found, declared: [.custom: "nothing to test"], source: "p/ccci.toml")
+        let (notes, warnings) = Applicability.findings(
+            found, declared: [.custom: "nothing to test"], source: "p/ccci.toml")
         #expect(notes == ["custom n/a, as declared: nothing to test (no functional tests found)"])
         #expect(warnings.count == 2, "upgrade, and backup (restore goes with it): \(warnings)")
         #expect(warnings.allSatisfy { $0.hasPrefix("possible coverage gap: ") })
@@ -51,7 +52,8 @@ import Testing
             ])
     }
 
-    @Test("the head is the only release: nothing older to upgrade from; backup_capable = false says so without a reason")
+    @Test(
+        "the head is the only release: nothing older to upgrade from; backup_capable = false says so without a reason")
     func headIsTheRelease() {
         let head = String(repeating: "b", count: 40)
         let tags = [RecipeTag(name: "1.0.0+1.25", commit: head, annotated: true)]

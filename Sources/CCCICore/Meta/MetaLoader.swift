@@ -300,7 +300,8 @@ public enum MetaLoader {
                 guard let tier = Tier(rawValue: name) else {
                     var detail = "`\(key).\(name)`: '\(name)' is not a tier"
                     if MetaKey(rawValue: name) != nil {
-                        detail += " — in TOML, keys after a `[\(key)]` table belong to it: move `\(name)` above the table"
+                        detail +=
+                            " — in TOML, keys after a `[\(key)]` table belong to it: move `\(name)` above the table"
                     } else if let suggestion = Suggestion.closest(to: name, in: Tier.allCases.map(\.rawValue)) {
                         detail += " — did you mean `\(suggestion)`?"
                     }

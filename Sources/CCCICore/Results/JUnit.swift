@@ -40,9 +40,11 @@ public enum JUnit {
                 // convention writes it (`flakyFailure`), which Jenkins' JUnit reader shows.
                 if index == 0, let retry = result.retry, result.status == .pass {
                     for failure in retry.failures {
-                        body += "<flakyFailure message=\"\(escape(String(failure.prefix(200))))\">\(escape(failure))</flakyFailure>"
+                        body +=
+                            "<flakyFailure message=\"\(escape(String(failure.prefix(200))))\">\(escape(failure))</flakyFailure>"
                     }
-                    body += "<system-out>\(escape(result.verdictText)): \(escape(retry.summary(result.status)))</system-out>"
+                    body +=
+                        "<system-out>\(escape(result.verdictText)): \(escape(retry.summary(result.status)))</system-out>"
                 }
                 if index == 0, let attachment {
                     let path = results.artifacts.runDirectory + "/" + attachment
@@ -76,7 +78,9 @@ public enum JUnit {
 
     /// A tier without checks, as one test case's message: its reason, with what `[na]` says of it.
     static func message(of result: TierResult) -> String? {
-        if let gap = result.na?.gap { return "\(result.reason ?? result.status.rawValue) — possible coverage gap: \(gap)" }
+        if let gap = result.na?.gap {
+            return "\(result.reason ?? result.status.rawValue) — possible coverage gap: \(gap)"
+        }
         return result.displayReason
     }
 

@@ -226,7 +226,8 @@ public struct TierRetry: Sendable, Hashable, Codable {
 
     /// "passed on attempt 2 of 3: attempt 1's snapshot lacked …".
     public func summary(_ status: TierStatus) -> String {
-        let verb = status == .pass ? "passed on attempt \(attempt) of \(of)" : "failed after \(attempt) attempts of \(of)"
+        let verb =
+            status == .pass ? "passed on attempt \(attempt) of \(of)" : "failed after \(attempt) attempts of \(of)"
         let why = failures.enumerated().map { "attempt \($0.offset + 1)'s \($0.element)" }.joined(separator: "; ")
         return why.isEmpty ? verb : "\(verb): \(why)"
     }

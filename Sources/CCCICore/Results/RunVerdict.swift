@@ -68,7 +68,8 @@ public enum RunVerdict {
             stop?.outcome
             ?? (setback == .configuration ? .error : (failed || !residueClean || setback != nil ? .fail : .pass))
         let ladder = LevelLadder.evaluate(
-            statuses: tiers.mapValues(\.status), declaredNA: Set(declaredNA.keys), customTestsExecuted: customTestsExecuted)
+            statuses: tiers.mapValues(\.status), declaredNA: Set(declaredNA.keys),
+            customTestsExecuted: customTestsExecuted)
         return Decision(tiers: tiers, outcome: outcome, ladder: ladder)
     }
 }

@@ -156,7 +156,8 @@ struct Preparation {
                     head.releases.releases.isEmpty
                     ? "the recipe has no release (annotated version tag) to upgrade from"
                     : "no release is older than the head \(head.version?.raw ?? "")"
-                upgradeBaseGap = head.releases.releases.isEmpty ? NACoverage.Gap.noRelease : NACoverage.Gap.noOlderRelease
+                upgradeBaseGap =
+                    head.releases.releases.isEmpty ? NACoverage.Gap.noRelease : NACoverage.Gap.noOlderRelease
             }
         }
 
@@ -179,7 +180,8 @@ struct Preparation {
             opState: try OpState(file: stateFiles.opState), deployGuard: try DeployGuard(file: stateFiles.deployCount),
             probe: probe, deployTimeout: options.deployTimeout ?? meta.deployTimeout,
             packComposeFiles: packComposeFiles, overlays: overlays, upgradeBase: upgradeBase,
-            upgradeBaseReason: upgradeBaseReason, upgradeBaseGap: upgradeBaseGap, headProblem: headProblem, headSecrets: headSecrets)
+            upgradeBaseReason: upgradeBaseReason, upgradeBaseGap: upgradeBaseGap, headProblem: headProblem,
+            headSecrets: headSecrets)
         try checkNotKept(prepared)
         try AtomicFile.write("{}\n", to: stateFiles.deps, permissions: 0o600)
         await printHeader(prepared)

@@ -48,16 +48,44 @@ struct BackupAndRestore {
             }
             return verdicts
         }
-        let marker = DataMarker(runID: context.runID, role: "backup")
-        let (backup, taken) = await self.backup(app, project: model.project, plan: plan, marker: marker)
-        var verdicts: [Tier: TierResult] = [.backup: backup]
-        guard stages.contains(.restore), backup.status != .cancelled, !Task.isCancelled else { return verdicts }
-        guard let (snapshot, access) = taken, backup.status != .fail else {
-            verdicts[.restore] = TierResult(status: .skip, durationSeconds: 0, reason: "the backup did not succeed")
+        // A snapshot that proves incomplete (the marker not back, `backup_verify` failing) is taken
+        // again, at most `backup_retries` times: a dump written late once is the recipe's flake,
+        // and the result says so — never a clean pass.
+        let attempts = prepared.meta.backupRetries + 1
+        var failures: [String] = []
+        for attempt in 1...attempts {
+            let marker = DataMarker(runID: context.runID, role: attempt == 1 ? "backup" : "backup-\(attempt)")
+            var (backup, taken) = await self.backup(app, project: model.project, plan: plan, marker: marker)
+            var verdicts: [Tier: TierResult] = [.backup: backup]
+            guard stages.contains(.restore), backup.status != .cancelled, !Task.isCancelled else { return verdicts }
+            guard let (snapshot, access) = taken, backup.status != .fail else {
+                verdicts[.restore] = TierResult(
+                    status: .skip, durationSeconds: 0, reason: "the backup did not succeed")
+                return verdicts
+            }
+            var (restore, incomplete) = await self.restore(app, snapshot: snapshot, access: access, marker: marker)
+            if let incomplete, attempt < attempts, !Task.isCancelled {
+                failures.append("snapshot \(snapshot.id.prefix(8)) \(incomplete)")
+                await context.say(
+                    "backup attempt \(attempt) of \(attempts): the snapshot proved incomplete (\(incomplete)); "
+                        + "taking the backup again")
+                continue
+            }
+            if let incomplete { failures.append("snapshot \(snapshot.id.prefix(8)) \(incomplete)") }
+            guard attempt > 1 || incomplete != nil, attempts > 1 else { return [.backup: backup, .restore: restore] }
+            let retry = TierRetry(attempt: attempt, of: attempts, failures: failures)
+            if incomplete != nil {
+                // Every snapshot proved incomplete: the backup is what failed.
+                backup.status = .fail
+                backup.reason = "every snapshot proved incomplete"
+            }
+            backup.retry = retry
+            restore.retry = retry
+            verdicts[.backup] = backup
+            verdicts[.restore] = restore
             return verdicts
         }
-        verdicts[.restore] = await restore(app, snapshot: snapshot, access: access, marker: marker)
-        return verdicts
+        return [:]
     }
 
     /// The backup tier; returns its verdict and, when it took one, the snapshot and the data it holds.
@@ -101,9 +129,13 @@ struct BackupAndRestore {
         return (backup.result(), taken)
     }
 
-    /// The restore tier.
-    func restore(_ app: App, snapshot: BackupSnapshot, access: DataAccess, marker: DataMarker) async -> TierResult {
+    /// The restore tier; returns its verdict and, when the restored data shows the snapshot was
+    /// incomplete (the marker lost, `backup_verify` failing), what it lacked.
+    func restore(
+        _ app: App, snapshot: BackupSnapshot, access: DataAccess, marker: DataMarker
+    ) async -> (TierResult, incomplete: String?) {
         let restore = TierRecorder(tier: .restore, role: .head, journal: context.journal, reporter: context.reporter)
+        var incomplete: String?
         do {
             try await restore.check("mutate data") {
                 _ = try await access.write(marker.fileName, "mutated after the backup\n")
@@ -122,8 +154,9 @@ struct BackupAndRestore {
                     let (found, method) = try await access.read(marker.fileName)
                     let how = method.describe(access.location, verb: "read")
                     guard found == marker.content else {
-                        throw MarkerError.changed(
-                            "\(access.location.directory)/\(marker.fileName)", found: found, how: how)
+                        let path = "\(access.location.directory)/\(marker.fileName)"
+                        if found == nil { incomplete = "lacked cc-ci's marker \(path)" }
+                        throw MarkerError.changed(path, found: found, how: how)
                     }
                     let (added, _) = try await access.read(DataMarker.addedFileName)
                     guard added == nil else {
@@ -134,11 +167,21 @@ struct BackupAndRestore {
                 try await steps.healthAndReadiness(app, recorder: restore)
             }
             if let hook = prepared.meta.backupVerify {
-                try await steps.runHook(hook, name: "backup_verify hook", op: "verify", app: app, recorder: restore)
+                do {
+                    try await steps.runHook(
+                        hook, name: "backup_verify hook", op: "verify", app: app, recorder: restore)
+                } catch let failure as CheckFailure {
+                    // What the hook said (redacted), without the "hook … exited N: " it comes with.
+                    let said =
+                        failure.message.range(of: " exited [0-9]+: ", options: .regularExpression)
+                        .map { String(failure.message[$0.upperBound...]) } ?? failure.message
+                    incomplete = "failed backup_verify: \(said)"
+                    throw failure
+                }
             }
         } catch {
             context.journal.line("restore stopped: \(error)", tier: "restore")
         }
-        return restore.result()
+        return (restore.result(), restore.failed ? incomplete : nil)
     }
 }

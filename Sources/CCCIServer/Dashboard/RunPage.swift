@@ -128,7 +128,9 @@ enum RunPage {
         var parts: [HTML] = []
         if let declared = na.declared { parts.append("<p><strong>Declared N/A:</strong> \(declared)</p>") }
         if let gap = na.gap {
-            parts.append("<p class=\"warn\"><strong>Possible coverage gap</strong> — <code>[na]</code> does not declare it: \(gap)</p>")
+            parts.append(
+                "<p class=\"warn\"><strong>Possible coverage gap</strong> — <code>[na]</code> does not declare it: \(gap)</p>"
+            )
         }
         if let stale = na.stale { parts.append("<p class=\"warn\"><strong>Stale declaration:</strong> \(stale)</p>") }
         return "\(parts)"
