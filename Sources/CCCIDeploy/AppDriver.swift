@@ -261,6 +261,12 @@ public struct BackupSnapshot: Sendable, Hashable, Codable {
     /// Every directory it holds, as restic listed them while backing up (`nil`: restore lists
     /// the snapshot instead).
     public var directories: Set<String>? = nil
+    /// The cc-ci data markers (files named ``markerPrefix``…) it holds, by host path, as restic
+    /// listed them (`nil`: not known — the driver did not list them).
+    public var markers: Set<String>? = nil
+
+    /// How cc-ci's data markers are named in an app's data.
+    public static let markerPrefix = ".ccci-marker-"
 }
 
 /// A driver operation that failed.

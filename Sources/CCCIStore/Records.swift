@@ -65,6 +65,38 @@ public struct RunSummary: Sendable, Hashable, Codable {
     }
 }
 
+/// How often a tier of a recipe was flaky — failed, then passed when its path ran again on fresh
+/// apps (`retry_failed`) — among the newest runs that gave it a verdict (SPEC F-DASHBOARD).
+public struct FlakeRate: Sendable, Hashable {
+    /// How many of a recipe's newest runs the rate is over.
+    public static let window = 30
+
+    public let tier: Tier
+    /// Runs in which the tier was flaky.
+    public let flaky: Int
+    /// Runs in which the tier had a verdict (pass, fail or flaky).
+    public let ran: Int
+
+    public init(tier: Tier, flaky: Int, ran: Int) {
+        self.tier = tier
+        self.flaky = flaky
+        self.ran = ran
+    }
+
+    public var rate: Double { ran == 0 ? 0 : Double(flaky) / Double(ran) }
+
+    /// The rates over the newest ``window`` of `runs` (newest first, as the store lists them), for
+    /// every tier that had a verdict in them, in ladder order.
+    public static func of(_ runs: [RunSummary]) -> [FlakeRate] {
+        let recent = runs.prefix(window)
+        return Tier.allCases.compactMap { tier in
+            let verdicts = recent.compactMap { $0.tiers[tier.rawValue] }.filter { [.pass, .fail, .flaky].contains($0) }
+            guard !verdicts.isEmpty else { return nil }
+            return FlakeRate(tier: tier, flaky: verdicts.filter { $0 == .flaky }.count, ran: verdicts.count)
+        }
+    }
+}
+
 /// A recipe as the dashboard's matrix shows it: its newest run and its recent levels.
 public struct RecipeStatus: Sendable, Hashable, Codable {
     public let recipe: String

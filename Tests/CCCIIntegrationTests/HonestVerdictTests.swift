@@ -17,6 +17,13 @@ extension Integration {
             return (result, try harness.results(result))
         }
 
+        /// The run's `junit.xml`.
+        func junitXML(of results: RunResults) throws -> String {
+            try String(
+                contentsOf: URL(fileURLWithPath: results.artifacts.runDirectory).appendingPathComponent("junit.xml"),
+                encoding: .utf8)
+        }
+
         func expectNoResidue(_ harness: RunHarness, _ results: RunResults) async throws {
             let left = try await harness.leftovers([results.appDomain] + [results.upgradeAppDomain].compactMap { $0 })
             #expect(left.isEmpty, "\(left.mapValues(\.summary))")
@@ -40,9 +47,7 @@ extension Integration {
             #expect(declared.tiers["backup"]?.na == TierNA(declared: "blank keeps no data"))
             #expect(declared.ladder.rungs.first { $0.level == 3 }?.state == .na)
             #expect(declared.level == 3, "declared N/A does not break the ladder")
-            let junit = try String(
-                contentsOf: URL(fileURLWithPath: declared.artifacts.runDirectory).appendingPathComponent("junit.xml"),
-                encoding: .utf8)
+            let junit = try junitXML(of: declared)
             #expect(junit.contains("declared N/A: blank keeps no data"))
             try await expectNoResidue(harness, declared)
 
@@ -106,9 +111,7 @@ extension Integration {
                 retry.summary(.pass).hasPrefix("passed on attempt 2 of 3: attempt 1's snapshot "),
                 "\(retry.summary(.pass))")
             #expect(retried.tiers["restore"]?.retry == retry)
-            let junit = try String(
-                contentsOf: URL(fileURLWithPath: retried.artifacts.runDirectory).appendingPathComponent("junit.xml"),
-                encoding: .utf8)
+            let junit = try junitXML(of: retried)
             #expect(junit.contains("<flakyFailure") && junit.contains("pass (retried)"))
             try await expectNoResidue(harness, retried)
 
@@ -127,6 +130,83 @@ extension Integration {
                 "\(exhausted.displayReason ?? "")")
             #expect(never.tiers["restore"]?.status == .fail)
             try await expectNoResidue(harness, never)
+
+            // cc-ci's own check: a pre-hook that, the first time, wipes the data before the
+            // snapshot is taken (cc-ci's marker with it) — the snapshot is taken again at once.
+            let wipe =
+                "sh -c 'if [ ! -e /var/www/.wiped ]; then touch /var/www/.wiped; rm -f /var/www/.ccci-marker-*; fi'"
+            let wiping = try await RecipeEdits.commit(
+                in: web.path,
+                files: [
+                    "compose.yml": compose.replacingOccurrences(
+                        of: "        - \"backupbot.backup=true\"\n",
+                        with: "        - \"backupbot.backup=true\"\n        - \"backupbot.backup.pre-hook=\(wipe)\"\n")
+                ])
+            let (_, wiped) = try await run(harness, ["web", "--ref", wiping] + stages, packs: try TestPacks())
+            let again = try #require(wiped.tiers["backup"])
+            #expect(again.verdictText == "pass (retried)", "\(again)")
+            #expect(
+                again.retry?.failures.first?.contains("lacked cc-ci's marker /var/www/.ccci-marker-backup") == true,
+                "\(String(describing: again.retry))")
+            #expect(wiped.tiers["restore"]?.status == .pass)
+            try await expectNoResidue(harness, wiped)
+        }
+
+        @Test(
+            "retry_failed = 1: a functional test that fails once, then passes when the head path runs again on a fresh app, is FLAKY — not a pass: the level stops below L4, the run fails, every app of both attempts is removed"
+        )
+        func flakyTier() async throws {
+            let harness = try RunHarness()
+            try await harness.add("web")
+            let packs = try TestPacks()
+            let seen = packs.root.appending("seen")
+            try packs.pack(
+                "web",
+                files: [
+                    "functional/once.sh": """
+                    #!/bin/sh
+                    # Fails the first time it ever runs, passes after: a flaky test.
+                    echo "1..1"
+                    if [ -e \(seen.path) ]; then echo "ok 1 - works the second time"; exit 0; fi
+                    touch \(seen.path)
+                    echo "not ok 1 - the first time it does not"
+                    exit 1
+                    """
+                ], executable: ["functional/once.sh"])
+            let result = try await harness.ccci(
+                ["run", "web", "--stages", "install,upgrade,backup,restore,custom", "--json"],
+                extra: ["CCCI_PACKS_DIR": packs.url.path, "CCCI_RETRY_FAILED": "1"])
+            let results = try harness.results(result)
+            #expect(result.status == 1, "a flaky tier is not a pass")
+            let custom = try #require(results.tiers["custom"])
+            #expect(custom.status == .flaky, "\(custom)")
+            #expect(
+                custom.reason?.hasPrefix("failed, then passed on fresh apps — attempt 1: ") == true,
+                "\(custom.reason ?? "")")
+            #expect(custom.retry?.attempt == 2 && custom.retry?.failures.count == 1)
+            #expect(results.level == 3, "L4 is not reached on a flaky functional test")
+            #expect(results.ladder.rungs.first { $0.level == 4 }?.state == .missed)
+            for tier in ["install", "upgrade", "backup", "restore"] {
+                #expect(results.tiers[tier]?.status == .pass, "\(tier)")
+            }
+            #expect(results.flags.contains("retry-failed"))
+            let again = try #require(results.retryAppDomains)
+            #expect(again.count == 1, "only the head path ran again: \(again)")
+            #expect(results.deployCount == 3, "head, upgrade, and the head again on a fresh app")
+            let junit = try junitXML(of: results)
+            #expect(junit.contains("type=\"flaky\""))
+            let left = try await harness.leftovers(
+                [results.appDomain] + [results.upgradeAppDomain].compactMap { $0 } + again)
+            #expect(left.isEmpty, "\(left.mapValues(\.summary))")
+
+            // Without retry_failed the same test simply fails (it has run once: it now passes, so
+            // make it fail again by removing its memory).
+            try FileManager.default.removeItem(at: seen)
+            let plain = try await harness.ccci(
+                ["run", "web", "--stages", "install,custom", "--json"], extra: ["CCCI_PACKS_DIR": packs.url.path])
+            let plainResults = try harness.results(plain)
+            #expect(plainResults.tiers["custom"]?.status == .fail)
+            #expect(plainResults.retryAppDomains == nil && !plainResults.flags.contains("retry-failed"))
         }
 
         @Test("a head that moves its data to a new volume fails upgrade, saying where the data is and what it mounts")

@@ -1,6 +1,8 @@
 import CCCICore
 import Testing
 
+@testable import CCCIRunner
+
 /// The verdict builder: what the steps concluded, plus the stop and the teardown, become the
 /// run's tiers, outcome and level — and nothing else does.
 @Suite struct RunVerdictTests {
@@ -125,5 +127,29 @@ import Testing
             concluded: concluded, requested: Tier.defaultStages, stop: nil, residueClean: true,
             declaredNA: [.upgrade: ""], customTestsExecuted: 1)
         #expect(legacy.tiers[.upgrade]?.na?.declared == NACoverage.noReasonGiven)
+    }
+
+    @Test(
+        "retry_failed: a failure that passes on fresh apps is flaky; one that fails again stays a failure naming both; an unreached tier takes the second verdict; a pass stays a pass"
+    )
+    func flakyVerdicts() {
+        let failed = TierResult(status: .fail, durationSeconds: 1, reason: "once.sh failed")
+        let passed = TierResult(status: .pass, durationSeconds: 2)
+        let flaky = FlakyVerdict.combine(failed, passed)
+        #expect(flaky.status == .flaky && flaky.retry == TierRetry(attempt: 2, of: 2, failures: ["once.sh failed"]))
+        #expect(flaky.reason == "failed, then passed on fresh apps — attempt 1: once.sh failed")
+        let twice = FlakyVerdict.combine(failed, TierResult(status: .fail, durationSeconds: 1, reason: "again"))
+        #expect(twice.status == .fail && twice.retry?.failures == ["once.sh failed", "again"])
+        let unreached = TierResult(status: .skip, durationSeconds: 0, reason: "the head app did not install")
+        #expect(FlakyVerdict.combine(unreached, passed) == passed)
+        #expect(FlakyVerdict.combine(passed, failed) == passed)
+
+        var concluded = Self.passed(Tier.defaultStages)
+        concluded[.custom] = flaky
+        let decision = RunVerdict.decide(
+            concluded: concluded, requested: Tier.defaultStages, stop: nil, residueClean: true, declaredNA: [:],
+            customTestsExecuted: 1)
+        #expect(decision.outcome == .fail, "a flaky tier is not a pass")
+        #expect(decision.ladder.level == 3)
     }
 }

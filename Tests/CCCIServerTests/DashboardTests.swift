@@ -220,6 +220,48 @@ import Testing
         }
     }
 
+    @Test(
+        "a flaky tier: the matrix puts a flaky chip by the level, the run page says FLAKY, the recipe page shows each tier's flake rate over its newest runs"
+    )
+    func flakyTier() async throws {
+        try await InProcessServer.with { server in
+            for index in 0..<4 {
+                var results = Self.results(
+                    "web", level: 5, runID: "2026010\(index)T000000Z-web-fffff\(index)",
+                    startedAt: Date().addingTimeInterval(Double(index) * 60))
+                if index % 2 == 1 {
+                    results.tiers["custom"]?.status = .flaky
+                    results.tiers["custom"]?.reason = "failed, then passed on fresh apps — attempt 1: once.sh failed"
+                }
+                try await server.store.record(results)
+            }
+            let matrix = text(try await get(server, "/"))
+            #expect(matrix.contains("<span class=\"chip\" title=\"flaky: custom\">flaky</span>"), "\(matrix)")
+            let run = text(try await get(server, "/runs/20260103T000000Z-web-fffff3"))
+            #expect(run.contains("<span class=\"v flaky\">≈ FLAKY</span>"))
+            let recipe = text(try await get(server, "/recipes/web"))
+            #expect(recipe.contains("Flake rate (newest 4 runs)"))
+            #expect(
+                recipe.contains("<tr><td>custom</td><td>2 of 4</td><td><span class=\"flaky\">50%</span></td></tr>"),
+                "\(recipe)")
+            #expect(recipe.contains("<tr><td>install</td><td>0 of 4</td><td>0%</td></tr>"))
+        }
+    }
+
+    @Test("the flake rate counts a tier's verdicts over the newest 30 runs only; skipped and N/A runs are not counted")
+    func flakeRateWindow() {
+        func summary(_ custom: TierStatus) -> RunSummary {
+            RunSummary(
+                runID: "r", recipe: "web", headCommit: "c", headVersion: nil, outcome: .fail, exitCode: 1, level: 1,
+                ladderVersion: LevelLadder.version, startedAt: Date(), durationSeconds: 1,
+                tiers: ["custom": custom, "backup": .na], runDirectory: "/tmp")
+        }
+        let runs = Array(repeating: summary(.pass), count: 29) + [summary(.skip), summary(.flaky)]
+        let rates = FlakeRate.of(runs)
+        #expect(rates == [FlakeRate(tier: .custom, flaky: 0, ran: 29)], "the 31st run is outside the window")
+        #expect(FlakeRate.of([summary(.flaky), summary(.fail), summary(.pass)]).first?.rate == 1.0 / 3.0)
+    }
+
     @Test("a recipe's page charts level and duration over its history; the queue lists waiting jobs by position")
     func recipeAndQueue() async throws {
         try await InProcessServer.with { server in

@@ -40,6 +40,33 @@ import Testing
     }
 
     @Test(
+        "the reply names a flaky tier and a pass that needed another backup; declared N/A shows its reason, a gap and a stale declaration are listed"
+    )
+    func flakyRetriedAndNA() {
+        var run = results(level: 3)
+        run.tiers["custom"]?.status = .flaky
+        run.tiers["custom"]?.reason = "failed, then passed on fresh apps — attempt 1: once.sh failed"
+        run.tiers["backup"]?.retry = TierRetry(
+            attempt: 2, of: 3, failures: ["snapshot ab12 failed backup_verify: no dump"])
+        run.tiers["upgrade"] = TierResult(
+            status: .na, durationSeconds: 0, reason: "no release", na: TierNA(declared: "first release"))
+        run.tiers["restore"]?.na = TierNA(
+            stale: "`[na] restore` is declared, but it applies and ran (pass) — remove `restore` from `[na]`")
+        run.outcome = .fail
+        run.exitCode = 1
+        let text = ReplyText.finished(job(), outcome: .of(exitCode: 1, results: run, lastError: nil), links: links)
+        #expect(text.contains("| custom | ⚠️ flaky |"))
+        #expect(text.contains("**Flaky:** `custom` failed, then passed when run again on fresh apps — not a pass"))
+        #expect(text.contains("| backup | ✅ pass (retried) |"))
+        #expect(text.contains("passed on attempt 2 of 3: attempt 1's snapshot ab12 failed backup\\_verify: no dump"))
+        #expect(text.contains("| upgrade | ➖ na |") && text.contains("declared N/A: first release"))
+        #expect(text.contains("- stale declaration: '\\[na\\] restore' is declared, but it applies and ran"), "\(text)")
+        let (state, description) = ReplyText.finalStatus(
+            job(), outcome: .of(exitCode: 1, results: run, lastError: nil))
+        #expect(state == .failure && description.hasSuffix("— custom flaky"), "\(description)")
+    }
+
+    @Test(
         "a quick run's reply says what it proved and what it did not, suggests a cold run when volumes or secrets change, and follows the give-back"
     )
     func quickRun() {

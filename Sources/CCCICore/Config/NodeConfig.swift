@@ -164,6 +164,9 @@ public struct NodeConfig: Sendable, Hashable {
     public var capacity: Int
     /// Hard deadline of one run (SPEC F-LIFETIME).
     public var runDeadline: Duration
+    /// How many times a failed path of a run is run again on fresh apps (`retry_failed`, 0 or 1): a
+    /// tier that fails and then passes is flaky, never a pass.
+    public var retryFailed: Int = 0
     /// `ccci serve`: listen address, forge, the files holding its secrets (`[serve]`).
     public var serve = ServeConfig()
     /// How long run directories are kept (`[retention]`, `ccci gc`).
@@ -330,6 +333,12 @@ public struct NodeConfig: Sendable, Hashable {
             }
             config.capacity = number
         }
+        if let value = environment["CCCI_RETRY_FAILED"] {
+            guard let number = Int(value), (0...1).contains(number) else {
+                throw .invalid(file: "CCCI_RETRY_FAILED", key: "retry_failed", message: "'\(value)' is not 0 or 1")
+            }
+            config.retryFailed = number
+        }
         if let mode = config.networkMode, !["vip", "dnsrr", "auto"].contains(mode) {
             throw .invalid(file: file.path, key: "network_mode", message: "'\(mode)' is not one of auto, vip, dnsrr")
         }
@@ -346,7 +355,7 @@ public struct NodeConfig: Sendable, Hashable {
     public static let keys = [
         "home", "ci_domain", "lock_dir", "lab_dir", "packs_dir", "catalogue_dir", "catalogue", "network_mode",
         "ingress", "image_policy", "resolve_image", "registry_auth", "pull_parallelism", "docker_socket", "capacity",
-        "run_deadline", "serve", "retention",
+        "run_deadline", "retry_failed", "serve", "retention",
         "warm", "mirror", "node", "store", "store_password_file", "driver", "dispatch",
     ]
 
@@ -430,6 +439,15 @@ public struct NodeConfig: Sendable, Hashable {
             } catch {
                 throw .invalid(file: file.path, key: "run_deadline", message: error.description)
             }
+        }
+        if let value = table["retry_failed"] {
+            guard case .int(let number) = value, (0...1).contains(number) else {
+                throw .invalid(
+                    file: file.path, key: "retry_failed",
+                    message:
+                        "expects 0 (off) or 1 (a failed path runs once more on fresh apps; fail then pass is flaky)")
+            }
+            retryFailed = number
         }
         if let value = table["capacity"] {
             guard case .int(let number) = value, (1...64).contains(number) else {

@@ -98,7 +98,9 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
         case .backupVerify:
             return MetaKeySpec(
                 type: .hook, default: .none,
-                doc: "Executable run after restore; exit 0 when the app's own data came back.")
+                doc: "Executable run after restore; exit 0 when the app's own data came back. A failure means "
+                    + "the snapshot was incomplete: the backup is taken again (`backup_retries`); its last output "
+                    + "line is the reason shown.")
         case .na:
             return MetaKeySpec(
                 type: .naReasons, default: .naReasons([:]),
@@ -117,10 +119,10 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
         case .backupRetries:
             return MetaKeySpec(
                 type: .count, default: .int(2),
-                doc: "How many times the backup is taken again when the snapshot proves incomplete — cc-ci's "
-                    + "marker not back after the restore, or the `backup_verify` hook failing — before the tiers "
-                    + "fail (0 to 5). A tier that needed another attempt is reported `pass (retried)`, with what "
-                    + "each failed attempt lacked, never as a clean pass.")
+                doc: "How many times the backup is taken again when its snapshot proves incomplete — it lacks "
+                    + "cc-ci's data marker written just before it, or the `backup_verify` hook fails after the "
+                    + "restore — before the tiers fail (0 to 5). A tier that needed another attempt is reported "
+                    + "`pass (retried)`, saying what each earlier snapshot lacked, never as a clean pass.")
         case .screenshot:
             return MetaKeySpec(
                 type: .screenshot, default: .screenshot(ScreenshotSpec()),

@@ -37,9 +37,12 @@ public struct AppNaming: Sendable, Hashable {
     /// F-NAME gives it; the upgrade app of the same run hashes `"recipe|pr|ref|upgrade"`, so the
     /// two apps of one run never share a domain, and a second run of the same (recipe, PR, ref)
     /// maps to the same two domains (and waits on their locks).
-    public func runAppDomain(recipe: String, pr: Int, ref: String, role: AppRole = .head) -> AppDomain {
+    public func runAppDomain(recipe: String, pr: Int, ref: String, role: AppRole = .head, attempt: Int = 1) -> AppDomain
+    {
         var input = "\(recipe)|\(pr)|\(ref)"
         if role == .upgrade { input += "|upgrade" }
+        // A path run again on fresh apps (`retry_failed`) gets apps of its own.
+        if attempt > 1 { input += "|attempt\(attempt)" }
         let digest = Insecure.SHA1.hash(data: Data(input.utf8))
         let hex = digest.map { String(format: "%02x", $0) }.joined()
         return AppDomain(name: "\(Self.recipePrefix(recipe))-\(hex.prefix(6)).\(ciDomain)", kind: .run)

@@ -11,7 +11,7 @@ public enum JUnit {
         var totals = (tests: 0, failures: 0, skipped: 0)
         for tier in Tier.allCases {
             guard let result = results.tiers[tier.rawValue] else { continue }
-            let checks =
+            var checks =
                 result.checks.isEmpty
                 ? [
                     Check(
@@ -19,6 +19,11 @@ public enum JUnit {
                         message: Self.message(of: result))
                 ]
                 : result.checks
+            // A flaky tier's checks are its passing attempt's: the tier itself is the failure.
+            if result.status == .flaky, !result.checks.isEmpty {
+                checks.append(
+                    Check(name: "\(tier.rawValue) (flaky)", status: .flaky, durationSeconds: 0, message: result.reason))
+            }
             var cases: [String] = []
             var failures = 0
             var skipped = 0
@@ -35,6 +40,13 @@ public enum JUnit {
                     body = "<skipped message=\"\(escape(check.message ?? check.status.rawValue))\"/>"
                 case .pass:
                     break
+                case .flaky:
+                    // Failed, then passed on fresh apps: a failure here (it is not a pass), with
+                    // the passing attempt said beside it.
+                    failures += 1
+                    let message = "flaky: " + (check.message ?? "failed, then passed when run again")
+                    body =
+                        "<failure type=\"flaky\" message=\"\(escape(String(message.prefix(200))))\">\(escape(message))</failure>"
                 }
                 // A pass that needed another attempt: each earlier attempt as Surefire's rerun
                 // convention writes it (`flakyFailure`), which Jenkins' JUnit reader shows.

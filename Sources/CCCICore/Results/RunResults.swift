@@ -27,6 +27,8 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var mode: String
     public var appDomain: String
     public var upgradeAppDomain: String?
+    /// The apps of the paths run again on fresh apps (`retry_failed`), when there were any.
+    public var retryAppDomains: [String]?
     public var startedAt: Date
     public var finishedAt: Date
     public var durationSeconds: Double
@@ -90,6 +92,7 @@ public struct RunResults: Sendable, Hashable, Codable {
         case baseVersion = "base_version"
         case appDomain = "app_domain"
         case upgradeAppDomain = "upgrade_app_domain"
+        case retryAppDomains = "retry_app_domains"
         case startedAt = "started_at"
         case finishedAt = "finished_at"
         case durationSeconds = "duration_s"
@@ -167,7 +170,7 @@ public struct TierResult: Sendable, Hashable, Codable {
     /// The reason as people read it: a declared N/A's declared reason, a retried tier's attempts.
     public var displayReason: String? {
         if let declared = na?.declared { return "declared N/A: \(declared)" }
-        if let retry {
+        if let retry, status != .flaky {
             let attempts = retry.summary(status)
             return reason.map { "\($0) — \(attempts)" } ?? attempts
         }
@@ -227,7 +230,11 @@ public struct TierRetry: Sendable, Hashable, Codable {
     /// "passed on attempt 2 of 3: attempt 1's snapshot lacked …".
     public func summary(_ status: TierStatus) -> String {
         let verb =
-            status == .pass ? "passed on attempt \(attempt) of \(of)" : "failed after \(attempt) attempts of \(of)"
+            switch status {
+            case .pass: "passed on attempt \(attempt) of \(of)"
+            case .flaky: "failed, then passed on attempt \(attempt) on fresh apps"
+            default: "failed after \(attempt) attempts of \(of)"
+            }
         let why = failures.enumerated().map { "attempt \($0.offset + 1)'s \($0.element)" }.joined(separator: "; ")
         return why.isEmpty ? verb : "\(verb): \(why)"
     }

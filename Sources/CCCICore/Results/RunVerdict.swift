@@ -63,7 +63,8 @@ public enum RunVerdict {
             }
         }
         NACoverage.annotate(&tiers, declared: declaredNA, source: naSource)
-        let failed = requested.contains { tiers[$0]?.status == .fail }
+        // A flaky tier is not a pass: the run fails, as it would have without the second attempt.
+        let failed = requested.contains { tiers[$0]?.status == .fail || tiers[$0]?.status == .flaky }
         let outcome: RunOutcome =
             stop?.outcome
             ?? (setback == .configuration ? .error : (failed || !residueClean || setback != nil ? .fail : .pass))

@@ -34,6 +34,9 @@ public enum TierStatus: String, Sendable, Codable, Hashable, CaseIterable {
     case na
     /// The run was stopped (a signal, its deadline) before the tier finished: no verdict.
     case cancelled
+    /// Failed, then passed when its path ran again on fresh apps (`retry_failed`): not a pass —
+    /// the ladder counts it as not reached and the run fails.
+    case flaky
 }
 
 extension Tier {

@@ -224,10 +224,12 @@ public struct BackupEngine: Sendable {
                 + paths, output: .file(listing))
         var summary: [String: JSONValue]?
         var directories = Set<String>()
+        var markers = Set<String>()
         try LineReader.forEachLine(of: listing) { line in
-            // Only a directory's line (its item ends in `/`) and the summary are decoded.
+            // Only a directory's line (its item ends in `/`), a data marker's and the summary are decoded.
             let isDirectory = line.contains("verbose_status") && line.contains("/\",")
-            guard isDirectory || line.contains("\"summary\""),
+            let isMarker = line.contains("verbose_status") && line.contains(BackupSnapshot.markerPrefix)
+            guard isDirectory || isMarker || line.contains("\"summary\""),
                 let object = try? JSONCoding.decoder.decode([String: JSONValue].self, from: Data(line.utf8))
             else { return }
             switch object["message_type"]?.stringValue {
@@ -235,6 +237,10 @@ public struct BackupEngine: Sendable {
             case "verbose_status":
                 if let item = object["item"]?.stringValue, item.hasSuffix("/"), item.count > 1 {
                     directories.insert(String(item.dropLast()))
+                } else if let item = object["item"]?.stringValue,
+                    item.split(separator: "/").last?.hasPrefix(BackupSnapshot.markerPrefix) == true
+                {
+                    markers.insert(item)
                 }
             default: break
             }
@@ -253,7 +259,7 @@ public struct BackupEngine: Sendable {
         guard files > 0 else { throw DriverError.emptySnapshot(domain: app.domain.name, paths: paths) }
         return BackupSnapshot(
             id: id, paths: paths, files: Int(files), bytes: int("total_bytes_processed"), domain: app.domain.name,
-            directories: directories)
+            directories: directories, markers: markers)
     }
 }
 

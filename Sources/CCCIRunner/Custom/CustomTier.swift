@@ -105,7 +105,7 @@ struct CustomTier {
         while true {
             context.journal.line(
                 "test \(test.displayName): \(rerunBecause == nil ? "running" : "running again") "
-                    + "(log \(Self.logName(test, index: index, rerun: rerunBecause != nil)), "
+                    + "(log \(Self.logName(test, index: index, rerun: rerunBecause != nil, attempt: steps.attempt)), "
                     + "timeout \(DurationText.format(timeout)))",
                 tier: "custom")
             let started = ContinuousClock.now
@@ -150,8 +150,9 @@ struct CustomTier {
     }
 
     /// The log of a test's run, in the run's `tiers/`.
-    static func logName(_ test: CustomTest, index: Int, rerun: Bool) -> String {
-        "custom-\(index)-\(test.path.lastPathComponent)\(rerun ? ".rerun" : "").log"
+    /// (`attempt` 2: the head path run again on a fresh app, `retry_failed`.)
+    static func logName(_ test: CustomTest, index: Int, rerun: Bool, attempt: Int = 1) -> String {
+        "custom-\(index)-\(test.path.lastPathComponent)\(attempt > 1 ? ".attempt\(attempt)" : "")\(rerun ? ".rerun" : "").log"
     }
 
     /// Runs `test` once (`rerun`: its second run, with logs of its own); `nil` for a kind that
@@ -159,10 +160,11 @@ struct CustomTier {
     func run(_ test: CustomTest, index: Int, app: App, timeout: Duration, rerun: Bool) async throws -> Attempt? {
         let hookContext = steps.hookContext(op: "custom", app: app)
         let runDirectory = context.runDirectory
-        let suffix = rerun ? "-rerun" : ""
+        let suffix = (steps.attempt > 1 ? "-attempt\(steps.attempt)" : "") + (rerun ? "-rerun" : "")
         let junit = runDirectory.appendingPathComponent("state/junit-\(index)\(suffix).xml")
-        // Each test writes to a log of its own (its TAP is read from there).
-        let log = runDirectory.appendingPathComponent("tiers/\(Self.logName(test, index: index, rerun: rerun))")
+        // Each test writes to a log of its own (its TAP is read from there), on each attempt.
+        let log = runDirectory.appendingPathComponent(
+            "tiers/\(Self.logName(test, index: index, rerun: rerun, attempt: steps.attempt))")
         let clock = ContinuousClock()
         let start = clock.now
         // A browser test's HOME (its certificate database), removed once the test is done.

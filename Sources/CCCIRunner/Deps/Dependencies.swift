@@ -90,9 +90,12 @@ struct DependencySetup {
 
     /// The dependents' domains: the head app's, and the upgrade app's when the run has one.
     var dependents: [String] {
-        var domains = [prepared.headDomain.name]
-        if context.options.stages.contains(.upgrade), prepared.upgradeBase != nil {
-            domains.append(prepared.upgradeDomain.name)
+        var domains: [String] = []
+        for attempt in 1...(context.config.retryFailed + 1) {
+            domains.append(prepared.domain(.head, attempt: attempt).name)
+            if context.options.stages.contains(.upgrade), prepared.upgradeBase != nil {
+                domains.append(prepared.domain(.upgrade, attempt: attempt).name)
+            }
         }
         return domains
     }

@@ -124,6 +124,7 @@ public actor Reporter {
             case .skip: verdict = paint(pad("skip", 14), .yellow)
             case .na: verdict = paint(pad("n/a", 14), .dim)
             case .cancelled: verdict = paint(pad("stopped", 14), .yellow)
+            case .flaky: verdict = paint(pad("FLAKY", 14), .red)
             }
             let reason = result.displayReason.map { String($0.split(separator: "\n").first ?? "").prefix(90) } ?? ""
             lines.append(

@@ -16,7 +16,7 @@ public struct ColdLane: RunLane {
         var work = LaneWork()
         do {
             work.locked = try await RunAdmission(context: context).admit(
-                RunAdmission.domains(of: prepared, stages: stages))
+                RunAdmission.domains(of: prepared, stages: stages, attempts: context.config.retryFailed + 1))
         } catch let error as AdmissionError {
             // No app can be created: every tier asked for fails for that reason.
             context.journal.line(error.message)
@@ -45,21 +45,61 @@ public struct ColdLane: RunLane {
             return work
         }
         let steps = TierSteps(context: context, prepared: prepared, dependencies: work.dependencies, wiring: wiring)
-        let head = HeadPath(steps: steps, sink: run.sink)
+        var (head, upgrade) = await paths(steps, head: true, upgrade: stages.contains(.upgrade), sink: run.sink)
+        // `retry_failed`: a path with a failed tier runs once more on fresh apps of its own; a tier
+        // that fails and then passes is flaky — never a pass.
+        if context.config.retryFailed > 0, !Task.isCancelled {
+            let headFailed = head.tiers.values.contains { $0.status == .fail }
+            let upgradeFailed = upgrade.tiers[.upgrade]?.status == .fail
+            if headFailed || upgradeFailed {
+                let failed = (head.tiers.merging(upgrade.tiers) { first, _ in first })
+                    .filter { $0.value.status == .fail }.keys.sorted().map(\.rawValue)
+                await context.say(
+                    "retry_failed: \(failed.joined(separator: ", ")) failed — running "
+                        + [headFailed ? "the head path" : nil, upgradeFailed ? "the upgrade path" : nil]
+                        .compactMap { $0 }.joined(separator: " and ") + " once more on fresh apps")
+                var again = steps
+                again.attempt = 2
+                let (first, firstUpgrade) = (head, upgrade)
+                let (secondHead, secondUpgrade) = await paths(
+                    again, head: headFailed, upgrade: upgradeFailed,
+                    sink: { tier, verdict in
+                        await run.sink(
+                            tier, FlakyVerdict.combine(first.tiers[tier] ?? firstUpgrade.tiers[tier], verdict))
+                    })
+                if headFailed { head = FlakyVerdict.combine(head, secondHead) }
+                if upgradeFailed { upgrade = FlakyVerdict.combine(upgrade, secondUpgrade) }
+                head.flags.append(FlakyVerdict.flag)
+                work.retryApps =
+                    (headFailed ? [again.domain(.head).name] : [])
+                    + (upgradeFailed ? [again.domain(.upgrade).name] : [])
+            }
+        }
+        work.paths += [head, upgrade]
+        return work
+    }
+
+    /// The head path and the upgrade path of one attempt, side by side (one after the other with
+    /// `--serial`); a path not asked for concludes nothing.
+    func paths(
+        _ steps: TierSteps, head runHead: Bool, upgrade runUpgrade: Bool, sink: @escaping VerdictSink
+    ) async -> (head: PathResult, upgrade: PathResult) {
+        let head: @Sendable () async -> PathResult = {
+            guard runHead else { return PathResult() }
+            return await HeadPath(steps: steps, sink: sink).run()
+        }
         let upgrade: @Sendable () async -> PathResult = {
-            guard stages.contains(.upgrade) else { return PathResult() }
+            guard runUpgrade else { return PathResult() }
             let verdict = await UpgradePath(steps: steps).run()
-            await run.sink(.upgrade, verdict)
+            await sink(.upgrade, verdict)
             return PathResult(tiers: [.upgrade: verdict])
         }
-        if context.options.serial {
-            work.paths += [await head.run(), await upgrade()]
-        } else {
-            async let headResult = head.run()
-            async let upgradeResult = upgrade()
-            work.paths += [await headResult, await upgradeResult]
+        if steps.context.options.serial {
+            return (await head(), await upgrade())
         }
-        return work
+        async let headResult = head()
+        async let upgradeResult = upgrade()
+        return (await headResult, await upgradeResult)
     }
 
     /// A reason the recipe cannot be tested once its dependencies are up.
@@ -85,5 +125,45 @@ public struct ColdLane: RunLane {
         } catch {
             return .failure(SetbackError(kind: .configuration, reason: "configuration: \(error.description)"))
         }
+    }
+}
+
+/// A tier's verdict over two attempts of its path (`retry_failed`, SPEC F-RUN): a failure that
+/// passes on fresh apps is flaky; one that fails again stays a failure, saying so; a tier the
+/// first attempt did not reach takes the second's verdict; anything else keeps the first's.
+enum FlakyVerdict {
+    /// The results' flag of a run that ran a path again (its apps: `retry_app_domains`).
+    static let flag = "retry-failed"
+
+    static func combine(_ first: TierResult?, _ second: TierResult) -> TierResult {
+        guard let first, first.status != .skip else { return second }
+        guard first.status == .fail else { return first }
+        let firstReason = first.reason ?? "failed"
+        switch second.status {
+        case .pass:
+            var flaky = second
+            flaky.status = .flaky
+            flaky.reason = "failed, then passed on fresh apps — attempt 1: \(firstReason)"
+            flaky.retry = TierRetry(attempt: 2, of: 2, failures: [firstReason])
+            return flaky
+        case .fail:
+            var again = second
+            again.reason = "failed twice, on fresh apps too — attempt 2: \(second.reason ?? "failed")"
+            again.retry = TierRetry(attempt: 2, of: 2, failures: [firstReason, second.reason ?? "failed"])
+            return again
+        default:
+            return first
+        }
+    }
+
+    /// `first`'s tiers combined with `second`'s.
+    static func combine(_ first: PathResult, _ second: PathResult) -> PathResult {
+        var result = first
+        for (tier, verdict) in second.tiers { result.tiers[tier] = combine(first.tiers[tier], verdict) }
+        if second.tiers[.custom] != nil, result.tiers[.custom] != first.tiers[.custom] {
+            result.customTestsExecuted = second.customTestsExecuted
+        }
+        result.flags += second.flags.filter { !result.flags.contains($0) }
+        return result
     }
 }

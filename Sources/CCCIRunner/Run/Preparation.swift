@@ -21,6 +21,9 @@ struct PreparedRun: Sendable {
     let manifest: Manifest
     let headDomain: AppDomain
     let upgradeDomain: AppDomain
+    /// The apps of a path run again on fresh apps (`retry_failed`).
+    let retryHeadDomain: AppDomain
+    let retryUpgradeDomain: AppDomain
     /// Dependency recipe → the domain its app gets in this run.
     let dependencyDomains: [String: AppDomain]
     let stateFiles: RunStateFiles
@@ -42,6 +45,23 @@ struct PreparedRun: Sendable {
     let headProblem: String?
     /// The secrets the head declares (what `extra_secrets` and `pre_deploy` may give values to).
     let headSecrets: [String]
+
+    /// The app of `role` for `attempt` (2: its path run again on fresh apps).
+    func domain(_ role: AppRole, attempt: Int) -> AppDomain {
+        switch (role, attempt > 1) {
+        case (.head, false): headDomain
+        case (.upgrade, false): upgradeDomain
+        case (.head, true): retryHeadDomain
+        case (.upgrade, true): retryUpgradeDomain
+        }
+    }
+
+    /// The upgrade app's tree for `attempt`.
+    func upgradeTree(attempt: Int) -> URL {
+        attempt > 1
+            ? upgradeTree.deletingLastPathComponent().appendingPathComponent(
+                upgradeTree.lastPathComponent + "-attempt\(attempt)") : upgradeTree
+    }
 }
 
 /// The preparation step.
@@ -119,6 +139,10 @@ struct Preparation {
 
         let headDomain = naming.runAppDomain(recipe: source.name, pr: options.pr, ref: commit, role: .head)
         let upgradeDomain = naming.runAppDomain(recipe: source.name, pr: options.pr, ref: commit, role: .upgrade)
+        let retryHeadDomain = naming.runAppDomain(
+            recipe: source.name, pr: options.pr, ref: commit, role: .head, attempt: 2)
+        let retryUpgradeDomain = naming.runAppDomain(
+            recipe: source.name, pr: options.pr, ref: commit, role: .upgrade, attempt: 2)
         // Whether the code under test can be deployed at all. When it cannot (a pull request that
         // breaks its own compose.yml), that is the install tier's failure, recorded like any other.
         var headProblem: String?
@@ -171,7 +195,8 @@ struct Preparation {
         let prepared = PreparedRun(
             naming: naming, head: head, recipe: source.name, headTree: headTree,
             upgradeTree: upgradeTree, packs: packs, meta: meta, tests: tests, manifest: manifest,
-            headDomain: headDomain, upgradeDomain: upgradeDomain,
+            headDomain: headDomain, upgradeDomain: upgradeDomain, retryHeadDomain: retryHeadDomain,
+            retryUpgradeDomain: retryUpgradeDomain,
             dependencyDomains: Dictionary(
                 meta.dependencies.map { name in
                     (name, naming.runAppDomain(recipe: name, pr: options.pr, ref: "\(commit)|dep:\(source.name)"))

@@ -152,7 +152,7 @@ public final class RunCoordinator: Sendable {
             prepared, decision: decision,
             flags: (keep ? ["keep-on-failure"] : []) + (removal.clean ? [] : ["residue"])
                 + progress.paths.flatMap(\.flags),
-            serviceLogs: serviceLogs, baseVersion: progress.lane.baseVersion)
+            serviceLogs: serviceLogs, baseVersion: progress.lane.baseVersion, retryApps: progress.lane.retryApps)
         results.promotion = promotion
         let recorder = RunRecord(context: context, store: store)
         if borrowed {

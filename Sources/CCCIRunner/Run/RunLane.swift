@@ -76,6 +76,8 @@ public struct LaneWork: Sendable {
     var dependencies: [String: DependencyInfo] = [:]
     /// Why the tiers could not run once the dependencies were up.
     var setback: RunVerdict.Setback?
+    /// The apps of the paths run again on fresh apps (`retry_failed`).
+    var retryApps: [String] = []
     /// What the quick lane took from the canonical.
     var borrowed: QuickLane.Borrowed?
     /// The version the run started from when it is not the previous release (the quick lane's

@@ -93,14 +93,14 @@ extension RunCoordinator {
     /// The results document of a run that got past its setup.
     func record(
         _ prepared: PreparedRun, decision: RunVerdict.Decision, flags: [String], serviceLogs: [String],
-        baseVersion: String? = nil
+        baseVersion: String? = nil, retryApps: [String] = []
     ) async -> RunResults {
         var tierLogs: [String: String] = [:]
         for (tier, result) in decision.tiers { if let log = result.log { tierLogs[tier.rawValue] = log } }
         var manifest = prepared.manifest
         manifest.inputs = await prepared.inputs.sources
         manifest.images = await prepared.images.all.sorted { ($0.app, $0.service) < ($1.app, $1.service) }
-        return RunResults(
+        var results = RunResults(
             runID: runID, recipe: prepared.recipe, ref: options.ref, pr: options.pr > 0 ? options.pr : nil,
             headCommit: prepared.head.commit, headVersion: prepared.head.version?.raw,
             baseVersion: baseVersion ?? prepared.upgradeBase?.version.raw, driver: driver.name,
@@ -118,5 +118,7 @@ extension RunCoordinator {
                     atPath: runDirectory.appendingPathComponent(ScreenshotTier.fileName).path)
                     ? ScreenshotTier.fileName : nil),
             ccciVersion: CCCIVersion.current)
+        if !retryApps.isEmpty { results.retryAppDomains = retryApps }
+        return results
     }
 }

@@ -54,11 +54,12 @@ public actor OpState {
 }
 
 /// The deploy-count guard (SPEC F-RUN): a run deploys each of its apps fresh exactly once. A
-/// second fresh deploy of the same role is a bug in the run (it would test a different thing
-/// than it reports), so it fails the run.
+/// second fresh deploy of the same app is a bug in the run (it would test a different thing
+/// than it reports), so it fails the run. (A path run again under `retry_failed` has apps of its
+/// own, each deployed once.)
 public actor DeployGuard {
     public let file: URL
-    private var counts: [AppRole: Int] = [:]
+    private var counts: [String: Int] = [:]
 
     public init(file: URL) throws {
         self.file = file
@@ -67,12 +68,10 @@ public actor DeployGuard {
 
     /// Records a fresh deploy of `role`; throws ``DeployGuardError`` on the second.
     public func recordFreshDeploy(_ role: AppRole, domain: AppDomain) throws {
-        let count = (counts[role] ?? 0) + 1
-        counts[role] = count
-        try AtomicFile.write(
-            try JSONCoding.prettyEncoder.encode(
-                counts.reduce(into: [String: Int]()) { $0[$1.key.rawValue] = $1.value }),
-            to: file, permissions: 0o600)
+        let key = "\(role.rawValue) \(domain.name)"
+        let count = (counts[key] ?? 0) + 1
+        counts[key] = count
+        try AtomicFile.write(try JSONCoding.prettyEncoder.encode(counts), to: file, permissions: 0o600)
         guard count == 1 else { throw DeployGuardError(role: role, domain: domain, count: count) }
     }
 

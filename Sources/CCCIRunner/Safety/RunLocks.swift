@@ -20,10 +20,19 @@ struct RunAdmission {
     let context: RunContext
 
     /// The domains a run will create apps at.
-    static func domains(of prepared: PreparedRun, stages: [Tier]) -> [LockedDomain] {
-        var domains = [LockedDomain(domain: prepared.headDomain, label: "head app", dependency: nil)]
-        if stages.contains(.upgrade) && prepared.upgradeBase != nil {
-            domains.append(LockedDomain(domain: prepared.upgradeDomain, label: "upgrade app", dependency: nil))
+    static func domains(of prepared: PreparedRun, stages: [Tier], attempts: Int = 1) -> [LockedDomain] {
+        var domains: [LockedDomain] = []
+        for attempt in 1...max(attempts, 1) {
+            let suffix = attempt > 1 ? " (attempt \(attempt))" : ""
+            domains.append(
+                LockedDomain(
+                    domain: prepared.domain(.head, attempt: attempt), label: "head app" + suffix, dependency: nil))
+            if stages.contains(.upgrade) && prepared.upgradeBase != nil {
+                domains.append(
+                    LockedDomain(
+                        domain: prepared.domain(.upgrade, attempt: attempt), label: "upgrade app" + suffix,
+                        dependency: nil))
+            }
         }
         for name in prepared.meta.dependencies {
             if let domain = prepared.dependencyDomains[name] {

@@ -55,7 +55,24 @@ struct BackupAndRestore {
         var failures: [String] = []
         for attempt in 1...attempts {
             let marker = DataMarker(runID: context.runID, role: attempt == 1 ? "backup" : "backup-\(attempt)")
-            var (backup, taken) = await self.backup(app, project: model.project, plan: plan, marker: marker)
+            var (backup, taken, missing) = await self.backup(app, project: model.project, plan: plan, marker: marker)
+            if let missing, attempt < attempts, !Task.isCancelled {
+                // The snapshot lacks what was written before it: taken again at once.
+                failures.append(missing)
+                await context.say(
+                    "backup attempt \(attempt) of \(attempts): the snapshot proved incomplete (\(missing)); "
+                        + "taking the backup again")
+                continue
+            }
+            if let missing {
+                failures.append(missing)
+                backup.reason = "every snapshot proved incomplete"
+                backup.retry = attempts > 1 ? TierRetry(attempt: attempt, of: attempts, failures: failures) : nil
+                return [
+                    .backup: backup,
+                    .restore: TierResult(status: .skip, durationSeconds: 0, reason: "the backup did not succeed"),
+                ].filter { stages.contains($0.key) || $0.key == .backup }
+            }
             var verdicts: [Tier: TierResult] = [.backup: backup]
             guard stages.contains(.restore), backup.status != .cancelled, !Task.isCancelled else { return verdicts }
             guard let (snapshot, access) = taken, backup.status != .fail else {
@@ -88,12 +105,14 @@ struct BackupAndRestore {
         return [:]
     }
 
-    /// The backup tier; returns its verdict and, when it took one, the snapshot and the data it holds.
+    /// The backup tier; returns its verdict and, when it took one, the snapshot and the data it
+    /// holds — or, when the snapshot lacks cc-ci's marker written before it, what it lacked.
     func backup(
         _ app: App, project: ComposeProject, plan: BackupPlan, marker: DataMarker
-    ) async -> (TierResult, (BackupSnapshot, DataAccess)?) {
+    ) async -> (TierResult, (BackupSnapshot, DataAccess)?, incomplete: String?) {
         let backup = TierRecorder(tier: .backup, role: .head, journal: context.journal, reporter: context.reporter)
         var taken: (BackupSnapshot, DataAccess)?
+        var incomplete: String?
         do {
             // Never back up an app that is still restarting.
             try await steps.converge(app, recorder: backup, name: "converge before backup")
@@ -116,6 +135,13 @@ struct BackupAndRestore {
                 }
                 return snapshot
             }
+            // The marker went in before the snapshot: a snapshot without it missed what the app had.
+            if let markers = snapshot.markers, !markers.contains(where: { $0.hasSuffix("/" + marker.fileName) }) {
+                let missing =
+                    "snapshot \(snapshot.id.prefix(8)) lacked cc-ci's marker \(location.directory)/\(marker.fileName)"
+                incomplete = missing
+                try await backup.check("marker in snapshot") { throw SnapshotIncomplete(description: missing) }
+            }
             try await prepared.opState.record("backup", "snapshot_id", .string(snapshot.id))
             try await prepared.opState.record("backup", "files", .int(snapshot.files))
             await backup.note("snapshot \(snapshot.id.prefix(12)): \(snapshot.files) files, \(snapshot.bytes) bytes")
@@ -126,11 +152,12 @@ struct BackupAndRestore {
         if !context.options.stages.contains(.backup) && !backup.failed {
             backup.conclude(.skip, reason: "not requested (a backup was still taken for restore)")
         }
-        return (backup.result(), taken)
+        return (backup.result(), taken, backup.failed ? incomplete : nil)
     }
 
-    /// The restore tier; returns its verdict and, when the restored data shows the snapshot was
-    /// incomplete (the marker lost, `backup_verify` failing), what it lacked.
+    /// The restore tier; returns its verdict and, when `backup_verify` shows the snapshot was
+    /// incomplete, what it said. (A marker the snapshot held but the restore did not bring back is
+    /// the restore's failure, not the snapshot's.)
     func restore(
         _ app: App, snapshot: BackupSnapshot, access: DataAccess, marker: DataMarker
     ) async -> (TierResult, incomplete: String?) {
@@ -154,9 +181,8 @@ struct BackupAndRestore {
                     let (found, method) = try await access.read(marker.fileName)
                     let how = method.describe(access.location, verb: "read")
                     guard found == marker.content else {
-                        let path = "\(access.location.directory)/\(marker.fileName)"
-                        if found == nil { incomplete = "lacked cc-ci's marker \(path)" }
-                        throw MarkerError.changed(path, found: found, how: how)
+                        throw MarkerError.changed(
+                            "\(access.location.directory)/\(marker.fileName)", found: found, how: how)
                     }
                     let (added, _) = try await access.read(DataMarker.addedFileName)
                     guard added == nil else {
@@ -184,4 +210,9 @@ struct BackupAndRestore {
         }
         return (restore.result(), restore.failed ? incomplete : nil)
     }
+}
+
+/// A snapshot that lacks data written before it was taken.
+struct SnapshotIncomplete: Error, CustomStringConvertible {
+    let description: String
 }

@@ -91,7 +91,7 @@ struct DataMarker: Sendable {
         content = "ccci marker \(runID) \(SecretGenerator.value(length: 12))\n"
     }
 
-    var fileName: String { ".ccci-marker-\(role)" }
+    var fileName: String { BackupSnapshot.markerPrefix + role }
     /// The file added after the backup, which the restore must remove.
     static let addedFileName = ".ccci-added-after-backup"
 }

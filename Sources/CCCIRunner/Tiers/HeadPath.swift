@@ -76,7 +76,7 @@ struct HeadPath {
                 try await install.check("read recipe") { throw RecipeUnusable(description: problem) }
             }
             let fresh = try await install.check("create app") {
-                try await steps.createApp(role: .head, domain: prepared.headDomain, tree: prepared.headTree)
+                try await steps.createApp(role: .head, domain: steps.domain(.head), tree: prepared.headTree)
             }
             app = fresh
             let (created, env) = try await steps.preDeploy(fresh, op: "install", recorder: install)

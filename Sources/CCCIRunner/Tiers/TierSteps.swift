@@ -13,10 +13,15 @@ struct TierSteps: Sendable {
     let dependencies: [String: DependencyInfo]
     /// The env and secrets those facts fill in.
     var wiring = DependencyWiring()
+    /// 1, or 2 when a failed path runs again on fresh apps of its own (`retry_failed`).
+    var attempt = 1
 
     var driver: any AppDriver { context.driver }
 
-    /// Creates an app, counting it against the deploy guard (each role exactly once per run).
+    /// The app of `role` this attempt deploys.
+    func domain(_ role: AppRole) -> AppDomain { prepared.domain(role, attempt: attempt) }
+
+    /// Creates an app, counting it against the deploy guard (each app exactly once per run).
     func createApp(role: AppRole, domain: AppDomain, tree: URL) async throws -> App {
         try await prepared.deployGuard.recordFreshDeploy(role, domain: domain)
         var spec = AppSpec(

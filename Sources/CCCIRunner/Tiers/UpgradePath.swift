@@ -13,6 +13,7 @@ struct UpgradePath {
     var context: RunContext { steps.context }
     var prepared: PreparedRun { steps.prepared }
     var driver: any AppDriver { steps.driver }
+    var upgradeTree: URL { prepared.upgradeTree(attempt: steps.attempt) }
 
     func run() async -> TierResult {
         let upgrade = TierRecorder(tier: .upgrade, role: .upgrade, journal: context.journal, reporter: context.reporter)
@@ -32,10 +33,10 @@ struct UpgradePath {
                 let local = RecipeSource(
                     name: prepared.recipe, location: prepared.headTree.path, localPath: prepared.headTree)
                 try await RecipeCheckout(git: context.git, source: local).clone(
-                    to: prepared.upgradeTree, commit: base.tag.commit)
+                    to: upgradeTree, commit: base.tag.commit)
             }
             var app = try await upgrade.check("create app") {
-                try await steps.createApp(role: .upgrade, domain: prepared.upgradeDomain, tree: prepared.upgradeTree)
+                try await steps.createApp(role: .upgrade, domain: steps.domain(.upgrade), tree: upgradeTree)
             }
             let (baseApp, baseEnv) = try await steps.preDeploy(
                 app, op: "upgrade", recorder: upgrade, name: "pre_deploy hook (base)")
@@ -63,7 +64,7 @@ struct UpgradePath {
                 try await steps.runHook(hook, name: "pre_upgrade hook", op: "upgrade", app: app, recorder: upgrade)
             }
             try await upgrade.check("checkout head") {
-                try await context.git.checkout(prepared.head.commit, in: prepared.upgradeTree, force: true)
+                try await context.git.checkout(prepared.head.commit, in: upgradeTree, force: true)
             }
             let (ready, env) = try await steps.preDeploy(
                 app, op: "upgrade", redeploy: true, recorder: upgrade, name: "pre_deploy hook (head)")

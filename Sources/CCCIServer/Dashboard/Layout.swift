@@ -48,6 +48,7 @@ enum Layout {
         case .skip: "–"
         case .na: "○"
         case .cancelled: "⊘"
+        case .flaky: "≈"
         }
     }
 
@@ -58,6 +59,7 @@ enum Layout {
         case .skip: "skipped"
         case .na: "n/a"
         case .cancelled: "cancelled"
+        case .flaky: "FLAKY"
         }
     }
 
@@ -153,7 +155,8 @@ enum Layout {
         table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35em .6em;border-bottom:1px solid var(--line);vertical-align:top}
         th{font-weight:600;color:var(--muted);font-size:.85em}
         .v,.o{white-space:nowrap;font-weight:600}.pass,.o.pass{color:var(--pass)}.fail,.o.fail,.o.error{color:var(--fail)}
-        .skip,.na,.none{color:var(--skip);font-weight:400}.cancelled,.o.cancelled,.o.deadline,.o.interrupted{color:var(--warn)}
+        .skip,.na,.none{color:var(--skip);font-weight:400}.cancelled,.o.cancelled,.o.deadline,.o.interrupted,.flaky{color:var(--warn)}
+        .chip{display:inline-block;border:1px solid var(--warn);color:var(--warn);border-radius:.8em;padding:0 .5em;font-size:.8em;font-weight:600}
         .level{display:inline-block;min-width:2.2em;text-align:center;border-radius:.3em;color:#fff;font-weight:700;padding:0 .3em}
         .l0{background:#cf222e}.l1{background:#bc4c00}.l2{background:#9a6700}.l3{background:#4d7c0f}.l4{background:#1a7f37}.l5{background:#116329}
         .muted{color:var(--muted)}p.warn{color:var(--warn)}pre{background:#f6f8fa;padding:.8em;overflow:auto;max-height:40em;font-size:.85em}

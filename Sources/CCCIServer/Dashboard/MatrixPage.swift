@@ -5,6 +5,13 @@ import Foundation
 /// `/`: every recipe with its current level, the last verdict of each tier, the age of its last
 /// run, the trend of its last levels and its warm canonical's version.
 enum MatrixPage {
+    /// A chip beside the level when a tier of the newest run was flaky.
+    static func flakyChip(_ run: RunSummary) -> HTML {
+        let flaky = Tier.allCases.filter { run.tiers[$0.rawValue] == .flaky }.map(\.rawValue)
+        guard !flaky.isEmpty else { return .empty }
+        return " <span class=\"chip\" title=\"flaky: \(flaky.joined(separator: ", "))\">flaky</span>"
+    }
+
     static func render(_ recipes: [RecipeStatus], canonicals: [CanonicalRecord] = [], now: Date) -> HTML {
         let warm = Dictionary(canonicals.map { ($0.recipe, $0) }, uniquingKeysWith: { first, _ in first })
         let header = HTML(joining: Tier.allCases.map { tier -> HTML in "<th scope=\"col\">\(tier.rawValue)</th>" })
@@ -16,7 +23,7 @@ enum MatrixPage {
                 })
             return """
                 <tr><th scope="row"><a href="/recipes/\(status.recipe)">\(status.recipe)</a></th>\
-                <td>\(level(run.level))</td>\(cells)\
+                <td>\(level(run.level))\(flakyChip(run))</td>\(cells)\
                 <td><a href="/runs/\(run.runID)"><time datetime="\(Layout.iso(run.startedAt))">\(Layout.age(run.startedAt, now: now))</time></a></td>\
                 <td>\(trend(status.trend))</td><td>\(canonical(warm[status.recipe]))</td></tr>
                 """

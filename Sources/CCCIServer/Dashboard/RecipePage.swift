@@ -19,6 +19,7 @@ enum RecipePage {
             ? "<p class=\"muted\">No runs of this recipe are recorded.</p>"
             : """
             \(chart(runs.reversed()))
+            \(flakeRates(FlakeRate.of(runs), runs: min(runs.count, FlakeRate.window)))
             <table><thead><tr><th>run</th><th>level</th><th>outcome</th><th>head</th><th>duration</th></tr></thead>
             <tbody>\(rows)</tbody></table>
             """
@@ -29,6 +30,22 @@ enum RecipePage {
             <p><a href="/badge/\(recipe).svg"><img src="/badge/\(recipe).svg" alt="cc-ci level badge of \(recipe)"></a></p>
             \(body)
             """)
+    }
+
+    /// Each tier's flake rate over the newest `runs` runs (a tier that failed, then passed when
+    /// run again on fresh apps).
+    static func flakeRates(_ rates: [FlakeRate], runs: Int) -> HTML {
+        guard !rates.isEmpty else { return .empty }
+        let rows = rates.map { rate -> HTML in
+            let percent = String(format: "%.0f%%", rate.rate * 100)
+            let shown: HTML = rate.flaky > 0 ? "<span class=\"flaky\">\(percent)</span>" : "\(percent)"
+            return "<tr><td>\(rate.tier.rawValue)</td><td>\(rate.flaky) of \(rate.ran)</td><td>\(shown)</td></tr>"
+        }
+        return """
+            <section><h2>Flake rate (newest \(runs) runs)</h2>
+            <p class="muted">A tier is flaky when it failed, then passed when its path ran again on fresh apps (<code>retry_failed = 1</code> in the node config).</p>
+            <table><thead><tr><th>tier</th><th>flaky</th><th>rate</th></tr></thead><tbody>\(rows)</tbody></table></section>
+            """
     }
 
     /// Level (steps, left axis 0–5) and duration (dots, right axis) of `runs`, oldest first.

@@ -106,6 +106,13 @@ public enum ReplyText {
                     + "\(seconds(result.durationSeconds)) | \(escape(result.displayReason ?? "", limit: 240)) |")
         }
         lines.append("")
+        let flaky = Tier.allCases.filter { results.tiers[$0.rawValue]?.status == .flaky }.map { "`\($0.rawValue)`" }
+        if !flaky.isEmpty {
+            lines.append(
+                "**Flaky:** \(flaky.joined(separator: ", ")) failed, then passed when run again on fresh apps — "
+                    + "not a pass: the level does not count it. Its first failure is in the table.")
+            lines.append("")
+        }
         // Gaps and stale declarations (declared N/A is in the table already).
         let coverage = NACoverage.findings(results.tiers).filter { !$0.contains(", as declared: ") }
         if !coverage.isEmpty {
@@ -163,11 +170,14 @@ public enum ReplyText {
         case .failed:
             guard let results = outcome.results else { return (.error, "could not run (exit \(outcome.exitCode))") }
             let failed = Tier.allCases.filter { results.tiers[$0.rawValue]?.status == .fail }.map(\.rawValue)
+            let flaky = Tier.allCases.filter { results.tiers[$0.rawValue]?.status == .flaky }.map(\.rawValue)
+            let named =
+                (failed.isEmpty ? [] : ["\(failed.joined(separator: ", ")) failed"])
+                + (flaky.isEmpty ? [] : ["\(flaky.joined(separator: ", ")) flaky"])
             return (
                 .failure,
                 "level \(results.level)"
-                    + (failed.isEmpty
-                        ? " — \(results.outcome.rawValue)" : " — \(failed.joined(separator: ", ")) failed")
+                    + (named.isEmpty ? " — \(results.outcome.rawValue)" : " — \(named.joined(separator: "; "))")
             )
         case .cancelled:
             return (.error, "cancelled: \(job.cancelReason ?? outcome.note ?? "stopped")")
@@ -196,6 +206,7 @@ public enum ReplyText {
         case .skip: "⏭️"
         case .na: "➖"
         case .cancelled: "⏹️"
+        case .flaky: "⚠️"
         }
     }
 
