@@ -239,6 +239,34 @@ extension Integration {
             #expect(file.errorOutput.contains("did you mean `provider`?"))
         }
 
+        @Test(
+            "meta check --recipe holds [na] against the checkout before any deploy: declared tiers noted, undeclared ones possible gaps, outgrown ones stale"
+        )
+        func metaCheckCoverage() async throws {
+            let harness = try RunHarness()
+            let blank = try await harness.add("blank")
+            let web = try await harness.add("web")
+            let packs = try TestPacks()
+            let empty = try packs.pack("empty")
+            let gaps = try await harness.ccci(["meta", "check", empty.path, "--recipe", blank.path.path])
+            #expect(gaps.status == 0, "warnings, not errors: \(gaps.errorOutput)")
+            #expect(
+                gaps.output.contains(
+                    "warning: possible coverage gap: backup would be n/a (no service is labelled backupbot.backup=true)"
+                ),
+                "\(gaps.output)")
+            let declaring = try packs.pack(
+                "declaring", toml: "[na]\nbackup = \"keeps no data\"\nrestore = \"keeps no data\"\n")
+            let declared = try await harness.ccci(["meta", "check", declaring.path, "--recipe", blank.path.path])
+            #expect(declared.output.contains("note: backup n/a, as declared: keeps no data"), "\(declared.output)")
+            #expect(!declared.output.contains("coverage gap: backup"))
+            let stale = try await harness.ccci(["meta", "check", declaring.path, "--recipe", web.path.path])
+            #expect(
+                stale.output.contains(
+                    "warning: stale declaration: `[na] backup` is declared, but the recipe gives the tier something to run now — remove `backup` from `[na]` in \(declaring.path)/ccci.toml"
+                ), "\(stale.output)")
+        }
+
         @Test("hooks, overlays and tests must stay inside their pack; a hook outside is refused, never executed")
         func packPathsContained() async throws {
             let harness = try RunHarness()
