@@ -51,6 +51,15 @@ struct MetaCommand: AsyncParsableCommand {
                         "\(pack) is a file, not a test pack — pass the directory that holds \(MetaLoader.fileName)")
                 }
             }
+            // A run reads the recipe's own pack (its `tests/`) first: so does the check of a recipe.
+            if let recipe {
+                let own = URL(fileURLWithPath: recipe).standardizedFileURL.appendingPathComponent("tests")
+                if FileManager.default.fileExists(atPath: own.appendingPathComponent(MetaLoader.fileName).path),
+                    !directories.contains(own)
+                {
+                    directories.insert(own, at: 0)
+                }
+            }
             var meta: RecipeMeta?
             do {
                 meta = try MetaLoader.load(packDirectories: directories)
@@ -86,13 +95,15 @@ struct MetaCommand: AsyncParsableCommand {
             }
             let recipeTests = root.appendingPathComponent("tests")
             let tests = TestDiscovery.discover(
-                packs: [("recipe", recipeTests)] + packs.map { ($0.lastPathComponent, $0) })
-            let notApplicable = Applicability.notApplicable(
-                snapshot, hasTests: !tests.isEmpty, backupCapable: meta.backupCapable)
+                packs: [("recipe", recipeTests)] + packs.filter { $0 != recipeTests }.map { ($0.lastPathComponent, $0) }
+            )
+            let assessment = Applicability.assess(
+                snapshot, hasTests: !tests.isEmpty, backupCapable: meta.backupCapable,
+                pinnedBase: meta.upgradeBaseVersion != nil)
             let (notes, warnings) = Applicability.findings(
-                notApplicable, declared: meta.naReasons, source: meta.naSource)
-            if snapshot.tags == nil {
-                print("note: \(path) is not a git repository: its releases (the upgrade tier) were not checked")
+                assessment, declared: meta.naReasons, source: meta.naSource)
+            for (tier, why) in assessment.unknown.sorted(by: { $0.key < $1.key }) where meta.naReasons[tier] == nil {
+                print("note: whether \(tier.rawValue) applies cannot be told here: \(why)")
             }
             for note in notes { print("note: \(note)") }
             for warning in warnings { print("warning: \(warning)") }

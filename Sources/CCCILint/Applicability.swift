@@ -11,17 +11,28 @@ public enum Applicability {
         public let gap: String
     }
 
-    /// The tiers `snapshot` would make N/A; `hasTests`: whether a pack or the recipe ships a test.
-    /// `backupCapable` is the pack's `backup_capable` (`nil`: read from the labels).
-    public static func notApplicable(
-        _ snapshot: RecipeSnapshot, hasTests: Bool, backupCapable: Bool?
-    ) -> [Tier: NotApplicable] {
-        var result: [Tier: NotApplicable] = [:]
-        if let tags = snapshot.tags {
+    /// What a checkout says of each tier: those it would make N/A, and those it cannot tell about
+    /// (not a git repository: no releases to read; compose files that do not evaluate).
+    public struct Assessment: Sendable, Hashable {
+        public var notApplicable: [Tier: NotApplicable] = [:]
+        /// Why the checkout cannot tell whether the tier applies.
+        public var unknown: [Tier: String] = [:]
+    }
+
+    /// Assesses `snapshot`; `hasTests`: whether a pack or the recipe ships a test; `backupCapable`
+    /// is the packs' `backup_capable` (`nil`: read from the labels); `pinnedBase`: whether
+    /// `upgrade_base_version` names the base (the upgrade tier then applies).
+    public static func assess(
+        _ snapshot: RecipeSnapshot, hasTests: Bool, backupCapable: Bool?, pinnedBase: Bool = false
+    ) -> Assessment {
+        var result = Assessment()
+        if pinnedBase {
+            // The run starts from the named release (or stops as a configuration error).
+        } else if let tags = snapshot.tags {
             let releases = ReleaseSet(tags: tags)
             let headVersion = releases.releases.last { $0.tag.commit == snapshot.headCommit }?.version
             if releases.upgradeBase(forHead: headVersion) == nil {
-                result[.upgrade] =
+                result.notApplicable[.upgrade] =
                     releases.releases.isEmpty
                     ? NotApplicable(
                         reason: "the recipe has no release (annotated version tag) to upgrade from",
@@ -30,22 +41,34 @@ public enum Applicability {
                         reason: "no release is older than the head \(headVersion?.raw ?? "")",
                         gap: NACoverage.Gap.noOlderRelease)
             }
+        } else {
+            result.unknown[.upgrade] =
+                snapshot.tagsUnreadable ?? "the checkout is not a git repository, so its releases cannot be read"
         }
         let context = LintContext(snapshot)
-        let labelled = context.evaluated.flatMap { BackupPlan(project: $0) } != nil
-        if backupCapable == false || (backupCapable == nil && context.evaluated != nil && !labelled) {
-            let backup =
-                backupCapable == false
-                ? NotApplicable(
-                    reason: "backup_capable = false in the recipe's customization",
-                    gap: NACoverage.Gap.backupCapableFalse)
-                : NotApplicable(
-                    reason: "no service is labelled backupbot.backup=true", gap: NACoverage.Gap.noBackupLabels)
-            result[.backup] = backup
-            result[.restore] = backup
+        if backupCapable == false {
+            let backup = NotApplicable(
+                reason: "backup_capable = false in the recipe's customization", gap: NACoverage.Gap.backupCapableFalse)
+            result.notApplicable[.backup] = backup
+            result.notApplicable[.restore] = backup
+        } else if backupCapable == nil {
+            if let evaluated = context.evaluated {
+                if BackupPlan(project: evaluated) == nil {
+                    let backup = NotApplicable(
+                        reason: "no service is labelled backupbot.backup=true", gap: NACoverage.Gap.noBackupLabels)
+                    result.notApplicable[.backup] = backup
+                    result.notApplicable[.restore] = backup
+                }
+            } else {
+                let why =
+                    "its compose files do not evaluate\(context.mergeUnavailable.map { " (\($0))" } ?? "") — `ccci lint` says why"
+                result.unknown[.backup] = why
+                result.unknown[.restore] = why
+            }
         }
         if !hasTests {
-            result[.custom] = NotApplicable(reason: "no functional tests found", gap: NACoverage.Gap.noTests)
+            result.notApplicable[.custom] = NotApplicable(
+                reason: "no functional tests found", gap: NACoverage.Gap.noTests)
         }
         return result
     }
@@ -53,11 +76,18 @@ public enum Applicability {
     /// `meta check`'s findings: each tier N/A as declared, each possible gap and each stale
     /// declaration, against `declared` (`[na]`, from `source`).
     public static func findings(
-        _ notApplicable: [Tier: NotApplicable], declared: [Tier: String], source: String?
+        _ assessment: Assessment, declared: [Tier: String], source: String?
     ) -> (notes: [String], warnings: [String]) {
+        let notApplicable = assessment.notApplicable
         var notes: [String] = []
         var warnings: [String] = []
         for tier in Tier.allCases {
+            if let why = assessment.unknown[tier] {
+                if declared[tier] != nil {
+                    notes.append("\(tier.rawValue) is declared n/a; whether it applies cannot be told here: \(why)")
+                }
+                continue
+            }
             switch (notApplicable[tier], declared[tier]) {
             case (let found?, let reason?):
                 notes.append(

@@ -142,7 +142,15 @@ import Testing
         #expect(twice.status == .fail && twice.retry?.failures == ["once.sh failed", "again"])
         let unreached = TierResult(status: .skip, durationSeconds: 0, reason: "the head app did not install")
         #expect(FlakyVerdict.combine(unreached, passed) == passed)
-        #expect(FlakyVerdict.combine(passed, failed) == passed)
+        let flipped = FlakyVerdict.combine(passed, failed)
+        #expect(
+            flipped.status == .flaky
+                && flipped.reason == "passed, then failed on fresh apps — attempt 2: once.sh failed")
+        let notReached = FlakyVerdict.combine(failed, unreached)
+        #expect(notReached.status == .fail)
+        #expect(notReached.retry?.failures.last == "attempt 2 did not decide it: the head app did not install")
+        let na = TierResult(status: .na, durationSeconds: 0, reason: "no labels")
+        #expect(FlakyVerdict.combine(na, passed) == na)
 
         var concluded = Self.passed(Tier.defaultStages)
         concluded[.custom] = flaky

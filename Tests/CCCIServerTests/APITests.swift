@@ -30,6 +30,19 @@ import Testing
             DashboardTests.results("appdb", level: 1, runID: "20260101T000000Z-appdb-bbbbbb", startedAt: now))
     }
 
+    @Test("every tier verdict cc-ci records reaches the API: a flaky tier is listed as flaky, never dropped")
+    func everyVerdict() async throws {
+        try await InProcessServer.with { server in
+            var results = DashboardTests.results(
+                "web", level: 3, runID: "20260105T000000Z-web-ccccc0", startedAt: Date())
+            results.tiers["custom"]?.status = .flaky
+            try await server.store.record(results)
+            let (_, recipes) = try await json(server, "/api/v1/recipes")
+            let list = try #require(recipes["recipes"] as? [[String: Any]])
+            #expect((list.first?["tiers"] as? [String: String])?["custom"] == "flaky", "\(list)")
+        }
+    }
+
     @Test("recipes, runs (filtered, limited), one run's document and the queue, as the document describes them")
     func reads() async throws {
         try await InProcessServer.with { server in

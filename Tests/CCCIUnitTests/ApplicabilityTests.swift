@@ -26,12 +26,13 @@ import Testing
     @Test("no release, no backupbot label, no test: each tier N/A with why and the way out")
     func everythingMissing() {
         let bare = Self.compose.replacingOccurrences(of: "backupbot.backup", with: "other.label")
-        let found = Applicability.notApplicable(Self.snapshot(compose: bare), hasTests: false, backupCapable: nil)
+        let assessment = Applicability.assess(Self.snapshot(compose: bare), hasTests: false, backupCapable: nil)
+        let found = assessment.notApplicable
         #expect(Set(found.keys) == [.upgrade, .backup, .restore, .custom])
         #expect(found[.upgrade]?.gap == NACoverage.Gap.noRelease)
         #expect(found[.backup]?.reason == "no service is labelled backupbot.backup=true")
         let (notes, warnings) = Applicability.findings(
-            found, declared: [.custom: "nothing to test"], source: "p/ccci.toml")
+            assessment, declared: [.custom: "nothing to test"], source: "p/ccci.toml")
         #expect(notes == ["custom n/a, as declared: nothing to test (no functional tests found)"])
         #expect(warnings.count == 2, "upgrade, and backup (restore goes with it): \(warnings)")
         #expect(warnings.allSatisfy { $0.hasPrefix("possible coverage gap: ") })
@@ -41,10 +42,10 @@ import Testing
     @Test("a declaration the recipe outgrew is stale: it gained a release and backupbot labels (interpolated)")
     func stale() {
         let tags = [RecipeTag(name: "1.0.0+1.25", commit: String(repeating: "a", count: 40), annotated: true)]
-        let found = Applicability.notApplicable(Self.snapshot(tags: tags), hasTests: true, backupCapable: nil)
-        #expect(found.isEmpty, "\(found)")
+        let assessment = Applicability.assess(Self.snapshot(tags: tags), hasTests: true, backupCapable: nil)
+        #expect(assessment.notApplicable.isEmpty && assessment.unknown.isEmpty, "\(assessment)")
         let (_, warnings) = Applicability.findings(
-            found, declared: [.upgrade: "first release", .backup: "no data"], source: "p/ccci.toml")
+            assessment, declared: [.upgrade: "first release", .backup: "no data"], source: "p/ccci.toml")
         #expect(
             warnings == [
                 "stale declaration: `[na] upgrade` is declared, but the recipe gives the tier something to run now — remove `upgrade` from `[na]` in p/ccci.toml",
@@ -57,9 +58,24 @@ import Testing
     func headIsTheRelease() {
         let head = String(repeating: "b", count: 40)
         let tags = [RecipeTag(name: "1.0.0+1.25", commit: head, annotated: true)]
-        let found = Applicability.notApplicable(Self.snapshot(tags: tags), hasTests: true, backupCapable: false)
+        let found = Applicability.assess(Self.snapshot(tags: tags), hasTests: true, backupCapable: false).notApplicable
         #expect(found[.upgrade]?.gap == NACoverage.Gap.noOlderRelease)
         #expect(found[.backup]?.gap == NACoverage.Gap.backupCapableFalse)
         #expect(found[.custom] == nil)
+    }
+
+    @Test(
+        "what a checkout cannot tell is never called stale: no git repository (no releases), compose files that do not evaluate; upgrade_base_version makes the upgrade apply"
+    )
+    func unknownIsNotStale() {
+        let broken = RecipeSnapshot(name: "x", texts: ["compose.yml": "services: [not a map"], tags: nil)
+        let assessment = Applicability.assess(broken, hasTests: true, backupCapable: nil)
+        #expect(Set(assessment.unknown.keys) == [.upgrade, .backup, .restore], "\(assessment)")
+        let (notes, warnings) = Applicability.findings(
+            assessment, declared: [.upgrade: "first release", .backup: "no data"], source: nil)
+        #expect(warnings.isEmpty, "\(warnings)")
+        #expect(notes.contains { $0.hasPrefix("upgrade is declared n/a; whether it applies cannot be told here") })
+        let pinned = Applicability.assess(Self.snapshot(), hasTests: true, backupCapable: nil, pinnedBase: true)
+        #expect(pinned.notApplicable[.upgrade] == nil && pinned.unknown[.upgrade] == nil)
     }
 }

@@ -131,6 +131,8 @@ public struct RecipeMeta: Sendable {
     public var effectiveJSON: JSONValue {
         var object: [String: JSONValue] = [:]
         for key in MetaKey.allCases where key.spec.deprecatedBy == nil { object[key.rawValue] = value(key).json }
+        // Hooks written for the list form still find it.
+        object[MetaKey.naTiers.rawValue] = .array(naTiers.map { .string($0.rawValue) })
         return Redaction.redact(.object(object))
     }
 

@@ -39,7 +39,7 @@ public enum NACoverage {
                 result.na = TierNA(declared: reason.isEmpty ? noReasonGiven : reason)
             case .skip where result.na?.gap != nil:
                 result.na = TierNA(declared: reason.isEmpty ? noReasonGiven : reason)
-            case .pass, .fail:
+            case .pass, .fail, .flaky:
                 result.na = TierNA(stale: stale(tier, ran: "it applies and ran (\(result.status.rawValue))", source))
             default:
                 continue

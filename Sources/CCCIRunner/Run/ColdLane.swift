@@ -49,7 +49,8 @@ public struct ColdLane: RunLane {
         // `retry_failed`: a path with a failed tier runs once more on fresh apps of its own; a tier
         // that fails and then passes is flaky — never a pass.
         if context.config.retryFailed > 0, !Task.isCancelled {
-            let headFailed = head.tiers.values.contains { $0.status == .fail }
+            // A head that cannot even be read fails the same way every time: nothing to retry.
+            let headFailed = prepared.headProblem == nil && head.tiers.values.contains { $0.status == .fail }
             let upgradeFailed = upgrade.tiers[.upgrade]?.status == .fail
             if headFailed || upgradeFailed {
                 let failed = (head.tiers.merging(upgrade.tiers) { first, _ in first })
@@ -128,29 +129,43 @@ public struct ColdLane: RunLane {
     }
 }
 
-/// A tier's verdict over two attempts of its path (`retry_failed`, SPEC F-RUN): a failure that
-/// passes on fresh apps is flaky; one that fails again stays a failure, saying so; a tier the
-/// first attempt did not reach takes the second's verdict; anything else keeps the first's.
+/// A tier's verdict over two attempts of its path (`retry_failed`, SPEC F-RUN): a tier that
+/// failed on one attempt and passed on the other is flaky, whichever came first; one that fails
+/// again stays a failure, saying so; a tier the first attempt did not reach takes the second's
+/// verdict; a failure the second attempt did not reach stays a failure, saying why.
 enum FlakyVerdict {
     /// The results' flag of a run that ran a path again (its apps: `retry_app_domains`).
     static let flag = "retry-failed"
 
     static func combine(_ first: TierResult?, _ second: TierResult) -> TierResult {
         guard let first, first.status != .skip else { return second }
-        guard first.status == .fail else { return first }
         let firstReason = first.reason ?? "failed"
-        switch second.status {
-        case .pass:
+        let secondReason = second.reason ?? "failed"
+        /// What the second attempt's own retries (a backup taken again) said.
+        let inner = second.retry?.failures.map { "attempt 2: \($0)" } ?? []
+        switch (first.status, second.status) {
+        case (.fail, .pass):
             var flaky = second
             flaky.status = .flaky
             flaky.reason = "failed, then passed on fresh apps — attempt 1: \(firstReason)"
-            flaky.retry = TierRetry(attempt: 2, of: 2, failures: [firstReason])
+            flaky.retry = TierRetry(attempt: 2, of: 2, failures: [firstReason] + inner)
             return flaky
-        case .fail:
+        case (.pass, .fail):
+            var flaky = second
+            flaky.status = .flaky
+            flaky.reason = "passed, then failed on fresh apps — attempt 2: \(secondReason)"
+            flaky.retry = TierRetry(attempt: 2, of: 2, failures: [secondReason] + inner)
+            return flaky
+        case (.fail, .fail):
             var again = second
-            again.reason = "failed twice, on fresh apps too — attempt 2: \(second.reason ?? "failed")"
-            again.retry = TierRetry(attempt: 2, of: 2, failures: [firstReason, second.reason ?? "failed"])
+            again.reason = "failed twice, on fresh apps too — attempt 2: \(secondReason)"
+            again.retry = TierRetry(attempt: 2, of: 2, failures: [firstReason, secondReason])
             return again
+        case (.fail, _):
+            var kept = first
+            kept.retry = TierRetry(
+                attempt: 2, of: 2, failures: [firstReason, "attempt 2 did not decide it: \(secondReason)"])
+            return kept
         default:
             return first
         }

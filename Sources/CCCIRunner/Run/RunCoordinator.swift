@@ -133,7 +133,7 @@ public final class RunCoordinator: Sendable {
 
         var concluded: [Tier: TierResult] = [:]
         for path in progress.paths { concluded.merge(path.tiers) { _, new in new } }
-        let failed = options.stages.contains { concluded[$0]?.status == .fail }
+        let failed = options.stages.contains { concluded[$0]?.status == .fail || concluded[$0]?.status == .flaky }
         let teardown = Teardown(context: context)
         let serviceLogs = failed || stop != nil ? await teardown.collectDiagnostics(of: progress.lane.locked) : []
         let keep = options.keepOnFailure && failed && stop == nil

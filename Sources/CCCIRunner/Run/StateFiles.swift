@@ -56,7 +56,7 @@ public actor OpState {
 /// The deploy-count guard (SPEC F-RUN): a run deploys each of its apps fresh exactly once. A
 /// second fresh deploy of the same app is a bug in the run (it would test a different thing
 /// than it reports), so it fails the run. (A path run again under `retry_failed` has apps of its
-/// own, each deployed once.)
+/// own, each deployed once: counted as that attempt's.)
 public actor DeployGuard {
     public let file: URL
     private var counts: [String: Int] = [:]
@@ -66,9 +66,10 @@ public actor DeployGuard {
         try AtomicFile.write("{}\n", to: file, permissions: 0o600)
     }
 
-    /// Records a fresh deploy of `role`; throws ``DeployGuardError`` on the second.
-    public func recordFreshDeploy(_ role: AppRole, domain: AppDomain) throws {
-        let key = "\(role.rawValue) \(domain.name)"
+    /// Records a fresh deploy of `role` (in `attempt` of its path); throws ``DeployGuardError`` on
+    /// the second.
+    public func recordFreshDeploy(_ role: AppRole, domain: AppDomain, attempt: Int = 1) throws {
+        let key = attempt > 1 ? "\(role.rawValue) (attempt \(attempt))" : role.rawValue
         let count = (counts[key] ?? 0) + 1
         counts[key] = count
         try AtomicFile.write(try JSONCoding.prettyEncoder.encode(counts), to: file, permissions: 0o600)

@@ -56,50 +56,48 @@ struct BackupAndRestore {
         for attempt in 1...attempts {
             let marker = DataMarker(runID: context.runID, role: attempt == 1 ? "backup" : "backup-\(attempt)")
             var (backup, taken, missing) = await self.backup(app, project: model.project, plan: plan, marker: marker)
-            if let missing, attempt < attempts, !Task.isCancelled {
-                // The snapshot lacks what was written before it: taken again at once.
-                failures.append(missing)
-                await context.say(
-                    "backup attempt \(attempt) of \(attempts): the snapshot proved incomplete (\(missing)); "
-                        + "taking the backup again")
-                continue
-            }
-            if let missing {
-                failures.append(missing)
-                backup.reason = "every snapshot proved incomplete"
-                backup.retry = attempts > 1 ? TierRetry(attempt: attempt, of: attempts, failures: failures) : nil
-                return [
-                    .backup: backup,
-                    .restore: TierResult(status: .skip, durationSeconds: 0, reason: "the backup did not succeed"),
-                ].filter { stages.contains($0.key) || $0.key == .backup }
-            }
             var verdicts: [Tier: TierResult] = [.backup: backup]
-            guard stages.contains(.restore), backup.status != .cancelled, !Task.isCancelled else { return verdicts }
-            guard let (snapshot, access) = taken, backup.status != .fail else {
-                verdicts[.restore] = TierResult(
-                    status: .skip, durationSeconds: 0, reason: "the backup did not succeed")
-                return verdicts
+            // A stop is never an incomplete snapshot: what the run got done is what it reports.
+            var stopped = Task.isCancelled || backup.status == .cancelled
+            var incomplete = stopped ? nil : missing
+            if stages.contains(.restore), !stopped {
+                if let (snapshot, access) = taken, backup.status != .fail {
+                    let (restore, lacked) = await self.restore(app, snapshot: snapshot, access: access, marker: marker)
+                    verdicts[.restore] = restore
+                    stopped = Task.isCancelled || restore.status == .cancelled
+                    if !stopped, let lacked { incomplete = "snapshot \(snapshot.id.prefix(8)) \(lacked)" }
+                } else {
+                    verdicts[.restore] = TierResult(
+                        status: .skip, durationSeconds: 0, reason: "the backup did not succeed")
+                }
             }
-            var (restore, incomplete) = await self.restore(app, snapshot: snapshot, access: access, marker: marker)
-            if let incomplete, attempt < attempts, !Task.isCancelled {
-                failures.append("snapshot \(snapshot.id.prefix(8)) \(incomplete)")
+            if let incomplete { failures.append(incomplete) }
+            if let incomplete, attempt < attempts, !stopped, !Task.isCancelled {
                 await context.say(
                     "backup attempt \(attempt) of \(attempts): the snapshot proved incomplete (\(incomplete)); "
                         + "taking the backup again")
                 continue
             }
-            if let incomplete { failures.append("snapshot \(snapshot.id.prefix(8)) \(incomplete)") }
-            guard attempt > 1 || incomplete != nil, attempts > 1 else { return [.backup: backup, .restore: restore] }
+            // Decided (or stopped) on this attempt. Earlier attempts are said on both tiers.
+            guard attempt > 1 else { return verdicts }
             let retry = TierRetry(attempt: attempt, of: attempts, failures: failures)
-            if incomplete != nil {
-                // Every snapshot proved incomplete: the backup is what failed.
+            if incomplete != nil, !stopped, stages.contains(.backup), backup.status == .pass {
+                // The snapshots were taken, but none held the app's data: the backup is what failed.
+                backup.checks.append(
+                    Check(
+                        name: "snapshot complete", status: .fail, durationSeconds: 0,
+                        message: retry.summary(.fail)))
                 backup.status = .fail
+                backup.reason = "every snapshot proved incomplete"
+            } else if missing != nil, !stopped {
                 backup.reason = "every snapshot proved incomplete"
             }
             backup.retry = retry
-            restore.retry = retry
             verdicts[.backup] = backup
-            verdicts[.restore] = restore
+            if var restore = verdicts[.restore], restore.status != .skip {
+                restore.retry = retry
+                verdicts[.restore] = restore
+            }
             return verdicts
         }
         return [:]

@@ -23,7 +23,7 @@ struct TierSteps: Sendable {
 
     /// Creates an app, counting it against the deploy guard (each app exactly once per run).
     func createApp(role: AppRole, domain: AppDomain, tree: URL) async throws -> App {
-        try await prepared.deployGuard.recordFreshDeploy(role, domain: domain)
+        try await prepared.deployGuard.recordFreshDeploy(role, domain: domain, attempt: attempt)
         var spec = AppSpec(
             recipe: prepared.recipe, domain: domain, checkout: tree, packComposeFiles: prepared.packComposeFiles,
             extraEnv: wiring.extraEnv, workDirectory: context.deployDirectory, runID: context.runID)

@@ -23,6 +23,7 @@ struct Badge: Sendable, Hashable {
             case .pass: "#44cc11"
             case .fail: "#e05d44"
             case .cancelled: "#dfb317"
+            case .flaky: "#fe7d37"
             default: "#9f9f9f"
             }
         return Badge(label: tier.rawValue, value: status.map(Layout.label) ?? "no runs", color: color)

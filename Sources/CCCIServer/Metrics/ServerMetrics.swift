@@ -32,7 +32,7 @@ public final class ServerMetrics: Sendable {
         for (tier, result) in results.tiers where result.status != .skip && result.status != .na {
             Timer(label: "ccci_tier_duration_seconds", dimensions: [("tier", tier)], factory: factory)
                 .recordNanoseconds(Int64(result.durationSeconds * 1e9))
-            if result.status == .fail {
+            if result.status == .fail || result.status == .flaky {
                 Counter(label: "ccci_tier_failures_total", dimensions: [("tier", tier)], factory: factory).increment()
             }
         }
