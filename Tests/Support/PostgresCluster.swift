@@ -19,21 +19,30 @@ public final class PostgresCluster: Sendable {
     public let user = "postgres"
     let binaries: URL
 
-    private static let started = Mutex<PostgresCluster?>(nil)
+    /// The shared cluster's start: one for the whole test process, however many tests ask at once.
+    private static let starting = Mutex<Task<PostgresCluster, any Error>?>(nil)
 
-    /// The test process' cluster, started on first use.
+    /// The test process' cluster, started on first use (a start that failed is tried again by the
+    /// next test that asks).
     public static func shared() async throws -> PostgresCluster {
-        if let cluster = started.withLock({ $0 }) { return cluster }
-        let cluster = try await PostgresCluster()
-        return started.withLock { current in
-            if let current {
-                cluster.stop()
-                return current
+        let start = starting.withLock { current -> Task<PostgresCluster, any Error> in
+            if let current { return current }
+            let task = Task {
+                let cluster = try await PostgresCluster()
+                clusterToStop.withLock { $0 = (cluster.binaries.path, cluster.directory.path) }
+                atexit(stopSharedCluster)
+                return cluster
             }
-            current = cluster
-            clusterToStop.withLock { $0 = (cluster.binaries.path, cluster.directory.path) }
-            atexit(stopSharedCluster)
-            return cluster
+            current = task
+            return task
+        }
+        do {
+            return try await start.value
+        } catch {
+            starting.withLock { current in
+                if current == start { current = nil }
+            }
+            throw error
         }
     }
 
@@ -56,7 +65,6 @@ public final class PostgresCluster: Sendable {
         let superuserPassword = directory.appendingPathComponent("superuser-password")
         try FileManager.default.copyItem(at: passwordFile, to: superuserPassword)
         try await Self.run("chown", ["-R", "postgres:postgres", directory.path])
-        port = try Self.freePort()
         try await Self.run(
             "runuser",
             [
@@ -69,15 +77,29 @@ public final class PostgresCluster: Sendable {
         let hba = directory.appendingPathComponent("data/pg_hba.conf")
         let rules = try String(contentsOf: hba, encoding: .utf8) + "host all all 10.231.0.0/16 scram-sha-256\n"
         try rules.write(to: hba, atomically: false, encoding: .utf8)
-        try await Self.run(
-            "runuser",
-            [
-                "-u", "postgres", "--", binaries.appendingPathComponent("pg_ctl").path, "-D",
-                directory.appendingPathComponent("data").path, "-l", directory.appendingPathComponent("log").path,
-                "-o",
-                "-p \(port) -c listen_addresses=* -k \(directory.path) -c fsync=off -c max_connections=300",
-                "-w", "start",
-            ])
+        // A free port can be taken between choosing it and binding it (another server, or an
+        // outgoing connection's ephemeral port): then another port, a few times.
+        var chosen = 0
+        for attempt in 1...5 {
+            chosen = try Self.freePort()
+            do {
+                try await Self.run(
+                    "runuser",
+                    [
+                        "-u", "postgres", "--", binaries.appendingPathComponent("pg_ctl").path, "-D",
+                        directory.appendingPathComponent("data").path, "-l",
+                        directory.appendingPathComponent("log").path, "-o",
+                        "-p \(chosen) -c listen_addresses=* -k \(directory.path) -c fsync=off -c max_connections=300",
+                        "-w", "start",
+                    ])
+                break
+            } catch {
+                let log = (try? String(contentsOf: directory.appendingPathComponent("log"), encoding: .utf8)) ?? ""
+                guard attempt < 5, log.contains("Address already in use") else { throw error }
+                try? FileManager.default.removeItem(at: directory.appendingPathComponent("log"))
+            }
+        }
+        port = chosen
         // The password file is the tests' (root's), as a node's would be its own.
         chown(passwordFile.path, 0, 0)
     }
