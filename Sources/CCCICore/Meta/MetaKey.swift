@@ -105,7 +105,9 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
             return MetaKeySpec(
                 type: .naReasons, default: .naReasons([:]),
                 doc: "Tiers that do not apply to this recipe, each with the reason a maintainer reads: "
-                    + "`[na]` then `upgrade = \"first release: nothing to upgrade from\"` (tiers `upgrade`, `backup`, "
+                    + "`[na]` then `upgrade = \"first release: nothing to upgrade from\"`, or inline, "
+                    + "`na = { upgrade = \"…\" }` (in TOML every key after a `[na]` line belongs to the table: "
+                    + "put the table last, or write it inline) (tiers `upgrade`, `backup`, "
                     + "`restore`, `custom`). A declared tier is reported N/A with its reason and does not break the "
                     + "level ladder. A tier that turns out N/A without a declaration is reported as a possible "
                     + "coverage gap, with what would make it apply; a declaration the recipe has outgrown (the tier "
