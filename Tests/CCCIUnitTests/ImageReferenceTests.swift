@@ -23,13 +23,19 @@ import Testing
         let pinned = try ImageReference("nginx:1.19@\(digest)")
         #expect(pinned.tag == "1.19" && pinned.digest == digest && pinned.manifestReference == digest)
         #expect(nginx.pinned(to: digest) == "nginx:1.19.2@\(digest)")
+        // The grammar's separators inside a part: one `.`, one or two `_`, any dashes.
+        for valid in ["a.b/c__d", "my-org/my--app", "x_y/z", "0/1"] {
+            #expect(throws: Never.self) { try ImageReference(valid) }
+        }
     }
 
     @Test(
         "what docker would refuse is refused, saying why",
         arguments: [
             ("", "empty"), ("nginx:${TAG}", "uninterpolated"), ("Nginx:1", "lower-case"), ("nginx@sha256:12", "digest"),
-            ("nginx:a b", "whitespace"),
+            ("nginx:a b", "whitespace"), ("team/../app", "separated inside a part"), ("team/.app", "lower-case"),
+            ("team/app-", "lower-case"), ("team/a___b", "lower-case"), ("caf\u{E9}/app", "lower-case"),
+            ("nginx:-1", "not starting with . or -"), ("nginx:.x", "not starting with"),
         ])
     func invalid(text: String, why: String) {
         #expect {

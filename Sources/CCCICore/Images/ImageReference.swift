@@ -38,9 +38,14 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         if let colon = name.lastIndex(of: ":"), !name[colon...].contains("/") {
             tag = String(name[name.index(after: colon)...])
             name = String(name[..<colon])
-            guard let value = tag, !value.isEmpty, value.count <= 128,
-                value.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) })
-            else { throw .invalid(text, "the tag is not a docker tag ([A-Za-z0-9_.-], at most 128)") }
+            // `[\w][\w.-]{0,127}` (ASCII): not starting with `.` or `-`.
+            guard let value = tag, let first = value.first, value.count <= 128,
+                first.isASCII && (first.isLetter || first.isNumber || first == "_"),
+                value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
+            else {
+                throw .invalid(
+                    text, "the tag is not a docker tag ([A-Za-z0-9_.-], not starting with . or -, at most 128)")
+            }
         }
         var components = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         var registry = Self.dockerHub
@@ -51,16 +56,39 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
             components.removeFirst()
         }
         if registry == Self.dockerHub && components.count == 1 { components.insert("library", at: 0) }
-        guard !components.isEmpty,
-            components.allSatisfy({ part in
-                !part.isEmpty && part.allSatisfy { $0.isLowercase || $0.isNumber || "._-".contains($0) }
-            })
-        else { throw .invalid(text, "the repository name must be lower-case letters, digits and ._- parts") }
+        guard !components.isEmpty, components.allSatisfy(Self.isPathComponent) else {
+            throw .invalid(
+                text,
+                "the repository name must be parts of lower-case letters and digits, separated inside a part by one "
+                    + "`.`, one or two `_`, or dashes")
+        }
         self.registry = registry
         self.repository = components.joined(separator: "/")
         self.tag = tag ?? (digest == nil ? "latest" : nil)
         self.digest = digest
         self.original = trimmed
+    }
+
+    /// One `/`-separated part of a repository name, by the distribution grammar:
+    /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+    static func isPathComponent(_ part: String) -> Bool {
+        var separator = ""
+        var sawAlphanumeric = false
+        for character in part {
+            if character.isASCII && (character.isLowercase || character.isNumber) {
+                guard separator.isEmpty || [".", "_", "__"].contains(separator) || separator.allSatisfy({ $0 == "-" })
+                else { return false }
+                if !separator.isEmpty && !sawAlphanumeric { return false }
+                separator = ""
+                sawAlphanumeric = true
+            } else if "._-".contains(character) {
+                guard sawAlphanumeric else { return false }
+                separator.append(character)
+            } else {
+                return false
+            }
+        }
+        return sawAlphanumeric && separator.isEmpty
     }
 
     /// Two references are the same image when they normalise alike (`nginx` = `docker.io/library/nginx:latest`).
