@@ -220,11 +220,19 @@ extension Integration {
                 let lastID = try #require(last.runID)
                 let results = try #require(try await scenario.store.results(runID: lastID))
                 #expect(try await scenario.residue(of: results).isEmpty)
-                // The first attempt's run tore down when its worker died (its parent-death signal).
+                // The first attempt's run stopped when its worker died (its parent-death signal): a
+                // run already deploying tore down and recorded its stop; one still in setup had
+                // created nothing and says so in its log.
                 let deadID = try #require(attempt.runID)
-                let dead = try await scenario.store.results(runID: deadID)
-                #expect(dead?.outcome == .cancelled, "the killed worker's run recorded its stop")
-                if let dead { #expect(try await scenario.residue(of: dead).isEmpty) }
+                if let dead = try await scenario.store.results(runID: deadID) {
+                    #expect(dead.outcome == .cancelled, "the killed worker's run recorded its stop")
+                    #expect(try await scenario.residue(of: dead).isEmpty)
+                } else {
+                    let log = await scenario.pages.log(of: deadID, from: 0).map { String(decoding: $0, as: UTF8.self) }
+                    #expect(
+                        log?.contains("setup failed: stopped during setup (SIGTERM)") == true,
+                        "no results: the run must have stopped before deploying anything — \(log ?? "no log")")
+                }
             }
         }
     }
