@@ -214,6 +214,13 @@ struct RunCommand: AsyncParsableCommand {
         let liveLog = LiveLogKeeper.start(journal: journal, runID: runID, store: store)
         let report = await LiveStatus.run(reporter: reporter) { await coordinator.run() }
         liveLog?.cancel()
+        // A run that ended in setup records no results: its log, which says why, is still kept
+        // where every node's pages read it (a run on a shared store).
+        if report.results == nil, let store, store.keepsRunFiles,
+            let log = try? Data(contentsOf: journal.runLog), !log.isEmpty
+        {
+            try? await store.keep(files: ["run.log": log], of: runID)
+        }
         await driver.shutdown()
         if let setupError = report.setupError {
             printError("error: \(secrets.redact(setupError))")
