@@ -33,6 +33,44 @@ func metaProblems(_ packs: [Pack]) -> [MetaProblem] {
 }
 
 @Suite struct MetaLoading {
+    @Test("upgrade_from takes previous, all-supported and release versions; [upgrade] sets supported_lines")
+    func upgradeFrom() throws {
+        let defaults = try MetaLoader.load(packDirectories: [])
+        #expect(defaults.upgradeFrom == [.previous])
+        #expect(defaults.supportedLines == 3)
+        let pack = try Pack("upgrade_from = [\"previous\", \"1.0.0+1.0\"]\n[upgrade]\nsupported_lines = 2\n")
+        let meta = try MetaLoader.load(packDirectories: [pack.url])
+        #expect(meta.upgradeFrom == [.previous, .version(RecipeVersion("1.0.0+1.0")!)])
+        #expect(meta.supportedLines == 2)
+        let allSupported = try Pack("upgrade_from = \"all-supported\"\n")
+        let single = try MetaLoader.load(packDirectories: [allSupported.url])
+        #expect(single.upgradeFrom == [.allSupported])
+        // upgrade_base_version is the one-base form.
+        let pinnedPack = try Pack("upgrade_base_version = \"1.0.0+1.0\"\n")
+        let pinned = try MetaLoader.load(packDirectories: [pinnedPack.url])
+        #expect(pinned.upgradeFrom == [.version(RecipeVersion("1.0.0+1.0")!)])
+    }
+
+    @Test(
+        "a bad upgrade_from or [upgrade] names the key and the fix",
+        arguments: [
+            ("upgrade_from = [\"previos\"]\n", "did you mean \"previous\""),
+            ("upgrade_from = []\n", "`upgrade_from` is empty"),
+            ("upgrade_from = [\"previous\", \"previous\"]\n", "more than once"),
+            ("upgrade_from = 3\n", "expects an array of \"previous\""),
+            ("[upgrade]\nsupported_lines = 0\n", "from 1 to 10"),
+            ("[upgrade]\nsupported_lines = 2\nwarm_canonical = true\n", "move `warm_canonical` above the table"),
+            ("upgrade = { lines = 2 }\n", "it takes `supported_lines`"),
+            (
+                "upgrade_from = [\"previous\"]\nupgrade_base_version = \"1.0.0+1.0\"\n",
+                "`upgrade_base_version` is the one-base form"
+            ),
+        ])
+    func badUpgradeFrom(toml: String, expected: String) throws {
+        let problems = metaProblems([try Pack(toml)])
+        #expect(problems.contains { $0.message.contains(expected) }, "\(problems)")
+    }
+
     @Test("with no ccci.toml every key has its registry default")
     func defaults() throws {
         let empty = try Pack(nil)

@@ -75,6 +75,31 @@ import Testing
         #expect(set.upgradeBase(forHead: RecipeVersion("3.0.0+1.0"))?.version.raw == "1.10.0+1.3")
     }
 
+    @Test("upgrade_from: previous, every release of the newest supported minor lines, named releases; newest first")
+    func upgradeBases() throws {
+        let names = ["1.0.0+1", "1.0.1+1", "1.1.0+2", "1.2.0+3", "1.2.1+3", "2.0.0+4", "2.1.0+5"]
+        let set = ReleaseSet(tags: names.map { RecipeTag(name: $0, commit: "c\($0)", annotated: true) })
+        let head = RecipeVersion("2.2.0+6")
+        func bases(_ choices: [UpgradeBaseChoice], lines: Int = 3, head: RecipeVersion? = head) throws -> [String] {
+            try set.upgradeBases(forHead: head, from: choices, supportedLines: lines).map(\.version.raw)
+        }
+        #expect(try bases([.previous]) == ["2.1.0+5"])
+        // Lines 2.1, 2.0 and 1.2 — both 1.2 releases; 1.1 and 1.0 are out of support.
+        #expect(try bases([.allSupported]) == ["2.1.0+5", "2.0.0+4", "1.2.1+3", "1.2.0+3"])
+        #expect(try bases([.allSupported], lines: 1) == ["2.1.0+5"])
+        #expect(try bases([.allSupported], lines: 10).count == names.count)
+        // A head that is itself a release is never its own base.
+        #expect(try bases([.allSupported], lines: 1, head: RecipeVersion("2.1.0+5")) == ["2.0.0+4"])
+        // Each base once, whatever lists it.
+        #expect(
+            try bases([.previous, .version(RecipeVersion("1.0.0+1")!), .allSupported], lines: 1)
+                == ["2.1.0+5", "1.0.0+1"])
+        #expect(try bases([.allSupported], head: RecipeVersion("0.1.0+1")).isEmpty)
+        let error = #expect(throws: UnknownRelease.self) { try bases([.version(RecipeVersion("1.5.0+1")!)]) }
+        #expect(error?.description.contains("1.5.0+1 is not a release") == true)
+        #expect(error?.description.contains("2.1.0+5") == true)
+    }
+
     @Test("a commit is a release when an annotated version tag points at it")
     func commitIsRelease() {
         let set = ReleaseSet(tags: tags)

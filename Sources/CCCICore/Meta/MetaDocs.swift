@@ -48,7 +48,7 @@ public enum MetaDocs {
         ]
         for type in [
             MetaType.duration, .string, .bool, .stringList, .intList, .stringMap, .hook, .triState, .probe, .screenshot,
-            .version, .tierList, .naReasons, .count,
+            .version, .tierList, .naReasons, .count, .upgradeFrom, .upgradeSettings,
         ] {
             lines.append("- **\(type.rawValue)**: \(type.expectation)")
         }

@@ -22,6 +22,8 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
     case dependencies = "dependencies"
     case warmCanonical = "warm_canonical"
     case upgradeBaseVersion = "upgrade_base_version"
+    case upgradeFrom = "upgrade_from"
+    case upgrade = "upgrade"
     case upgradeData = "upgrade_data"
     case testTimeout = "test_timeout"
     case composeOverlay = "compose_overlay"
@@ -148,7 +150,28 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
         case .upgradeBaseVersion:
             return MetaKeySpec(
                 type: .version, default: .none,
-                doc: "Release the upgrade tier starts from instead of the previous release.")
+                doc: "Release the upgrade tier starts from instead of the previous release: the one-base form of "
+                    + "`upgrade_from` (set one of them, not both).")
+        case .upgradeFrom:
+            return MetaKeySpec(
+                type: .upgradeFrom, default: .strings([UpgradeBaseChoice.previous.text]),
+                doc: "The releases the upgrade tier upgrades to the head, each on an upgrade app of its own, deployed "
+                    + "at that release, given its own data marker and redeployed in place at the head, side by side "
+                    + "(each extra base takes a free run slot of the node's `capacity`; without one it waits for a "
+                    + "base before it to finish): `\"previous\"` (the newest release older than the head), "
+                    + "`\"all-supported\"` (every release of the newest `supported_lines` minor lines older than the "
+                    + "head, see `[upgrade]`) and/or release versions such as `\"1.2.0+1.36.1\"`. The tier passes only "
+                    + "when every base passes; `results.json` has one entry per base under `tiers.upgrade.from`. A base "
+                    + "that cannot even be deployed (its images are gone) is reported as such — the upgrade from it "
+                    + "is untested — never as the head's upgrade failure.")
+        case .upgrade:
+            return MetaKeySpec(
+                type: .upgradeSettings, default: .upgradeSettings(supportedLines: 3),
+                doc: "How `upgrade_from = \"all-supported\"` picks its bases: `[upgrade]` then `supported_lines = 3` "
+                    + "(1–10) — the newest minor lines (`1.2.x`, `1.1.x`, …) of the releases older than the head that "
+                    + "operators may still run; every release in them is a base. In TOML every key after an "
+                    + "`[upgrade]` line belongs to the table: put the table last, or write it inline "
+                    + "(`upgrade = { supported_lines = 2 }`).")
         case .upgradeData:
             return MetaKeySpec(
                 type: .dataLocation, default: .none,
@@ -216,7 +239,7 @@ public enum MetaKey: String, CaseIterable, Sendable, Codable, Hashable {
 /// What a registry key accepts.
 public enum MetaType: String, Sendable, Hashable {
     case duration, string, packFile, bool, stringList, intList, stringMap, hook, triState, probe, screenshot, version,
-        tierList, naReasons, count, dataLocation
+        tierList, naReasons, count, dataLocation, upgradeFrom, upgradeSettings
 
     /// How the type is described in errors and docs.
     public var expectation: String {
@@ -237,6 +260,9 @@ public enum MetaType: String, Sendable, Hashable {
         case .tierList: return "an array of tier names (\(Tier.allCases.map(\.rawValue).joined(separator: ", ")))"
         case .naReasons: return "a table of tier names to reasons (`[na]` then `backup = \"the app keeps no data\"`)"
         case .count: return "a whole number"
+        case .upgradeFrom:
+            return "an array of \"previous\", \"all-supported\" and release versions (a single string is read as one)"
+        case .upgradeSettings: return "a table { supported_lines } (`[upgrade]` then `supported_lines = 3`)"
         }
     }
 }
@@ -278,6 +304,8 @@ public enum MetaValue: Sendable, Hashable {
     case int(Int)
     /// A service and a path in its container.
     case dataLocation(service: String, path: String)
+    /// The `[upgrade]` table.
+    case upgradeSettings(supportedLines: Int)
 
     /// The value as JSON, for manifests and hook contexts.
     public var json: JSONValue {
@@ -300,6 +328,7 @@ public enum MetaValue: Sendable, Hashable {
             return .object(Dictionary(uniqueKeysWithValues: reasons.map { ($0.key.rawValue, .string($0.value)) }))
         case .int(let number): return .int(number)
         case .dataLocation(let service, let path): return ["service": .string(service), "path": .string(path)]
+        case .upgradeSettings(let lines): return ["supported_lines": .int(lines)]
         }
     }
 }
@@ -370,5 +399,35 @@ public struct ScreenshotSpec: Sendable, Hashable {
         if let selector { object["selector"] = .string(selector) }
         if let text { object["text"] = .string(text) }
         return .object(object)
+    }
+}
+
+/// One entry of `upgrade_from`: which releases the upgrade tier starts from.
+public enum UpgradeBaseChoice: Sendable, Hashable {
+    /// The newest release older than the head.
+    case previous
+    /// Every release of the newest `supported_lines` minor lines older than the head.
+    case allSupported
+    /// That release.
+    case version(RecipeVersion)
+
+    /// Parses one entry; `nil` when it is none of the three.
+    public init?(_ text: String) {
+        switch text {
+        case "previous": self = .previous
+        case "all-supported": self = .allSupported
+        default:
+            guard let version = RecipeVersion(text) else { return nil }
+            self = .version(version)
+        }
+    }
+
+    /// The entry as written.
+    public var text: String {
+        switch self {
+        case .previous: "previous"
+        case .allSupported: "all-supported"
+        case .version(let version): version.raw
+        }
     }
 }

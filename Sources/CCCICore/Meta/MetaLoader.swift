@@ -42,6 +42,14 @@ public enum MetaLoader {
             warnings += parsed.warnings
             for setting in parsed.settings { settings[setting.key] = setting }
         }
+        if let pinned = settings[.upgradeBaseVersion], let list = settings[.upgradeFrom] {
+            problems.append(
+                MetaProblem(
+                    file: list.source, line: nil, key: MetaKey.upgradeFrom.rawValue,
+                    message: "`upgrade_from` and `upgrade_base_version` (in \(pinned.source)) are both set — "
+                        + "`upgrade_base_version` is the one-base form: keep one, e.g. `upgrade_from = [\"previous\", "
+                        + "\"\(pinned.value.json.display)\"]`"))
+        }
         guard problems.isEmpty else { throw MetaProblems(problems: problems) }
         let meta = RecipeMeta(settings: settings, warnings: warnings)
         // Dependency placeholders name declared dependencies (their facts are known only at run time).
@@ -322,6 +330,54 @@ public enum MetaLoader {
         case .count:
             guard case .int(let number) = raw else { throw mismatch() }
             return .int(number)
+        case .upgradeFrom:
+            let items: [JSONValue]
+            switch raw {
+            case .string: items = [raw]
+            case .array(let array): items = array
+            default: throw mismatch()
+            }
+            guard !items.isEmpty else {
+                throw mismatch(nil, "`\(key)` is empty — list \"previous\", \"all-supported\" or release versions")
+            }
+            var entries: [String] = []
+            for item in items {
+                guard case .string(let text) = item else { throw mismatch(item) }
+                guard let choice = UpgradeBaseChoice(text) else {
+                    var detail =
+                        "`\(key)` lists '\(text)', which is neither \"previous\", \"all-supported\" nor a release "
+                        + "version such as \"1.2.0+1.36.1\""
+                    if let suggestion = Suggestion.closest(to: text, in: ["previous", "all-supported"]) {
+                        detail += " — did you mean \"\(suggestion)\"?"
+                    }
+                    throw mismatch(nil, detail)
+                }
+                guard !entries.contains(choice.text) else {
+                    throw mismatch(nil, "`\(key)` lists '\(text)' more than once")
+                }
+                entries.append(choice.text)
+            }
+            return .strings(entries)
+        case .upgradeSettings:
+            guard case .object(let object) = raw else { throw mismatch() }
+            var lines = 3
+            for (name, item) in object.sorted(by: { $0.key < $1.key }) {
+                guard name == "supported_lines" else {
+                    var detail = "unknown field `\(name)` in `[\(key)]` — it takes `supported_lines`"
+                    if MetaKey(rawValue: name) != nil {
+                        detail =
+                            "`\(key).\(name)`: in TOML, keys after an `[\(key)]` table belong to it: move `\(name)` above "
+                            + "the table"
+                    }
+                    throw mismatch(nil, detail)
+                }
+                guard case .int(let number) = item, (1...10).contains(number) else {
+                    throw mismatch(
+                        item, "`\(key).supported_lines` must be a whole number from 1 to 10, found \(kind(of: item))")
+                }
+                lines = number
+            }
+            return .upgradeSettings(supportedLines: lines)
         case .tierList:
             guard case .array(let items) = raw else { throw mismatch() }
             var tiers: [Tier] = []

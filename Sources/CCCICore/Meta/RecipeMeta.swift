@@ -110,6 +110,20 @@ public struct RecipeMeta: Sendable {
         return nil
     }
 
+    /// The releases the upgrade tier starts from (`upgrade_from`; `upgrade_base_version` is its
+    /// one-base form).
+    public var upgradeFrom: [UpgradeBaseChoice] {
+        if let pinned = upgradeBaseVersion { return [.version(pinned)] }
+        if case .strings(let entries) = value(.upgradeFrom) { return entries.compactMap(UpgradeBaseChoice.init) }
+        return [.previous]
+    }
+
+    /// How many minor lines `upgrade_from = "all-supported"` covers.
+    public var supportedLines: Int {
+        if case .upgradeSettings(let lines) = value(.upgrade) { return lines }
+        return 3
+    }
+
     /// Where the head keeps the base release's data, when an upgrade moves it.
     public var upgradeData: (service: String, path: String)? {
         if case .dataLocation(let service, let path) = value(.upgradeData) { return (service, path) }

@@ -37,10 +37,15 @@ public struct AppNaming: Sendable, Hashable {
     /// F-NAME gives it; the upgrade app of the same run hashes `"recipe|pr|ref|upgrade"`, so the
     /// two apps of one run never share a domain, and a second run of the same (recipe, PR, ref)
     /// maps to the same two domains (and waits on their locks).
-    public func runAppDomain(recipe: String, pr: Int, ref: String, role: AppRole = .head, attempt: Int = 1) -> AppDomain
-    {
+    ///
+    /// The upgrade app of an extra base release (`upgrade_from` with several bases) hashes
+    /// `"…|upgrade|from:<version>"`; the first base's app is the one upgrade app of a one-base run.
+    public func runAppDomain(
+        recipe: String, pr: Int, ref: String, role: AppRole = .head, attempt: Int = 1, base: String? = nil
+    ) -> AppDomain {
         var input = "\(recipe)|\(pr)|\(ref)"
         if role == .upgrade { input += "|upgrade" }
+        if role == .upgrade, let base { input += "|from:\(base)" }
         // A path run again on fresh apps (`retry_failed`) gets apps of its own.
         if attempt > 1 { input += "|attempt\(attempt)" }
         let digest = Insecure.SHA1.hash(data: Data(input.utf8))

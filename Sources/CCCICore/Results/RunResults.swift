@@ -1,6 +1,6 @@
 import Foundation
 
-/// The `results.json` document of one run (SPEC F-RESULTS), schema `ccci.results/4`
+/// The `results.json` document of one run (SPEC F-RESULTS), schema `ccci.results/5`
 /// (`schemas/results.schema.json`).
 ///
 /// Stable public names: top-level `schema`, `run_id`, `recipe`, `level`, `tiers` (keyed by tier
@@ -11,7 +11,7 @@ public struct RunResults: Sendable, Hashable, Codable {
     /// `/3`: the manifest records each service's image as deployed (`manifest.images`: digest, id).
     /// `/4`: a tier may carry `na` (declared with its reason, a coverage gap, a stale declaration)
     /// and `retry` (decided on a later attempt).
-    public static let schemaVersion = "ccci.results/4"
+    public static let schemaVersion = "ccci.results/5"
 
     public var schema: String = RunResults.schemaVersion
     public var runID: String
@@ -148,6 +148,8 @@ public struct TierResult: Sendable, Hashable, Codable {
     public var na: TierNA?
     /// The tier needed more than one attempt (a backup taken again): never a clean pass.
     public var retry: TierRetry?
+    /// The upgrade tier: each base release's upgrade to the head, by the base's version.
+    public var from: [String: UpgradeFromResult]?
 
     public init(
         status: TierStatus, durationSeconds: Double, checks: [Check] = [], reason: String? = nil, log: String? = nil,
@@ -163,7 +165,7 @@ public struct TierResult: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case status, checks, reason, log, proofs, na, retry
+        case status, checks, reason, log, proofs, na, retry, from
         case durationSeconds = "duration_s"
     }
 
@@ -175,6 +177,16 @@ public struct TierResult: Sendable, Hashable, Codable {
             return reason.map { "\($0) — \(attempts)" } ?? attempts
         }
         return reason
+    }
+
+    /// The upgrade tier's bases (`from`), newest release first.
+    public var bases: [(version: String, result: UpgradeFromResult)] {
+        (from ?? [:]).sorted { lhs, rhs in
+            switch (RecipeVersion(lhs.key), RecipeVersion(rhs.key)) {
+            case (let left?, let right?) where left != right: left > right
+            default: lhs.key > rhs.key
+            }
+        }.map { ($0.key, $0.value) }
     }
 
     /// The verdict as people read it: `pass (retried)` for a pass that needed another attempt.
@@ -192,7 +204,48 @@ public struct TierResult: Sendable, Hashable, Codable {
         proofs = try container.decodeIfPresent([String].self, forKey: .proofs) ?? []
         na = try container.decodeIfPresent(TierNA.self, forKey: .na)
         retry = try container.decodeIfPresent(TierRetry.self, forKey: .retry)
+        from = try container.decodeIfPresent([String: UpgradeFromResult].self, forKey: .from)
     }
+}
+
+/// The upgrade from one base release to the head (`upgrade_from`, SPEC F-UPGRADE), under
+/// `tiers.upgrade.from["<version>"]`.
+public struct UpgradeFromResult: Sendable, Hashable, Codable {
+    public enum Status: String, Sendable, Hashable, Codable {
+        /// Deployed at the base, upgraded in place to the head, and the head kept the base's data.
+        case pass
+        /// The head's upgrade from this base failed.
+        case fail
+        /// The base release itself could not be deployed (its images are gone, it no longer
+        /// converges): the upgrade from it is untested — not the head's failure.
+        case unavailable
+        /// The run was stopped first.
+        case cancelled
+        /// Failed on one attempt and passed on the other (`retry_failed`).
+        case flaky
+    }
+
+    public var status: Status
+    public var durationSeconds: Double
+    /// Why it did not pass.
+    public var reason: String?
+    /// The upgrade app's domain.
+    public var app: String
+
+    public init(status: Status, durationSeconds: Double, reason: String? = nil, app: String) {
+        self.status = status
+        self.durationSeconds = (durationSeconds * 1000).rounded() / 1000
+        self.reason = reason
+        self.app = app
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status, reason, app
+        case durationSeconds = "duration_s"
+    }
+
+    /// The verdict as people read it.
+    public var verdictText: String { status == .unavailable ? "base could not be deployed" : status.rawValue }
 }
 
 /// A tier's N/A against the recipe's `[na]` declaration (SPEC F-LEVEL): exactly one of the three.

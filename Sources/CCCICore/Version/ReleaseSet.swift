@@ -84,4 +84,52 @@ public struct ReleaseSet: Sendable {
         guard let headVersion else { return latest }
         return previous(before: headVersion)
     }
+
+    /// The minor line of a version: `1.2` of `1.2.3+4.5.6`; a legacy version is a line of its own.
+    public static func line(of version: RecipeVersion) -> String {
+        if let semver = version.semver { return "\(semver.major).\(semver.minor)" }
+        return version.raw
+    }
+
+    /// The base releases of `upgrade_from` for a head at `headVersion`, newest first, each once:
+    /// `previous` is ``upgradeBase(forHead:)``; `all-supported` every release older than the head
+    /// in its newest `supportedLines` minor lines; a version names that release. Empty when none
+    /// applies (no release older than the head); throws for a version that is no release.
+    public func upgradeBases(
+        forHead headVersion: RecipeVersion?, from choices: [UpgradeBaseChoice], supportedLines: Int
+    ) throws(UnknownRelease) -> [Release] {
+        var bases: [Release] = []
+        for choice in choices {
+            switch choice {
+            case .previous:
+                if let base = upgradeBase(forHead: headVersion) { bases.append(base) }
+            case .allSupported:
+                let older = releases.filter { release in headVersion.map { release.version < $0 } ?? true }
+                var lines: [String] = []
+                for release in older.reversed() where !lines.contains(Self.line(of: release.version)) {
+                    lines.append(Self.line(of: release.version))
+                }
+                let kept = Set(lines.prefix(max(supportedLines, 1)))
+                bases += older.filter { kept.contains(Self.line(of: $0.version)) }
+            case .version(let version):
+                guard let release = release(version) else {
+                    throw UnknownRelease(version: version, known: releases.map(\.version.raw))
+                }
+                bases.append(release)
+            }
+        }
+        var seen = Set<RecipeVersion>()
+        return bases.sorted { $0.version > $1.version }.filter { seen.insert($0.version).inserted }
+    }
+}
+
+/// An `upgrade_from` version that is not a release of the recipe.
+public struct UnknownRelease: Error, Sendable, CustomStringConvertible {
+    public let version: RecipeVersion
+    public let known: [String]
+
+    public var description: String {
+        "\(version.raw) is not a release (annotated version tag) of the recipe (releases: "
+            + "\(known.isEmpty ? "none" : known.joined(separator: ", ")))"
+    }
 }

@@ -131,6 +131,22 @@ public actor Reporter {
                 "  \(pad(tier.rawValue, 10)) \(verdict) \(pad(DurationText.format(.milliseconds(Int64(result.durationSeconds * 1000))), 10)) \(reason)"
             )
         }
+        if let bases = results.tiers[Tier.upgrade.rawValue]?.bases, bases.count > 1 {
+            for (version, base) in bases {
+                let verdict =
+                    switch base.status {
+                    case .pass: paint(pad("pass", 14), .green)
+                    case .fail: paint(pad("FAIL", 14), .red)
+                    case .unavailable: paint(pad("base broken", 14), .yellow)
+                    case .cancelled: paint(pad("stopped", 14), .yellow)
+                    case .flaky: paint(pad("FLAKY", 14), .red)
+                    }
+                let reason = base.reason.map { String($0.split(separator: "\n").first ?? "").prefix(80) } ?? ""
+                lines.append(
+                    "    from \(pad(version, 14)) \(verdict) \(pad(DurationText.format(.milliseconds(Int64(base.durationSeconds * 1000))), 10)) \(reason)"
+                )
+            }
+        }
         for tier in Tier.allCases {
             for proof in results.tiers[tier.rawValue]?.proofs ?? [] {
                 lines.append("  \(pad(tier.rawValue, 10)) data: \(proof)")

@@ -73,7 +73,9 @@ public struct ColdLane: RunLane {
                 head.flags.append(FlakyVerdict.flag)
                 work.retryApps =
                     (headFailed ? [again.domain(.head).name] : [])
-                    + (upgradeFailed ? [again.domain(.upgrade).name] : [])
+                    + (upgradeFailed
+                        ? prepared.upgradeBases.indices.map { prepared.domain(.upgrade, attempt: 2, base: $0).name }
+                        : [])
             }
         }
         work.paths += [head, upgrade]
@@ -91,7 +93,7 @@ public struct ColdLane: RunLane {
         }
         let upgrade: @Sendable () async -> PathResult = {
             guard runUpgrade else { return PathResult() }
-            let verdict = await UpgradePath(steps: steps).run()
+            let verdict = await UpgradeChain(steps: steps).run()
             await sink(.upgrade, verdict)
             return PathResult(tiers: [.upgrade: verdict])
         }

@@ -37,7 +37,11 @@ struct PreparedRun: Sendable {
     let deployTimeout: Duration
     let packComposeFiles: [URL]
     let overlays: [String]
-    let upgradeBase: ReleaseSet.Release?
+    /// The pull request under test (0: none), part of every app's domain.
+    let pr: Int
+    /// The releases the upgrade tier starts from (`upgrade_from`), newest first; empty when the
+    /// tier does not apply.
+    let upgradeBases: [ReleaseSet.Release]
     let upgradeBaseReason: String?
     /// What would make the upgrade tier apply, when there is no base.
     let upgradeBaseGap: String?
@@ -46,9 +50,19 @@ struct PreparedRun: Sendable {
     /// The secrets the head declares (what `extra_secrets` and `pre_deploy` may give values to).
     let headSecrets: [String]
 
-    /// The app of `role` for `attempt` (2: its path run again on fresh apps).
-    func domain(_ role: AppRole, attempt: Int) -> AppDomain {
-        switch (role, attempt > 1) {
+    /// The first (newest) upgrade base: the one base of a one-base run.
+    var upgradeBase: ReleaseSet.Release? { upgradeBases.first }
+
+    /// The app of `role` for `attempt` (2: its path run again on fresh apps); for the upgrade,
+    /// the app of base `base` (an index into ``upgradeBases``; the first base's app is the upgrade
+    /// app of a one-base run).
+    func domain(_ role: AppRole, attempt: Int, base: Int = 0) -> AppDomain {
+        if role == .upgrade, base > 0, upgradeBases.indices.contains(base) {
+            return naming.runAppDomain(
+                recipe: recipe, pr: pr, ref: head.commit, role: .upgrade, attempt: attempt,
+                base: upgradeBases[base].version.raw)
+        }
+        return switch (role, attempt > 1) {
         case (.head, false): headDomain
         case (.upgrade, false): upgradeDomain
         case (.head, true): retryHeadDomain
@@ -56,11 +70,12 @@ struct PreparedRun: Sendable {
         }
     }
 
-    /// The upgrade app's tree for `attempt`.
-    func upgradeTree(attempt: Int) -> URL {
-        attempt > 1
-            ? upgradeTree.deletingLastPathComponent().appendingPathComponent(
-                upgradeTree.lastPathComponent + "-attempt\(attempt)") : upgradeTree
+    /// The upgrade app's tree for `attempt` and base `base`.
+    func upgradeTree(attempt: Int, base: Int = 0) -> URL {
+        let suffix = (attempt > 1 ? "-attempt\(attempt)" : "") + (base > 0 ? "-base\(base + 1)" : "")
+        return suffix.isEmpty
+            ? upgradeTree
+            : upgradeTree.deletingLastPathComponent().appendingPathComponent(upgradeTree.lastPathComponent + suffix)
     }
 }
 
@@ -163,26 +178,26 @@ struct Preparation {
             )
         }
 
-        var upgradeBase: ReleaseSet.Release?
+        var upgradeBases: [ReleaseSet.Release] = []
         var upgradeBaseReason: String?
         var upgradeBaseGap: String?
-        if let pinned = meta.upgradeBaseVersion {
-            guard let release = head.releases.release(pinned) else {
-                throw RunSetupError.recipe(
-                    "upgrade_base_version \(pinned.raw) is not a release of \(source.name) (releases: "
-                        + "\(head.releases.releases.map(\.version.raw).joined(separator: ", ")))")
-            }
-            upgradeBase = release
-        } else {
-            upgradeBase = head.releases.upgradeBase(forHead: head.version)
-            if upgradeBase == nil {
-                upgradeBaseReason =
-                    head.releases.releases.isEmpty
-                    ? "the recipe has no release (annotated version tag) to upgrade from"
-                    : "no release is older than the head \(head.version?.raw ?? "")"
-                upgradeBaseGap =
-                    head.releases.releases.isEmpty ? NACoverage.Gap.noRelease : NACoverage.Gap.noOlderRelease
-            }
+        do {
+            upgradeBases = try head.releases.upgradeBases(
+                forHead: head.version, from: meta.upgradeFrom, supportedLines: meta.supportedLines)
+        } catch {
+            let key = meta.upgradeBaseVersion != nil ? "upgrade_base_version" : "upgrade_from"
+            throw RunSetupError.recipe(
+                "\(key) \(error.version.raw) is not a release of \(source.name) (releases: "
+                    + "\(error.known.isEmpty ? "none" : error.known.joined(separator: ", "))) — name a release tag, "
+                    + "or \"previous\"")
+        }
+        if upgradeBases.isEmpty {
+            upgradeBaseReason =
+                head.releases.releases.isEmpty
+                ? "the recipe has no release (annotated version tag) to upgrade from"
+                : "no release is older than the head \(head.version?.raw ?? "")"
+            upgradeBaseGap =
+                head.releases.releases.isEmpty ? NACoverage.Gap.noRelease : NACoverage.Gap.noOlderRelease
         }
 
         let stateDirectory = runDirectory.appendingPathComponent("state")
@@ -204,7 +219,7 @@ struct Preparation {
             stateFiles: stateFiles,
             opState: try OpState(file: stateFiles.opState), deployGuard: try DeployGuard(file: stateFiles.deployCount),
             probe: probe, deployTimeout: options.deployTimeout ?? meta.deployTimeout,
-            packComposeFiles: packComposeFiles, overlays: overlays, upgradeBase: upgradeBase,
+            packComposeFiles: packComposeFiles, overlays: overlays, pr: options.pr, upgradeBases: upgradeBases,
             upgradeBaseReason: upgradeBaseReason, upgradeBaseGap: upgradeBaseGap, headProblem: headProblem,
             headSecrets: headSecrets)
         try checkNotKept(prepared)
@@ -220,9 +235,14 @@ struct Preparation {
             "cc-ci run \(runID)",
             "  recipe   \(prepared.recipe)  \(head.source.location) @ \(head.commit.prefix(12))\(options.pr > 0 ? " (PR #\(options.pr))" : "")",
             "  head     \(head.version?.raw ?? "unversioned")\(head.isRelease ? " (release)" : " (untagged)")"
-                + "   upgrade base \(prepared.upgradeBase?.version.raw ?? "none")",
+                + "   upgrade \(prepared.upgradeBases.count > 1 ? "bases" : "base") "
+                + "\(prepared.upgradeBases.isEmpty ? "none" : prepared.upgradeBases.map(\.version.raw).joined(separator: ", "))",
             "  apps     \(prepared.headDomain) (head)"
-                + (options.stages.contains(.upgrade) ? ", \(prepared.upgradeDomain) (upgrade)" : ""),
+                + (options.stages.contains(.upgrade)
+                    ? prepared.upgradeBases.indices.dropFirst().reduce(", \(prepared.upgradeDomain) (upgrade)") {
+                        $0 + ", \(prepared.domain(.upgrade, attempt: 1, base: $1)) (upgrade from "
+                            + "\(prepared.upgradeBases[$1].version.raw))"
+                    } : ""),
             "  stages   \(options.stages.map(\.rawValue).joined(separator: ", "))   driver \(driver.name)   deploy timeout \(DurationText.format(prepared.deployTimeout))",
             "  run dir  \(runDirectory.path)",
         ]
@@ -238,7 +258,10 @@ extension Preparation {
     /// the same recipe, PR and ref (which would create the same domains): the run refuses and
     /// names the command that removes it.
     func checkNotKept(_ prepared: PreparedRun) throws(RunSetupError) {
-        let domains = [prepared.headDomain, prepared.upgradeDomain] + prepared.dependencyDomains.values.sorted()
+        let domains =
+            [prepared.headDomain, prepared.upgradeDomain]
+            + prepared.upgradeBases.indices.dropFirst().map { prepared.domain(.upgrade, attempt: 1, base: $0) }
+            + prepared.dependencyDomains.values.sorted()
         for domain in domains {
             guard let until = driver.keptUntil(domain), until > Date() else { continue }
             throw .kept(domain: domain.name)

@@ -66,10 +66,11 @@ public actor DeployGuard {
         try AtomicFile.write("{}\n", to: file, permissions: 0o600)
     }
 
-    /// Records a fresh deploy of `role` (in `attempt` of its path); throws ``DeployGuardError`` on
-    /// the second.
-    public func recordFreshDeploy(_ role: AppRole, domain: AppDomain, attempt: Int = 1) throws {
-        let key = attempt > 1 ? "\(role.rawValue) (attempt \(attempt))" : role.rawValue
+    /// Records a fresh deploy of `role` (in `attempt` of its path; for the upgrade app of an extra
+    /// base release, `base`); throws ``DeployGuardError`` on the second.
+    public func recordFreshDeploy(_ role: AppRole, domain: AppDomain, attempt: Int = 1, base: String? = nil) throws {
+        let key =
+            role.rawValue + (base.map { " from \($0)" } ?? "") + (attempt > 1 ? " (attempt \(attempt))" : "")
         let count = (counts[key] ?? 0) + 1
         counts[key] = count
         try AtomicFile.write(try JSONCoding.prettyEncoder.encode(counts), to: file, permissions: 0o600)

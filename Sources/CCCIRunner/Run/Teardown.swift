@@ -24,7 +24,10 @@ struct Teardown {
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var files: [String] = []
         for app in locked {
-            let prefix = app.dependency.map { "dep-\($0)" } ?? app.label.replacingOccurrences(of: " app", with: "")
+            let prefix =
+                app.dependency.map { "dep-\($0)" }
+                ?? app.label.replacingOccurrences(of: " app", with: "").replacingOccurrences(
+                    of: " from ", with: "-from-")
             for service in await context.driver.diagnostics(of: app.domain) {
                 let name = "\(prefix)-\(service.service).log"
                 try? AtomicFile.write(

@@ -27,11 +27,14 @@ struct RunAdmission {
             domains.append(
                 LockedDomain(
                     domain: prepared.domain(.head, attempt: attempt), label: "head app" + suffix, dependency: nil))
-            if stages.contains(.upgrade) && prepared.upgradeBase != nil {
-                domains.append(
-                    LockedDomain(
-                        domain: prepared.domain(.upgrade, attempt: attempt), label: "upgrade app" + suffix,
-                        dependency: nil))
+            if stages.contains(.upgrade) {
+                for (index, base) in prepared.upgradeBases.enumerated() {
+                    let from = prepared.upgradeBases.count > 1 ? " from \(base.version.raw)" : ""
+                    domains.append(
+                        LockedDomain(
+                            domain: prepared.domain(.upgrade, attempt: attempt, base: index),
+                            label: "upgrade app" + from + suffix, dependency: nil))
+                }
             }
         }
         for name in prepared.meta.dependencies {

@@ -25,3 +25,15 @@ public enum RunSlots {
         return slot.index
     }
 }
+
+extension RunSlots {
+    /// Takes up to `count` slots that are free right now, without waiting (a run's extra upgrade
+    /// bases each hold one). The caller releases them when done; the kernel does if it dies.
+    public static func takeFree(_ count: Int, capacity: Int, in directory: URL) -> [FileLock] {
+        var taken: [FileLock] = []
+        for index in 0..<max(1, capacity) where taken.count < count {
+            if let lock = try? FileLock.tryAcquire(path(index, in: directory)) { taken.append(lock) }
+        }
+        return taken
+    }
+}

@@ -124,7 +124,7 @@ struct QuickLane {
             }
             if let location {
                 // As the cold upgrade reads it (`upgrade_data` honoured).
-                try await UpgradePath(steps: steps).expectMarker(
+                try await UpgradePath(steps: steps, recorder: upgrade).expectMarker(
                     marker, from: location, in: ready, base: canonical.version, recorder: upgrade)
             }
         } catch {

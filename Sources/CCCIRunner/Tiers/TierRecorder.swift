@@ -8,6 +8,9 @@ import Foundation
 public final class TierRecorder: Sendable {
     public let tier: Tier
     public let role: AppRole
+    /// What part of the tier this recorder keeps (`from 1.0.0`: one base of several), shown with
+    /// its role on the terminal and before its lines in the log.
+    public let scope: String?
     let journal: RunJournal
     let reporter: Reporter
     private let clock = ContinuousClock()
@@ -24,12 +27,21 @@ public final class TierRecorder: Sendable {
         var proofs: [String] = []
     }
 
-    init(tier: Tier, role: AppRole, journal: RunJournal, reporter: Reporter) {
+    init(tier: Tier, role: AppRole, scope: String? = nil, journal: RunJournal, reporter: Reporter) {
         self.tier = tier
         self.role = role
+        self.scope = scope
         self.journal = journal
         self.reporter = reporter
         start = clock.now
+    }
+
+    /// The role as the terminal shows it.
+    var shownRole: String { scope.map { "\(role.rawValue) \($0)" } ?? role.rawValue }
+
+    /// A line of the tier's log.
+    func line(_ text: String) {
+        journal.line(scope.map { "[\($0)] \(text)" } ?? text, tier: tier.rawValue)
     }
 
     /// The tier's log file.
@@ -42,7 +54,7 @@ public final class TierRecorder: Sendable {
         _ name: String, waitLabel: String? = nil, _ body: () async throws -> T
     ) async throws -> T {
         let checkStart = clock.now
-        journal.line("\(name): started", tier: tier.rawValue)
+        line("\(name): started")
         var token: Int?
         if let waitLabel { token = await reporter.beginWait("\(role.rawValue) \(waitLabel)") }
         do {
@@ -50,8 +62,8 @@ public final class TierRecorder: Sendable {
             if let token { await reporter.endWait(token) }
             let elapsed = clock.now - checkStart
             record(Check(name: name, status: .pass, durationSeconds: elapsed.seconds))
-            journal.line("\(name): passed in \(DurationText.format(elapsed))", tier: tier.rawValue)
-            await reporter.step(role: role.rawValue, tier: tier.rawValue, name: name, result: .passed, elapsed: elapsed)
+            line("\(name): passed in \(DurationText.format(elapsed))")
+            await reporter.step(role: shownRole, tier: tier.rawValue, name: name, result: .passed, elapsed: elapsed)
             return value
         } catch {
             if let token { await reporter.endWait(token) }
@@ -62,17 +74,17 @@ public final class TierRecorder: Sendable {
             if error is CancellationError || Task.isCancelled {
                 record(Check(name: name, status: .cancelled, durationSeconds: elapsed.seconds, message: "stopped"))
                 state.withLock { if $0.cancelledDuring == nil { $0.cancelledDuring = name } }
-                journal.line("\(name): stopped after \(DurationText.format(elapsed))", tier: tier.rawValue)
+                line("\(name): stopped after \(DurationText.format(elapsed))")
                 await reporter.step(
-                    role: role.rawValue, tier: tier.rawValue, name: name, result: .skipped("stopped"), elapsed: elapsed)
+                    role: shownRole, tier: tier.rawValue, name: name, result: .skipped("stopped"), elapsed: elapsed)
                 throw CancellationError()
             }
             let message = journal.redactor.redact(String(describing: error))
             record(Check(name: name, status: .fail, durationSeconds: elapsed.seconds, message: message))
             state.withLock { if $0.failure == nil { $0.failure = "\(name): \(message)" } }
-            journal.line("\(name): FAILED after \(DurationText.format(elapsed)): \(message)", tier: tier.rawValue)
+            line("\(name): FAILED after \(DurationText.format(elapsed)): \(message)")
             await reporter.step(
-                role: role.rawValue, tier: tier.rawValue, name: name, result: .failed(message), elapsed: elapsed)
+                role: shownRole, tier: tier.rawValue, name: name, result: .failed(message), elapsed: elapsed)
             throw CheckFailure(check: name, message: message)
         }
     }
@@ -80,9 +92,9 @@ public final class TierRecorder: Sendable {
     /// Records a check that did not run.
     public func skip(_ name: String, reason: String) async {
         record(Check(name: name, status: .skip, durationSeconds: 0, message: reason))
-        journal.line("\(name): skipped — \(reason)", tier: tier.rawValue)
+        line("\(name): skipped — \(reason)")
         await reporter.step(
-            role: role.rawValue, tier: tier.rawValue, name: name, result: .skipped(reason), elapsed: nil)
+            role: shownRole, tier: tier.rawValue, name: name, result: .skipped(reason), elapsed: nil)
     }
 
     /// Records an externally decided check (a functional test case). Its message is cleaned of
@@ -104,8 +116,8 @@ public final class TierRecorder: Sendable {
 
     /// Reports a detail line without a verdict.
     public func note(_ text: String) async {
-        journal.line(text, tier: tier.rawValue)
-        await reporter.step(role: role.rawValue, tier: tier.rawValue, name: "", result: .info(text), elapsed: nil)
+        line(text)
+        await reporter.step(role: shownRole, tier: tier.rawValue, name: "", result: .info(text), elapsed: nil)
     }
 
     /// Decides the tier's verdict regardless of its checks (N/A, skipped).

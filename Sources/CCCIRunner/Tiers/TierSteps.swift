@@ -15,15 +15,19 @@ struct TierSteps: Sendable {
     var wiring = DependencyWiring()
     /// 1, or 2 when a failed path runs again on fresh apps of its own (`retry_failed`).
     var attempt = 1
+    /// The upgrade base these steps serve (an index into ``PreparedRun/upgradeBases``).
+    var base = 0
 
     var driver: any AppDriver { context.driver }
 
-    /// The app of `role` this attempt deploys.
-    func domain(_ role: AppRole) -> AppDomain { prepared.domain(role, attempt: attempt) }
+    /// The app of `role` this attempt deploys (for the upgrade, the app of ``base``).
+    func domain(_ role: AppRole) -> AppDomain { prepared.domain(role, attempt: attempt, base: base) }
 
     /// Creates an app, counting it against the deploy guard (each app exactly once per run).
     func createApp(role: AppRole, domain: AppDomain, tree: URL) async throws -> App {
-        try await prepared.deployGuard.recordFreshDeploy(role, domain: domain, attempt: attempt)
+        try await prepared.deployGuard.recordFreshDeploy(
+            role, domain: domain, attempt: attempt,
+            base: role == .upgrade && base > 0 ? prepared.upgradeBases[base].version.raw : nil)
         var spec = AppSpec(
             recipe: prepared.recipe, domain: domain, checkout: tree, packComposeFiles: prepared.packComposeFiles,
             extraEnv: wiring.extraEnv, workDirectory: context.deployDirectory, runID: context.runID)

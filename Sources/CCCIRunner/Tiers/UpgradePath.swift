@@ -3,30 +3,46 @@ import CCCIDeploy
 import CCCIGit
 import Foundation
 
-/// The upgrade app's path (SPEC F-UPGRADE) — what an existing operator does: deploy the base
-/// release, write a data marker through the base app, redeploy the head in place, prove the head
-/// runs, converge, stay healthy, and read the marker back through the head app, where the head
-/// keeps that data.
+/// The upgrade app's path (SPEC F-UPGRADE) from one base release — what an existing operator
+/// does: deploy the base release, write a data marker through the base app, redeploy the head in
+/// place, prove the head runs, converge, stay healthy, and read the marker back through the head
+/// app, where the head keeps that data. ``UpgradeChain`` runs one per base of `upgrade_from`.
 struct UpgradePath {
+    /// How far the path got: a failure while the base release itself is deployed is the base's,
+    /// not the head's.
+    enum Phase: Sendable {
+        /// Checking out, creating the app, the pre-deploy hook.
+        case setup
+        /// Deploying the base release and waiting for it to converge and be healthy.
+        case base
+        /// The base ran: the marker, the redeploy at the head, and what the head must prove.
+        case upgrade
+    }
+
+    /// The path's verdict and where it ended.
+    struct Outcome: Sendable {
+        let result: TierResult
+        let phase: Phase
+    }
+
+    /// Its steps (`steps.base` picks the base release).
     let steps: TierSteps
+    /// Records its checks.
+    let recorder: TierRecorder
 
     var context: RunContext { steps.context }
     var prepared: PreparedRun { steps.prepared }
-    var driver: any AppDriver { steps.driver }
-    var upgradeTree: URL { prepared.upgradeTree(attempt: steps.attempt) }
+    var driver: any AppDriver { context.driver }
+    var upgradeTree: URL { prepared.upgradeTree(attempt: steps.attempt, base: steps.base) }
 
-    func run() async -> TierResult {
-        let upgrade = TierRecorder(tier: .upgrade, role: .upgrade, journal: context.journal, reporter: context.reporter)
-        guard let base = prepared.upgradeBase else {
-            let reason = prepared.upgradeBaseReason ?? "no base release"
-            await upgrade.note("upgrade n/a: \(reason)")
-            upgrade.conclude(.na, reason: reason)
-            var result = upgrade.result()
-            result.na = prepared.upgradeBaseGap.map { TierNA(gap: NACoverage.Gap.orDeclare($0, [.upgrade])) }
-            return result
-        }
+    func run() async -> Outcome {
+        let upgrade = recorder
+        let base = prepared.upgradeBases[steps.base]
+        var phase = Phase.setup
         do {
-            try await prepared.opState.record("upgrade", "base_version", .string(base.version.raw))
+            if steps.base == 0 {
+                try await prepared.opState.record("upgrade", "base_version", .string(base.version.raw))
+            }
             try await upgrade.check("checkout \(base.version.raw)") {
                 // From the head tree, which has every object — a pull request's head included,
                 // which a fresh clone of the remote would not.
@@ -41,14 +57,18 @@ struct UpgradePath {
             let (baseApp, baseEnv) = try await steps.preDeploy(
                 app, op: "upgrade", recorder: upgrade, name: "pre_deploy hook (base)")
             app = baseApp
+            phase = .base
             let baseRecord = try await upgrade.check("deploy \(base.version.raw)") {
                 try await driver.deploy(app, mode: .pinned(base.version), envOverrides: baseEnv)
             }
-            await prepared.images.record(baseRecord.images, app: "upgrade-base")
+            await prepared.images.record(
+                baseRecord.images, app: steps.base == 0 ? "upgrade-base" : "upgrade-base-\(base.version.raw)")
             try await steps.converge(app, recorder: upgrade, name: "converge base")
             try await steps.health(app, recorder: upgrade, name: "base health")
+            phase = .upgrade
             // The marker goes in through the base app, where the base keeps its data.
-            let marker = DataMarker(runID: context.runID, role: "upgrade")
+            let marker = DataMarker(
+                runID: context.runID, role: steps.base == 0 ? "upgrade" : "upgrade-\(steps.base + 1)")
             let baseModel = try driver.model(of: app)
             let baseLocation = DataLocation.of(baseModel.project, stack: app.stack, plan: baseModel.backupPlan)
             if let baseLocation {
@@ -73,7 +93,8 @@ struct UpgradePath {
                 try await driver.deploy(
                     app, mode: .chaos, envOverrides: steps.wiring.upgradeExtraEnv.merging(env) { _, hook in hook })
             }
-            await prepared.images.record(record.images, app: "upgrade")
+            await prepared.images.record(
+                record.images, app: steps.base == 0 ? "upgrade" : "upgrade-from-\(base.version.raw)")
             if !record.addedEnvKeys.isEmpty {
                 await upgrade.note(
                     "env keys added from the head's .env.sample: \(record.addedEnvKeys.joined(separator: ", "))")
@@ -88,9 +109,9 @@ struct UpgradePath {
                 try await expectMarker(marker, from: baseLocation, in: app, base: base.version.raw, recorder: upgrade)
             }
         } catch {
-            context.journal.line("upgrade stopped: \(error)", tier: "upgrade")
+            upgrade.line("upgrade stopped: \(error)")
         }
-        return upgrade.result()
+        return Outcome(result: upgrade.result(), phase: phase)
     }
 
     /// The check that `marker`, written by the `base` release at `location`, reads back unchanged

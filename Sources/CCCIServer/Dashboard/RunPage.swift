@@ -116,10 +116,32 @@ enum RunPage {
         return """
             <h3 id="tier-\(name)">\(name) · \(Layout.verdict(tier.status))\(tier.retry == nil ? HTML.empty : " <span class=\"v skip\">(retried)</span>") <span class="muted">\(Layout.duration(tier.durationSeconds))</span></h3>
             \(tier.reason.map { reason -> HTML in "<p><strong>Why:</strong> \(reason)</p>" } ?? .empty)
+            \(bases(tier))
             \(tier.na.map(coverage) ?? .empty)
             \(tier.retry.map { retry -> HTML in "<p><strong>Attempts:</strong> \(retry.summary(tier.status))</p>" } ?? .empty)
             \(proofs.isEmpty ? HTML.empty : "<ul>\(proofs)</ul>")
             \(checks.isEmpty ? HTML.empty : "<table><thead><tr><th>step</th><th>verdict</th><th>time</th><th>detail</th></tr></thead><tbody>\(checks)</tbody></table>")
+            """
+    }
+
+    /// The upgrade tier's bases (`upgrade_from`): base → verdict → time, newest release first.
+    static func bases(_ tier: TierResult) -> HTML {
+        let bases = tier.bases
+        guard !bases.isEmpty else { return .empty }
+        let rows = bases.map { version, base -> HTML in
+            let verdict: HTML =
+                switch base.status {
+                case .pass: "<span class=\"v pass\">pass</span>"
+                case .fail: "<span class=\"v fail\">fail</span>"
+                case .unavailable: "<span class=\"v skip\">base could not be deployed</span>"
+                case .cancelled: "<span class=\"v skip\">stopped</span>"
+                case .flaky: "<span class=\"v flaky\">flaky</span>"
+                }
+            return
+                "<tr><td><code>\(version)</code></td><td>\(verdict)</td><td>\(Layout.duration(base.durationSeconds))</td><td><code>\(base.app)</code></td><td>\(base.reason ?? "")</td></tr>"
+        }
+        return """
+            <table class="bases"><thead><tr><th>upgrade from</th><th>verdict</th><th>time</th><th>app</th><th>detail</th></tr></thead><tbody>\(rows)</tbody></table>
             """
     }
 

@@ -106,6 +106,16 @@ public enum ReplyText {
                     + "\(seconds(result.durationSeconds)) | \(escape(result.displayReason ?? "", limit: 240)) |")
         }
         lines.append("")
+        if let bases = results.tiers[Tier.upgrade.rawValue]?.bases, bases.count > 1 {
+            lines.append("| upgrade from | verdict | time |")
+            lines.append("|---|---|---|")
+            for (version, base) in bases {
+                lines.append(
+                    "| `\(escape(version))` | \(icon(base.status)) \(base.verdictText) | \(seconds(base.durationSeconds)) |"
+                )
+            }
+            lines.append("")
+        }
         let flaky = Tier.allCases.filter { results.tiers[$0.rawValue]?.status == .flaky }.map { "`\($0.rawValue)`" }
         if !flaky.isEmpty {
             lines.append(
@@ -205,6 +215,16 @@ public enum ReplyText {
         case .fail: "❌"
         case .skip: "⏭️"
         case .na: "➖"
+        case .cancelled: "⏹️"
+        case .flaky: "⚠️"
+        }
+    }
+
+    static func icon(_ status: UpgradeFromResult.Status) -> String {
+        switch status {
+        case .pass: "✅"
+        case .fail: "❌"
+        case .unavailable: "⏭️"
         case .cancelled: "⏹️"
         case .flaky: "⚠️"
         }
