@@ -58,6 +58,11 @@ public protocol AppDriver: Sendable {
     func verifyRunning(_ app: App, commit: String) async throws
     /// Service states, task errors and last log lines of the app at `domain`, for a report.
     func diagnostics(of domain: AppDomain) async -> [ServiceDiagnostics]
+    /// Samples the memory and CPU of every container of the app at `domain` — those there now and
+    /// those that come — into `samples`, with each service's image size, until the calling task
+    /// is cancelled (SPEC F-RESOURCES). A container that cannot be sampled is left out, never an
+    /// error of the run.
+    func watchResources(of domain: AppDomain, into samples: ResourceSamples) async
 
     // MARK: Its data
 

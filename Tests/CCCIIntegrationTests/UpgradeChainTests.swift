@@ -69,6 +69,9 @@ extension Integration {
             let serial = from.values.map(\.durationSeconds).reduce(0, +)
             #expect(upgrade.durationSeconds < serial * 0.8, "\(upgrade.durationSeconds) s for \(serial) s of bases")
             #expect(failed.output.contains("from \(Self.oldest)"))
+            let errors = try await SchemaValidation.errors(
+                ofFile: URL(fileURLWithPath: chain.artifacts.runDirectory).appendingPathComponent("results.json"))
+            #expect(errors.isEmpty, "\(errors)")
             try await expectNothingLeft(harness, [chain.appDomain] + Array(apps))
 
             let (passed, previous) = try await run(harness, [], packs: try packs(""))
@@ -155,6 +158,53 @@ extension Integration {
             try await expectNothingLeft(harness, domains.map(\.name))
             let interrupted = try #require(try harness.allResults().first)
             #expect(interrupted.outcome == .interrupted)
+        }
+    }
+}
+
+extension Integration {
+    /// The resource profile (SPEC F-RESOURCES): the head app's memory and CPU, from the engine's
+    /// stats stream, through the running app.
+    @Suite struct ResourceProfiles {
+        @Test(
+            "a service that holds 64 MiB is reported within 10% of it, with its image size; a head that holds twice as much is flagged against the release that passed"
+        )
+        func peakMemory() async throws {
+            let harness = try RunHarness()
+            let chain = try await harness.add("chain")
+            let release = try #require(chain.releases[Integration.UpgradeChain.previous])
+            let head = try #require(chain.head)
+            func run(_ ref: String) async throws -> RunResults {
+                let result = try await harness.ccci([
+                    "run", "chain", "--ref", ref, "--stages", "install,upgrade", "--json",
+                ])
+                #expect(result.status == 0, "\(result.output)\(result.errorOutput)")
+                let results = try harness.results(result)
+                let log = try String(
+                    contentsOf: URL(fileURLWithPath: results.artifacts.runDirectory).appendingPathComponent("run.log"),
+                    encoding: .utf8)
+                #expect(log.contains("resources of the head app: app: "))
+                return results
+            }
+            let mebibyte = 1_048_576.0
+            let released = try await run(release)
+            let app = try #require(released.resources?.services["app"], "\(String(describing: released.resources))")
+            #expect(abs(Double(app.peakRSSBytes) / mebibyte - 64) <= 6.4, "\(Double(app.peakRSSBytes) / mebibyte) MiB")
+            #expect(app.samples >= 2)
+            #expect((app.imageBytes ?? 0) > 0)
+            #expect(released.resources?.app == released.appDomain)
+            let errors = try await SchemaValidation.errors(
+                ofFile: URL(fileURLWithPath: released.artifacts.runDirectory).appendingPathComponent("results.json"))
+            #expect(errors.isEmpty, "\(errors)")
+
+            let grown = try await run(head)
+            let doubled = try #require(grown.resources?.services["app"])
+            #expect(abs(Double(doubled.peakRSSBytes) / mebibyte - 128) <= 12.8, "\(doubled.peakRSSBytes)")
+            let flagged = MemoryTrend.growth(in: [grown, released])
+            #expect(flagged.map(\.service) == ["app"])
+            #expect(flagged.first.map { $0.growth > 0.8 && $0.baselineRun == released.runID } == true, "\(flagged)")
+            // The release against itself grew nothing.
+            #expect(MemoryTrend.growth(in: [released]).isEmpty)
         }
     }
 }

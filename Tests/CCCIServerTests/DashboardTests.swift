@@ -248,6 +248,63 @@ import Testing
         }
     }
 
+    @Test(
+        "memory: the run page shows each service's peak memory, CPU and image; the recipe page's trend flags a head that grew more than 25% over the last release that passed, and not one within it"
+    )
+    func memoryTrend() async throws {
+        @Sendable func profiled(_ index: Int, version: String, mebibytes: Int64, pass: Bool = true) -> RunResults {
+            var results = Self.results(
+                "web", level: 4, runID: "2026010\(index)T000000Z-web-fffff\(index)",
+                startedAt: Date().addingTimeInterval(Double(index) * 60))
+            results.headVersion = version
+            results.outcome = pass ? .pass : .fail
+            results.resources = ResourceProfile(
+                app: "web-000000.ci.test",
+                services: [
+                    "app": ServiceResources(
+                        peakRSSBytes: mebibytes * 1_048_576, meanCPUPercent: 2.5, peakCPUPercent: 31.25,
+                        imageBytes: 1_985_581, samples: 12)
+                ])
+            return results
+        }
+        try await InProcessServer.with { server in
+            // 1.1.0 passed at 64 MiB; 1.2.0 failed at 60 MiB (never a baseline); the head doubles 1.1.0.
+            try await server.store.record(profiled(1, version: "1.1.0+1.35.0", mebibytes: 64))
+            try await server.store.record(profiled(2, version: "1.2.0+1.36.1", mebibytes: 60, pass: false))
+            var head = profiled(3, version: "1.3.0+1.36.1", mebibytes: 128)
+            head.tiers["upgrade"]?.from = [
+                "1.2.0+1.36.1": UpgradeFromResult(status: .pass, durationSeconds: 15, app: "web-aaaaaa.ci.test"),
+                "1.0.0+1.35.0": UpgradeFromResult(
+                    status: .unavailable, durationSeconds: 3, reason: "deploy: \(Self.hostile)",
+                    app: "web-bbbbbb.ci.test"),
+            ]
+            try await server.store.record(head)
+            let run = text(try await get(server, "/runs/20260103T000000Z-web-fffff3"))
+            #expect(run.contains("<th>upgrade from</th>"))
+            #expect(
+                run.contains(
+                    "<tr><td><code>1.0.0+1.35.0</code></td><td><span class=\"v skip\">base could not be deployed</span></td>"
+                ), "\(run)")
+            #expect(run.range(of: "1.2.0+1.36.1</code>")!.lowerBound < run.range(of: "1.0.0+1.35.0</code>")!.lowerBound)
+            #expect(!run.contains(Self.hostile))
+            #expect(run.contains("<h2>Resources</h2>"))
+            #expect(run.contains("<tr><td>app</td><td>128 MiB</td>"), "\(run)")
+            #expect(run.contains("<td>2.5 %</td><td>31.2 %</td><td>1.9 MiB</td><td>12</td>"), "\(run)")
+            let recipe = text(try await get(server, "/recipes/web"))
+            #expect(recipe.contains("Peak memory (newest 3 runs)"))
+            #expect(
+                recipe.contains("⚠ memory: <code>app</code> peaked at 128 MiB in the newest run, 100% more than 64 MiB")
+            )
+            #expect(recipe.contains("<a href=\"/runs/20260101T000000Z-web-fffff1\">1.1.0+1.35.0</a>, the last release"))
+            #expect(recipe.contains("<td class=\"v fail\">128 MiB</td>"))
+            // A newer head within 25% of the last release that passed is not flagged.
+            try await server.store.record(profiled(4, version: "1.4.0+1.36.1", mebibytes: 150))
+            let calm = text(try await get(server, "/recipes/web"))
+            #expect(!calm.contains("⚠ memory"), "150 MiB is 17% over the 128 MiB head that passed")
+        }
+        #expect(MemoryTrend.growth(in: []).isEmpty)
+    }
+
     @Test("the flake rate counts a tier's verdicts over the newest 30 runs only; skipped and N/A runs are not counted")
     func flakeRateWindow() {
         func summary(_ custom: TierStatus) -> RunSummary {

@@ -67,6 +67,39 @@ import Testing
     }
 
     @Test(
+        "several upgrade bases: a table of base → verdict → time, newest first, a base that could not deploy named as such; the head app's resources in one line"
+    )
+    func upgradeBasesAndResources() {
+        var run = results(level: 1, failing: .upgrade)
+        run.tiers["upgrade"]?.from = [
+            "1.0.0+1.0": UpgradeFromResult(status: .fail, durationSeconds: 16.3, reason: "converge", app: "a"),
+            "1.2.0+1.2": UpgradeFromResult(status: .pass, durationSeconds: 15, app: "b"),
+            "1.1.0+1.1": UpgradeFromResult(status: .unavailable, durationSeconds: 4, reason: "deploy", app: "c"),
+        ]
+        run.resources = ResourceProfile(
+            app: "web-000000.ci.test",
+            services: [
+                "db": ServiceResources(
+                    peakRSSBytes: 212 * 1_048_576, meanCPUPercent: 3, peakCPUPercent: 40, imageBytes: nil, samples: 9),
+                "app": ServiceResources(
+                    peakRSSBytes: 41 * 1_048_576, meanCPUPercent: 1, peakCPUPercent: 9, imageBytes: 2_000_000,
+                    samples: 9),
+            ])
+        let text = ReplyText.finished(job(), outcome: .of(exitCode: 1, results: run, lastError: nil), links: links)
+        let table = [
+            "| upgrade from | verdict | time |", "|---|---|---|", "| `1.2.0+1.2` | ✅ pass | 15.0 s |",
+            "| `1.1.0+1.1` | ⏭️ base could not be deployed | 4.0 s |", "| `1.0.0+1.0` | ❌ fail | 16.3 s |",
+        ].joined(separator: "\n")
+        #expect(text.contains(table), "\(text)")
+        #expect(text.contains("Resources of the head app: app: 41 MiB peak, db: 212 MiB peak"))
+        // One base is the versions line's `base`: no table.
+        run.tiers["upgrade"]?.from = ["1.2.0+1.2": UpgradeFromResult(status: .pass, durationSeconds: 15, app: "b")]
+        #expect(
+            !ReplyText.finished(job(), outcome: .of(exitCode: 1, results: run, lastError: nil), links: links)
+                .contains("| upgrade from |"))
+    }
+
+    @Test(
         "a quick run's reply says what it proved and what it did not, suggests a cold run when volumes or secrets change, and follows the give-back"
     )
     func quickRun() {

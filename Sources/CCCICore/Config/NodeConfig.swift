@@ -167,6 +167,9 @@ public struct NodeConfig: Sendable, Hashable {
     /// How many times a failed path of a run is run again on fresh apps (`retry_failed`, 0 or 1): a
     /// tier that fails and then passes is flaky, never a pass.
     public var retryFailed: Int = 0
+    /// Whether runs sample their head app's memory and CPU from the engine's stats stream
+    /// (`resource_profile`, on by default; SPEC F-RESOURCES).
+    public var resourceProfile = true
     /// `ccci serve`: listen address, forge, the files holding its secrets (`[serve]`).
     public var serve = ServeConfig()
     /// How long run directories are kept (`[retention]`, `ccci gc`).
@@ -339,6 +342,13 @@ public struct NodeConfig: Sendable, Hashable {
             }
             config.retryFailed = number
         }
+        if let value = environment["CCCI_RESOURCE_PROFILE"] {
+            guard let flag = ["0": false, "1": true, "false": false, "true": true][value] else {
+                throw .invalid(
+                    file: "CCCI_RESOURCE_PROFILE", key: "resource_profile", message: "'\(value)' is not 0 or 1")
+            }
+            config.resourceProfile = flag
+        }
         if let mode = config.networkMode, !["vip", "dnsrr", "auto"].contains(mode) {
             throw .invalid(file: file.path, key: "network_mode", message: "'\(mode)' is not one of auto, vip, dnsrr")
         }
@@ -355,7 +365,7 @@ public struct NodeConfig: Sendable, Hashable {
     public static let keys = [
         "home", "ci_domain", "lock_dir", "lab_dir", "packs_dir", "catalogue_dir", "catalogue", "network_mode",
         "ingress", "image_policy", "resolve_image", "registry_auth", "pull_parallelism", "docker_socket", "capacity",
-        "run_deadline", "retry_failed", "serve", "retention",
+        "run_deadline", "retry_failed", "resource_profile", "serve", "retention",
         "warm", "mirror", "node", "store", "store_password_file", "driver", "dispatch",
     ]
 
@@ -448,6 +458,14 @@ public struct NodeConfig: Sendable, Hashable {
                         "expects 0 (off) or 1 (a failed path runs once more on fresh apps; fail then pass is flaky)")
             }
             retryFailed = number
+        }
+        if let value = table["resource_profile"] {
+            guard case .bool(let flag) = value else {
+                throw .invalid(
+                    file: file.path, key: "resource_profile",
+                    message: "expects true (sample the head app's memory and CPU from the engine) or false")
+            }
+            resourceProfile = flag
         }
         if let value = table["capacity"] {
             guard case .int(let number) = value, (1...64).contains(number) else {

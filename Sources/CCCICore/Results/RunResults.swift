@@ -29,6 +29,8 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var upgradeAppDomain: String?
     /// The apps of the paths run again on fresh apps (`retry_failed`), when there were any.
     public var retryAppDomains: [String]?
+    /// What the head app cost while the tiers exercised it (SPEC F-RESOURCES).
+    public var resources: ResourceProfile?
     public var startedAt: Date
     public var finishedAt: Date
     public var durationSeconds: Double
@@ -93,6 +95,7 @@ public struct RunResults: Sendable, Hashable, Codable {
         case appDomain = "app_domain"
         case upgradeAppDomain = "upgrade_app_domain"
         case retryAppDomains = "retry_app_domains"
+        case resources
         case startedAt = "started_at"
         case finishedAt = "finished_at"
         case durationSeconds = "duration_s"

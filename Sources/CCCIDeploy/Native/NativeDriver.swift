@@ -423,6 +423,37 @@ public struct NativeDriver: AppDriver, BackupHost {
         return reports
     }
 
+    public func watchResources(of domain: AppDomain, into samples: ResourceSamples) async {
+        let stack = domain.stack
+        let engine = engine
+        await withTaskGroup(of: Void.self) { group in
+            var watched = Set<String>()
+            while !Task.isCancelled {
+                // New containers (the app's first, an update's, a restart's) get a stream each.
+                let containers =
+                    (try? await engine.containers(labels: ["com.docker.stack.namespace=\(stack)"], all: false)) ?? []
+                for container in containers where !watched.contains(container.Id) {
+                    watched.insert(container.Id)
+                    let name = container.Labels?["com.docker.swarm.service.name"] ?? container.Id
+                    let service = name.hasPrefix(stack + "_") ? String(name.dropFirst(stack.count + 1)) : name
+                    if !(await samples.hasImage(service)), let image = container.ImageID ?? container.Image,
+                        let size = try? await engine.inspectImage(image)?.Size
+                    {
+                        await samples.record(service: service, imageBytes: size)
+                    }
+                    group.addTask {
+                        try? await engine.streamStats(container: container.Id) { stats in
+                            guard let bytes = stats.workingSetBytes else { return }
+                            await samples.record(service: service, rssBytes: bytes, cpuPercent: stats.cpuPercent)
+                        }
+                    }
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+            group.cancelAll()
+        }
+    }
+
     /// The host directory of `path` inside the app's volume `volume` (checked to stay inside it).
     func volumeDirectory(_ app: App, volume: String, path: String?) async throws -> URL {
         let engine = backupEngine(for: app)

@@ -45,7 +45,21 @@ public struct ColdLane: RunLane {
             return work
         }
         let steps = TierSteps(context: context, prepared: prepared, dependencies: work.dependencies, wiring: wiring)
+        // What the head app costs while the tiers exercise it (the engine's stats stream).
+        let samples = ResourceSamples()
+        let watcher =
+            context.config.resourceProfile
+            ? Task { await context.driver.watchResources(of: prepared.headDomain, into: samples) } : nil
         var (head, upgrade) = await paths(steps, head: true, upgrade: stages.contains(.upgrade), sink: run.sink)
+        if let watcher {
+            watcher.cancel()
+            await watcher.value
+            let profile = await samples.profile(app: prepared.headDomain.name)
+            if !profile.services.isEmpty {
+                work.resources = profile
+                await context.say("resources of the head app: \(profile.summary)")
+            }
+        }
         // `retry_failed`: a path with a failed tier runs once more on fresh apps of its own; a tier
         // that fails and then passes is flaky — never a pass.
         if context.config.retryFailed > 0, !Task.isCancelled {

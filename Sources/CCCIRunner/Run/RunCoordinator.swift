@@ -154,6 +154,7 @@ public final class RunCoordinator: Sendable {
                 + progress.paths.flatMap(\.flags),
             serviceLogs: serviceLogs, baseVersion: progress.lane.baseVersion, retryApps: progress.lane.retryApps)
         results.promotion = promotion
+        results.resources = progress.lane.resources
         let recorder = RunRecord(context: context, store: store)
         if borrowed {
             // The verdict is about the head and is decided: it is recorded before the canonical

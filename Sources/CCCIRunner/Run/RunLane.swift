@@ -78,6 +78,8 @@ public struct LaneWork: Sendable {
     var setback: RunVerdict.Setback?
     /// The apps of the paths run again on fresh apps (`retry_failed`).
     var retryApps: [String] = []
+    /// What the head app cost while the tiers exercised it.
+    var resources: ResourceProfile?
     /// What the quick lane took from the canonical.
     var borrowed: QuickLane.Borrowed?
     /// The version the run started from when it is not the previous release (the quick lane's

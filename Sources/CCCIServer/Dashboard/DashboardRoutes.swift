@@ -45,7 +45,14 @@ struct DashboardRoutes {
             guard !runs.isEmpty || config.catalogueClones.contains(name) else {
                 return .notFoundPage("No recipe \(name) is enrolled or has runs here.")
             }
-            return .html(RecipePage.render(recipe: name, runs: runs, now: Date()))
+            // The memory trend reads the newest runs' documents (their profiles are not in a summary).
+            var profiled: [RunResults] = []
+            for run in runs.prefix(MemoryTrend.window * 2) {
+                if let results = try await store.results(runID: run.runID), results.mode == "cold" {
+                    profiled.append(results)
+                }
+            }
+            return .html(RecipePage.render(recipe: name, runs: runs, profiled: profiled, now: Date()))
         }
         router.get("/runs/:id") { _, context -> Response in
             guard let id = context.parameters.get("id"), RunID.isValid(id) else {

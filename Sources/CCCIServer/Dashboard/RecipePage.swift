@@ -5,7 +5,8 @@ import Foundation
 /// `/recipes/<name>`: the recipe's run history, newest first, under a chart of level and duration
 /// over time.
 enum RecipePage {
-    static func render(recipe: String, runs: [RunSummary], now: Date) -> HTML {
+    /// `profiled`: the newest cold runs' documents, newest first, for the memory trend.
+    static func render(recipe: String, runs: [RunSummary], profiled: [RunResults] = [], now: Date) -> HTML {
         let rows = runs.map { run -> HTML in
             """
             <tr><td><a href="/runs/\(run.runID)"><time datetime="\(Layout.iso(run.startedAt))">\(Layout.age(run.startedAt, now: now))</time></a></td>\
@@ -20,6 +21,7 @@ enum RecipePage {
             : """
             \(chart(runs.reversed()))
             \(flakeRates(FlakeRate.of(runs), runs: min(runs.count, FlakeRate.window)))
+            \(memoryTrend(profiled))
             <table><thead><tr><th>run</th><th>level</th><th>outcome</th><th>head</th><th>duration</th></tr></thead>
             <tbody>\(rows)</tbody></table>
             """
@@ -45,6 +47,43 @@ enum RecipePage {
             <section><h2>Flake rate (newest \(runs) runs)</h2>
             <p class="muted">A tier is flaky when it failed, then passed when its path ran again on fresh apps (<code>retry_failed = 1</code> in the node config).</p>
             <table><thead><tr><th>tier</th><th>flaky</th><th>rate</th></tr></thead><tbody>\(rows)</tbody></table></section>
+            """
+    }
+
+    /// Each service's peak memory over the newest profiled runs, and a flag on the newest run's
+    /// services that grew more than 25 % over the last release that passed.
+    static func memoryTrend(_ history: [RunResults]) -> HTML {
+        let runs = Array(history.filter { $0.resources != nil }.prefix(MemoryTrend.window))
+        guard !runs.isEmpty else { return .empty }
+        let services = Set(runs.flatMap { $0.resources!.services.keys }).sorted()
+        let growth = MemoryTrend.growth(in: runs)
+        let flags = growth.map { grown -> HTML in
+            """
+            <p class="v fail">⚠ memory: <code>\(grown.service)</code> peaked at \(ResourceProfile.mebibytes(grown.head)) in the newest run, \
+            \(String(format: "%.0f%%", grown.growth * 100)) more than \(ResourceProfile.mebibytes(grown.baseline)) in \
+            <a href="/runs/\(grown.baselineRun)">\(grown.baselineVersion)</a>, the last release that passed (flagged above \
+            \(String(format: "%.0f%%", MemoryGrowth.limit * 100))).</p>
+            """
+        }
+        let header = services.map { service -> HTML in "<th>\(service)</th>" }
+        let rows = runs.map { run -> HTML in
+            let cells = services.map { service -> HTML in
+                guard let bytes = run.resources?.services[service]?.peakRSSBytes else { return "<td>—</td>" }
+                let grown = run.runID == runs.first?.runID && growth.contains { $0.service == service }
+                return grown
+                    ? "<td class=\"v fail\">\(ResourceProfile.mebibytes(bytes))</td>"
+                    : "<td>\(ResourceProfile.mebibytes(bytes))</td>"
+            }
+            return """
+                <tr><td><a href="/runs/\(run.runID)">\(run.headVersion ?? "unreleased")</a> <code>\(run.headCommit.prefix(8))</code></td>\
+                <td>\(Layout.outcome(run.outcome))</td>\(cells)</tr>
+                """
+        }
+        return """
+            <section><h2>Peak memory (newest \(runs.count) runs)</h2>
+            <p class="muted">Each service's peak memory while the tiers exercised the head app. The newest run is flagged when a service grew more than \(String(format: "%.0f%%", MemoryGrowth.limit * 100)) over the last release that passed.</p>
+            \(flags)
+            <table><thead><tr><th>run</th><th>outcome</th>\(header)</tr></thead><tbody>\(rows)</tbody></table></section>
             """
     }
 

@@ -66,6 +66,7 @@ enum RunPage {
             <table><thead><tr><th>level</th><th>rung</th><th>state</th></tr></thead><tbody>\(rungs)</tbody></table></section>
             <section><h2>Tiers</h2>\(tierSections)</section>
             \(screenshot)
+            \(resources(results.resources))
             \(images(results.manifest.images))
             <section><h2>Artifacts</h2><ul>\(artifacts)</ul></section>
             <section><h2>Manifest</h2><p class="muted">What this run was configured with (secret values redacted).</p><pre>\(manifest)</pre></section>
@@ -82,6 +83,23 @@ enum RunPage {
             case .failed: "<span class=\"v fail\">not given back</span>: \(giveBack.reason ?? "")"
             }
         return "<dt>canonical</dt><dd>\(text)</dd>"
+    }
+
+    /// What the head app cost, per service, while the tiers exercised it.
+    static func resources(_ profile: ResourceProfile?) -> HTML {
+        guard let profile, !profile.services.isEmpty else { return .empty }
+        let rows = profile.services.sorted { $0.key < $1.key }.map { name, service -> HTML in
+            let image: HTML = service.imageBytes.map { "\(ResourceProfile.mebibytes($0))" } ?? "—"
+            return """
+                <tr><td>\(name)</td><td>\(ResourceProfile.mebibytes(service.peakRSSBytes))</td>\
+                <td>\(String(format: "%.1f %%", service.meanCPUPercent))</td><td>\(String(format: "%.1f %%", service.peakCPUPercent))</td>\
+                <td>\(image)</td><td>\(service.samples)</td></tr>
+                """
+        }
+        return """
+            <section><h2>Resources</h2><p class="muted">What the head app (<code>\(profile.app)</code>) cost while the tiers exercised it, from the engine's stats stream of each container: peak memory (usage less inactive file cache), CPU in percent of one CPU.</p>
+            <table><thead><tr><th>service</th><th>peak memory</th><th>mean CPU</th><th>peak CPU</th><th>image</th><th>samples</th></tr></thead><tbody>\(rows)</tbody></table></section>
+            """
     }
 
     /// Which bits each service ran: the digest pulled (or the local image id).

@@ -132,6 +132,9 @@ public enum ReplyText {
         var versions = "head `\(escape(results.headVersion ?? "unreleased"))` (`\(short(results.headCommit))`)"
         if let base = results.baseVersion { versions += " · base `\(escape(base))`" }
         lines.append(versions)
+        if let resources = results.resources, !resources.services.isEmpty {
+            lines.append("Resources of the head app: \(escape(resources.summary))")
+        }
         lines.append(
             "[run page](\(links.run(runID))) · [log](\(links.log(runID))) · [JUnit](\(links.junit(runID)))")
         if results.mode == "quick" { lines += ["", quickLane(results)] }

@@ -87,25 +87,43 @@ extension DockerEngine {
         // With `until`, the engine replays the events of the period and ends the stream.
         if let since { query["since"] = since }
         if let until { query["until"] = until }
-        var request = HTTPClientRequest(url: url("/events", query: query))
+        try await streamLines("/events", query: query, as: EngineEvent.self, onValue: onEvent)
+    }
+
+    /// Reads the stats stream of container `id` (`GET /containers/{id}/stats`, one sample a
+    /// second), calling `onSample` for each, until the calling task is cancelled or the container
+    /// stops (the engine ends the stream).
+    public func streamStats(
+        container id: String, onSample: @Sendable (ContainerStats) async -> Void
+    ) async throws {
+        try await streamLines(
+            "/containers/\(id)/stats", query: ["stream": "true"], as: ContainerStats.self, onValue: onSample)
+    }
+
+    /// Reads a streaming `GET` of newline-separated JSON values, calling `onValue` for each one
+    /// that decodes, until the calling task is cancelled or the engine ends the stream.
+    private func streamLines<Value: Decodable>(
+        _ path: String, query: [String: String], as type: Value.Type, onValue: @Sendable (Value) async -> Void
+    ) async throws {
+        var request = HTTPClientRequest(url: url(path, query: query))
         request.method = .GET
         request.headers.replaceOrAdd(name: "Host", value: "docker")
         let response = try await client.execute(request, timeout: .hours(24 * 365))
         guard response.status == .ok else {
-            throw EngineError.requestFailed(
-                method: "GET", path: "/events", status: Int(response.status.code), message: "")
+            throw EngineError.requestFailed(method: "GET", path: path, status: Int(response.status.code), message: "")
         }
         var pending = Data()
         let decoder = JSONDecoder()
         for try await chunk in response.body {
             pending.append(contentsOf: chunk.readableBytesView)
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = pending[pending.startIndex..<newline]
-                pending = Data(pending[pending.index(after: newline)...])
-                if let event = try? decoder.decode(EngineEvent.self, from: line) {
-                    await onEvent(event)
+            var start = pending.startIndex
+            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                if let value = try? decoder.decode(Value.self, from: pending[start..<newline]) {
+                    await onValue(value)
                 }
+                start = pending.index(after: newline)
             }
+            pending.removeSubrange(pending.startIndex..<start)
         }
     }
 }

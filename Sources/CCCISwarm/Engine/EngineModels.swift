@@ -148,6 +148,8 @@ public struct ContainerSummary: Decodable, Sendable, Hashable {
     public let Id: String
     public let Names: [String]?
     public let Image: String?
+    /// The id of the image the container runs.
+    public let ImageID: String?
     public let Labels: [String: String]?
     public let State: String?
     /// `Up 5 seconds (healthy)`, `Up 1 second (health: starting)`, `Exited (0) …`.
@@ -297,5 +299,60 @@ public struct ImageDetails: Decodable, Sendable, Hashable {
             return String(entry[entry.index(after: at)...])
         }
         return nil
+    }
+}
+
+/// One sample of a container's stats stream (`GET /containers/{id}/stats`): the fields cc-ci reads.
+public struct ContainerStats: Decodable, Sendable {
+    public struct CPU: Decodable, Sendable {
+        public struct Usage: Decodable, Sendable {
+            public let total: UInt64?
+
+            enum CodingKeys: String, CodingKey { case total = "total_usage" }
+        }
+
+        public let usage: Usage?
+        public let system: UInt64?
+        public let onlineCPUs: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case usage = "cpu_usage"
+            case system = "system_cpu_usage"
+            case onlineCPUs = "online_cpus"
+        }
+    }
+
+    public struct Memory: Decodable, Sendable {
+        public let usage: UInt64?
+        public let stats: [String: UInt64]?
+    }
+
+    public let cpu: CPU?
+    public let previousCPU: CPU?
+    public let memory: Memory?
+
+    enum CodingKeys: String, CodingKey {
+        case cpu = "cpu_stats"
+        case previousCPU = "precpu_stats"
+        case memory = "memory_stats"
+    }
+
+    /// The memory the container holds: its cgroup's usage less the inactive file cache (cgroup v2
+    /// `inactive_file`, v1 `total_inactive_file`), as `docker stats` shows it; `nil` when the
+    /// sample has no usage (the container is gone).
+    public var workingSetBytes: Int64? {
+        guard let usage = memory?.usage, usage > 0 else { return nil }
+        let inactive = memory?.stats?["inactive_file"] ?? memory?.stats?["total_inactive_file"] ?? 0
+        return Int64(usage > inactive ? usage - inactive : usage)
+    }
+
+    /// CPU since the previous sample, in percent of one CPU (`docker stats`' formula); `nil` for
+    /// the first sample of a stream, which has nothing to measure against.
+    public var cpuPercent: Double? {
+        guard let now = cpu?.usage?.total, let before = previousCPU?.usage?.total, let system = cpu?.system,
+            let systemBefore = previousCPU?.system, systemBefore > 0, system > systemBefore, now >= before
+        else { return nil }
+        let cpus = Double(cpu?.onlineCPUs ?? 1)
+        return Double(now - before) / Double(system - systemBefore) * cpus * 100
     }
 }
