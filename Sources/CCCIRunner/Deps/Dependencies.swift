@@ -88,13 +88,15 @@ struct DependencySetup {
         return info
     }
 
-    /// The dependents' domains: the head app's, and the upgrade app's when the run has one.
+    /// The dependents' domains: the head app's, and each upgrade base's app when the run has them.
     var dependents: [String] {
         var domains: [String] = []
         for attempt in 1...(context.config.retryFailed + 1) {
             domains.append(prepared.domain(.head, attempt: attempt).name)
-            if context.options.stages.contains(.upgrade), prepared.upgradeBase != nil {
-                domains.append(prepared.domain(.upgrade, attempt: attempt).name)
+            if context.options.stages.contains(.upgrade) {
+                domains += prepared.upgradeBases.indices.map {
+                    prepared.domain(.upgrade, attempt: attempt, base: $0).name
+                }
             }
         }
         return domains
