@@ -98,8 +98,15 @@ struct MetaCommand: AsyncParsableCommand {
                 packs: [("recipe", recipeTests)] + packs.filter { $0 != recipeTests }.map { ($0.lastPathComponent, $0) }
             )
             let assessment = Applicability.assess(
-                snapshot, hasTests: !tests.isEmpty, backupCapable: meta.backupCapable,
-                pinnedBase: meta.upgradeBaseVersion != nil)
+                snapshot, hasTests: !tests.isEmpty, backupCapable: meta.backupCapable, upgradeFrom: meta.upgradeFrom,
+                supportedLines: meta.supportedLines)
+            if let problem = assessment.upgradeProblem {
+                printError("error: \(problem)")
+                throw ExitCode(2)
+            }
+            if meta.isCustomized(.upgradeFrom) || meta.upgradeBaseVersion != nil, !assessment.upgradeBases.isEmpty {
+                print("note: the upgrade tier upgrades from \(assessment.upgradeBases.joined(separator: ", "))")
+            }
             let (notes, warnings) = Applicability.findings(
                 assessment, declared: meta.naReasons, source: meta.naSource)
             for (tier, why) in assessment.unknown.sorted(by: { $0.key < $1.key }) where meta.naReasons[tier] == nil {

@@ -60,7 +60,7 @@ public protocol AppDriver: Sendable {
     func diagnostics(of domain: AppDomain) async -> [ServiceDiagnostics]
     /// Samples the memory and CPU of every container of the app at `domain` — those there now and
     /// those that come — into `samples`, with each service's image size, until the calling task
-    /// is cancelled (SPEC F-RESOURCES). A container that cannot be sampled is left out, never an
+    /// is cancelled (F-RESOURCES, docs/design.md). A container that cannot be sampled is left out, never an
     /// error of the run.
     func watchResources(of domain: AppDomain, into samples: ResourceSamples) async
 
@@ -164,10 +164,20 @@ public struct VersionMismatch: Error, Sendable, CustomStringConvertible {
     public let expected: String
     public let found: String?
     public let service: String
+    /// Why the service runs another version, when swarm rolled its update back.
+    public var rollback: String?
+
+    public init(key: String, expected: String, found: String?, service: String, rollback: String? = nil) {
+        self.key = key
+        self.expected = expected
+        self.found = found
+        self.service = service
+        self.rollback = rollback
+    }
 
     public var description: String {
         "\(key) of service \(service) is \(found.map { "'\($0)'" } ?? "missing"), expected '\(expected)' — "
-            + "the deployed code is not the code under test"
+            + "the deployed code is not the code under test" + (rollback.map { ": \($0)" } ?? "")
     }
 }
 

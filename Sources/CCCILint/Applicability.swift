@@ -17,21 +17,37 @@ public enum Applicability {
         public var notApplicable: [Tier: NotApplicable] = [:]
         /// Why the checkout cannot tell whether the tier applies.
         public var unknown: [Tier: String] = [:]
+        /// The base releases a run of this checkout upgrades from (`upgrade_from`), newest first.
+        public var upgradeBases: [String] = []
+        /// Why `upgrade_from` cannot be followed here (it names a version that is no release): a run
+        /// stops on it as a configuration error.
+        public var upgradeProblem: String?
     }
 
     /// Assesses `snapshot`; `hasTests`: whether a pack or the recipe ships a test; `backupCapable`
-    /// is the packs' `backup_capable` (`nil`: read from the labels); `pinnedBase`: whether
-    /// `upgrade_base_version` names the base (the upgrade tier then applies).
+    /// is the packs' `backup_capable` (`nil`: read from the labels); `upgradeFrom` and
+    /// `supportedLines` the packs' `upgrade_from` and `[upgrade] supported_lines`.
     public static func assess(
-        _ snapshot: RecipeSnapshot, hasTests: Bool, backupCapable: Bool?, pinnedBase: Bool = false
+        _ snapshot: RecipeSnapshot, hasTests: Bool, backupCapable: Bool?,
+        upgradeFrom: [UpgradeBaseChoice] = [.previous],
+        supportedLines: Int = 3
     ) -> Assessment {
         var result = Assessment()
-        if pinnedBase {
-            // The run starts from the named release (or stops as a configuration error).
-        } else if let tags = snapshot.tags {
+        let named = upgradeFrom.allSatisfy { if case .version = $0 { true } else { false } }
+        if let tags = snapshot.tags {
             let releases = ReleaseSet(tags: tags)
             let headVersion = releases.releases.last { $0.tag.commit == snapshot.headCommit }?.version
-            if releases.upgradeBase(forHead: headVersion) == nil {
+            var bases: [ReleaseSet.Release] = []
+            do {
+                bases = try releases.upgradeBases(
+                    forHead: headVersion, from: upgradeFrom, supportedLines: supportedLines)
+            } catch {
+                result.upgradeProblem =
+                    "upgrade_from \(error.version.raw) is not a release of \(snapshot.name) (releases: "
+                    + "\(error.known.isEmpty ? "none" : error.known.joined(separator: ", "))) — a run would stop on it"
+            }
+            result.upgradeBases = bases.map(\.version.raw)
+            if bases.isEmpty, result.upgradeProblem == nil {
                 result.notApplicable[.upgrade] =
                     releases.releases.isEmpty
                     ? NotApplicable(
@@ -41,7 +57,8 @@ public enum Applicability {
                         reason: "no release is older than the head \(headVersion?.raw ?? "")",
                         gap: NACoverage.Gap.noOlderRelease)
             }
-        } else {
+        } else if !named {
+            // Named releases make the tier apply (or a run stop as a configuration error).
             result.unknown[.upgrade] =
                 snapshot.tagsUnreadable ?? "the checkout is not a git repository, so its releases cannot be read"
         }

@@ -265,6 +265,21 @@ extension Integration {
                 stale.output.contains(
                     "warning: stale declaration: `[na] backup` is declared, but the recipe gives the tier something to run now — remove `backup` from `[na]` in \(declaring.path)/ccci.toml"
                 ), "\(stale.output)")
+            // upgrade_from against the checkout's releases: the bases a run takes, or the version that is none.
+            let supported = try packs.pack(
+                "supported", toml: "upgrade_from = \"all-supported\"\n[upgrade]\nsupported_lines = 2\n")
+            let bases = try await harness.ccci(["meta", "check", supported.path, "--recipe", web.path.path])
+            #expect(bases.status == 0, "\(bases.errorOutput)")
+            #expect(
+                bases.output.contains("note: the upgrade tier upgrades from 1.2.0+1.36.1, 1.1.0+1.35.0"),
+                "\(bases.output)")
+            let missing = try packs.pack("missing", toml: "upgrade_from = [\"previous\", \"9.9.9+1\"]\n")
+            let refused = try await harness.ccci(["meta", "check", missing.path, "--recipe", web.path.path])
+            #expect(refused.status == 2)
+            #expect(
+                refused.errorOutput.contains(
+                    "error: upgrade_from 9.9.9+1 is not a release of web (releases: 1.0.0+1.35.0"),
+                "\(refused.errorOutput)")
         }
 
         @Test("hooks, overlays and tests must stay inside their pack; a hook outside is refused, never executed")

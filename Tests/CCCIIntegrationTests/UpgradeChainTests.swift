@@ -52,6 +52,8 @@ extension Integration {
             let from = try #require(upgrade.from)
             #expect(Set(from.keys) == [Self.oldest, Self.middle, Self.previous])
             #expect(from[Self.oldest]?.status == .fail)
+            // The head's task exited and swarm put 1.0 back: the reason says so.
+            #expect(from[Self.oldest]?.reason?.contains("swarm rolled the update back") == true, "\(from)")
             #expect(from[Self.middle]?.status == .pass && from[Self.previous]?.status == .pass, "\(from)")
             let reason = try #require(upgrade.reason)
             #expect(reason.hasPrefix("the upgrade to the head failed from \(Self.oldest) — "), "\(reason)")

@@ -75,7 +75,27 @@ import Testing
             assessment, declared: [.upgrade: "first release", .backup: "no data"], source: nil)
         #expect(warnings.isEmpty, "\(warnings)")
         #expect(notes.contains { $0.hasPrefix("upgrade is declared n/a; whether it applies cannot be told here") })
-        let pinned = Applicability.assess(Self.snapshot(), hasTests: true, backupCapable: nil, pinnedBase: true)
+        let pinned = Applicability.assess(
+            broken, hasTests: true, backupCapable: nil, upgradeFrom: [.version(RecipeVersion("1.0.0+1")!)])
         #expect(pinned.notApplicable[.upgrade] == nil && pinned.unknown[.upgrade] == nil)
+    }
+
+    @Test("upgrade_from held against the checkout's releases: the bases a run takes, or the version that is no release")
+    func upgradeFrom() {
+        let tags = ["1.0.0+1", "1.1.0+1", "2.0.0+2"].map { RecipeTag(name: $0, commit: "c\($0)", annotated: true) }
+        let supported = Applicability.assess(
+            Self.snapshot(tags: tags), hasTests: true, backupCapable: nil, upgradeFrom: [.allSupported],
+            supportedLines: 2)
+        #expect(supported.upgradeBases == ["2.0.0+2", "1.1.0+1"])
+        #expect(supported.notApplicable[.upgrade] == nil && supported.upgradeProblem == nil)
+        let missing = Applicability.assess(
+            Self.snapshot(tags: tags), hasTests: true, backupCapable: nil,
+            upgradeFrom: [.previous, .version(RecipeVersion("1.5.0+1")!)])
+        #expect(
+            missing.upgradeProblem?.hasPrefix("upgrade_from 1.5.0+1 is not a release of x (releases: 1.0.0+1") == true)
+        #expect(missing.notApplicable[.upgrade] == nil, "a configuration error, not an N/A")
+        let none = Applicability.assess(
+            Self.snapshot(), hasTests: true, backupCapable: nil, upgradeFrom: [.allSupported])
+        #expect(none.notApplicable[.upgrade]?.gap == NACoverage.Gap.noRelease)
     }
 }

@@ -168,7 +168,7 @@ public struct NodeConfig: Sendable, Hashable {
     /// tier that fails and then passes is flaky, never a pass.
     public var retryFailed: Int = 0
     /// Whether runs sample their head app's memory and CPU from the engine's stats stream
-    /// (`resource_profile`, on by default; SPEC F-RESOURCES).
+    /// (`resource_profile`, on by default; F-RESOURCES, docs/design.md).
     public var resourceProfile = true
     /// `ccci serve`: listen address, forge, the files holding its secrets (`[serve]`).
     public var serve = ServeConfig()

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What the head app cost while the run exercised it (SPEC F-RESOURCES): per service, sampled from
+/// What the head app cost while the run exercised it (F-RESOURCES, docs/design.md): per service, sampled from
 /// the engine's stats stream of each of its containers — install, backup and restore, the
 /// recipe's own tests. The results' `resources`.
 public struct ResourceProfile: Sendable, Hashable, Codable {

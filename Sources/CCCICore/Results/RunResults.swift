@@ -29,7 +29,7 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var upgradeAppDomain: String?
     /// The apps of the paths run again on fresh apps (`retry_failed`), when there were any.
     public var retryAppDomains: [String]?
-    /// What the head app cost while the tiers exercised it (SPEC F-RESOURCES).
+    /// What the head app cost while the tiers exercised it (F-RESOURCES, docs/design.md).
     public var resources: ResourceProfile?
     public var startedAt: Date
     public var finishedAt: Date

@@ -395,7 +395,18 @@ public struct NativeDriver: AppDriver, BackupHost {
                 key: key, expected: expected, found: nil, service: "(none: the stack has no services)")
         }
         for service in services.sorted(by: { $0.name < $1.name }) where service.labels[key] != expected {
-            throw VersionMismatch(key: key, expected: expected, found: service.labels[key], service: service.name)
+            var mismatch = VersionMismatch(
+                key: key, expected: expected, found: service.labels[key], service: service.name)
+            // Swarm put the previous spec back (`failure_action: rollback`): say why it did.
+            if let state = service.UpdateStatus?.State, state.hasPrefix("rollback") {
+                let failed = (try? await engine.tasks(services: [service.ID]))?
+                    .filter { !($0.Status.Err ?? "").isEmpty }
+                    .max { ($0.Status.Timestamp ?? "") < ($1.Status.Timestamp ?? "") }
+                mismatch.rollback =
+                    "swarm rolled the update back (\(service.UpdateStatus?.Message ?? state))"
+                    + (failed?.Status.Err.map { "; its last failed task: \($0)" } ?? "")
+            }
+            throw mismatch
         }
     }
 
