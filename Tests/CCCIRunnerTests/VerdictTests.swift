@@ -160,4 +160,77 @@ import Testing
         #expect(decision.outcome == .fail, "a flaky tier is not a pass")
         #expect(decision.ladder.level == 3)
     }
+
+    @Test(
+        "several upgrade bases: a failed upgrade fails the tier naming only that base; a base that could not itself deploy leaves it untested (skip); a stop leaves it cancelled; checks are named by base"
+    )
+    func upgradeChainVerdict() {
+        func base(
+            _ version: String, _ status: TierStatus, _ phase: UpgradePath.Phase, reason: String? = nil
+        )
+            -> UpgradeChain.Base
+        {
+            let check = Check(name: "converge", status: status == .pass ? .pass : .fail, durationSeconds: 1)
+            return UpgradeChain.Base(
+                version: version, app: "app-\(version)",
+                outcome: UpgradePath.Outcome(
+                    result: TierResult(status: status, durationSeconds: 3, checks: [check], reason: reason),
+                    phase: phase))
+        }
+        let failed = UpgradeChain.combine(
+            [
+                base("1.2.0+1", .pass, .upgrade), base("1.1.0+1", .fail, .base, reason: "deploy: image gone"),
+                base("1.0.0+1", .fail, .upgrade, reason: "converge: exited 1"),
+            ], durationSeconds: 4)
+        #expect(failed.status == .fail)
+        #expect(failed.reason == "the upgrade to the head failed from 1.0.0+1 — from 1.0.0+1: converge: exited 1")
+        #expect(failed.from?["1.1.0+1"]?.status == .unavailable && failed.from?["1.2.0+1"]?.status == .pass)
+        #expect(failed.checks.map(\.name).contains("from 1.0.0+1: converge"))
+        #expect(failed.bases.map(\.version) == ["1.2.0+1", "1.1.0+1", "1.0.0+1"])
+
+        let untested = UpgradeChain.combine(
+            [base("1.2.0+1", .pass, .upgrade), base("1.1.0+1", .fail, .base, reason: "deploy: image gone")],
+            durationSeconds: 4)
+        #expect(untested.status == .skip)
+        #expect(untested.reason?.hasPrefix("the base release 1.1.0+1 could not be deployed") == true)
+
+        let stopped = UpgradeChain.combine(
+            [base("1.2.0+1", .pass, .upgrade), UpgradeChain.Base(version: "1.1.0+1", app: "a", outcome: nil)],
+            durationSeconds: 4)
+        #expect(stopped.status == .cancelled && stopped.from?["1.1.0+1"]?.status == .cancelled)
+
+        // One base: its checks and reason as they were.
+        let one = UpgradeChain.combine(
+            [base("1.2.0+1", .fail, .upgrade, reason: "marker intact: lost")], durationSeconds: 3)
+        #expect(one.status == .fail && one.reason == "marker intact: lost")
+        #expect(one.checks.map(\.name) == ["converge"])
+    }
+
+    @Test(
+        "retry_failed with several bases: each base is judged over its two attempts — one that failed once and passed once is flaky, and so is the tier when no base failed twice"
+    )
+    func upgradeBasesOverAttempts() {
+        func tier(_ statuses: [String: UpgradeFromResult.Status]) -> TierResult {
+            var result = TierResult(
+                status: statuses.values.contains(.fail) ? .fail : .pass, durationSeconds: 5,
+                reason: statuses.values.contains(.fail) ? "the upgrade to the head failed" : nil)
+            result.from = statuses.mapValues {
+                UpgradeFromResult(status: $0, durationSeconds: 2, reason: $0 == .fail ? "converge" : nil, app: "a")
+            }
+            return result
+        }
+        // A fails then passes, B passes then fails: neither failed twice.
+        let crossed = FlakyVerdict.combine(tier(["A": .fail, "B": .pass]), tier(["A": .pass, "B": .fail]))
+        #expect(crossed.status == .flaky, "\(crossed)")
+        #expect(crossed.from?["A"]?.status == .flaky && crossed.from?["B"]?.status == .flaky)
+        #expect(crossed.reason?.contains("the upgrade from A, B failed on one attempt and passed on the other") == true)
+        // A fails, then everything passes: the tier and A are flaky, B passed.
+        let healed = FlakyVerdict.combine(tier(["A": .fail, "B": .pass]), tier(["A": .pass, "B": .pass]))
+        #expect(healed.status == .flaky && healed.from?["A"]?.status == .flaky && healed.from?["B"]?.status == .pass)
+        #expect(healed.from?["A"]?.reason == "failed, then passed on a fresh app — attempt 1: converge")
+        // A fails twice: the tier fails.
+        let twice = FlakyVerdict.combine(tier(["A": .fail, "B": .pass]), tier(["A": .fail, "B": .pass]))
+        #expect(twice.status == .fail && twice.from?["A"]?.status == .fail)
+        #expect(twice.from?["A"]?.reason?.hasPrefix("failed twice, on a fresh app too") == true)
+    }
 }

@@ -26,6 +26,9 @@ public struct HookContext: Sendable, Hashable, Codable {
     public var resolve: String?
     /// The commit under test.
     public var headCommit: String
+    /// The upgrade app's base release (op `upgrade`): with several bases (`upgrade_from`), each
+    /// base's hooks get their own — the op-state file's `upgrade.base_version` is the first's.
+    public var baseVersion: String?
 
     public init(
         recipe: String, domain: String, stack: String, op: String, baseURL: String, meta: JSONValue,
@@ -58,6 +61,7 @@ public struct HookContext: Sendable, Hashable, Codable {
         case caCertificate = "ca_certificate"
         case resolve
         case headCommit = "head_commit"
+        case baseVersion = "base_version"
     }
 
     /// The context as environment variables.
@@ -69,6 +73,7 @@ public struct HookContext: Sendable, Hashable, Codable {
         ]
         if let caCertificate { environment["CCCI_CA_CERT"] = caCertificate }
         if let resolve { environment["CCCI_CURL_RESOLVE"] = resolve }
+        if let baseVersion { environment["CCCI_BASE_VERSION"] = baseVersion }
         return environment
     }
 }

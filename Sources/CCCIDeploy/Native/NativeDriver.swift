@@ -436,26 +436,36 @@ public struct NativeDriver: AppDriver, BackupHost {
 
     public func watchResources(of domain: AppDomain, into samples: ResourceSamples) async {
         let stack = domain.stack
-        let engine = engine
+        // A connection of its own, wide enough for a stream per container: the streams never
+        // hold up the driver's own requests.
+        guard
+            let streams = try? await DockerEngine.connect(
+                socketPath: config.dockerSocket, logger: logger, connections: 64)
+        else {
+            logger.warning("resource profile: the engine cannot be reached at \(config.dockerSocket)")
+            return
+        }
         await withTaskGroup(of: Void.self) { group in
             var watched = Set<String>()
             while !Task.isCancelled {
                 // New containers (the app's first, an update's, a restart's) get a stream each.
                 let containers =
-                    (try? await engine.containers(labels: ["com.docker.stack.namespace=\(stack)"], all: false)) ?? []
+                    (try? await streams.containers(labels: ["com.docker.stack.namespace=\(stack)"], all: false)) ?? []
                 for container in containers where !watched.contains(container.Id) {
                     watched.insert(container.Id)
                     let name = container.Labels?["com.docker.swarm.service.name"] ?? container.Id
                     let service = name.hasPrefix(stack + "_") ? String(name.dropFirst(stack.count + 1)) : name
                     if !(await samples.hasImage(service)), let image = container.ImageID ?? container.Image,
-                        let size = try? await engine.inspectImage(image)?.Size
+                        let size = try? await streams.inspectImage(image)?.Size
                     {
                         await samples.record(service: service, imageBytes: size)
                     }
                     group.addTask {
-                        try? await engine.streamStats(container: container.Id) { stats in
-                            guard let bytes = stats.workingSetBytes else { return }
+                        // A stopped container's samples are empty: its stream ends there.
+                        try? await streams.streamStats(container: container.Id) { stats in
+                            guard let bytes = stats.workingSetBytes else { return false }
                             await samples.record(service: service, rssBytes: bytes, cpuPercent: stats.cpuPercent)
+                            return true
                         }
                     }
                 }
@@ -463,6 +473,7 @@ public struct NativeDriver: AppDriver, BackupHost {
             }
             group.cancelAll()
         }
+        await streams.shutdown()
     }
 
     /// The host directory of `path` inside the app's volume `volume` (checked to stay inside it).

@@ -65,7 +65,10 @@ public struct ColdLane: RunLane {
         if context.config.retryFailed > 0, !Task.isCancelled {
             // A head that cannot even be read fails the same way every time: nothing to retry.
             let headFailed = prepared.headProblem == nil && head.tiers.values.contains { $0.status == .fail }
-            let upgradeFailed = upgrade.tiers[.upgrade]?.status == .fail
+            // A base that could not be deployed gets its second chance too (a pull that failed once).
+            let upgradeFailed =
+                upgrade.tiers[.upgrade]?.status == .fail
+                || upgrade.tiers[.upgrade]?.from?.values.contains { $0.status == .unavailable } == true
             if headFailed || upgradeFailed {
                 let failed = (head.tiers.merging(upgrade.tiers) { first, _ in first })
                     .filter { $0.value.status == .fail }.keys.sorted().map(\.rawValue)
@@ -154,6 +157,54 @@ enum FlakyVerdict {
     static let flag = "retry-failed"
 
     static func combine(_ first: TierResult?, _ second: TierResult) -> TierResult {
+        var result = verdict(first, second)
+        // The upgrade tier's bases, each over its two attempts: a base that failed once and passed
+        // once is flaky; the tier is flaky when no base failed both times but one was flaky.
+        if let bases = combine(bases: first?.from, second.from) {
+            result.from = bases
+            let flaky = bases.filter { $0.value.status == .flaky }.keys.sorted()
+            if result.status == .fail, !bases.values.contains(where: { $0.status == .fail }), !flaky.isEmpty {
+                result.status = .flaky
+                result.reason =
+                    "the upgrade from \(flaky.joined(separator: ", ")) failed on one attempt and passed on the other "
+                    + "(fresh apps) — not a pass"
+            }
+        }
+        return result
+    }
+
+    /// Each base's verdict over two attempts (`tiers.upgrade.from`), as for a tier.
+    static func combine(
+        bases first: [String: UpgradeFromResult]?, _ second: [String: UpgradeFromResult]?
+    ) -> [String: UpgradeFromResult]? {
+        guard let second else { return first }
+        guard let first else { return second }
+        var merged = first
+        for (version, again) in second {
+            guard let before = first[version] else {
+                merged[version] = again
+                continue
+            }
+            var base = again
+            switch (before.status, again.status) {
+            case (.fail, .pass):
+                base.status = .flaky
+                base.reason = "failed, then passed on a fresh app — attempt 1: \(before.reason ?? "failed")"
+            case (.pass, .fail):
+                base.status = .flaky
+                base.reason = "passed, then failed on a fresh app — attempt 2: \(again.reason ?? "failed")"
+            case (.fail, .fail):
+                base.reason = "failed twice, on a fresh app too — attempt 2: \(again.reason ?? "failed")"
+            default:
+                break
+            }
+            merged[version] = base
+        }
+        return merged
+    }
+
+    /// The tier's verdict over two attempts, its bases aside.
+    static func verdict(_ first: TierResult?, _ second: TierResult) -> TierResult {
         guard let first, first.status != .skip else { return second }
         let firstReason = first.reason ?? "failed"
         let secondReason = second.reason ?? "failed"

@@ -17,6 +17,8 @@ struct TierSteps: Sendable {
     var attempt = 1
     /// The upgrade base these steps serve (an index into ``PreparedRun/upgradeBases``).
     var base = 0
+    /// The release the upgrade app starts from, for its hooks (`base_version`).
+    var baseVersion: String?
 
     var driver: any AppDriver { context.driver }
 
@@ -46,8 +48,14 @@ struct TierSteps: Sendable {
         return try await driver.newApp(spec)
     }
 
-    /// The hook context for an op on `app`.
+    /// The hook context for an op on `app` (an upgrade's names its base release).
     func hookContext(op: String, app: App) -> HookContext {
+        var context = hookContext(op: op, domainApp: app)
+        if op == "upgrade" { context.baseVersion = baseVersion }
+        return context
+    }
+
+    private func hookContext(op: String, domainApp app: App) -> HookContext {
         HookContext(
             recipe: prepared.recipe, domain: app.domain.name, stack: app.stack, op: op,
             baseURL: "https://\(app.domain)", meta: prepared.meta.effectiveJSON, deps: dependencies,

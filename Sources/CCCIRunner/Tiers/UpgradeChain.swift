@@ -28,10 +28,13 @@ struct UpgradeChain {
         let clock = ContinuousClock()
         let start = clock.now
         // The run holds one slot; the other bases take the ones free now.
-        let extra = RunSlots.takeFree(
-            bases.count - 1, capacity: context.config.capacity, in: context.config.lockDirectory)
+        let extra =
+            context.options.serial
+            ? []
+            : RunSlots.takeFree(bases.count - 1, capacity: context.config.capacity, in: context.config.lockDirectory)
         defer { for slot in extra { slot.release() } }
-        let width = extra.count + 1
+        // `--serial`: one thing at a time, the bases too.
+        let width = context.options.serial ? 1 : extra.count + 1
         if bases.count > 1 {
             await context.say(
                 "upgrade from \(bases.count) base releases (\(bases.map(\.version.raw).joined(separator: ", "))): "
@@ -45,6 +48,7 @@ struct UpgradeChain {
             func start(_ index: Int) {
                 var baseSteps = steps
                 baseSteps.base = index
+                baseSteps.baseVersion = bases[index].version.raw
                 let recorder = TierRecorder(
                     tier: .upgrade, role: .upgrade, scope: bases.count > 1 ? "from \(bases[index].version.raw)" : nil,
                     journal: context.journal, reporter: context.reporter)
@@ -72,7 +76,19 @@ struct UpgradeChain {
         }
         var result = Self.combine(entries, durationSeconds: (clock.now - start).seconds)
         result.log = context.journal.tierLogPath(Tier.upgrade.rawValue)
+        // Redacted again at the end: a base's check may have failed before a secret another base's
+        // hook was given had been registered.
         result.reason = result.reason.map(context.secrets.redact)
+        result.checks = result.checks.map { check in
+            var check = check
+            check.message = check.message.map(context.secrets.redact)
+            return check
+        }
+        result.from = result.from?.mapValues { base in
+            var base = base
+            base.reason = base.reason.map(context.secrets.redact)
+            return base
+        }
         return result
     }
 

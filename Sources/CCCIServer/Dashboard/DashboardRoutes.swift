@@ -48,7 +48,8 @@ struct DashboardRoutes {
             // The memory trend reads the newest runs' documents (their profiles are not in a summary).
             var profiled: [RunResults] = []
             for run in runs.prefix(MemoryTrend.window * 2) {
-                if let results = try await store.results(runID: run.runID), results.mode == "cold" {
+                // A document this node cannot read (another version wrote it) is left out of the trend.
+                if let results = try? await store.results(runID: run.runID), results.mode == "cold" {
                     profiled.append(results)
                 }
             }

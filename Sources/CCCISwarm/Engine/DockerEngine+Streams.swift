@@ -87,23 +87,28 @@ extension DockerEngine {
         // With `until`, the engine replays the events of the period and ends the stream.
         if let since { query["since"] = since }
         if let until { query["until"] = until }
-        try await streamLines("/events", query: query, as: EngineEvent.self, onValue: onEvent)
+        try await streamLines("/events", query: query, as: EngineEvent.self) { event in
+            await onEvent(event)
+            return true
+        }
     }
 
     /// Reads the stats stream of container `id` (`GET /containers/{id}/stats`, one sample a
-    /// second), calling `onSample` for each, until the calling task is cancelled or the container
-    /// stops (the engine ends the stream).
+    /// second), calling `onSample` for each, until `onSample` returns `false`, the calling task is
+    /// cancelled, or the engine ends the stream (it goes on sending empty samples for a stopped
+    /// container that is not removed: the caller stops on those).
     public func streamStats(
-        container id: String, onSample: @Sendable (ContainerStats) async -> Void
+        container id: String, onSample: @Sendable (ContainerStats) async -> Bool
     ) async throws {
         try await streamLines(
             "/containers/\(id)/stats", query: ["stream": "true"], as: ContainerStats.self, onValue: onSample)
     }
 
     /// Reads a streaming `GET` of newline-separated JSON values, calling `onValue` for each one
-    /// that decodes, until the calling task is cancelled or the engine ends the stream.
+    /// that decodes, until `onValue` returns `false`, the calling task is cancelled or the engine
+    /// ends the stream.
     private func streamLines<Value: Decodable>(
-        _ path: String, query: [String: String], as type: Value.Type, onValue: @Sendable (Value) async -> Void
+        _ path: String, query: [String: String], as type: Value.Type, onValue: @Sendable (Value) async -> Bool
     ) async throws {
         var request = HTTPClientRequest(url: url(path, query: query))
         request.method = .GET
@@ -118,8 +123,10 @@ extension DockerEngine {
             pending.append(contentsOf: chunk.readableBytesView)
             var start = pending.startIndex
             while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                if let value = try? decoder.decode(Value.self, from: pending[start..<newline]) {
-                    await onValue(value)
+                if let value = try? decoder.decode(Value.self, from: pending[start..<newline]),
+                    !(await onValue(value))
+                {
+                    return
                 }
                 start = pending.index(after: newline)
             }

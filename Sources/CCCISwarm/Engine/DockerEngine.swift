@@ -33,10 +33,16 @@ public final class DockerEngine: Sendable {
     }
 
     /// Connects and negotiates the API version. Fails with ``EngineError/unreachable(socket:reason:)``
-    /// when no engine answers on the socket.
-    public static func connect(socketPath: String = defaultSocket, logger: Logger) async throws -> DockerEngine {
+    /// when no engine answers on the socket. `connections`: how many requests may be open at once
+    /// — a stream (events, stats) holds one for as long as it is read, and a request beyond the
+    /// limit waits for one to end.
+    public static func connect(
+        socketPath: String = defaultSocket, logger: Logger, connections: Int = 32
+    ) async throws -> DockerEngine {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(5), read: nil)
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(connections, 1))
         configuration.decompression = .disabled
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
